@@ -1,0 +1,19 @@
+PYTHON ?= python3
+PYTEST_ARGS ?=
+
+.PHONY: install test test-fast lint bench completions
+
+install:
+	$(PYTHON) -m pip install -q -e '.[sandbox]'
+
+test:
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+test-fast:
+	$(PYTHON) -m pytest -m 'not slow' $(PYTEST_ARGS)
+
+lint:
+	$(PYTHON) -m ruff check flyrun tests bench examples
+
+bench:
+	$(PYTHON) bench/run.py

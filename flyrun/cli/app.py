@@ -1,0 +1,110 @@
+"""The application object every command receives on ``ctx.obj``.
+
+It carries the environment (streams, TTY, config location, output format) so commands never read globals,
+and it is the one place that renders results and diagnostics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from flyrun.errors import ExitStatus
+
+
+@dataclass
+class Environment:
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    @property
+    def stdout_isatty(self) -> bool:
+        return _isatty(self.stdout)
+
+    @property
+    def stderr_isatty(self) -> bool:
+        return _isatty(self.stderr)
+
+    @property
+    def stdin_isatty(self) -> bool:
+        return _isatty(self.stdin)
+
+    @property
+    def interactive(self) -> bool:
+        """True when a person can answer a prompt: a TTY on stdin and stderr, and not in CI."""
+        return self.stdin_isatty and self.stderr_isatty and not self.environ.get("CI")
+
+    @property
+    def color(self) -> bool:
+        return self.stderr_isatty and "NO_COLOR" not in self.environ
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Abort(Exception):
+    """Raised by ``Application.abort`` and caught by ``main``: the message is already written."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class Application:
+    def __init__(self, env: Environment | None = None) -> None:
+        self.env = env or Environment()
+        self.config_path: str | None = None
+        self.verbose = bool(self.env.environ.get("FLYRUN_DEBUG"))
+        self.output = "text"
+        self._config = None
+
+    # -- configuration ---------------------------------------------------------------------------
+    @property
+    def config(self):
+        if self._config is None:
+            from flyrun.config import load_config
+
+            self._config = load_config(self.config_path, self.env.environ)
+            for warning in self._config.warnings:
+                self.warn(warning)
+        return self._config
+
+    # -- output ----------------------------------------------------------------------------------
+    @property
+    def json_output(self) -> bool:
+        return self.output == "json"
+
+    def echo(self, text: str = "") -> None:
+        """A result line on stdout."""
+        self.env.stdout.write(text + "\n")
+
+    def info(self, text: str) -> None:
+        """Progress or a notice on stderr."""
+        self.env.stderr.write(text + "\n")
+        self.env.stderr.flush()
+
+    def warn(self, text: str) -> None:
+        self.info(f"Warning: {text}")
+
+    def debug(self, text: str) -> None:
+        if self.verbose:
+            self.info(f"debug: {text}")
+
+    def print_json(self, document: Any) -> None:
+        self.env.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
+
+    def abort(self, text: str, code: int = ExitStatus.USAGE, hint: str | None = None) -> None:
+        self.info(f"Error: {text}")
+        if hint:
+            self.info(f"Hint: {hint}")
+        raise Abort(int(code))

@@ -1,0 +1,52 @@
+"""Rendering results and errors for people (text) and scripts (json)."""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from typing import Any
+
+from flyrun.cli.app import Application
+from flyrun.errors import FlyrunError, TaskExecutionError
+from flyrun.types import engine
+
+_FLYRUN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def outputs_as_json(outputs: dict[str, Any], types: dict[str, Any]) -> dict[str, Any]:
+    return {name: engine.to_json(value, types[name]) for name, value in outputs.items()}
+
+
+def render_outputs(app: Application, outputs: dict[str, Any], types: dict[str, Any]) -> None:
+    document = outputs_as_json(outputs, types)
+    if app.json_output:
+        app.print_json({"outputs": document})
+        return
+    if not document:
+        app.info("Done (no outputs).")
+        return
+    for name, value in document.items():
+        app.echo(f"{name}: {value if isinstance(value, str) else json.dumps(value)}")
+
+
+def render_error(app: Application, error: FlyrunError) -> None:
+    app.info(f"Error: {error.message}")
+    if isinstance(error, TaskExecutionError):
+        frames = user_frames(error.error)
+        if frames:
+            app.info("Traceback (your code, most recent call last):")
+            app.info("".join(traceback.format_list(frames)).rstrip())
+    if error.hint:
+        app.info(f"Hint: {error.hint}")
+    if app.verbose and error.__cause__ is not None:
+        app.info("".join(traceback.format_exception(error.__cause__)).rstrip())
+
+
+def user_frames(error: BaseException) -> list[traceback.FrameSummary]:
+    """The frames of a traceback that are the user's: not flyrun's, not the standard library's."""
+    import sysconfig
+
+    library_dirs = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    excluded = tuple(d + os.sep for d in library_dirs) + (_FLYRUN_DIR + os.sep,)
+    return [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(excluded)]

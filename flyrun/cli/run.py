@@ -1,0 +1,123 @@
+"""``flyrun run``: load a file, build options from the entity's inputs, run it, render the outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from flyrun.cli.app import Application
+from flyrun.cli.options import global_options
+
+# Options that may come before FILE or after the entity's inputs: (flags, destination, click keywords).
+RUN_OPTIONS = [
+    (["--inputs-file"], "inputs_file", {"metavar": "FILE",
+                                        "help": "Inputs as YAML or JSON; '-' reads standard input."}),
+    (["--raw-output-data-prefix"], "raw_output_data_prefix",
+     {"metavar": "URI", "help": "Where outputs go: a folder, s3://... or gs://..."}),
+    (["--overwrite-cache"], "overwrite_cache", {"is_flag": True, "default": None,
+                                                "help": "Recompute cached tasks."}),
+]
+
+
+def _run_options(func: Any) -> Any:
+    for flags, destination, options in reversed(RUN_OPTIONS):
+        func = click.option(*flags, destination, **options)(func)
+    return func
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False,
+                                 "help_option_names": ["-h", "--help"]})
+@click.argument("target", nargs=-1, type=click.UNPROCESSED, metavar="FILE ENTITY [INPUTS]...")
+@click.option("--root-dir", type=click.Path(file_okay=False), help="Project root (default: the first folder "
+              "above FILE without an __init__.py).")
+@_run_options
+@global_options
+@click.pass_obj
+def run(app: Application, target: tuple[str, ...], root_dir: str | None, **run_options: Any) -> None:
+    """Run a task or workflow from FILE with inputs from its signature.
+
+    \b
+    flyrun run examples/hello.py wf --x 3      FILE ENTITY
+    flyrun run examples/hello.py:wf --x 3      FILE:ENTITY
+    flyrun run pkg.flows wf                    a dotted module under the project root
+    flyrun run wf --x 3                        an entity name, found under the current folder
+    flyrun run examples/hello.py               list the tasks and workflows in a file
+    flyrun run examples/hello.py wf --help     list an entity's inputs
+    """
+    from flyrun import loader
+
+    words = list(target)
+    chosen = loader.resolve_target(words, Path.cwd(), root_dir)
+    app.debug(f"project root: {chosen.location.root}; module: {chosen.location.module_name}")
+    module = loader.import_location(chosen.location)
+    shown = _display_path(chosen.location.file)
+    if chosen.entity_name is None:
+        _list_entities(app, loader.entities_in(module), shown)
+        return
+    entity = loader.get_entity(module, chosen.entity_name, shown)
+    input_words = words[chosen.consumed:]
+
+    from flyrun.cli.inputs import GLOBAL_PASSTHROUGH, entity_command
+
+    def launch(**flags: Any) -> None:
+        _apply_passthrough(app, flags, run_options)
+        _run_entity(app, entity, flags, run_options)
+
+    command = entity_command(entity, launch, GLOBAL_PASSTHROUGH + RUN_OPTIONS)
+    command.main(args=input_words, prog_name=f"flyrun run {shown} {chosen.entity_name}",
+                 standalone_mode=False, obj=app)
+
+
+def _apply_passthrough(app: Application, flags: dict[str, Any], run_options: dict[str, Any]) -> None:
+    """Move options given after the inputs out of ``flags``; they win over the same options given before."""
+    from flyrun.cli.inputs import PASSTHROUGH_PREFIX
+
+    for key in [k for k in flags if k.startswith(PASSTHROUGH_PREFIX)]:
+        value = flags.pop(key)
+        if value is not None:
+            run_options[key[len(PASSTHROUGH_PREFIX):]] = value
+    output = run_options.pop("output", None)
+    if output:
+        app.output = output
+    if run_options.pop("verbose", None):
+        app.verbose = True
+
+
+def _run_entity(app: Application, entity: Any, flags: dict[str, Any], run_options: dict[str, Any]) -> None:
+    from flyrun.cli.inputs import merge_inputs, read_inputs_file
+    from flyrun.cli.render import render_outputs
+    from flyrun.local.runner import LocalRunSettings, run_locally
+
+    inputs_file = run_options.get("inputs_file")
+    from_file = read_inputs_file(inputs_file, app.env.stdin) if inputs_file else {}
+    inputs = merge_inputs(entity, from_file, flags)
+    settings = LocalRunSettings(raw_output_prefix=run_options.get("raw_output_data_prefix"),
+                                overwrite_cache=bool(run_options.get("overwrite_cache")),
+                                interactive=app.env.interactive)
+    outputs = run_locally(entity, inputs, settings, notify=app.info)
+    render_outputs(app, outputs, entity.interface.outputs)
+
+
+def _list_entities(app: Application, entities: dict[str, Any], shown: str) -> None:
+    if app.json_output:
+        app.print_json({"file": shown, "entities": [
+            {"name": name, "kind": e.kind, "id": e.name, "signature": e.signature()} for name, e in entities.items()]})
+        return
+    if not entities:
+        app.info(f"{shown} defines no tasks or workflows.")
+        return
+    for kind in ("workflow", "task"):
+        rows = [e for e in entities.values() if e.kind == kind]
+        if rows:
+            app.echo(f"{kind.capitalize()}s in {shown}:")
+            for entity in rows:
+                app.echo(f"  {entity.signature()}")
+
+
+def _display_path(file: Path) -> str:
+    import os
+
+    relative = os.path.relpath(file)
+    return str(file) if relative.startswith("..") else relative

@@ -1,0 +1,60 @@
+"""The execution context: what a running task may need from whoever runs it.
+
+The SDK only defines the shape; the local runner, the task entrypoint and the sandbox fill it in. A context is
+installed with ``use_context`` for the duration of a run, never read from module-level globals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ExecutionContext:
+    # Where files and directories that tasks produce are written (a local folder, s3://..., gs://...).
+    raw_output_prefix: str = ""
+    # Storage settings handed to fsspec (endpoint, keys, anonymous access, ...), built from config.
+    storage_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # A local task cache with get(key) -> outputs | None and put(key, outputs); None disables caching.
+    cache: Any = None
+    overwrite_cache: bool = False
+    # Answers a gate: (kind, name, expected_type, upstream_value) -> value; raises to reject or fail.
+    gate_resolver: Callable[..., Any] | None = None
+    # Runs a map task's items: (map_task, list_of_kwargs) -> list of outputs dicts or exceptions.
+    map_executor: Callable[..., Any] | None = None
+    # One-line notices for the user (cache hits, sleep gates); the CLI sends them to stderr.
+    notify: Callable[[str], None] = lambda message: None
+    # Container tasks: "docker", "podman", "host" or None (detect).
+    container_runtime: str | None = None
+    execution_id: str = "local"
+
+
+_CURRENT: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar("flyrun_context", default=None)
+
+
+def current_context() -> ExecutionContext:
+    context = _CURRENT.get()
+    if context is None:
+        context = default_context()
+        _CURRENT.set(context)
+    return context
+
+
+def default_context() -> ExecutionContext:
+    """The context of a task or workflow called directly from Python: outputs go to a temporary folder."""
+    import tempfile
+
+    return ExecutionContext(raw_output_prefix=tempfile.mkdtemp(prefix="flyrun-raw-"))
+
+
+@contextlib.contextmanager
+def use_context(context: ExecutionContext) -> Iterator[ExecutionContext]:
+    token = _CURRENT.set(context)
+    try:
+        yield context
+    finally:
+        _CURRENT.reset(token)

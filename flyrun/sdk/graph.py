@@ -1,0 +1,263 @@
+"""Workflow graphs: nodes, promises and bindings, and the tracer that builds them.
+
+A ``@workflow`` function is called once, when its module loads, with promises in place of its inputs. Each call of
+a task inside it adds a node whose inputs are bound to promises or constants; no task runs. Wiring mistakes are
+found here and reported with the user's file and line.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from flyrun.errors import WorkflowDefinitionError
+from flyrun.types import engine
+
+START_NODE = "start-node"
+_FLYRUN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SKIP_FILES = (_FLYRUN_DIR, os.path.dirname(os.__file__) + os.sep + "functools.py")
+
+
+def user_call_site() -> str:
+    """``file:line`` of the innermost frame that is the user's, not flyrun's or functools'."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_SKIP_FILES):
+            return f"{_short_path(filename)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<unknown>"
+
+
+def _short_path(filename: str) -> str:
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:
+        return filename
+    return filename if relative.startswith(".." + os.sep + "..") else relative
+
+
+@dataclass(eq=False)
+class Node:
+    id: str
+    entity: Any
+    bindings: dict[str, Binding]
+    call_site: str
+    upstream_ids: list[str] = field(default_factory=list)  # explicit ordering from `>>`
+    # Extra, entity-specific settings for this node (gate names, map settings) kept for serialization.
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"node {self.id} ({self.entity.name})"
+
+    def depends_on(self) -> list[str]:
+        ids: list[str] = []
+        for binding in self.bindings.values():
+            ids.extend(binding.node_ids())
+        ids.extend(self.upstream_ids)
+        return [i for i in dict.fromkeys(ids) if i != START_NODE]
+
+
+class NodeHandle:
+    """What a call of an entity with no outputs returns inside a workflow; it can only be ordered."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def __rshift__(self, other: Any) -> Any:
+        downstream = _node_of(other)
+        if downstream is None:
+            raise WorkflowDefinitionError(f"{user_call_site()}: `>>` needs a task call on both sides")
+        if self.node.id not in downstream.upstream_ids:
+            downstream.upstream_ids.append(self.node.id)
+        return other
+
+    def __bool__(self) -> bool:
+        raise WorkflowDefinitionError(
+            f"{user_call_site()}: the output of {self.node.label} is a promise, not a value: it cannot be "
+            "used in Python control flow (if/while/and/or) inside a workflow",
+            hint="move the decision into a task")
+
+
+class Promise(NodeHandle):
+    """A future value: output ``var`` of node ``node_id`` (or a workflow input, from ``start-node``)."""
+
+    def __init__(self, node: Node | None, var: str, python_type: Any) -> None:
+        super().__init__(node)  # type: ignore[arg-type]
+        self.var = var
+        self.python_type = python_type
+
+    @property
+    def node_id(self) -> str:
+        return self.node.id if self.node is not None else START_NODE
+
+    def describe(self) -> str:
+        if self.node is None:
+            return f"workflow input '{self.var}'"
+        return f"{self.node.id}.{self.var} ({self.node.entity.name})"
+
+    def __rshift__(self, other: Any) -> Any:
+        if self.node is None:
+            raise WorkflowDefinitionError(f"{user_call_site()}: a workflow input cannot be ordered with `>>`")
+        return super().__rshift__(other)
+
+    def __bool__(self) -> bool:
+        raise WorkflowDefinitionError(
+            f"{user_call_site()}: {self.describe()} is a promise, not a value: it cannot be used in Python "
+            "control flow (if/while/and/or) inside a workflow", hint="move the decision into a task")
+
+    def __iter__(self):
+        raise WorkflowDefinitionError(f"{user_call_site()}: {self.describe()} is a promise and cannot be "
+                                      "iterated inside a workflow", hint="use map_task, or iterate in a task")
+
+    def __repr__(self) -> str:
+        return f"Promise({self.describe()}: {engine.describe(self.python_type)})"
+
+
+def _node_of(value: Any) -> Node | None:
+    if isinstance(value, NodeHandle):
+        return value.node
+    if isinstance(value, tuple) and value and isinstance(value[0], Promise):
+        return value[0].node
+    return None
+
+
+class Binding:
+    """How one input of a node gets its value: a promise, a constant, or a list/dict of bindings."""
+
+    __slots__ = ("kind", "value")
+
+    def __init__(self, kind: str, value: Any) -> None:
+        self.kind = kind  # "promise" | "value" | "list" | "map"
+        self.value = value
+
+    def node_ids(self) -> list[str]:
+        if self.kind == "promise":
+            return [self.value.node_id]
+        if self.kind == "list":
+            return [i for b in self.value for i in b.node_ids()]
+        if self.kind == "map":
+            return [i for b in self.value.values() for i in b.node_ids()]
+        return []
+
+    def resolve(self, results: dict[str, dict[str, Any]]) -> Any:
+        if self.kind == "promise":
+            return results[self.value.node_id][self.value.var]
+        if self.kind == "list":
+            return [b.resolve(results) for b in self.value]
+        if self.kind == "map":
+            return {k: b.resolve(results) for k, b in self.value.items()}
+        return self.value
+
+
+def bind(value: Any, python_type: Any, what: str) -> Binding:
+    """Bind a value to an input of ``python_type``, or raise naming ``what`` and why it does not fit."""
+    if isinstance(value, Promise):
+        source, target = engine.literal_type(value.python_type), engine.literal_type(python_type)
+        if not engine.is_assignable(source, target):
+            raise WorkflowDefinitionError(
+                f"{what} expects {engine.describe(python_type)} but {value.describe()} is "
+                f"{engine.describe(value.python_type)}")
+        return Binding("promise", value)
+    if isinstance(value, NodeHandle):
+        raise WorkflowDefinitionError(f"{what}: {value.node.label} has no outputs to pass on")
+    if _contains_promise(value):
+        import typing
+
+        origin, args = typing.get_origin(python_type), typing.get_args(python_type)
+        if origin is list and isinstance(value, (list, tuple)):
+            return Binding("list", [bind(v, args[0], f"{what}[{i}]") for i, v in enumerate(value)])
+        if origin is dict and isinstance(value, dict):
+            return Binding("map", {k: bind(v, args[1], f"{what}[{k!r}]") for k, v in value.items()})
+        raise WorkflowDefinitionError(f"{what} expects {engine.describe(python_type)}, not a collection "
+                                      "of promises")
+    try:
+        return Binding("value", engine.roundtrip(value, python_type))
+    except engine.TypeMismatch as exc:
+        raise WorkflowDefinitionError(f"{what} expects {engine.describe(python_type)}: {exc}") from None
+
+
+def _contains_promise(value: Any) -> bool:
+    if isinstance(value, NodeHandle):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_contains_promise(v) for v in value)
+    if isinstance(value, dict):
+        return any(_contains_promise(v) for v in value.values())
+    return False
+
+
+class GraphBuilder:
+    """Collects the nodes of one workflow while its function is traced."""
+
+    def __init__(self, workflow_name: str) -> None:
+        self.workflow_name = workflow_name
+        self.nodes: list[Node] = []
+
+    def add_node(self, entity: Any, args: tuple, kwargs: dict[str, Any], expected: dict[str, Any] | None = None,
+                 metadata: dict[str, Any] | None = None) -> Node:
+        call_site = user_call_site()
+        node_id = f"n{len(self.nodes)}"
+        where = f"{call_site}: in workflow '{self.workflow_name}', node {node_id} ({entity.name})"
+        if args:
+            raise WorkflowDefinitionError(f"{where}: positional arguments are not allowed inside a workflow",
+                                          hint="pass every input by keyword, e.g. t(x=1)")
+        inputs = entity.interface.inputs if expected is None else expected
+        unknown = [name for name in kwargs if name not in inputs]
+        if unknown:
+            raise WorkflowDefinitionError(f"{where}: unknown input '{unknown[0]}'; inputs are: "
+                                          f"{', '.join(inputs) or 'none'}")
+        missing = [n for n in inputs if n not in kwargs and n not in entity.interface.defaults]
+        if missing:
+            raise WorkflowDefinitionError(f"{where}: missing required input '{missing[0]}' "
+                                          f"({engine.describe(inputs[missing[0]])})")
+        bindings = {name: bind(value, inputs[name], f"{where}: input '{name}'") for name, value in kwargs.items()}
+        node = Node(node_id, entity, bindings, call_site, metadata=dict(metadata or {}))
+        self.nodes.append(node)
+        return node
+
+
+_BUILDER: contextvars.ContextVar[GraphBuilder | None] = contextvars.ContextVar("flyrun_builder", default=None)
+
+
+def active_builder() -> GraphBuilder | None:
+    return _BUILDER.get()
+
+
+def node_result(node: Node, outputs: dict[str, Any], output_tuple: type | None) -> Any:
+    """What a call inside a workflow returns: a handle, a promise, or a tuple of promises."""
+    if not outputs:
+        return NodeHandle(node)
+    promises = [Promise(node, name, t) for name, t in outputs.items()]
+    if len(promises) == 1 and output_tuple is None:
+        return promises[0]
+    return output_tuple(*promises) if output_tuple else tuple(promises)
+
+
+def topological_order(nodes: list[Node]) -> list[Node]:
+    """Nodes in an order that runs every node after the ones it depends on; ties keep definition order."""
+    by_id = {n.id: n for n in nodes}
+    done: set[str] = set()
+    ordered: list[Node] = []
+    visiting: set[str] = set()
+
+    def visit(node: Node) -> None:
+        if node.id in done:
+            return
+        if node.id in visiting:
+            raise WorkflowDefinitionError(f"{node.call_site}: `>>` ordering makes a cycle through {node.label}")
+        visiting.add(node.id)
+        for upstream in node.depends_on():
+            if upstream in by_id:
+                visit(by_id[upstream])
+        visiting.discard(node.id)
+        done.add(node.id)
+        ordered.append(node)
+
+    for node in nodes:
+        visit(node)
+    return ordered

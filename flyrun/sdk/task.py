@@ -1,0 +1,137 @@
+"""``@task``: a typed Python function that runs as one unit of work."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flyrun.errors import TaskExecutionError, WorkflowDefinitionError
+from flyrun.sdk.context import current_context
+from flyrun.sdk.entity import Entity
+from flyrun.sdk.interface import interface_from_function
+from flyrun.types import engine
+
+
+@dataclass(frozen=True)
+class Resources:
+    """CPU, memory and GPU for ``requests=``/``limits=``, in Kubernetes quantities (``"500m"``, ``"2Gi"``)."""
+
+    cpu: str | int | float | None = None
+    mem: str | None = None
+    gpu: str | int | None = None
+    ephemeral_storage: str | None = None
+
+    def items(self) -> list[tuple[str, str]]:
+        named = (("cpu", self.cpu), ("memory", self.mem), ("gpu", self.gpu),
+                 ("ephemeral_storage", self.ephemeral_storage))
+        return [(name, str(value)) for name, value in named if value is not None]
+
+
+@dataclass(frozen=True)
+class TaskMetadata:
+    retries: int = 0
+    timeout: dt.timedelta | None = None
+    cache: bool = False
+    cache_version: str = ""
+    interruptible: bool | None = None
+
+
+def task_name(fn: Callable[..., Any]) -> str:
+    """Flyte's entity name: ``<module>.<function>``, the module dotted from the project root."""
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+class PythonFunctionTask(Entity):
+    kind = "task"
+    task_type = "python-task"
+
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, retries: int = 0,
+                 timeout: dt.timedelta | int | None = None, cache: bool = False, cache_version: str = "",
+                 requests: Resources | None = None, limits: Resources | None = None,
+                 container_image: str | None = None, environment: dict[str, str] | None = None,
+                 pod_template: Any = None, pod_template_name: str | None = None,
+                 interruptible: bool | None = None) -> None:
+        self.fn = fn
+        self.name = name or task_name(fn)
+        where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}: task '{self.name}'"
+        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+            timeout = dt.timedelta(seconds=timeout)
+        if cache and not cache_version:
+            cache_version = "0"
+        if retries < 0:
+            raise WorkflowDefinitionError(f"{where}: retries must be >= 0, not {retries}")
+        self.metadata = TaskMetadata(retries=retries, timeout=timeout, cache=cache,
+                                     cache_version=cache_version, interruptible=interruptible)
+        self.interface = interface_from_function(fn, where)
+        for label, types in (("input", self.interface.inputs), ("output", self.interface.outputs)):
+            for var, python_type in types.items():
+                try:
+                    engine.literal_type(python_type)
+                except engine.TypeMismatch as exc:
+                    raise WorkflowDefinitionError(f"{where}: {label} '{var}': {exc}") from None
+        self.requests = requests
+        self.limits = limits
+        self.container_image = container_image
+        self.environment = dict(environment or {})
+        self.pod_template = _checked_pod_template(pod_template, where)
+        self.pod_template_name = pod_template_name
+        functools.update_wrapper(self, fn)
+
+    # The module and attribute a worker or a task container imports to find this task again.
+    @property
+    def module(self) -> str:
+        return self.fn.__module__
+
+    @property
+    def attribute(self) -> str:
+        return self.fn.__qualname__
+
+    def local_execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        context = current_context()
+        key = None
+        if self.metadata.cache and context.cache is not None:
+            key = context.cache.key_for(self, inputs)
+            if not context.overwrite_cache:
+                cached = context.cache.get(key, self)
+                if cached is not None:
+                    context.notify(f"{self.name}: cached result used (cache_version {self.metadata.cache_version})")
+                    return cached
+        outputs = self.run_function(inputs)
+        if key is not None:
+            context.cache.put(key, self, outputs)
+        return outputs
+
+    def run_function(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Call the user's function and pass its outputs through their literal form."""
+        try:
+            result = self.fn(**inputs)
+        except Exception as exc:
+            raise TaskExecutionError(self.name, exc) from exc
+        try:
+            outputs = self.interface.result_as_outputs(result, f"task {self.name}")
+            return {name: engine.roundtrip(outputs[name], t) for name, t in self.interface.outputs.items()}
+        except (engine.TypeMismatch, TypeError) as exc:
+            mismatch = TypeError(f"output does not match the declared type: {exc}")
+            raise TaskExecutionError(self.name, mismatch) from None
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"
+
+
+def _checked_pod_template(pod_template: Any, where: str) -> Any:
+    if pod_template is None:
+        return None
+    if type(pod_template).__name__ != "PodTemplate":
+        raise WorkflowDefinitionError(f"{where}: pod_template must be a flyrun PodTemplate, not "
+                                      f"{type(pod_template).__name__}")
+    return pod_template
+
+
+def task(_fn: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """Make a task of a function: ``@task`` or ``@task(retries=2, cache=True, cache_version="1")``."""
+    if _fn is not None:
+        return PythonFunctionTask(_fn, **options)
+    return lambda fn: PythonFunctionTask(fn, **options)

@@ -1,0 +1,1 @@
+"""Python type <-> Flyte literal: the engine and one module per family of types."""

@@ -1,0 +1,177 @@
+"""The type engine: Python type <-> Flyte ``LiteralType`` and Python value <-> Flyte ``Literal``.
+
+Literal types and literals are plain dicts in protojson form (snake_case, int64 as strings), so the IDL layer can
+parse them straight into flyteidl messages and local runs never import protobuf.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+
+class TypeMismatch(ValueError):
+    """A value does not fit a type, or a type is not supported; the message says which and why."""
+
+
+class TypeTransformer:
+    """One family of Python types. Subclasses override what their family needs."""
+
+    name = "type"
+
+    def matches(self, python_type: Any) -> bool:
+        raise NotImplementedError
+
+    def literal_type(self, python_type: Any) -> dict:
+        raise NotImplementedError
+
+    def to_literal(self, value: Any, python_type: Any) -> dict:
+        raise NotImplementedError
+
+    def to_python(self, literal: dict, python_type: Any) -> Any:
+        raise NotImplementedError
+
+    def from_text(self, text: str, python_type: Any) -> Any:
+        """A value typed on the command line."""
+        return self.from_json(_parse_structured_text(text, describe(python_type)), python_type)
+
+    def from_json(self, value: Any, python_type: Any) -> Any:
+        """A value from JSON or YAML (an inputs file, or structured text on the command line)."""
+        return value
+
+    def to_json(self, value: Any, python_type: Any) -> Any:
+        """A JSON-ready rendering of a value, for ``-o json`` and for readable output."""
+        return value
+
+    def describe(self, python_type: Any) -> str:
+        return getattr(python_type, "__name__", str(python_type))
+
+    def check(self, value: Any, python_type: Any) -> None:
+        """Raise TypeMismatch unless value fits; by default, converting to a literal is the check."""
+        self.to_literal(value, python_type)
+
+
+_TRANSFORMERS: list[TypeTransformer] = []
+
+
+def register(transformer_class: type[TypeTransformer]) -> type[TypeTransformer]:
+    _TRANSFORMERS.append(transformer_class())
+    return transformer_class
+
+
+_FAMILIES_LOADED = False
+
+
+def _ensure_registered() -> None:
+    global _FAMILIES_LOADED
+    if not _FAMILIES_LOADED:
+        # Importing the families registers them; done once, on first use, never at import of this module.
+        from flyrun.types import containers, scalars, structs  # noqa: F401
+
+        _FAMILIES_LOADED = True
+
+
+def transformer_for(python_type: Any) -> TypeTransformer:
+    own = getattr(python_type, "__flyrun_transformer__", None)
+    if own is not None:
+        return own()
+    _ensure_registered()
+    for transformer in _TRANSFORMERS:
+        if transformer.matches(python_type):
+            return transformer
+    raise TypeMismatch(f"type {describe(python_type)} is not supported")
+
+
+def literal_type(python_type: Any) -> dict:
+    return transformer_for(python_type).literal_type(python_type)
+
+
+def to_literal(value: Any, python_type: Any) -> dict:
+    return transformer_for(python_type).to_literal(value, python_type)
+
+
+def to_python(literal: dict, python_type: Any) -> Any:
+    return transformer_for(python_type).to_python(literal, python_type)
+
+
+def from_text(text: str, python_type: Any) -> Any:
+    return transformer_for(python_type).from_text(text, python_type)
+
+
+def from_json(value: Any, python_type: Any) -> Any:
+    return transformer_for(python_type).from_json(value, python_type)
+
+
+def to_json(value: Any, python_type: Any) -> Any:
+    if value is None:
+        return None
+    return transformer_for(python_type).to_json(value, python_type)
+
+
+def check(value: Any, python_type: Any) -> None:
+    transformer_for(python_type).check(value, python_type)
+
+
+def roundtrip(value: Any, python_type: Any) -> Any:
+    """Pass a value through its literal form, as it would cross a task boundary on a cluster."""
+    return to_python(to_literal(value, python_type), python_type)
+
+
+def describe(python_type: Any) -> str:
+    """A readable name for a type: ``int``, ``List[int]``, ``Optional[Point]``."""
+    if python_type is type(None):
+        return "None"
+    origin = typing.get_origin(python_type)
+    if origin is None:
+        return getattr(python_type, "__name__", str(python_type).replace("typing.", ""))
+    args = typing.get_args(python_type)
+    if origin is typing.Union or _is_union_type(origin):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and len(args) == 2:
+            return f"Optional[{describe(rest[0])}]"
+        return "Union[" + ", ".join(describe(a) for a in args) + "]"
+    names = {list: "List", dict: "Dict"}
+    base = names.get(origin, getattr(origin, "__name__", str(origin)))
+    return f"{base}[" + ", ".join(describe(a) for a in args) + "]"
+
+
+def _is_union_type(origin: Any) -> bool:
+    import types
+
+    return origin is getattr(types, "UnionType", None)
+
+
+def is_assignable(source: dict, target: dict) -> bool:
+    """Whether a value of literal type ``source`` can bind to an input of literal type ``target``."""
+    if _strip(source) == _strip(target):
+        return True
+    variants = target.get("union_type", {}).get("variants")
+    if variants:
+        return any(is_assignable(source, variant) for variant in variants)
+    if "collection_type" in source and "collection_type" in target:
+        return is_assignable(source["collection_type"], target["collection_type"])
+    if "map_value_type" in source and "map_value_type" in target:
+        return is_assignable(source["map_value_type"], target["map_value_type"])
+    if source.get("simple") == "NONE" and "union_type" in target:
+        return True
+    return False
+
+
+def _strip(literal_type_dict: dict) -> dict:
+    # Union variants carry a structure tag; it does not change what a value is.
+    return {k: v for k, v in literal_type_dict.items() if k not in ("structure", "metadata")}
+
+
+def _parse_structured_text(text: str, type_name: str) -> Any:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        import yaml
+
+        return yaml.safe_load(text)
+    except Exception:
+        raise TypeMismatch(f"{text!r} is not valid JSON or YAML for {type_name}") from None

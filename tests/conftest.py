@@ -1,0 +1,92 @@
+"""Shared fixtures: an isolated home, and a CLI runner that captures stdout, stderr and the exit status."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for var in ("FLYRUN_CONFIG", "FLYTECTL_CONFIG", "FLYRUN_DEBUG", "NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def cli(isolated_home: Path):
+    """Run flyrun in-process: ``cli("run", "f.py", "wf", stdin="...")`` -> Result."""
+    from flyrun.cli.app import Environment
+    from flyrun.cli.main import run_cli
+
+    def invoke(*args: str, stdin: str = "") -> Result:
+        out, err = io.StringIO(), io.StringIO()
+        env = Environment(stdout=out, stderr=err, stdin=io.StringIO(stdin), environ=dict(os.environ))
+        modules_before = set(sys.modules)
+        path_before = list(sys.path)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = run_cli(list(args), env)
+        # Each invocation imports user modules afresh, as a new process would.
+        for name in set(sys.modules) - modules_before:
+            if not name.startswith("flyrun"):
+                del sys.modules[name]
+        sys.path[:] = path_before
+        return Result(int(code), out.getvalue(), err.getvalue())
+
+    return invoke
+
+
+@pytest.fixture
+def flyrun_process(isolated_home: Path):
+    """Run flyrun as a real process (for what only a process shows: imports, stdin, exit codes)."""
+
+    def invoke(*args: str, cwd: Path | None = None, stdin: str | None = None,
+               env: dict[str, str] | None = None) -> Result:
+        environ = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+        proc = subprocess.run([sys.executable, "-m", "flyrun.cli.main", *args], cwd=cwd, input=stdin,
+                              capture_output=True, text=True, env=environ, timeout=120)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    return invoke
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    """Write a small project: ``project({"pkg/__init__.py": "", "pkg/wf.py": "..."})`` -> its folder."""
+
+    def write(files: dict[str, str]) -> Path:
+        root = tmp_path / "proj"
+        for relative, text in files.items():
+            path = root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text))
+        return root
+
+    return write

@@ -1,0 +1,66 @@
+"""Startup stays cheap: `flyrun --help` imports nothing heavy, and the version prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+
+HEAVY = ("fsspec", "s3fs", "gcsfs", "requests", "keyring", "yaml", "google.protobuf", "flyteidl", "rich",
+         "botocore", "aiohttp")
+
+PROBE = """
+import json, sys
+from flyrun.cli.main import run_cli
+code = run_cli(sys.argv[1:])
+sys.stdout.flush()
+print("\\nMODULES=" + json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def loaded_modules(*args: str, env: dict[str, str] | None = None) -> tuple[set[str], subprocess.CompletedProcess]:
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(REPO), **(env or {})), cwd=REPO)
+    marker = proc.stderr.rsplit("MODULES=", 1)[1]
+    return set(json.loads(marker)), proc
+
+
+def heavy_in(modules: set[str]) -> list[str]:
+    return [m for m in modules if m.split(".")[0] in {h.split(".")[0] for h in HEAVY} and
+            any(m == h or m.startswith(h + ".") for h in HEAVY)]
+
+
+def test_help_imports_nothing_heavy():
+    modules, proc = loaded_modules("--help")
+    assert proc.returncode == 0
+    assert "run" in proc.stdout
+    assert heavy_in(modules) == []
+
+
+def test_local_run_of_hello_imports_nothing_heavy():
+    modules, proc = loaded_modules("run", "examples/hello.py", "wf", "--x", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "o0: Hello world, the answer is 9"
+    assert heavy_in(modules) == []
+
+
+def test_rich_help_on_a_terminal_still_exits_0():
+    modules, proc = loaded_modules("--help", env={"FORCE_COLOR": "1"})
+    assert proc.returncode == 0
+    assert "rich" in modules and "run" in proc.stdout
+
+
+def test_version(flyrun_process):
+    from flyrun import __version__
+
+    result = flyrun_process("--version")
+    assert (result.exit_code, result.stdout.strip()) == (0, f"flyrun {__version__}")
+
+
+def test_unknown_command_exits_2(flyrun_process):
+    result = flyrun_process("frobnicate")
+    assert result.exit_code == 2
+    assert "No such command 'frobnicate'" in result.stderr and "Traceback" not in result.stderr
