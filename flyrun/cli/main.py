@@ -15,14 +15,16 @@ from flyrun.errors import ExitStatus, FlyrunError
 # name -> "module:attribute"; a command's module is imported only when that command runs.
 COMMANDS: dict[str, str] = {
     "run": "flyrun.cli.run:run",
+    "completion": "flyrun.cli.completion:completion",
 }
 
 COMMAND_HELP: dict[str, str] = {
     "run": "Run a task or workflow from a Python file.",
+    "completion": "Print the shell completion script for bash, zsh or fish.",
 }
 
 
-def _build_root() -> click.Group:
+def build_root() -> click.Group:
     # Built at call time so that, for rich help, the click classes patched by rich-click are the ones used.
     class LazyGroup(click.Group):
         def list_commands(self, ctx: click.Context) -> list[str]:
@@ -71,7 +73,7 @@ def run_cli(argv: Sequence[str] | None = None, env: Environment | None = None) -
         from rich_click.patch import patch
 
         patch()
-    root = _build_root()
+    root = build_root()
     try:
         root.main(args=argv, prog_name="flyrun", obj=app, standalone_mode=False)
     except Abort as abort:
