@@ -15,10 +15,14 @@ from flyrun.errors import ExitStatus, FlyrunError
 # name -> "module:attribute"; a command's module is imported only when that command runs.
 COMMANDS: dict[str, str] = {
     "run": "flyrun.cli.run:run",
+    "config": "flyrun.cli.config:config",
+    "auth": "flyrun.cli.auth:auth",
 }
 
 COMMAND_HELP: dict[str, str] = {
     "run": "Run a task or workflow from a Python file.",
+    "config": "Show, create and check configuration.",
+    "auth": "Sign in to a Flyte endpoint, show or remove stored tokens.",
 }
 
 
