@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flyrun.sandbox.authgrants import Client, Settings, Store, normalize_user_code
+from flyrun.sandbox.authmodels import Client, Settings, Store, normalize_user_code
 
 DEFAULT_CLIENT_ID = "flytectl"
 DEFAULT_SCOPES = ("all", "offline")
@@ -124,6 +124,11 @@ class AuthServer:
         with self.store.lock:
             for record in self.store.tokens.values():
                 record.expires_at = 0.0
+
+    def reset(self, settings: Settings | None = None) -> None:
+        """Forget every code and token (clients stay); optionally start from new settings."""
+        self.settings = settings or self.settings
+        self.store = Store(list(self.store.clients.values()), self.settings)
 
     @property
     def grant_counts(self) -> dict[str, int]:
@@ -268,7 +273,9 @@ def _build_oauth_server(owner: AuthServer):
             return self._request.form
 
     class Server(AuthorizationServer):
-        store = owner.store
+        @property
+        def store(self):
+            return owner.store
 
         def base_url(self) -> str:
             return owner.base_url()
