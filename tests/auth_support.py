@@ -156,16 +156,17 @@ class BrokenKeyring(KeyringBackend):
         raise PasswordDeleteError("locked")
 
 
-class PromptingKeyring(Encrypted, KeyringBackend):
-    """Like keyrings.alt's EncryptedKeyring: would ask for a password on the terminal. Must never be used."""
-
-    priority = 5
+class PromptingKeyring(Encrypted, TouchedKeyring):
+    """Like keyrings.alt's EncryptedKeyring: would ask for a password on the terminal. Must never be called."""
 
     def get_password(self, service, username):
+        self._record("get")
         return input("Please enter password for encrypted keyring: ")
 
     def set_password(self, service, username, password):
+        self._record("set")
         input("Please set a password for your new keyring: ")
 
     def delete_password(self, service, username):
+        self._record("delete")
         input("Please enter password for encrypted keyring: ")

@@ -62,7 +62,7 @@ class TokenManager:
             if self._credentials is None and self.proactive and not self.persistent:
                 self._credentials = self._login()
             current = self._credentials
-            if current is not None and current.expires_within(self.window):
+            if current is not None and current.refresh_due(self.window):
                 self._renew_before_expiry(current)
             return self._credentials.access_token if self._credentials else None
 
@@ -77,7 +77,9 @@ class TokenManager:
                 stored = self._credentials
                 if stored is not None and stored.access_token != rejected and not stored.expires_within(0):
                     return stored.access_token
-            return self._renew("the server rejected the token, and it could not be refreshed").access_token
+            reason = ("the server requires sign-in and no token is stored" if self._credentials is None
+                      else "the server rejected the token, and it could not be refreshed")
+            return self._renew(reason).access_token
 
     # -- what `flyrun auth` calls ---------------------------------------------------------------------
     def login(self) -> Credentials:
@@ -95,7 +97,7 @@ class TokenManager:
             current = self._credentials
             if current is None and not self.persistent:
                 self._credentials = current = self._login()
-            if current is None or current.expires_within(self.window):
+            if current is None or current.refresh_due(self.window):
                 reason = "no token is stored" if current is None else "the token expired and could not be refreshed"
                 return self._renew(reason, allow_login=allow_login)
             return current
