@@ -14,6 +14,14 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+# Imported here, before any in-process `cli` call: that fixture unloads modules first imported during a call,
+# and libraries with module-level state (requests' cookie jar classes, keyring's backends) must not be loaded twice.
+import keyring.backends.chainer  # noqa: F401
+import keyring.backends.fail  # noqa: F401
+import keyring.backends.null  # noqa: F401
+import requests  # noqa: F401
+import urllib3  # noqa: F401
+import yaml  # noqa: F401
 from keyring.backend import KeyringBackend
 from keyrings.alt.file import Encrypted
 
@@ -70,7 +78,8 @@ def start_auth_server(app_wrapper=None) -> RunningAuthServer:
     server = AuthServer(clients=clients, public_client_id=PUBLIC_CLIENT_ID, redirect_uri=redirect_uri)
     app = server.protect(app_wrapper or echo_app, public_prefixes=("/public",))
     http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True, name="auth-server")
+    thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                              name="auth-server")
     thread.start()
     running = RunningAuthServer(server, http, thread, redirect_port)
     running.reset()
@@ -90,7 +99,6 @@ def echo_app(environ, start_response):
 
 def write_config(path: Path, url: str, **admin: object) -> Path:
     """A config file for the test server: ``admin.endpoint`` plus the given ``admin`` keys."""
-    import yaml
 
     section = {"endpoint": url, **admin}
     path.write_text(yaml.safe_dump({"admin": section}))

@@ -84,20 +84,11 @@ class Transport:
         kwargs.setdefault("proxies", self.proxies_for(url))
         try:
             return self.session.request(method, url, **kwargs)
-        except requests.exceptions.SSLError as error:
-            raise ServerError(f"TLS handshake with {origin(url)} failed: {_reason(error)}",
-                              hint="set admin.caCertFilePath to the server's CA bundle (or, for testing only, "
-                              "admin.insecureSkipVerify: true); use admin.insecure: true for plain http") from error
-        except requests.exceptions.ProxyError as error:
-            raise ServerError(f"proxy {_redact_userinfo(kwargs['proxies'].get(_scheme(url), ''))} failed to "
-                              f"reach {origin(url)}: {_reason(error)}",
-                              hint="check admin.httpProxyURL / HTTPS_PROXY, or list the host in NO_PROXY") from error
-        except requests.exceptions.Timeout as error:
-            raise ServerError(f"{origin(url)} did not answer in time ({_reason(error)})",
-                              hint="check that the server is up and admin.endpoint is right") from error
-        except requests.exceptions.ConnectionError as error:
-            raise ServerError(f"cannot reach {origin(url)}: {_reason(error)}",
-                              hint="check that the server is running and admin.endpoint is right") from error
+        except requests.exceptions.RequestException as error:
+            # requests' messages quote the URL (and -v shows the cause): a signed URL's query is a credential.
+            secret_bearing = [url, *kwargs["proxies"].values()]
+            cause = None if any(urlsplit(u).query or "@" in urlsplit(u).netloc for u in secret_bearing) else error
+            raise _network_error(error, url, kwargs["proxies"]) from cause
 
     def proxies_for(self, url: str) -> dict[str, str]:
         """The proxy mapping for one URL: empty when the host is in NO_PROXY or no proxy is configured."""
@@ -130,6 +121,28 @@ class Transport:
         return False
 
 
+def _network_error(error: BaseException, url: str, proxies: Mapping[str, str]) -> ServerError:
+    import requests
+
+    where = origin(url)
+    if isinstance(error, requests.exceptions.SSLError):
+        return ServerError(f"TLS handshake with {where} failed: {_reason(error)}",
+                           hint="set admin.caCertFilePath to the server's CA bundle (or, for testing only, "
+                           "admin.insecureSkipVerify: true); use admin.insecure: true for plain http")
+    if isinstance(error, requests.exceptions.ProxyError):
+        proxy = proxies.get(_scheme(url), "")
+        return ServerError(f"proxy {origin(proxy) if proxy else '(none)'} failed to reach {where}: "
+                           f"{_reason(error)}", hint="check admin.httpProxyURL / HTTPS_PROXY, or list the host "
+                           "in NO_PROXY")
+    if isinstance(error, requests.exceptions.Timeout):
+        return ServerError(f"{where} did not answer in time ({_reason(error)})",
+                           hint="check that the server is up and admin.endpoint is right")
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return ServerError(f"cannot reach {where}: {_reason(error)}",
+                           hint="check that the server is running and admin.endpoint is right")
+    return ServerError(f"request to {where} failed: {type(error).__name__}")
+
+
 def _matches_host(host: str, entry: str) -> bool:
     try:
         address = ipaddress.ip_address(host.strip("[]"))
@@ -155,10 +168,6 @@ def origin(url: str) -> str:
 
 def _scheme(url: str) -> str:
     return urlsplit(url).scheme or "https"
-
-
-def _redact_userinfo(url: str) -> str:
-    return origin(url) if url else "(none)"
 
 
 def _reason(error: BaseException) -> str:

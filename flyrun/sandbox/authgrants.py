@@ -6,9 +6,14 @@ Imported only when an ``AuthServer`` is built, so authlib stays off every other 
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
+from authlib.oauth2 import AuthorizationServer, OAuth2Request
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint, DeviceCodeGrant, DeviceCredentialDict
 
@@ -123,9 +128,61 @@ class AuthorizationCodeWithPkce(grants.AuthorizationCodeGrant):
         return authorization_code.subject
 
 
-def register_grants(server) -> None:
-    server.register_endpoint(DeviceAuthorization)
-    server.register_grant(DeviceCode)
-    server.register_grant(ClientCredentials)
-    server.register_grant(RefreshToken)
-    server.register_grant(AuthorizationCodeWithPkce, [CodeChallenge(required=True)])
+class WerkzeugOAuth2Request(OAuth2Request):
+    """authlib's request view of a werkzeug request (form and query together, as Flask's integration does)."""
+
+    def __init__(self, request) -> None:
+        super().__init__(request.method, request.url, headers=request.headers)
+        self._request = request
+        self.payload = BasicOAuth2Payload(request.values.to_dict())
+        self.payload._datalist = {k: request.values.getlist(k) for k in request.values}
+
+    @property
+    def args(self):
+        return self._request.args
+
+    @property
+    def form(self):
+        return self._request.form
+
+
+class OAuthServer(AuthorizationServer):
+    """authlib's AuthorizationServer on werkzeug, with the grants above and ``owner``'s store and settings."""
+
+    def __init__(self, owner) -> None:
+        super().__init__(scopes_supported=list(owner.scopes))
+        self.owner = owner
+        self.register_token_generator("default", BearerTokenGenerator(
+            lambda **_: owner.store.new_token_value(32), lambda **_: owner.store.new_token_value(36),
+            lambda client, grant_type: max(1, int(owner.settings.access_token_ttl))))
+        self.register_endpoint(DeviceAuthorization)
+        self.register_grant(DeviceCode)
+        self.register_grant(ClientCredentials)
+        self.register_grant(RefreshToken)
+        self.register_grant(AuthorizationCodeWithPkce, [CodeChallenge(required=True)])
+
+    @property
+    def store(self) -> Store:
+        return self.owner.store
+
+    def base_url(self) -> str:
+        return self.owner.base_url()
+
+    def query_client(self, client_id: str) -> Client | None:
+        return self.owner.store.clients.get(client_id)
+
+    def save_token(self, token: dict, request) -> None:
+        self.owner.store.save_token(token, request.client, request.user)
+
+    def create_oauth2_request(self, request):
+        return request if isinstance(request, OAuth2Request) else WerkzeugOAuth2Request(request)
+
+    def handle_response(self, status: int, body: Any, headers):
+        from werkzeug.wrappers import Response
+
+        if isinstance(body, dict):  # authlib's headers already say application/json and no-store
+            body = json.dumps(body)
+        return Response(body, status=status, headers=headers)
+
+    def send_signal(self, name, *args, **kwargs) -> None:
+        """No signals: nothing here listens."""

@@ -56,7 +56,7 @@ class AuthServer:
         self.settings = settings or Settings()
         self.store = Store(registered, self.settings)
         self._request_local = threading.local()
-        self._oauth = _build_oauth_server(self)
+        self._oauth = _oauth_server(self)
         # authlib logs every issued token at DEBUG; a sandbox must never log a token.
         logging.getLogger("authlib").setLevel(max(logging.getLogger("authlib").level, logging.INFO))
 
@@ -243,81 +243,15 @@ def _json(document: Any, status: int = 200):
                     headers={"Cache-Control": "no-store"})
 
 
+def _oauth_server(owner: AuthServer):
+    from flyrun.sandbox.authgrants import OAuthServer  # authlib is loaded here, not when this module is
+
+    return OAuthServer(owner)
+
+
 def _unauthenticated():
     response = _json({"code": 16, "message": "a valid bearer token is required", "details": []}, 401)
     response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    return response
-
-
-def _build_oauth_server(owner: AuthServer):
-    """authlib's AuthorizationServer, adapted to werkzeug requests and to ``owner``'s store."""
-    from authlib.oauth2 import AuthorizationServer, OAuth2Request
-    from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-    from authlib.oauth2.rfc6750 import BearerTokenGenerator
-
-    from flyrun.sandbox.authgrants import register_grants
-
-    class WerkzeugOAuth2Request(OAuth2Request):
-        def __init__(self, request) -> None:
-            super().__init__(request.method, request.url, headers=request.headers)
-            self._request = request
-            self.payload = BasicOAuth2Payload(request.values.to_dict())
-            self.payload._datalist = {k: request.values.getlist(k) for k in request.values}
-
-        @property
-        def args(self):
-            return self._request.args
-
-        @property
-        def form(self):
-            return self._request.form
-
-    class Server(AuthorizationServer):
-        @property
-        def store(self):
-            return owner.store
-
-        def base_url(self) -> str:
-            return owner.base_url()
-
-        def query_client(self, client_id: str):
-            return owner.store.clients.get(client_id)
-
-        def save_token(self, token: dict, request) -> None:
-            owner.store.save_token(token, request.client, request.user)
-
-        def create_oauth2_request(self, request):
-            return request if isinstance(request, OAuth2Request) else WerkzeugOAuth2Request(request)
-
-        def handle_response(self, status, body, headers):
-            from werkzeug.wrappers import Response
-
-            if isinstance(body, dict):
-                return _with_headers(_json(body, status), headers or [])
-            return Response(body, status=status, headers=headers)
-
-        def send_signal(self, name, *args, **kwargs) -> None:
-            """No signals: nothing here listens."""
-
-    server = Server(scopes_supported=list(owner.scopes))
-
-    def access_token(**_: Any) -> str:
-        return owner.store.new_token_value(32)
-
-    def refresh_token(**_: Any) -> str:
-        return owner.store.new_token_value(36)
-
-    def lifetime(client: Client, grant_type: str) -> int:
-        return max(1, int(owner.settings.access_token_ttl))
-
-    server.register_token_generator("default", BearerTokenGenerator(access_token, refresh_token, lifetime))
-    register_grants(server)
-    return server
-
-
-def _with_headers(response, headers):
-    for name, value in headers:
-        response.headers[name] = value
     return response
 
 
