@@ -211,7 +211,23 @@ def test_config_init_for_an_endpoint(cli, tmp_path: Path):
     assert config.get("admin.authType") == "DeviceFlow" and config.warnings == []
 
 
+def test_config_init_for_ci_and_for_an_external_command(cli, tmp_path: Path):
+    ci = tmp_path / "ci.yaml"
+    assert cli("config", "init", str(ci), "--endpoint", "https://flyte.example.com", "--auth-type", "ClientSecret",
+               "--client-id", "ci: deployer").exit_code == 0
+    config = load_file(ci)
+    assert (config.get("admin.clientId"), config.get("admin.clientSecretEnvVar")) == ("ci: deployer",
+                                                                                      "FLYTE_CLIENT_SECRET")
+    assert cli("config", "validate", str(ci)).exit_code == 0
+    external = tmp_path / "ext.yaml"
+    assert cli("config", "init", str(external), "--endpoint", "x", "--auth-type", "external_process",
+               "--command", "gcloud auth print-identity-token").exit_code == 0
+    assert load_file(external).get("admin.command") == ["gcloud", "auth", "print-identity-token"]
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--endpoint", "x", "--auth-type", "ClientSecret"], "needs --client-id"),
+    (["--endpoint", "x", "--auth-type", "ExternalCommand"], "needs --command"),
     (["--endpoint", "ftp://x"], "scheme 'ftp'"),
     (["--endpoint", "x", "--auth-type", "Magic"], "'Magic'"),
     (["--endpoint", "x", "--sandbox"], "cannot be combined"),

@@ -49,18 +49,24 @@ def show(app: Application) -> None:
 @click.option("--endpoint", metavar="HOST", help="For a Flyte cluster, e.g. flyte.example.com.")
 @click.option("--auth-type", default="DeviceFlow", show_default=True, metavar="TYPE",
               help="With --endpoint: DeviceFlow, Pkce, ClientSecret, ExternalCommand or None.")
+@click.option("--client-id", metavar="ID", help="With --auth-type ClientSecret: the OAuth client id.")
+@click.option("--secret-env-var", metavar="NAME", default="FLYTE_CLIENT_SECRET", show_default=True,
+              help="With --auth-type ClientSecret: the variable that will hold the secret.")
+@click.option("--command", "token_command", metavar="CMD", help="With --auth-type ExternalCommand: prints a token.")
 @click.option("--insecure", is_flag=True, help="With --endpoint: plain http.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @global_options
 @click.pass_obj
 def init(app: Application, file: str | None, kind: str | None, endpoint: str | None, auth_type: str,
-         insecure: bool, force: bool) -> None:
+         client_id: str | None, secret_env_var: str, token_command: str | None, insecure: bool,
+         force: bool) -> None:
     """Write a starter config FILE (default: -c FILE, else ~/.flyrun/config.yaml); never overwrites unless --force."""
     from flyrun.config.starter import starter_text, write_starter
 
     if endpoint and kind:
         raise click.UsageError("--endpoint cannot be combined with --local or --sandbox")
-    text = starter_text("endpoint" if endpoint else kind or "local", endpoint, auth_type, insecure)
+    text = starter_text("endpoint" if endpoint else kind or "local", endpoint, auth_type, insecure,
+                        client_id=client_id, secret_env_var=secret_env_var, command=token_command)
     written = write_starter(Path(file or app.config_path or DEFAULT_PATH), text, force)
     if app.json_output:
         app.print_json({"path": str(written)})

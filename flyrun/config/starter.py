@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -41,7 +42,7 @@ admin:
   endpoint: {endpoint}
   # DeviceFlow signs in from any terminal (`flyrun auth login`); Pkce opens a browser.
   authType: {auth_type}
-  insecure: {insecure}
+{auth_keys}  insecure: {insecure}
   # In CI, use a client secret from an environment variable instead:
   #   authType: ClientSecret
   #   clientId: my-ci-client
@@ -50,8 +51,13 @@ admin:
 
 
 def starter_text(kind: str, endpoint: str | None = None, auth_type: str = "DeviceFlow",
-                 insecure: bool = False) -> str:
-    """The YAML text of a starter file; ``kind`` is ``local``, ``sandbox`` or ``endpoint``."""
+                 insecure: bool = False, client_id: str | None = None,
+                 secret_env_var: str = "FLYTE_CLIENT_SECRET", command: str | None = None) -> str:
+    """The YAML text of a starter file; ``kind`` is ``local``, ``sandbox`` or ``endpoint``.
+
+    ClientSecret needs ``client_id`` (the secret's variable defaults to FLYTE_CLIENT_SECRET); ExternalCommand needs
+    ``command``: so the file written is complete and passes ``flyrun config validate``.
+    """
     if kind == "local":
         return _HEADER + _LOCAL + _TASK
     if kind == "sandbox":
@@ -65,8 +71,26 @@ def starter_text(kind: str, endpoint: str | None = None, auth_type: str = "Devic
         raise UsageError(error.message, hint=error.hint) from None
     if "://" not in checked:
         checked = "dns:///" + checked.removeprefix("dns:///")
-    body = _ENDPOINT.format(endpoint=checked, auth_type=chosen, insecure=str(insecure).lower())
+    auth_keys = _auth_keys(chosen, client_id, secret_env_var, command)
+    body = _ENDPOINT.format(endpoint=checked, auth_type=chosen, auth_keys=auth_keys, insecure=str(insecure).lower())
     return _HEADER + body + _TASK
+
+
+def _auth_keys(auth_type: str, client_id: str | None, secret_env_var: str, command: str | None) -> str:
+    """The extra ``admin`` lines an auth type needs, as YAML (values JSON-quoted, which YAML reads as strings)."""
+    if auth_type == "ClientSecret":
+        if not client_id:
+            raise UsageError("--auth-type ClientSecret needs --client-id")
+        return f"  clientId: {json.dumps(client_id)}\n  clientSecretEnvVar: {json.dumps(secret_env_var)}\n"
+    if auth_type == "ExternalCommand":
+        if not command:
+            raise UsageError("--auth-type ExternalCommand needs --command")
+        try:
+            words = coerce(ITEMS_BY_KEY["admin.command"], command, "--command")
+        except ConfigError as error:
+            raise UsageError(error.message) from None
+        return f"  command: {json.dumps(words)}\n"
+    return ""
 
 
 def write_starter(path: Path, text: str, force: bool = False) -> Path:
