@@ -29,9 +29,11 @@ def decide_when_pending(auth_server, approve: bool = True, subject: str = "alice
                         action=None) -> threading.Thread:
     """In the background: wait for a device code to be issued, then approve, deny or run ``action`` on it."""
 
+    store = auth_server.server.store  # this test's state: a later test resets it, and this thread then stops
+
     def run() -> None:
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and auth_server.server.store is store:
             codes = auth_server.server.pending_user_codes()
             if codes:
                 if action is not None:

@@ -77,6 +77,19 @@ def test_a_failed_refresh_without_a_terminal_exits_4_and_forgets_the_tokens(cli,
     assert stored_token(service_of(auth_server.url)) is None
 
 
+def test_an_expired_token_that_cannot_be_refreshed_exits_4(cli, auth_server, tmp_path: Path):
+    from keyrings.alt.file import PlaintextKeyring
+
+    config = device_config(tmp_path, auth_server)
+    signed_in(cli, auth_server, config)
+    PlaintextKeyring().set_password(service_of(auth_server.url), "expires_at", str(time.time() - 5))
+    auth_server.server.reset()
+    token = cli("-c", config, "auth", "token")
+    assert token.exit_code == 4 and token.stdout == ""
+    assert token.stderr.splitlines()[0] == (f"Error: not signed in to {service_of(auth_server.url)}: the token "
+                                            "expired and could not be refreshed")
+
+
 def test_an_interactive_session_signs_in_again_and_sends_both_headers(cli, auth_server, tmp_path: Path):
     config = device_config(tmp_path, auth_server)
     signed_in(cli, auth_server, config)
@@ -237,4 +250,3 @@ def test_no_token_or_secret_in_any_output_or_log_line(cli, auth_server, tmp_path
         assert TOKEN_PREFIX not in result.output and CI_SECRET not in result.output, result.output
     assert any(r.stderr.count("debug: ") >= 2 for r in outputs)
     assert TOKEN_PREFIX not in caplog.text and CI_SECRET not in caplog.text
-    assert time.time() > 0

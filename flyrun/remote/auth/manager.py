@@ -95,12 +95,11 @@ class TokenManager:
             if not self._loaded:
                 self._load()
             current = self._credentials
-            if current is None and not self.persistent:
-                self._credentials = current = self._login()
-            if current is None or current.refresh_due(self.window):
-                reason = "no token is stored" if current is None else "the token expired and could not be refreshed"
-                return self._renew(reason, allow_login=allow_login)
-            return current
+            if current is None:
+                return self._renew("no token is stored", allow_login=allow_login)
+            if current.refresh_due(self.window):
+                self._renew_before_expiry(current, allow_login=allow_login)
+            return self._credentials
 
     def logout(self) -> bool:
         with self._lock:
@@ -118,7 +117,7 @@ class TokenManager:
             self._credentials = self.store.load()
             self.debug(f"stored token for {self.endpoint}: {'found' if self._credentials else 'none'}")
 
-    def _renew_before_expiry(self, current: Credentials) -> None:
+    def _renew_before_expiry(self, current: Credentials, allow_login: bool | None = None) -> None:
         if not self.persistent:
             self._credentials = self._login()  # a new client-credentials token costs what a refresh would
             return
@@ -128,7 +127,7 @@ class TokenManager:
                 self._credentials = refreshed
                 return
         if current.expires_within(0):
-            self._renew("the token expired and could not be refreshed")
+            self._renew("the token expired and could not be refreshed", allow_login=allow_login)
         else:
             self._credentials = current  # refresh failed, but the token still works for a little while
             self.debug("token refresh failed; using the current token until it expires")
