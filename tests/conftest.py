@@ -90,3 +90,24 @@ def project(tmp_path: Path):
         return root
 
     return write
+
+
+# -- sign-in: the sandbox authorization server on a loopback port (see tests/auth_support.py) ---------------
+@pytest.fixture(scope="session")
+def auth_server_process_wide():
+    from auth_support import start_auth_server
+
+    running = start_auth_server()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def auth_server(auth_server_process_wide, isolated_home: Path, monkeypatch: pytest.MonkeyPatch):
+    """The running server with fresh state and fast polling; keyring: a plaintext file under the test's home."""
+    auth_server_process_wide.reset()
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    for var in ("CI", "BROWSER", "DISPLAY", "WAYLAND_DISPLAY", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
+                "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    return auth_server_process_wide

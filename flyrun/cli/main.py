@@ -16,11 +16,15 @@ from flyrun.errors import ExitStatus, FlyrunError
 COMMANDS: dict[str, str] = {
     "run": "flyrun.cli.run:run",
     "completion": "flyrun.cli.completion:completion",
+    "config": "flyrun.cli.config:config",
+    "auth": "flyrun.cli.auth:auth",
 }
 
 COMMAND_HELP: dict[str, str] = {
     "run": "Run a task or workflow from a Python file.",
     "completion": "Print the shell completion script for bash, zsh or fish.",
+    "config": "Show, create and check configuration.",
+    "auth": "Sign in to a Flyte endpoint, show or remove stored tokens.",
 }
 
 

@@ -1,0 +1,1 @@
+"""The one-process sandbox server and its parts."""
