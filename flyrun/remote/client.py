@@ -1,9 +1,9 @@
 """A REST client for FlyteAdmin's v1 API (and ``flyrun sandbox``), JSON in protojson form.
 
-Routes and shapes follow ../shared/reference/flyteidl/*.swagger.json. The client is transport-agnostic: it sends
-through any ``session`` whose ``request(method, path, **kwargs)`` returns a ``requests.Response`` (the admin
-session adds the base URL, TLS settings and the bearer token). Every failure becomes a FlyrunError with the
-documented exit code: 404 -> NotFoundError (2), 400 -> UsageError (2), 401/403 -> AuthError (4), other -> 5.
+Routes and shapes follow ../shared/reference/flyteidl/*.swagger.json. Every call goes through an
+``AdminSession`` (flyrun.remote.session): base URL, TLS, the bearer token, and the mapping of HTTP errors to
+flyrun errors (404 -> NotFoundError, 409 -> AlreadyExistsError, 400 -> InvalidArgumentError, all exit 2;
+401/403 -> exit 4; anything else -> exit 5).
 """
 
 from __future__ import annotations
@@ -13,21 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from flyrun.errors import AuthError, ServerError, UsageError
+from flyrun.errors import AlreadyExistsError, InvalidArgumentError, UsageError
 
 ENTITY_ROUTES = {"TASK": "tasks", "WORKFLOW": "workflows", "LAUNCH_PLAN": "launch_plans"}
-
-
-class NotFoundError(UsageError):
-    """The server has no such entity or execution."""
-
-
-class AlreadyExistsError(UsageError):
-    pass
-
-
-class InvalidArgumentError(UsageError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -67,43 +55,16 @@ class ExecutionId:
         return f"{self.project}/{self.domain}/{self.name}"
 
 
-def _error_message(response: Any) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return (response.text or response.reason or "").strip()[:300]
-    if isinstance(body, dict):
-        return str(body.get("message") or body.get("error") or body)[:300]
-    return str(body)[:300]
-
-
-def raise_for_status(response: Any, what: str) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    message = _error_message(response)
-    if status == 404:
-        raise NotFoundError(f"{what}: not found ({message})")
-    if status == 409:
-        raise AlreadyExistsError(f"{what}: already exists ({message})")
-    if status == 400:
-        raise InvalidArgumentError(f"{what}: rejected by the server: {message}")
-    if status in (401, 403):
-        raise AuthError(f"{what}: {'not authenticated' if status == 401 else 'permission denied'} ({message})",
-                        hint="run `flyrun auth login`")
-    raise ServerError(f"{what}: server answered {status}: {message}")
-
-
 class AdminClient:
     def __init__(self, session: Any) -> None:
         self.session = session
 
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
-        response = self.session.request(method, path, **kwargs)
-        raise_for_status(response, what)
-        if not response.content:
-            return {}
-        return response.json()
+        try:
+            return self.session.json(method, path, **kwargs)
+        except UsageError as error:
+            error.message = f"{what}: {error.message}"
+            raise
 
     # -- server --------------------------------------------------------------------------------
     def version(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ What it does for each request:
 - ``debug`` receives one line per request (method, path, status, time): never a token, query string or body.
 
 ``request`` retries a 401 once, so a body must be re-sendable: bytes, str, a dict or ``json=``; a seekable file
-is rewound. ``json`` maps HTTP errors: 401/403 -> ``AuthError``, 400/404/409 -> ``UsageError`` (bad input, no such
+is rewound. ``json`` maps HTTP errors: 401/403 -> ``AuthError``, 400/404/409 -> ``InvalidArgumentError``/``NotFoundError``/``AlreadyExistsError`` (all ``UsageError``: bad input, no such
 entity), anything else -> ``ServerError``; the message carries the server's own ``message`` field.
 """
 
@@ -37,7 +37,14 @@ from urllib.parse import urlsplit
 
 from flyrun.config.checks import effective_auth_type
 from flyrun.config.loader import strip_dns_scheme
-from flyrun.errors import AuthError, ConfigError, ServerError, UsageError
+from flyrun.errors import (
+    AlreadyExistsError,
+    AuthError,
+    ConfigError,
+    InvalidArgumentError,
+    NotFoundError,
+    ServerError,
+)
 from flyrun.remote.auth.discovery import Discovery
 from flyrun.remote.transport import Transport, origin
 
@@ -152,8 +159,9 @@ def raise_for_status(response, endpoint: str, what: str) -> None:
                           hint="check admin.endpoint and admin.insecure (http or https)")
     if status in (401, 403):
         raise AuthError(f"{endpoint} denied {detail}", hint="check that your account may do this")
-    if status in (400, 404, 409):
-        raise UsageError(f"{endpoint} refused {detail}")
+    refusal = {400: InvalidArgumentError, 404: NotFoundError, 409: AlreadyExistsError}.get(status)
+    if refusal is not None:
+        raise refusal(f"{endpoint} refused {detail}")
     raise ServerError(f"{endpoint} failed {detail}")
 
 
