@@ -23,8 +23,9 @@ What it does for each request:
 - ``debug`` receives one line per request (method, path, status, time): never a token, query string or body.
 
 ``request`` retries a 401 once, so a body must be re-sendable: bytes, str, a dict or ``json=``; a seekable file
-is rewound. ``json`` maps HTTP errors: 401/403 -> ``AuthError``, 400/404/409 -> ``InvalidArgumentError``/``NotFoundError``/``AlreadyExistsError`` (all ``UsageError``: bad input, no such
-entity), anything else -> ``ServerError``; the message carries the server's own ``message`` field.
+is rewound. ``json`` maps HTTP errors: 401/403 -> ``AuthError``; 400, 404 and 409 -> ``InvalidArgumentError``,
+``NotFoundError`` and ``AlreadyExistsError`` (all ``UsageError``: bad input, no such entity); anything else ->
+``ServerError``; the message carries the server's own ``message`` field.
 """
 
 from __future__ import annotations
