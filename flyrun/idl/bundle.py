@@ -92,7 +92,8 @@ def _site_dirs() -> list[str]:
 def all_files(root: Path, exclude: Iterable[Path] = ()) -> list[Path]:
     """Every file under ``root`` that ``.gitignore``/``.flyteignore`` (at any level) do not exclude.
 
-    Never ``.git``, virtualenvs, ``__pycache__``, compiled files, or the ``exclude`` folders (the output folder).
+    Never ``.git``, virtualenvs, ``__pycache__``, compiled files, earlier ``flyrun package`` output folders, or the
+    ``exclude`` folders (the output folder).
     """
     found: list[Path] = []
     _walk(root, "", [], found, {Path(os.path.realpath(p)) for p in exclude})
@@ -105,7 +106,8 @@ def _walk(folder: Path, relative: str, rules: list, found: list[Path], exclude: 
         child = relative + entry.name
         if entry.is_dir(follow_symlinks=False):
             path = Path(entry.path)
-            if entry.name in _SKIP_DIRS or path in exclude or _is_environment(path) or _ignored(rules, child + "/"):
+            if (entry.name in _SKIP_DIRS or path in exclude or _is_environment(path) or _is_package_output(path)
+                    or _ignored(rules, child + "/")):
                 continue
             _walk(path, child + "/", rules, found, exclude)
         elif entry.is_file() and not entry.name.endswith(_SKIP_SUFFIXES) and not _ignored(rules, child):
@@ -114,6 +116,15 @@ def _walk(folder: Path, relative: str, rules: list, found: list[Path], exclude: 
 
 def _is_environment(folder: Path) -> bool:
     return (folder / "pyvenv.cfg").is_file() or (folder / "conda-meta").is_dir()
+
+
+def _is_package_output(folder: Path) -> bool:
+    """A folder ``flyrun package`` wrote: bundling an earlier bundle would only grow every new one."""
+    manifest = folder / "manifest.json"
+    try:
+        return manifest.is_file() and '"flyrun_version"' in manifest.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
 
 
 def _ignore_rules(folder: Path, relative: str) -> list:

@@ -203,7 +203,10 @@ def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace, environ
 
 
 def _user_traceback(error: BaseException) -> str:
-    return "".join(traceback.format_exception(type(error), error, error.__traceback__)).rstrip()
+    """``Type: message`` first (what a console shows in one line), then the traceback."""
+    summary = "".join(traceback.format_exception_only(type(error), error)).strip()
+    frames = "".join(traceback.format_tb(error.__traceback__)).rstrip()
+    return f"{summary}\n\nTraceback (most recent call last):\n{frames}"
 
 
 def _write(prefix: str, name: str, data: bytes, environ: Mapping[str, str], what: str) -> None:

@@ -3,7 +3,7 @@
 Kept to three functions so the task entrypoint imports fsspec only when a URI is remote, and so this can switch
 to ``flyrun.data.fs`` in one place. Remote credentials and endpoints come from the environment of the task
 container (``FLYTE_AWS_ENDPOINT``, ``FLYTE_AWS_ACCESS_KEY_ID``, ``FLYTE_AWS_SECRET_ACCESS_KEY``, as Flyte sets them
-for its sandbox; otherwise s3fs/gcsfs find their usual credentials).
+for its sandbox; otherwise s3fs/gcsfs find their usual credentials; ``STORAGE_EMULATOR_HOST`` means anonymous GCS).
 """
 
 from __future__ import annotations
@@ -63,6 +63,9 @@ def _filesystem(uri: str, environ: Mapping[str, str] | None) -> tuple[Any, str]:
 
 
 def storage_options(uri: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    if uri.startswith(("gs://", "gcs://")) and environ.get("STORAGE_EMULATOR_HOST"):
+        # gcsfs finds the emulator itself; without this it would first look for cloud credentials.
+        return {"token": "anon"}
     if not uri.startswith("s3://"):
         return {}
     options: dict[str, Any] = {}
