@@ -22,7 +22,7 @@ from flyrun.idl import bundle as bundles
 from flyrun.idl import pods
 from flyrun.idl.project import Project, load_project
 from flyrun.idl.settings import BUNDLE_PLACEHOLDER, SerializationSettings
-from flyrun.idl.tasks import task_spec
+from flyrun.idl.tasks import runnable_task, task_image, task_spec
 from flyrun.idl.version import compute_version
 from flyrun.idl.workflows import launch_plan_spec, workflow_spec
 
@@ -69,9 +69,9 @@ def build(paths: list[str], settings: SerializationSettings, copy: str = "auto",
 def version_of(project: Project, bundle: bundles.Bundle, settings: SerializationSettings) -> str:
     parts = []
     for task in project.tasks:
-        pod_template = getattr(task, "pod_template", None)
+        pod_template = getattr(runnable_task(task), "pod_template", None)
         pod_hash = pods.version_hash(pod_template) if pod_template is not None else ""
-        parts.append((task.name, settings.image_for(getattr(task, "container_image", None)), pod_hash))
+        parts.append((task.name, task_image(task, settings), pod_hash))
     return compute_version(bundle.digest, bundle.copy, parts)
 
 

@@ -23,6 +23,8 @@ def primary_container_name(pod_template: Any) -> str:
 
 def pod_spec_json(pod_template: Any) -> dict:
     """The pod spec as a JSON-ready dict in Kubernetes' own field names (``restartPolicy``, ``nodeSelector``)."""
+    if hasattr(pod_template, "pod_spec_dict"):
+        return copy.deepcopy(pod_template.pod_spec_dict)
     spec = getattr(pod_template, "pod_spec", None)
     if spec is None:
         return {}
@@ -37,6 +39,8 @@ def pod_spec_json(pod_template: Any) -> dict:
 
 def version_hash(pod_template: Any) -> str:
     """A digest of everything in a pod template, from its canonical JSON."""
+    if callable(getattr(pod_template, "version_hash", None)):
+        return pod_template.version_hash()
     document = {"pod_spec": pod_spec_json(pod_template), "primary": primary_container_name(pod_template),
                 "labels": dict(getattr(pod_template, "labels", None) or {}),
                 "annotations": dict(getattr(pod_template, "annotations", None) or {})}
@@ -60,7 +64,7 @@ def k8s_pod(pod_template: Any, container: dict, settings: Any) -> dict:
     pod: dict[str, Any] = {"metadata": {"labels": dict(getattr(pod_template, "labels", None) or {}),
                                         "annotations": dict(getattr(pod_template, "annotations", None) or {})},
                            "pod_spec": spec}
-    if "data_config" in container:
+    if "data_config" in container:  # a raw container's file I/O moves to the pod
         pod["data_config"] = container["data_config"]
     return pod
 

@@ -17,8 +17,69 @@ _RESOURCE_NAMES = {"cpu": "CPU", "memory": "MEMORY", "gpu": "GPU", "ephemeral_st
 
 
 def task_spec(task: Any, settings: SerializationSettings) -> dict:
-    """An admin ``TaskSpec``: ``{"template": TaskTemplate}``."""
+    """An admin ``TaskSpec``: ``{"template": TaskTemplate}`` for a python task, a map task or a raw container."""
+    if is_map_task(task):
+        return {"template": map_task_template(task, settings)}
+    if is_container_task(task):
+        return {"template": container_task_template(task, settings)}
     return {"template": task_template(task, settings)}
+
+
+def is_map_task(task: Any) -> bool:
+    return hasattr(task, "mapped_inputs") and hasattr(task, "bound_inputs")
+
+
+def is_container_task(task: Any) -> bool:
+    return getattr(task, "task_type", "") == "raw-container"
+
+
+def runnable_task(task: Any) -> Any:
+    """The task whose image, resources and pod run: a map task's own task, else the task itself."""
+    return task.task if is_map_task(task) else task
+
+
+def task_image(task: Any, settings: SerializationSettings) -> str:
+    target = runnable_task(task)
+    return settings.image_for(target.image if is_container_task(target) else target.container_image)
+
+
+def map_task_template(map_task: Any, settings: SerializationSettings) -> dict:
+    """flytekit's ArrayNode map task: the mapped task's container under the map task's name and list interface,
+    run one item at a time by the ``flyrun.map`` resolver."""
+    from flyrun.idl.resolver import map_loader_args
+    from flyrun.idl.settings import MAP_RESOLVER
+
+    inner = map_task.task
+    interface = map_task.interface
+    template = task_template(inner, settings, resolver=MAP_RESOLVER,
+                             loader_args=map_loader_args(map_task.bound_inputs, default_loader_args(inner)),
+                             interface=typed_interface(interface.inputs, interface.outputs,
+                                                       f"map task {map_task.name}"))
+    template["id"] = settings.identifier("TASK", map_task.name)
+    template["task_type_version"] = 1
+    return template
+
+
+def container_task_template(task: Any, settings: SerializationSettings) -> dict:
+    """A raw container: the user's image and command; inputs and outputs travel as files (``data_config``)."""
+    template = {
+        "id": settings.identifier("TASK", task.name),
+        "type": task.task_type,
+        "metadata": task_metadata(task),
+        "interface": typed_interface(task.interface.inputs, task.interface.outputs, f"task {task.name}"),
+    }
+    data_config = {"enabled": True, "input_path": task.input_data_dir or "",
+                   "output_path": task.output_data_dir or "", "format": task.metadata_format}
+    container = {
+        "image": task_image(task, settings),
+        "command": list(task.command),
+        "args": list(task.arguments),
+        "resources": resources(task.requests, task.limits),
+        "env": key_values({**settings.env, **task.environment}),
+        "data_config": data_config,
+    }
+    place_container(template, task.pod_template, container, settings)
+    return template
 
 
 def task_template(task: Any, settings: SerializationSettings, *, resolver: str = DEFAULT_RESOLVER,
@@ -33,7 +94,7 @@ def task_template(task: Any, settings: SerializationSettings, *, resolver: str =
     }
     args = entrypoint_args(settings, resolver, loader_args or default_loader_args(task))
     container = {
-        "image": settings.image_for(task.container_image),
+        "image": task_image(task, settings),
         "command": [],
         "args": args,
         "resources": resources(task.requests, task.limits),

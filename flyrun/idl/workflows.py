@@ -6,9 +6,10 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from flyrun.idl.interface import literal, parameter_map, typed_interface
+from flyrun.idl.interface import literal, literal_type, parameter_map, typed_interface
 from flyrun.idl.literals import binding_data
 from flyrun.idl.settings import SerializationSettings
+from flyrun.idl.tasks import is_map_task
 from flyrun.sdk import graph
 from flyrun.types.scalars import format_duration
 
@@ -60,9 +61,51 @@ def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> 
     kind = getattr(entity, "kind", "")
     if kind == "workflow":
         result["workflow_node"] = {"sub_workflow_ref": settings.identifier("WORKFLOW", entity.name)}
+    elif kind in GATE_KINDS:
+        result["metadata"] = gate_metadata(entity)
+        result["gate_node"] = gate_node(entity, where)
+    elif is_map_task(entity):
+        result["metadata"] = {"name": entity.name.rsplit(".", 1)[-1]}
+        result["array_node"] = array_node(entity, result["inputs"], settings)
     else:
         result["task_node"] = {"reference_id": settings.identifier("TASK", entity.name)}
     return result
+
+
+GATE_KINDS = ("approve", "signal", "sleep")
+
+
+def gate_metadata(gate: Any) -> dict:
+    """A gate node is named by its gate name (the signal id people answer), with the gate's timeout."""
+    metadata: dict[str, Any] = {"name": gate.name}
+    if gate.timeout is not None:
+        metadata["timeout"] = format_duration(gate.timeout)
+    return metadata
+
+
+def gate_node(gate: Any, where: str) -> dict:
+    if gate.kind == "sleep":
+        return {"sleep": {"duration": format_duration(gate.duration)}}
+    if gate.kind == "approve":
+        return {"approve": {"signal_id": gate.name}}
+    signal_type = literal_type(gate.expected_type, where, "signal", gate.name)
+    return {"signal": {"signal_id": gate.name, "type": signal_type, "output_variable_name": gate.output_name}}
+
+
+def array_node(map_task: Any, bindings: list[dict], settings: SerializationSettings) -> dict:
+    """flytekit's ArrayNode for a map task: one sub-node running the map task, bound inputs listed."""
+    sub_node = {"id": map_task.name, "metadata": node_metadata(map_task.task), "inputs": bindings,
+                "task_node": {"reference_id": settings.identifier("TASK", map_task.name)}}
+    array: dict[str, Any] = {"node": sub_node}
+    if map_task.concurrency is not None:
+        array["parallelism"] = map_task.concurrency
+    if map_task.min_successes is not None:
+        array["min_successes"] = map_task.min_successes
+    else:
+        array["min_success_ratio"] = map_task.min_success_ratio
+    array.update(execution_mode="MINIMAL_STATE", is_original_sub_node_interface=False,
+                 bound_inputs=list(map_task.bound_inputs))
+    return array
 
 
 def node_metadata(entity: Any) -> dict:
