@@ -77,8 +77,13 @@ def execute(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     args = parse_args(argv)
     environ = os.environ if environ is None else environ
     try:
-        outputs = _run(args, environ)
-        _write(args.output_prefix, "outputs.pb", outputs, environ, "writing outputs.pb")
+        try:
+            outputs = _run(args, environ)
+            _write(args.output_prefix, "outputs.pb", outputs, environ, "writing outputs.pb")
+        except Failure:
+            raise
+        except Exception as exc:  # flyrun's own failure (storage, a bug): still an error.pb, never a bare crash
+            raise Failure("SYSTEM", f"SYSTEM:{type(exc).__name__}", _user_traceback(exc)) from exc
     except Failure as failure:
         _report(args.output_prefix, failure, environ)
         return 1
@@ -183,11 +188,12 @@ def _decode(given: dict[str, dict], task: Any) -> dict[str, Any]:
 
 def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace, environ: Mapping[str, str]) -> bytes:
     from flyrun.errors import TaskExecutionError
-    from flyrun.idl import literals
+    from flyrun.idl import literals, storage
     from flyrun.sdk.context import ExecutionContext, use_context
 
     task = loaded.task
     context = ExecutionContext(raw_output_prefix=args.raw_output_data_prefix.rstrip("/"),
+                               storage_options=storage.options_by_protocol(environ),
                                execution_id=environ.get("FLYTE_INTERNAL_EXECUTION_ID", "flyrun-execute"),
                                notify=lambda message: print(message, file=sys.stderr))
     with use_context(context):

@@ -1,9 +1,10 @@
 """Reading and writing the entrypoint's files: local paths with plain I/O, anything else through fsspec.
 
-Kept to three functions so the task entrypoint imports fsspec only when a URI is remote, and so this can switch
-to ``flyrun.data.fs`` in one place. Remote credentials and endpoints come from the environment of the task
-container (``FLYTE_AWS_ENDPOINT``, ``FLYTE_AWS_ACCESS_KEY_ID``, ``FLYTE_AWS_SECRET_ACCESS_KEY``, as Flyte sets them
-for its sandbox; otherwise s3fs/gcsfs find their usual credentials; ``STORAGE_EMULATOR_HOST`` means anonymous GCS).
+Kept small so the task entrypoint imports fsspec only when a URI is remote, and so this can switch to
+``flyrun.data.fs`` in one place. Remote endpoints and keys come from the task container's environment:
+``FLYRUN_STORAGE_ENDPOINT`` / ``FLYTE_AWS_ENDPOINT``, ``FLYRUN_STORAGE_ACCESS_KEY`` / ``FLYTE_AWS_ACCESS_KEY_ID``,
+``FLYRUN_STORAGE_SECRET_KEY`` / ``FLYTE_AWS_SECRET_ACCESS_KEY`` (Flyte sets the FLYTE_AWS_* ones in its sandbox);
+otherwise s3fs/gcsfs find their usual credentials. ``STORAGE_EMULATOR_HOST`` means anonymous GCS.
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ def _filesystem(uri: str, environ: Mapping[str, str] | None) -> tuple[Any, str]:
     return fsspec.core.url_to_fs(uri, **storage_options(uri, os.environ if environ is None else environ))
 
 
+def options_by_protocol(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """The same settings in ``ExecutionContext.storage_options`` form, for the files a task reads and writes."""
+    return {"s3": storage_options("s3://", environ), "gs": storage_options("gs://", environ)}
+
+
 def storage_options(uri: str, environ: Mapping[str, str]) -> dict[str, Any]:
     if uri.startswith(("gs://", "gcs://")) and environ.get("STORAGE_EMULATOR_HOST"):
         # gcsfs finds the emulator itself; without this it would first look for cloud credentials.
@@ -69,10 +75,15 @@ def storage_options(uri: str, environ: Mapping[str, str]) -> dict[str, Any]:
     if not uri.startswith("s3://"):
         return {}
     options: dict[str, Any] = {}
-    endpoint = environ.get("FLYTE_AWS_ENDPOINT") or environ.get("AWS_ENDPOINT_URL")
+    endpoint = _first(environ, "FLYRUN_STORAGE_ENDPOINT", "FLYTE_AWS_ENDPOINT", "AWS_ENDPOINT_URL")
     if endpoint:
         options["client_kwargs"] = {"endpoint_url": endpoint}
-    key, secret = environ.get("FLYTE_AWS_ACCESS_KEY_ID"), environ.get("FLYTE_AWS_SECRET_ACCESS_KEY")
+    key = _first(environ, "FLYRUN_STORAGE_ACCESS_KEY", "FLYTE_AWS_ACCESS_KEY_ID")
+    secret = _first(environ, "FLYRUN_STORAGE_SECRET_KEY", "FLYTE_AWS_SECRET_ACCESS_KEY")
     if key and secret:
         options.update(key=key, secret=secret)
     return options
+
+
+def _first(environ: Mapping[str, str], *names: str) -> str | None:
+    return next((environ[name] for name in names if environ.get(name)), None)
