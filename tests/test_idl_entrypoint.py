@@ -159,3 +159,29 @@ def test_bad_arguments_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "flyrun.idl.entrypoint", "--inputs", "x"], capture_output=True,
                           text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=60)
     assert proc.returncode == 2 and "--output-prefix" in proc.stderr
+
+
+PROBE = """
+import json, sys
+from flyrun.idl.entrypoint import execute
+code = execute(sys.argv[1:])
+print("MODULES=" + json.dumps(sorted(sys.modules)), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_imports_only_what_the_task_needs(tmp_path, bundle):
+    inputs = _write_inputs(tmp_path / "inputs.pb", name=_lit(string_value="tri"), n=_lit(integer=1))
+    workdir = tmp_path / "container"
+    workdir.mkdir()
+    args = ["--inputs", str(inputs), "--output-prefix", str(tmp_path / "out"), "--raw-output-data-prefix",
+            str(tmp_path / "raw"), "--checkpoint-path", "", "--prev-checkpoint", "", "--bundle", str(bundle),
+            "--resolver", "flyrun.default", "--", "task-module", "flows.tasks", "task-name", "make_shape"]
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=workdir, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    modules = set(json.loads(proc.stderr.rsplit("MODULES=", 1)[1]))
+    unneeded = ("click", "rich", "fsspec", "s3fs", "gcsfs", "requests", "yaml", "pathspec", "keyring",
+                "flyrun.cli", "flyrun.config", "flyrun.idl.package", "flyrun.idl.workflows")
+    assert sorted(m for m in modules if m.split(".")[0] in unneeded or m.startswith(unneeded)) == []
+    assert "flows.tasks" in modules and "flyteidl.core.literals_pb2" in modules

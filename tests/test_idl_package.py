@@ -155,3 +155,33 @@ def test_repackaging_into_the_same_folder_replaces_the_old_package(cli, project,
     assert cli("package", str(root / "flows" / "tasks.py"), "--output-dir", str(out)).exit_code == 0
     assert len(list(out.glob("fast*.tar.gz"))) == 1
     assert not (out / "workflows").exists()
+
+
+def test_images_from_config_and_command_line(cli, project, tmp_path):
+    root = project({"imgs.py": '''
+        from flyrun import task
+
+        @task(container_image="gpu")
+        def named(x: int) -> int:
+            return x
+
+        @task
+        def plain(x: int) -> int:
+            return x
+        '''})
+    config = tmp_path / "config.yaml"
+    config.write_text("images:\n  default: registry.example/base:1\n  gpu: registry.example/gpu:1\n")
+    out = tmp_path / "o"
+    result = cli("-c", str(config), "package", str(root / "imgs.py"), "--output-dir", str(out))
+    assert result.exit_code == 0, result.output
+    images = {name: spec["template"]["container"]["image"] for name, spec in spec_files(out).items()}
+    assert images == {"tasks/imgs.named.json": "registry.example/gpu:1",
+                      "tasks/imgs.plain.json": "registry.example/base:1"}
+    result = cli("-c", str(config), "package", str(root / "imgs.py"), "--output-dir", str(out),
+                 "--image", "gpu=registry.example/gpu:2", "--image", "registry.example/base:2")
+    assert result.exit_code == 0, result.output
+    images = {name: spec["template"]["container"]["image"] for name, spec in spec_files(out).items()}
+    assert images == {"tasks/imgs.named.json": "registry.example/gpu:2",
+                      "tasks/imgs.plain.json": "registry.example/base:2"}
+    bad = cli("package", str(root / "imgs.py"), "--dry-run", "--image", "=x")
+    assert bad.exit_code == 2 and "--image '=x' is not URI or NAME=URI" in bad.stderr
