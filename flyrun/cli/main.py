@@ -15,10 +15,12 @@ from flyrun.errors import ExitStatus, FlyrunError
 # name -> "module:attribute"; a command's module is imported only when that command runs.
 COMMANDS: dict[str, str] = {
     "run": "flyrun.cli.run:run",
+    "cache": "flyrun.cli.cache:cache",
 }
 
 COMMAND_HELP: dict[str, str] = {
     "run": "Run a task or workflow from a Python file.",
+    "cache": "Show or clear the local cache of cache=True tasks.",
 }
 
 
