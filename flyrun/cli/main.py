@@ -15,11 +15,13 @@ from flyrun.errors import ExitStatus, FlyrunError
 # name -> "module:attribute"; a command's module is imported only when that command runs.
 COMMANDS: dict[str, str] = {
     "run": "flyrun.cli.run:run",
+    "cache": "flyrun.cli.cache:cache",
     "package": "flyrun.cli.package:package",
 }
 
 COMMAND_HELP: dict[str, str] = {
     "run": "Run a task or workflow from a Python file.",
+    "cache": "Show or clear the local cache of cache=True tasks.",
     "package": "Serialize tasks and workflows for a Flyte cluster and bundle the code.",
 }
 
