@@ -89,6 +89,51 @@ FLOWS = {
             return total(values=[first, later.high], weights={}, when=datetime.datetime(2024, 1, 1),
                          every=datetime.timedelta(minutes=1))
         ''',
+    "flows/constructs.py": '''
+        import datetime
+        import functools
+        from typing import List
+
+        from flyrun import (ContainerTask, PodTemplate, approve, kwtypes, map_task, partial, sleep, task,
+                            wait_for_input, workflow)
+        from flows.types import Point
+
+        POD = PodTemplate(pod_spec={"containers": [{"name": "primary", "env": [{"name": "A", "value": "1"}]},
+                                                   {"name": "sidecar", "image": "busybox:1"}],
+                                    "nodeSelector": {"disk": "ssd"}},
+                          labels={"team": "geo"}, annotations={"note": "x"})
+
+
+        @task
+        def shift(p: Point, dx: float, label: str) -> Point:
+            return Point(x=p.x + dx, y=p.y)
+
+
+        @task(pod_template=POD, pod_template_name="base", environment={"MODE": "pod"})
+        def count(points: List[Point]) -> int:
+            return len(points)
+
+
+        shell = ContainerTask(name="geo-shell", image="alpine:3", command=["sh", "-c", "echo {{.inputs.n}}"],
+                              inputs=kwtypes(n=int), outputs=kwtypes(out=str), input_data_dir="/var/inputs",
+                              output_data_dir="/var/outputs", metadata_format="YAML",
+                              pod_template=PodTemplate(pod_spec={"containers": []}, primary_container_name="main"),
+                              pod_template_name="raw-base")
+
+
+        @workflow
+        def gated(points: List[Point], dx: float = 1.0) -> str:
+            moved = map_task(partial(shift, dx=dx, label="m"), concurrency=4, min_success_ratio=0.5)(p=points)
+            n = count(points=points)
+            ok = approve(n, "check-count", timeout=datetime.timedelta(minutes=30))
+            who = wait_for_input("who", timeout=600, expected_type=str)
+            pause = sleep(datetime.timedelta(seconds=5))
+            out = shell(n=ok)
+            pause >> out
+            also = map_task(functools.partial(shift, label="f"))(p=points, dx=[1.0, 2.0])
+            moved >> also
+            return who
+        ''',
     "README.md": "not code\n",
     "flows/data.csv": "a,b\n1,2\n",
 }

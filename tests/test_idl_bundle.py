@@ -84,8 +84,8 @@ def test_copy_all_honours_ignore_files_and_skips_tooling(cli, project, tmp_path)
     listed = _dry_run(cli, root, "--copy", "all")
     paths = [f["path"] for f in listed["files"]]
     assert paths == [".flyteignore", ".gitignore", "README.md", "flows/.gitignore", "flows/__init__.py",
-                     "flows/data.csv", "flows/pipeline.py", "flows/tasks.py", "flows/types.py", "keep.log",
-                     "sub/secret.txt"]
+                     "flows/constructs.py", "flows/data.csv", "flows/pipeline.py", "flows/tasks.py", "flows/types.py",
+                     "keep.log", "sub/secret.txt"]
     manifest = _package(cli, root, out, "--copy", "all")
     again = _package(cli, root, tmp_path / "again", "--copy", "all")  # dist/ (inside the root) is never bundled
     assert manifest["bundle"]["digest"] == again["bundle"]["digest"] == listed["digest"]

@@ -40,9 +40,9 @@ def test_every_written_file_parses_strictly_into_its_message(packaged):
         json_format.Parse(text, _message_class(entry["file"].split("/")[0])(), ignore_unknown_fields=False)
         json_format.ParseDict(entry["id"], identifier_pb2.Identifier(), ignore_unknown_fields=False)
     kinds = [e["kind"] for e in manifest["entities"]]
-    assert kinds == ["task"] * 4 + ["workflow", "launch_plan"] * 2
+    assert kinds == ["task"] * 9 + ["workflow", "launch_plan"] * 3
     assert [e["id"]["name"] for e in manifest["entities"] if e["kind"] == "workflow"] == [
-        "flows.pipeline.span", "flows.pipeline.main"]  # a sub-workflow is registered before its parent
+        "flows.constructs.gated", "flows.pipeline.span", "flows.pipeline.main"]  # sub-workflows come first
     assert {e["id"]["project"] for e in manifest["entities"]} == {"proj"}
     assert {e["id"]["version"] for e in manifest["entities"]} == {manifest["version"]}
 
@@ -121,8 +121,8 @@ def test_bundle_holds_the_loaded_modules_only(packaged):
     manifest = json.loads((out / "manifest.json").read_text())
     with tarfile.open(out / manifest["bundle"]["file"]) as tar:
         members = tar.getmembers()
-    assert [m.name for m in members] == ["flows/__init__.py", "flows/pipeline.py", "flows/tasks.py",
-                                         "flows/types.py"]
+    assert [m.name for m in members] == ["flows/__init__.py", "flows/constructs.py", "flows/pipeline.py",
+                                         "flows/tasks.py", "flows/types.py"]
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname, m.pax_headers == {}) for m in members} == {
         (315532800, 0, 0, "", "", True)}
     assert f"version: {manifest['version']}" in result.stdout
@@ -133,7 +133,7 @@ def test_json_output_is_one_document(cli, project, tmp_path):
     result = cli("package", str(root), "--output-dir", str(tmp_path / "o"), "-o", "json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["version"] and document["bundle"]["files"] == 4 and len(document["entities"]) == 8
+    assert document["version"] and document["bundle"]["files"] == 5 and len(document["entities"]) == 15
 
 
 def test_copy_none_has_no_bundle_and_no_bundle_argument(cli, project, tmp_path):
