@@ -185,3 +185,38 @@ def test_imports_only_what_the_task_needs(tmp_path, bundle):
                 "flyrun.cli", "flyrun.config", "flyrun.idl.package", "flyrun.idl.workflows")
     assert sorted(m for m in modules if m.split(".")[0] in unneeded or m.startswith(unneeded)) == []
     assert "flows.tasks" in modules and "flyteidl.core.literals_pb2" in modules
+
+
+def _run_template(template: dict, tmp_path: Path, bundle: Path, inputs: Path, name: str):
+    """Run a packaged task's container args as propeller would, with its templates filled in."""
+    filled = {"{{.input}}": str(inputs), "{{.outputPrefix}}": str(tmp_path / name),
+              "{{.rawOutputDataPrefix}}": str(tmp_path / "raw"), "{{.checkpointOutputPrefix}}": "",
+              "{{.prevCheckpointPrefix}}": "", "{{ .remote_package_path }}": str(bundle)}
+    args = [filled.get(word, word) for word in template["container"]["args"]]
+    assert args[0] == "flyrun-execute" and template["container"]["command"] == []
+    workdir = tmp_path / f"pod-{name}"
+    workdir.mkdir()
+    return subprocess.run([sys.executable, "-m", "flyrun.idl.entrypoint", *args[1:]], cwd=workdir,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=60)
+
+
+def test_packaged_container_args_run_as_they_are(cli, project, tmp_path):
+    from idl_project import spec_files
+
+    out = tmp_path / "pkg"
+    assert cli("package", str(project(FLOWS)), "--output-dir", str(out)).exit_code == 0
+    bundle = out / json.loads((out / "manifest.json").read_text())["bundle"]["file"]
+    files = spec_files(out)
+
+    inputs = _write_inputs(tmp_path / "task.pb", name=_lit(string_value="sq"), n=_lit(integer=2))
+    proc = _run_template(files["tasks/flows.tasks.make_shape.json"]["template"], tmp_path, bundle, inputs, "task")
+    assert proc.returncode == 0, proc.stderr
+    assert read_outputs(tmp_path / "task" / "outputs.pb")["o0"].scalar.generic["name"] == "sq"
+
+    # One item of the map over partial(shift, dx=..., label="m"): the item's point, the bound dx and label.
+    map_name = "flows.constructs.map_shift_48493bd51a3f97d3fab9df536ea3d4e6-arraynode"
+    inputs = _write_inputs(tmp_path / "item.pb", p=_lit(generic={"x": 1.0, "y": 2.0}), dx=_lit(float_value=0.5),
+                           label=_lit(string_value="m"))
+    proc = _run_template(files[f"tasks/{map_name}.json"]["template"], tmp_path, bundle, inputs, "item")
+    assert proc.returncode == 0, proc.stderr
+    assert dict(read_outputs(tmp_path / "item" / "outputs.pb")["o0"].scalar.generic) == {"x": 1.5, "y": 2.0}
