@@ -8,6 +8,7 @@ the task containers' arguments is the placeholder ``{{ .remote_package_path }}``
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
@@ -40,7 +41,9 @@ class SerializedEntity:
 
     @property
     def filename(self) -> str:
-        return f"{self.kind}s/{self.id['name']}.json"
+        # Entity names are free text for container tasks; the file name keeps only what every file system takes.
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in self.id["name"])
+        return f"{self.kind}s/{safe}.json"
 
 
 @dataclass
@@ -110,8 +113,10 @@ def write(package: Package, output_dir: Path) -> dict:
     manifest = manifest_of(package)
     if package.bundle.copy != "none":
         archive = output_dir / package.bundle.filename
-        manifest["bundle"]["md5"] = bundles.write_archive(package.bundle, archive)
-        manifest["bundle"]["bytes"] = archive.stat().st_size
+        md5 = bundles.write_archive(package.bundle, archive)
+        # Hex for people, base64 for an upload's Content-MD5 (DataProxy CreateUploadLocation).
+        manifest["bundle"].update(md5=md5, md5_base64=base64.b64encode(bytes.fromhex(md5)).decode(),
+                                  bytes=archive.stat().st_size)
     for entity in package.entities:
         path = output_dir / entity.filename
         path.parent.mkdir(parents=True, exist_ok=True)
