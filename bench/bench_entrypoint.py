@@ -1,7 +1,8 @@
 """The task entrypoint (`flyrun-execute`): a trivial task run the way a task container runs it.
 
 Measures whole-process wall time from a fresh process to outputs.pb: with the code bundle unpacked first (what
-every task pod does), with the code already in place (no --bundle), and a task that raises (error.pb).
+every task pod does), with the code already in place (no --bundle), and a task that raises (error.pb); and, for
+scale, `flyrun package` of the example project.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def run() -> list[tuple[str, str]]:
 
         expect_failure()
         with_bundle, in_place = command("double", True), command("double", False)
+        package = [sys.executable, "-m", "flyrun.cli.main", "package", "examples/project", "--output-dir",
+                   str(work / "pkg2")]
         return [
             ("python -c pass (floor)", f"{median_wall([sys.executable, '-c', 'pass']):.3f} s"),
             ("flyrun-execute, trivial task, bundle unpacked first",
@@ -80,6 +83,7 @@ def run() -> list[tuple[str, str]]:
             ("flyrun-execute, trivial task, code in place", f"{median_wall(in_place, cwd=container, env=env):.3f} s"),
             ("flyrun-execute, task raises (error.pb)", f"{_median_failing(failing, container, env):.3f} s"),
             ("peak memory, trivial task with bundle", f"{_peak_rss_mib(with_bundle, container, env):.0f} MiB"),
+            ("flyrun package examples/project (serialize + bundle)", f"{median_wall(package, env=env):.3f} s"),
         ]
     finally:
         shutil.rmtree(work, ignore_errors=True)
