@@ -77,17 +77,14 @@ def execute(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     args = parse_args(argv)
     environ = os.environ if environ is None else environ
     try:
-        try:
-            outputs = _run(args, environ)
-            _write(args.output_prefix, "outputs.pb", outputs, environ, "writing outputs.pb")
-        except Failure:
-            raise
-        except Exception as exc:  # flyrun's own failure (storage, a bug): still an error.pb, never a bare crash
-            raise Failure("SYSTEM", f"SYSTEM:{type(exc).__name__}", _user_traceback(exc)) from exc
+        outputs = _run(args, environ)
+        _write(args.output_prefix, "outputs.pb", outputs, environ, "writing outputs.pb")
+        return 0
     except Failure as failure:
         _report(args.output_prefix, failure, environ)
-        return 1
-    return 0
+    except Exception as exc:  # flyrun's own failure (storage, a bug): still an error.pb, never a bare crash
+        _report(args.output_prefix, Failure("SYSTEM", f"SYSTEM:{type(exc).__name__}", _user_traceback(exc)), environ)
+    return 1
 
 
 def _run(args: argparse.Namespace, environ: Mapping[str, str]) -> bytes:
