@@ -185,3 +185,13 @@ def test_images_from_config_and_command_line(cli, project, tmp_path):
                       "tasks/imgs.plain.json": "registry.example/base:2"}
     bad = cli("package", str(root / "imgs.py"), "--dry-run", "--image", "=x")
     assert bad.exit_code == 2 and "--image '=x' is not URI or NAME=URI" in bad.stderr
+
+
+def test_serializer_names_entity_variable_and_type_of_an_unsupported_type():
+    from flyrun.errors import UsageError
+    from flyrun.idl.interface import typed_interface
+
+    with pytest.raises(UsageError) as caught:
+        typed_interface({"x": int}, {"o0": frozenset}, "task mod.t")
+    assert caught.value.message.startswith("task mod.t: output 'o0' of type frozenset cannot be serialized: ")
+    assert caught.value.exit_status == 2
