@@ -30,7 +30,7 @@ from flyrun.sdk.context import ExecutionContext, use_context
 from flyrun.sdk.map import ItemFailure, MapTask
 
 PROBE_SECONDS = 0.02  # run items here for this long before deciding anything
-CPU_BOUND_SHARE = 0.5  # the probe spent at least this share of its time on the CPU
+CPU_BOUND_SHARE = 0.3  # the probe spent this share of its time on the CPU (waiting items: under 0.1)
 PROCESSES_PAY_AFTER = 0.25  # seconds of work left, above which starting worker processes pays (~0.1 s cold)
 THREADS_PAY_AFTER = 0.01
 BATCH_SECONDS = 0.05  # work sent to a worker process in one message

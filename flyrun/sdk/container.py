@@ -84,11 +84,7 @@ class ContainerTask(Entity):
     @property
     def attribute(self) -> str | None:
         """The module-level name this task is bound to, if any (found when asked, not when created)."""
-        module = sys.modules.get(self.module)
-        for key, value in vars(module).items() if module else ():
-            if value is self:
-                return key
-        return None
+        return self.module_attribute(self.module)
 
     @property
     def short_name(self) -> str:

@@ -73,3 +73,11 @@ class Entity:
     @property
     def short_name(self) -> str:
         return self.name.rsplit(".", 1)[-1]
+
+    def module_attribute(self, module_name: str) -> str | None:
+        """The module-level name this entity is bound to in ``module_name``, if any (looked up when asked)."""
+        module = sys.modules.get(module_name)
+        for key, value in vars(module).items() if module else ():
+            if value is self:
+                return key
+        return None

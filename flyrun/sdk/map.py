@@ -21,13 +21,12 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from flyrun.errors import TaskExecutionError, UsageError, WorkflowDefinitionError
+from flyrun.errors import RunFailedError, TaskExecutionError, UsageError, WorkflowDefinitionError
 from flyrun.sdk import graph
 from flyrun.sdk.context import current_context
 from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import Interface
 from flyrun.sdk.partials import check_partial, partial
-from flyrun.types import engine
 
 __all__ = ["MapTask", "ItemFailure", "map_task", "partial"]
 
@@ -66,9 +65,8 @@ class MapTask(Entity):
         self.bound_values = bound_values
         self.bound_inputs = tuple(sorted(bound_values))
         self.concurrency = concurrency
-        self.min_success_ratio = min_success_ratio
+        self.min_success_ratio = float(min_success_ratio)
         self.min_successes = min_successes
-        self.call_site = where.split(": map_task(")[0]
         mapped = [name for name in task.interface.inputs if name not in bound_values]
         if not mapped:
             raise WorkflowDefinitionError(f"{where}: every input of {task.name} is bound by the partial, so "
@@ -82,6 +80,11 @@ class MapTask(Entity):
         return self.task.module
 
     @property
+    def short_name(self) -> str:
+        """What ``flyrun run FILE NAME`` calls a map task bound to a module-level name: that name."""
+        return self.module_attribute(self.module) or self.name.rsplit(".", 1)[-1]
+
+    @property
     def allows_failures(self) -> bool:
         return self.min_success_ratio < 1 or self.min_successes is not None
 
@@ -93,10 +96,21 @@ class MapTask(Entity):
     def _list_interface(self) -> Interface:
         inputs = {name: (t if name in self.bound_values else list[t])  # type: ignore[valid-type]
                   for name, t in self.task.interface.inputs.items()}
-        wrap = typing.Optional if self.allows_failures else (lambda t: t)
-        outputs = {name: list[wrap[t] if self.allows_failures else t]  # type: ignore[index,valid-type]
-                   for name, t in self.task.interface.outputs.items()}
-        return Interface(inputs=inputs, outputs=outputs, output_tuple=self.task.interface.output_tuple)
+
+        def item(t: Any) -> Any:
+            return typing.Optional[t] if self.allows_failures else t  # noqa: UP045 (any t, even a string)
+
+        outputs = {name: list[item(t)] for name, t in self.task.interface.outputs.items()}  # type: ignore[misc]
+        return Interface(inputs=inputs, defaults=dict(self.bound_values), outputs=outputs,
+                         output_tuple=self.task.interface.output_tuple)
+
+    def complete_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """A map run on its own (``flyrun run file.py m``) takes the partial's values; others are refused."""
+        for name, value in inputs.items():
+            if name in self.bound_values and value != self.bound_values[name]:
+                raise UsageError(f"input '{name}' of {self.name} is bound by the partial to "
+                                 f"{self.bound_values[name]!r}; it cannot be {value!r}")
+        return super().complete_inputs(inputs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         builder = graph.active_builder()
@@ -125,8 +139,8 @@ class MapTask(Entity):
         lengths = {name: len(inputs[name]) for name in self.mapped_inputs}
         if len(set(lengths.values())) > 1:
             described = ", ".join(f"{name} has {n} item{'s' * (n != 1)}" for name, n in lengths.items())
-            raise UsageError(f"map task {self.name}: the mapped lists differ in length: {described}",
-                             hint="give every mapped input a list of the same length")
+            raise RunFailedError(f"map task {self.name}: the mapped lists differ in length: {described}",
+                                 hint="give every mapped input a list of the same length")
         count = next(iter(lengths.values()))
         bound = {name: inputs[name] for name in self.bound_inputs}
         return [{**bound, **{name: inputs[name][i] for name in self.mapped_inputs}} for i in range(count)]
@@ -157,11 +171,8 @@ class MapTask(Entity):
             current_context().notify(f"map task {self.name}: {len(failures)} of {len(items)} items failed "
                                      f"(allowed by min_success_ratio={self.min_success_ratio}); their outputs are "
                                      f"None: {listed}{more}")
-        outputs: dict[str, Any] = {}
-        for name, list_type in self.interface.outputs.items():
-            outputs[name] = [None if isinstance(r, ItemFailure) else r[name] for r in results]
-            outputs[name] = engine.roundtrip(outputs[name], list_type)
-        return outputs
+        return {name: [None if isinstance(r, ItemFailure) else r[name] for r in results]
+                for name in self.interface.outputs}
 
     def _failure_error(self, failures: list[ItemFailure], items: list[dict[str, Any]],
                        allowed: int) -> TaskExecutionError:
@@ -203,7 +214,7 @@ def run_items_here(map_task: MapTask, items: list[dict[str, Any]], allowed_failu
 def _target_label(target: Any) -> str:
     if isinstance(target, functools.partial):
         return f"partial({getattr(target.func, 'name', target.func)!s}, ...)"
-    return str(getattr(target, "name", type(target).__name__))
+    return str(getattr(target, "name", None) or getattr(target, "__name__", None) or type(target).__name__)
 
 
 def _check_target(task: Any, where: str) -> None:
@@ -214,7 +225,7 @@ def _check_target(task: Any, where: str) -> None:
             raise WorkflowDefinitionError(f"{where}: {task.name} has no inputs to map over")
         return
     what = getattr(task, "kind", None) if isinstance(task, Entity) else None
-    name = getattr(task, "name", type(task).__name__)
+    name = _target_label(task)
     if what == "workflow":
         reason = f"{name} is a workflow; map_task maps a @task"
     elif isinstance(task, MapTask):
