@@ -107,6 +107,15 @@ class Application:
         if self.verbose:
             self.info(f"debug: {text}")
 
+    def ask(self, question: str) -> str:
+        """Ask the person at the terminal: the question on stderr, one line of answer from stdin."""
+        self.env.stderr.write(question)
+        self.env.stderr.flush()
+        line = self.env.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\r\n")
+
     def print_json(self, document: Any) -> None:
         self.env.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
 

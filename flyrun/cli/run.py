@@ -18,6 +18,16 @@ RUN_OPTIONS = [
      {"metavar": "URI", "help": "Where outputs go: a folder, s3://... or gs://..."}),
     (["--overwrite-cache"], "overwrite_cache", {"is_flag": True, "default": None,
                                                 "help": "Recompute cached tasks."}),
+    (["--approve"], "approve", {"metavar": "GATE", "multiple": True,
+                                "help": "Approve the approve() gate GATE (repeatable)."}),
+    (["--reject"], "reject", {"metavar": "GATE", "multiple": True,
+                              "help": "Reject the approve() gate GATE; the run fails (repeatable)."}),
+    (["--signal"], "signal", {"metavar": "GATE=VALUE", "multiple": True,
+                              "help": "The value for the wait_for_input() gate GATE (repeatable)."}),
+    (["--container-runtime"], "container_runtime",
+     {"type": click.Choice(["docker", "podman", "host"]), "default": None,
+      "help": "Run container tasks with docker, podman, or on this machine (host). Default: docker or podman, "
+              "whichever works."}),
 ]
 
 
@@ -76,9 +86,11 @@ def _apply_passthrough(app: Application, flags: dict[str, Any], run_options: dic
     from flyrun.cli.inputs import PASSTHROUGH_PREFIX
 
     for key in [k for k in flags if k.startswith(PASSTHROUGH_PREFIX)]:
-        value = flags.pop(key)
-        if value is not None:
-            run_options[key[len(PASSTHROUGH_PREFIX):]] = value
+        value, name = flags.pop(key), key[len(PASSTHROUGH_PREFIX):]
+        if isinstance(value, tuple):  # repeatable options add up wherever they were given
+            run_options[name] = tuple(run_options.get(name) or ()) + value
+        elif value is not None:
+            run_options[name] = value
     output = run_options.pop("output", None)
     if output:
         app.output = output
@@ -95,9 +107,14 @@ def _run_entity(app: Application, entity: Any, flags: dict[str, Any], run_option
     from_file = read_inputs_file(inputs_file, app.env.stdin) if inputs_file else {}
     inputs = merge_inputs(entity, from_file, flags)
     settings = LocalRunSettings(raw_output_prefix=run_options.get("raw_output_data_prefix"),
+                                cache_dir=lambda: app.config.get("cache.dir"),
                                 overwrite_cache=bool(run_options.get("overwrite_cache")),
-                                interactive=app.env.interactive)
-    outputs = run_locally(entity, inputs, settings, notify=app.info)
+                                approve=tuple(run_options.get("approve") or ()),
+                                reject=tuple(run_options.get("reject") or ()),
+                                signals=_signals(run_options.get("signal") or ()),
+                                interactive=app.env.interactive,
+                                container_runtime=run_options.get("container_runtime"))
+    outputs = run_locally(entity, inputs, settings, notify=app.info, ask=app.ask, debug=app.debug)
     render_outputs(app, outputs, entity.interface.outputs)
 
 
@@ -114,6 +131,20 @@ def _complete_target(ctx: click.Context, incomplete: str) -> list[Any]:
         names = defined_entity_names(Path(words[0]))
         return [CompletionItem(name) for name in names if name.startswith(incomplete)]
     return []
+
+
+def _signals(words: tuple[str, ...]) -> dict[str, str]:
+    from flyrun.errors import UsageError
+
+    signals: dict[str, str] = {}
+    for word in words:
+        name, equals, value = word.partition("=")
+        if not equals or not name:
+            raise UsageError(f"--signal {word}: expected GATE=VALUE", hint="e.g. --signal count=3")
+        if name in signals:
+            raise UsageError(f"--signal {name} is given twice")
+        signals[name] = value
+    return signals
 
 
 def _list_entities(app: Application, entities: dict[str, Any], shown: str) -> None:
