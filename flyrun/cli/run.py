@@ -9,6 +9,7 @@ import click
 
 from flyrun.cli.app import Application
 from flyrun.cli.options import global_options
+from flyrun.cli.remote_run import remote_options
 
 # Options that may come before FILE or after the entity's inputs: (flags, destination, click keywords).
 RUN_OPTIONS = [
@@ -44,6 +45,7 @@ def _run_options(func: Any) -> Any:
 @click.option("--root-dir", type=click.Path(file_okay=False), help="Project root (default: the first folder "
               "above FILE without an __init__.py).")
 @_run_options
+@remote_options
 @global_options
 @click.pass_obj
 def run(app: Application, target: tuple[str, ...], root_dir: str | None, **run_options: Any) -> None:
@@ -74,7 +76,12 @@ def run(app: Application, target: tuple[str, ...], root_dir: str | None, **run_o
 
     def launch(**flags: Any) -> None:
         _apply_passthrough(app, flags, run_options)
-        _run_entity(app, entity, flags, run_options)
+        if run_options["remote"]:
+            from flyrun.cli.remote_run import run_remote
+
+            run_remote(app, entity, _gather_inputs(app, entity, flags, run_options), run_options, root_dir)
+        else:
+            _run_entity(app, entity, flags, run_options)
 
     command = entity_command(entity, launch, GLOBAL_PASSTHROUGH + RUN_OPTIONS)
     command.main(args=input_words, prog_name=f"flyrun run {shown} {chosen.entity_name}",
@@ -98,14 +105,51 @@ def _apply_passthrough(app: Application, flags: dict[str, Any], run_options: dic
         app.verbose = True
 
 
-def _run_entity(app: Application, entity: Any, flags: dict[str, Any], run_options: dict[str, Any]) -> None:
+def _only_on_server(words: list[str], root_dir: str | None) -> bool:
+    """``flyrun run --remote NAME``: NAME is no file, and no Python file under here defines it."""
+    from flyrun import loader
+
+    if not words or (len(words) > 1 and not words[1].startswith("-")):
+        return False
+    name = words[0]
+    if name.endswith(".py") or ":" in name or Path(name).exists():
+        return False
+    short = name.rsplit(".", 1)[-1]
+    return short.isidentifier() and not loader.scan_for_entity(short, Path.cwd())
+
+
+def _run_registered(app: Application, name: str, input_words: list[str], run_options: dict[str, Any]) -> None:
+    from flyrun.cli.inputs import GLOBAL_PASSTHROUGH, entity_command
+    from flyrun.cli.remote_run import launch_registered
+    from flyrun.remote.client import AdminClient
+    from flyrun.remote.registered import find_registered
+
+    project = run_options["project"] or app.config.get("task.project")
+    domain = run_options["domain"] or app.config.get("task.domain")
+    with app.admin_session() as session:
+        found = find_registered(AdminClient(session), name, project, domain, run_options["version"])
+
+    def launch(**flags: Any) -> None:
+        _apply_passthrough(app, flags, run_options)
+        launch_registered(app, found, _gather_inputs(app, found, flags, run_options), run_options)
+
+    command = entity_command(found, launch, GLOBAL_PASSTHROUGH + RUN_OPTIONS)
+    command.main(args=input_words, prog_name=f"flyrun run --remote {name}", standalone_mode=False, obj=app)
+
+
+def _gather_inputs(app: Application, entity: Any, flags: dict[str, Any], run_options: dict[str, Any]) -> dict:
     from flyrun.cli.inputs import merge_inputs, read_inputs_file
-    from flyrun.cli.render import render_outputs
-    from flyrun.local.runner import LocalRunSettings, run_locally
 
     inputs_file = run_options.get("inputs_file")
     from_file = read_inputs_file(inputs_file, app.env.stdin) if inputs_file else {}
-    inputs = merge_inputs(entity, from_file, flags)
+    return merge_inputs(entity, from_file, flags)
+
+
+def _run_entity(app: Application, entity: Any, flags: dict[str, Any], run_options: dict[str, Any]) -> None:
+    from flyrun.cli.render import render_outputs
+    from flyrun.local.runner import LocalRunSettings, run_locally
+
+    inputs = _gather_inputs(app, entity, flags, run_options)
     settings = LocalRunSettings(raw_output_prefix=run_options.get("raw_output_data_prefix"),
                                 cache_dir=lambda: app.config.get("cache.dir"),
                                 overwrite_cache=bool(run_options.get("overwrite_cache")),

@@ -47,3 +47,42 @@ def parameter_map(interface: Any, owner: str) -> dict:
         else:
             parameters[name] = {"var": variable, "required": True}
     return {"parameters": parameters}
+
+
+_SIMPLE_TYPES = {"INTEGER": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
+
+
+def python_type_for(literal_type_dict: dict) -> Any:
+    """A Python type that reads and writes values of a ``LiteralType``, for entities known only from a server.
+
+    Enums become ``str`` and structs ``dict`` (their Python classes live in code flyrun does not have);
+    blobs become ``FlyteFile``/``FlyteDirectory``.
+    """
+    import datetime as dt
+
+    simple = literal_type_dict.get("simple")
+    if simple in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[simple]
+    if simple == "DATETIME":
+        return dt.datetime
+    if simple == "DURATION":
+        return dt.timedelta
+    if simple == "STRUCT":
+        return dict
+    if "enum_type" in literal_type_dict:
+        return str
+    if "collection_type" in literal_type_dict:
+        return list[python_type_for(literal_type_dict["collection_type"])]
+    if "map_value_type" in literal_type_dict:
+        return dict[str, python_type_for(literal_type_dict["map_value_type"])]
+    variants = literal_type_dict.get("union_type", {}).get("variants", [])
+    some = [v for v in variants if v.get("simple") != "NONE"]
+    if len(some) == 1 and len(variants) == 2:
+        return python_type_for(some[0]) | None
+    if "blob" in literal_type_dict:
+        from flyrun.data.files import FlyteDirectory, FlyteFile
+
+        multipart = literal_type_dict["blob"].get("dimensionality") == "MULTIPART"
+        return FlyteDirectory if multipart else FlyteFile
+    raise UsageError(f"flyrun cannot give values of type {literal_type_dict} on the command line",
+                     hint="use --inputs-file with the registered workflow's launch plan defaults")

@@ -74,3 +74,27 @@ def binding_data(literal: dict) -> dict:
         items = literal["map"].get("literals", {})
         return {"map": {"bindings": {key: binding_data(item) for key, item in items.items()}}}
     return {"scalar": literal["scalar"]}
+
+
+def literal_to_json(literal: dict) -> Any:
+    """A JSON-ready value of any ``Literal``, without knowing its Python type (for entities known only from a
+    server): primitives as themselves, collections as lists, maps and structs as objects, blobs as their URI."""
+    if "collection" in literal:
+        return [literal_to_json(item) for item in literal["collection"].get("literals", [])]
+    if "map" in literal:
+        return {key: literal_to_json(item) for key, item in literal["map"].get("literals", {}).items()}
+    scalar = literal.get("scalar", {})
+    if "primitive" in scalar:
+        primitive = scalar["primitive"]
+        if "integer" in primitive:
+            return int(primitive["integer"])
+        return next(iter(primitive.values()), None)
+    if "union" in scalar:
+        return literal_to_json(scalar["union"].get("value", {}))
+    if "blob" in scalar:
+        return scalar["blob"].get("uri")
+    if "generic" in scalar:
+        return scalar["generic"]
+    if "none_type" in scalar:
+        return None
+    return literal
