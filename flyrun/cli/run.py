@@ -93,11 +93,23 @@ def _run_entity(app: Application, entity: Any, flags: dict[str, Any], run_option
     inputs_file = run_options.get("inputs_file")
     from_file = read_inputs_file(inputs_file, app.env.stdin) if inputs_file else {}
     inputs = merge_inputs(entity, from_file, flags)
+    from flyrun.cli.progress import transfer_progress
+
     settings = LocalRunSettings(raw_output_prefix=run_options.get("raw_output_data_prefix"),
+                                load_storage=lambda: _storage_settings(app),
+                                transfer_progress=transfer_progress(app),
                                 overwrite_cache=bool(run_options.get("overwrite_cache")),
                                 interactive=app.env.interactive)
     outputs = run_locally(entity, inputs, settings, notify=app.info)
     render_outputs(app, outputs, entity.interface.outputs)
+
+
+def _storage_settings(app: Application) -> tuple[str | None, dict[str, Any]]:
+    """The config's raw output prefix and storage options; read only once a task touches files."""
+    from flyrun.data.fs import storage_options_from_config
+
+    config = app.config
+    return config.get("storage.raw-output-data-prefix"), storage_options_from_config(config, app.env.environ)
 
 
 def _list_entities(app: Application, entities: dict[str, Any], shown: str) -> None:

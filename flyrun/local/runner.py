@@ -16,6 +16,10 @@ from flyrun.sdk.context import ExecutionContext, use_context
 class LocalRunSettings:
     raw_output_prefix: str | None = None
     storage_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Called the first time a task touches files: (configured raw output prefix or None, storage options).
+    # The configured prefix applies unless raw_output_prefix was given; storage_options win over the loaded ones.
+    load_storage: Callable[[], tuple[str | None, dict[str, dict[str, Any]]]] | None = None
+    transfer_progress: Callable[..., Any] | None = None
     cache_dir: str | None = None
     overwrite_cache: bool = False
     # Answers for gates given on the command line: approvals, rejections and signal values by gate name.
@@ -34,13 +38,35 @@ def build_context(settings: LocalRunSettings, notify: Callable[[str], None]) -> 
     execution_id = new_execution_id()
     prefix = settings.raw_output_prefix or os.path.join(tempfile.gettempdir(), "flyrun-local", execution_id)
     return ExecutionContext(
-        raw_output_prefix=prefix.rstrip("/"),
+        raw_output_prefix=_trimmed(prefix),
         storage_options=settings.storage_options,
+        load_storage=_storage_loader(settings),
+        transfer_progress=settings.transfer_progress,
         overwrite_cache=settings.overwrite_cache,
         notify=notify,
         container_runtime=settings.container_runtime,
         execution_id=execution_id,
     )
+
+
+def _storage_loader(settings: LocalRunSettings) -> Callable[[ExecutionContext], None] | None:
+    if settings.load_storage is None:
+        return None
+    load = settings.load_storage
+
+    def apply(context: ExecutionContext) -> None:
+        configured_prefix, options = load()
+        if configured_prefix and not settings.raw_output_prefix:
+            context.raw_output_prefix = _trimmed(configured_prefix)
+        context.storage_options = {**options, **settings.storage_options}
+
+    return apply
+
+
+def _trimmed(prefix: str) -> str:
+    # "s3://bucket/" -> "s3://bucket", but a bare scheme or "/" keeps its meaning.
+    stripped = prefix.rstrip("/")
+    return prefix if not stripped or stripped.endswith(":") else stripped
 
 
 def run_locally(entity: Any, inputs: dict[str, Any], settings: LocalRunSettings,
