@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +25,7 @@ class ExecutionContext:
     load_storage: Callable[[ExecutionContext], None] | None = None
     # Shows the progress of a large transfer: transfer_progress(description, total_bytes) is a context manager
     # yielding advance(n_bytes). None shows nothing (no terminal, NO_COLOR, or not run from the CLI).
-    transfer_progress: Callable[[str, int], AbstractContextManager[Callable[[int], None]]] | None = None
+    transfer_progress: Callable[[str, int], contextlib.AbstractContextManager[Callable[[int], None]]] | None = None
     # A local task cache with get(key) -> outputs | None and put(key, outputs); None disables caching.
     cache: Any = None
     overwrite_cache: bool = False
