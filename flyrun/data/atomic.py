@@ -43,11 +43,27 @@ class _LocalTarget:
             os.remove(self.temp)
 
 
+# S3 multipart part size for streamed writes when none is given: s3fs buffers about three parts' worth at once, so
+# 16 MiB keeps a writer near 100 MiB (s3fs's 50 MiB default needs ~250 MiB); 10,000 parts make 160 GiB at most,
+# beyond which pass block_size (uploads of files whose size is known choose it themselves).
+S3_BLOCK_BYTES = 16 * 2**20
+S3_MAX_PARTS = 10_000
+
+
+def s3_block_size(size: int | None) -> int:
+    """A part size that keeps memory low and still fits ``size`` bytes in S3's 10,000 parts."""
+    if not size:
+        return S3_BLOCK_BYTES
+    return max(S3_BLOCK_BYTES, -(-size // S3_MAX_PARTS))
+
+
 class _UploadTarget:
     """An fsspec buffered file opened with autocommit off: its upload completes only in commit()."""
 
     def __init__(self, fs: Any, path: str, options: dict[str, Any]) -> None:
         self.fs = fs
+        if not _is_gcs(fs):
+            options.setdefault("block_size", S3_BLOCK_BYTES)
         self.file = fs.open(path, "wb", autocommit=False, **options)
 
     def write(self, data: Any) -> None:

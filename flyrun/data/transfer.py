@@ -13,8 +13,8 @@ import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flyrun.data.atomic import open_atomic
-from flyrun.data.fs import basename, filesystem_for, is_local, join, storage_error, storage_errors
+from flyrun.data.atomic import open_atomic, s3_block_size
+from flyrun.data.fs import basename, filesystem_for, is_local, join, protocol_of, storage_error, storage_errors
 
 CHUNK_BYTES = 8 * 2**20
 # Transfers at least this large show a progress bar, when the run has a terminal to show it on.
@@ -85,8 +85,12 @@ def upload_file(local_path: str, uri: str, context: Any) -> None:
     """Copy a local file to ``uri`` (a local path or a URI), atomically."""
     size = os.path.getsize(local_path)
     with progress(context, f"Uploading {basename(local_path)}", size) as advance, \
-            open(local_path, "rb") as reader, open_for_write(uri, context) as writer:
+            open(local_path, "rb") as reader, open_for_write(uri, context, **_sized(uri, size)) as writer:
         copy_stream(reader, writer, advance)
+
+
+def _sized(uri: str, size: int) -> dict[str, Any]:
+    return {"block_size": s3_block_size(size)} if protocol_of(uri) == "s3" else {}
 
 
 def upload_directory(local_dir: str, uri: str, context: Any) -> None:
@@ -100,9 +104,9 @@ def upload_directory(local_dir: str, uri: str, context: Any) -> None:
             return
         sent: list[str] = []
         try:
-            for relative, source, _ in files:
+            for relative, source, size in files:
                 target = join(uri, relative)
-                with open(source, "rb") as reader, open_for_write(target, context) as writer:
+                with open(source, "rb") as reader, open_for_write(target, context, **_sized(target, size)) as writer:
                     copy_stream(reader, writer, advance)
                 sent.append(target)
         except BaseException:
