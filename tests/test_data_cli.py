@@ -274,3 +274,35 @@ def _multipart_uploads(bucket: str) -> list[str]:
 
     client = boto3.client("s3", endpoint_url=os.environ["FLYRUN_STORAGE_ENDPOINT"])
     return [u["Key"] for u in client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+
+
+@pytest.mark.parametrize("destination", ("local", "s3"))
+def test_failed_directory_upload_leaves_nothing(cli, stores, project, tmp_path, destination):
+    """The last file of the tree cannot be read (a socket): the files sent before it are taken back."""
+    import socket
+
+    root = project({"sock.py": '''
+        from flyrun import FlyteDirectory, task
+
+        @task
+        def tree(path: str) -> FlyteDirectory:
+            return FlyteDirectory(path)
+    '''})
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.txt").write_text("a")
+    (tree / "sub" / "b.txt").write_text("b")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(tree / "sub" / "z.sock"))
+    try:
+        prefix = stores.prefix(destination, "failed")
+        result = cli("run", str(root / "sock.py"), "tree", "--path", str(tree), "--raw-output-data-prefix", prefix)
+    finally:
+        listener.close()
+    assert result.exit_code == 5, result.output
+    assert result.stderr.startswith(f"Error: cannot upload directory {tree}: "), result.stderr
+    assert "z.sock" in result.stderr.splitlines()[0]
+    if destination == "local":
+        assert not Path(prefix).exists() or list(Path(prefix).iterdir()) == []
+    else:
+        assert not stores.exists(prefix) or stores.tree(prefix) == {}

@@ -98,9 +98,12 @@ def test_empty_file_on_each_backend(run_context, remote, tmp_path):
             assert stream.read() == b""
 
 
-def test_unsupported_modes():
+def test_unsupported_modes_and_cache_types(tmp_path):
     with pytest.raises(ValueError, match="mode 'a' is not supported"):
         FlyteFile("x").open("a")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match="unknown cache_type 'simple'; known: .*readahead.*simplecache"):
+        FlyteFile(tmp_path / "f").open("r", cache_type="simple")
 
 
 def test_new_remote_file_lands_under_the_prefix(run_context):

@@ -95,7 +95,8 @@ class BlobTransformer(TypeTransformer):
         from flyrun.data import transfer
 
         upload = transfer.upload_directory if kind == "directory" else transfer.upload_file
-        upload(local, destination, context)
+        with storage.storage_errors(f"upload {kind}", value.path, context.storage_options):
+            upload(local, destination, context)
         return _literal_uri(destination)
 
 

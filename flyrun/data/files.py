@@ -137,12 +137,15 @@ class FlyteFile(_Stored):
         from flyrun.data import transfer
 
         plain = mode.replace("t", "")
-        if plain in ("r", "rb"):
+        if plain not in ("r", "rb", "w", "wb"):
+            raise ValueError(f"mode {mode!r} is not supported: use 'r', 'rb', 'w' or 'wb'")
+        if "b" not in mode:
+            kwargs.setdefault("encoding", "utf-8")  # the same text on every machine, whatever its locale
+        if plain.startswith("r"):
+            transfer.check_cache_type(cache_type)
             return transfer.open_for_read(self._path, _context(), mode, cache_type, cache_options, **kwargs)
-        if plain in ("w", "wb"):
-            self._local_copy = None
-            return transfer.open_for_write(self._path, _context(), text="b" not in mode, **kwargs)
-        raise ValueError(f"mode {mode!r} is not supported: use 'r', 'rb', 'w' or 'wb'")
+        self._local_copy = None
+        return transfer.open_for_write(self._path, _context(), text="b" not in mode, **kwargs)
 
     @classmethod
     def new_remote_file(cls, name: str | None = None) -> FlyteFile:

@@ -40,6 +40,18 @@ def open_for_read(uri: str, context: Any, mode: str = "rb", cache_type: str | No
         return fs.open(path, mode, **options)
 
 
+def check_cache_type(cache_type: str | None) -> None:
+    """Reject an unknown cache type before anything is opened (fsspec would fail later, or, for a local file,
+    silently ignore it)."""
+    if cache_type is None or cache_type in WHOLE_FILE_CACHES:
+        return
+    from fsspec.caching import caches
+
+    if cache_type not in caches:
+        known = ", ".join(sorted(str(name) for name in caches if name) + list(WHOLE_FILE_CACHES))
+        raise ValueError(f"unknown cache_type {cache_type!r}; known: {known}")
+
+
 def _whole_file_cache(fs: Any, cache_type: str, cache_options: dict[str, Any]) -> Any:
     from fsspec.implementations.cached import CachingFileSystem, SimpleCacheFileSystem
 
@@ -127,16 +139,17 @@ def _local_files(local_dir: str) -> list[tuple[str, str, int]]:
 
 
 def _copy_local_tree(source: str, destination: str, advance: Callable[[int], None] | None) -> None:
+    """Build the copy beside ``destination`` and rename it into place; the first failure stops and cleans up."""
     temp = f"{destination.rstrip(os.sep)}.{secrets.token_hex(4)}.part"
-    os.makedirs(os.path.dirname(os.path.abspath(temp)), exist_ok=True)
-
-    def copy_one(src: str, dst: str) -> None:
-        shutil.copyfile(src, dst)
-        if advance is not None:
-            advance(os.path.getsize(dst))
-
     try:
-        shutil.copytree(source, temp, copy_function=copy_one)
+        for root, dirs, names in os.walk(source):
+            dirs.sort()
+            target = os.path.join(temp, os.path.relpath(root, source))
+            os.makedirs(target, exist_ok=True)  # empty directories too
+            for name in sorted(names):
+                shutil.copyfile(os.path.join(root, name), os.path.join(target, name))
+                if advance is not None:
+                    advance(os.path.getsize(os.path.join(target, name)))
         os.replace(temp, destination)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
