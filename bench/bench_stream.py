@@ -121,7 +121,7 @@ def run() -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory(prefix="flyrun-bench-stream-") as folder:
         source = _source(Path(folder), mib)
         pairs = {mode: (str(source), os.path.join(folder, f"copy-{mode}.bin"), "") for mode in ("flyrun", "fsspec")}
-        rows += _rows("local -> local", mib, _measure(pairs, 5, lambda dst: os.remove(dst)))
+        rows += _rows("local -> local", mib, _measure(pairs, 7, lambda dst: os.remove(dst)))
         s3_source = source if s3_mib == mib else _source(Path(folder), s3_mib)
         moto, endpoint = _moto()
         try:

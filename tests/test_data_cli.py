@@ -130,6 +130,13 @@ def test_a_returned_local_file_is_uploaded_under_the_prefix(cli, stores, project
     assert stores.tree(tree) == {"x/empty": b"", "top.txt": b"top"}
 
 
+def test_the_example_workflow_across_stores(cli, stores):
+    uri = stores.prefix("gs", "lines.txt")
+    stores.write(uri, TEXT.encode())
+    assert run_json(cli, FILES, "copy_and_count", "--ff", uri, "--raw-output-data-prefix",
+                    stores.prefix("s3", "wf"))["o0"] == 3
+
+
 def test_local_inputs_are_not_copied(cli, tmp_path, project):
     root = project({"same.py": '''
         from flyrun import FlyteFile, task

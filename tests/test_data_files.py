@@ -215,3 +215,19 @@ def test_missing_output_file_fails_the_task(run_context, tmp_path):
 
     with pytest.raises(Exception, match="never-written.txt does not exist"):
         lost()
+
+
+def test_other_fsspec_stores_write_through_a_temporary_name():
+    import fsspec
+
+    folder = f"memory://flyrun-{secrets.token_hex(4)}"
+    target = f"{folder}/out.txt"
+    with pytest.raises(RuntimeError), FlyteFile(target).open("w") as out:
+        out.write("partial")
+        raise RuntimeError("mid-write")
+    memory = fsspec.filesystem("memory")
+    assert not memory.exists(target) and memory.find(folder) == []
+    with FlyteFile(target).open("w") as out:
+        out.write("whole")
+    assert memory.cat_file(target) == b"whole"
+    assert [p.rsplit("/", 1)[1] for p in memory.find(folder)] == ["out.txt"]

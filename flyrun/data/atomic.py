@@ -3,8 +3,7 @@
 A write reaches its destination only when the writer is closed without an error: a local file is written under a
 temporary name in the destination's folder and renamed; an S3 multipart upload or a GCS resumable upload is only
 completed on close. An exception inside ``with``, ``discard()``, a writer dropped without ``close()``, or a killed
-process leaves nothing at the destination. Copies move data in fixed-size chunks, so memory does not grow with
-the size of a file.
+process leaves nothing at the destination.
 """
 
 from __future__ import annotations
@@ -93,7 +92,8 @@ class _MoveTarget:
     def __init__(self, fs: Any, path: str, options: dict[str, Any]) -> None:
         self.fs, self.path = fs, path
         parent, name = path.rsplit("/", 1) if "/" in path else ("", path)
-        self.temp = f"{parent}/.{name}.{secrets.token_hex(4)}.part" if parent else f".{name}.part"
+        temp_name = f".{name}.{secrets.token_hex(4)}.part"
+        self.temp = f"{parent}/{temp_name}" if parent else temp_name
         self.file = fs.open(self.temp, "wb", **options)
 
     def write(self, data: Any) -> None:
