@@ -64,9 +64,14 @@ def _storage_loader(settings: LocalRunSettings) -> Callable[[ExecutionContext], 
 
 
 def _trimmed(prefix: str) -> str:
-    # "s3://bucket/" -> "s3://bucket", but a bare scheme or "/" keeps its meaning.
+    # A local folder becomes absolute (outputs name where they are, whatever a task's working directory);
+    # "s3://bucket/" -> "s3://bucket", but a bare scheme keeps its meaning.
+    if prefix.startswith("file://"):
+        prefix = prefix[len("file://"):] or "/"
+    if "://" not in prefix:
+        return os.path.abspath(os.path.expanduser(prefix))
     stripped = prefix.rstrip("/")
-    return prefix if not stripped or stripped.endswith(":") else stripped
+    return prefix if stripped.endswith(":") else stripped
 
 
 def run_locally(entity: Any, inputs: dict[str, Any], settings: LocalRunSettings,
