@@ -94,12 +94,14 @@ class Terminal(io.StringIO):
         return True
 
 
-def run_on(stderr: io.StringIO, *args: str) -> tuple[int, str, str]:
+def run_on(stderr: io.StringIO, *args: str, no_color: bool = False) -> tuple[int, str, str]:
     from flyrun.cli.app import Environment
     from flyrun.cli.main import run_cli
 
     out = io.StringIO()
     environ = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    if no_color:
+        environ["NO_COLOR"] = "1"
     modules_before, path_before = set(sys.modules), list(sys.path)
     code = run_cli(list(args), Environment(stdout=out, stderr=stderr, stdin=io.StringIO(), environ=environ))
     for name in set(sys.modules) - modules_before:  # the user's module, as a new process would import it
@@ -109,9 +111,10 @@ def run_on(stderr: io.StringIO, *args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), stderr.getvalue()
 
 
-@pytest.mark.parametrize("size_mib, terminal, shown", [(40, True, True), (40, False, False), (1, True, False)])
+@pytest.mark.parametrize("size_mib, terminal, no_color, shown", [
+    (40, True, False, True), (40, False, False, False), (1, True, False, False), (40, True, True, False)])
 def test_progress_only_for_large_transfers_on_a_terminal(isolated_home, project, tmp_path, size_mib, terminal,
-                                                         shown):
+                                                         no_color, shown):
     root = project({"give.py": """
         from flyrun import FlyteFile, task
 
@@ -123,7 +126,7 @@ def test_progress_only_for_large_transfers_on_a_terminal(isolated_home, project,
     source.write_bytes(b"\0" * (size_mib * 2**20))
     stderr = Terminal() if terminal else io.StringIO()
     code, out, err = run_on(stderr, "run", str(root / "give.py"), "give", "--path", str(source),
-                            "--raw-output-data-prefix", str(tmp_path / "raw"))
+                            "--raw-output-data-prefix", str(tmp_path / "raw"), no_color=no_color)
     assert code == 0, err
     assert out.startswith(f"o0: {tmp_path / 'raw'}/") and out.strip().endswith("/big.bin")
     assert ("Uploading big.bin" in err) is shown
