@@ -40,12 +40,13 @@ def register(app: Application, paths: tuple[str, ...], project: str | None, doma
             for ident in ids:
                 app.echo(f"  {ident['resource_type'].lower()} {ident['name']}")
         return
+    from flyrun.cli.progress import transfer_progress
     from flyrun.remote.client import AdminClient
     from flyrun.remote.submit import register_package
 
     with app.admin_session() as session:
         registration = register_package(AdminClient(session), session.transport, built, app.info,
-                                        progress=app.upload_progress)
+                                        progress=transfer_progress(app))
     if app.json_output:
         app.print_json(registration.as_json())
         return

@@ -53,12 +53,13 @@ def run_remote(app: Application, entity: Any, inputs: dict[str, Any], options: d
     if options["dry_run"]:
         _render_dry_run(app, built, entity)
         return
+    from flyrun.cli.progress import transfer_progress
     from flyrun.remote.client import AdminClient
     from flyrun.remote.submit import launch_id_for, register_package
 
     with app.admin_session() as session:
         client = AdminClient(session)
-        registration = register_package(client, session.transport, built, app.info, progress=app.upload_progress)
+        registration = register_package(client, session.transport, built, app.info, progress=transfer_progress(app))
         app.info(f"Registered {len(registration.created)} new and {len(registration.existing)} unchanged "
                  f"entities, version {registration.version}")
         launch_id = launch_id_for(entity, settings.project, settings.domain, registration.version)

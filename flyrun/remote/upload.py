@@ -8,6 +8,7 @@ with ``Content-MD5``. To skip what the server already has, the first request nam
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,8 +17,24 @@ from typing import IO, Any
 
 from flyrun.errors import AlreadyExistsError, ServerError
 
-# (stream, total_bytes, label) -> a stream that reports progress as it is read; the identity by default.
-ProgressWrapper = Callable[[IO[bytes], int, str], IO[bytes]]
+# The ExecutionContext.transfer_progress hook: (description, total_bytes) -> a context manager yielding advance(n).
+ProgressWrapper = Callable[[str, int], contextlib.AbstractContextManager[Callable[[int], None]]]
+
+
+class _CountingReader:
+    """A file that reports each chunk read; requests streams the body through ``read``."""
+
+    def __init__(self, stream: IO[bytes], advance: Callable[[int], None]) -> None:
+        self._stream = stream
+        self._advance = advance
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self._advance(len(chunk))
+        return chunk
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 @dataclass(frozen=True)
@@ -63,8 +80,9 @@ def _put(transport: Any, location: dict[str, Any], path: Path, content_md5: str,
     headers = {"Content-MD5": content_md5, "Content-Length": str(size), **(location.get("headers") or {})}
     if location.get("native_url", "").startswith("abfs://"):
         headers["x-ms-blob-type"] = "BlockBlob"
-    with open(path, "rb") as stream:
-        body = progress(stream, size, path.name) if progress else stream
+    shown = progress(f"Uploading {path.name}", size) if progress else contextlib.nullcontext(lambda n: None)
+    with open(path, "rb") as stream, shown as advance:
+        body = _CountingReader(stream, advance) if progress else stream
         response = transport.request("PUT", location["signed_url"], data=body, headers=headers)
     if response.status_code not in (200, 201):
         # The signed URL is a credential: name the file and the status, never the URL.
