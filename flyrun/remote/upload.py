@@ -88,3 +88,45 @@ def _put(transport: Any, location: dict[str, Any], path: Path, content_md5: str,
         # The signed URL is a credential: name the file and the status, never the URL.
         raise ServerError(f"upload of {path.name} failed: HTTP {response.status_code} "
                           f"{(response.text or '').strip()[:200]}")
+
+
+def upload_directory(client: Any, transport: Any, folder: Path, project: str, domain: str, *,
+                     progress: ProgressWrapper | None = None) -> Uploaded:
+    """Upload every file under ``folder`` beneath one content-derived root; the root is the directory's URL."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    combined = hashlib.md5(b"".join(md5_of(p) + str(p.relative_to(folder)).encode() for p in files)).digest()
+    root = filename_root_for(combined)
+    transferred, base = False, None
+    for path in files:
+        relative = path.relative_to(folder).as_posix()
+        content_md5 = base64.b64encode(md5_of(path)).decode()
+        location = client.create_upload_location(project, domain, relative, content_md5, filename_root=root)
+        _put(transport, location, path, content_md5, progress)
+        transferred = True
+        base = location["native_url"][: -len(relative) - 1]
+    if base is None:
+        raise ServerError(f"{folder} is empty; an empty directory cannot be uploaded as an input")
+    return Uploaded(base, transferred)
+
+
+def upload_local_inputs(client: Any, transport: Any, values: dict[str, Any], project: str, domain: str,
+                        progress: ProgressWrapper | None = None) -> dict[str, Any]:
+    """Inputs with every local ``FlyteFile``/``FlyteDirectory`` (also inside lists and dicts) replaced by its
+    uploaded copy, so the cluster can read it."""
+    from flyrun.data.files import FlyteDirectory, FlyteFile
+
+    def remote(value: Any) -> Any:
+        if isinstance(value, (FlyteFile, FlyteDirectory)) and not value.is_remote:
+            local = Path(value.path)
+            if isinstance(value, FlyteDirectory):
+                uploaded = upload_directory(client, transport, local, project, domain, progress=progress)
+            else:
+                uploaded = upload_file(client, transport, local, project, domain, progress=progress)
+            return type(value)(uploaded.native_url)
+        if isinstance(value, list):
+            return [remote(item) for item in value]
+        if isinstance(value, dict):
+            return {key: remote(item) for key, item in value.items()}
+        return value
+
+    return {name: remote(value) for name, value in values.items()}
