@@ -227,7 +227,9 @@ def _locate_by_scan(name: str, cwd: Path, root_dir: str | None) -> ModuleLocatio
         raise UsageError(f"no task or workflow named '{name}' in the Python files under {cwd}",
                          hint="give the file too: flyrun run FILE ENTITY")
     if len(matches) > 1:
-        listed = ", ".join(_display(str(m)) for m in matches)
+        listed = ", ".join(_display(str(m)) for m in matches[:5])
+        if len(matches) > 5:
+            listed += f" and {len(matches) - 5} more"
         raise UsageError(f"'{name}' is ambiguous: defined in {listed}",
                          hint="give the file too: flyrun run FILE ENTITY")
     return locate(matches[0], root_dir)

@@ -58,10 +58,18 @@ def run(app: Application, target: tuple[str, ...], root_dir: str | None, **run_o
     flyrun run wf --x 3                        an entity name, found under the current folder
     flyrun run examples/hello.py               list the tasks and workflows in a file
     flyrun run examples/hello.py wf --help     list an entity's inputs
+    flyrun run --remote --wait examples/hello.py wf --x 3   on a Flyte cluster or `flyrun sandbox`
+    flyrun run --remote hello.wf --x 3         launch what the server already has (latest version)
+
+    Options of `run` go before FILE; --inputs-file, --raw-output-data-prefix, --overwrite-cache and the gate
+    options may also follow the inputs.
     """
     from flyrun import loader
 
     words = list(target)
+    if run_options["remote"] and _only_on_server(words, root_dir):
+        _run_registered(app, words[0], words[1:], run_options)
+        return
     chosen = loader.resolve_target(words, Path.cwd(), root_dir)
     app.debug(f"project root: {chosen.location.root}; module: {chosen.location.module_name}")
     module = loader.import_location(chosen.location)
@@ -106,7 +114,7 @@ def _apply_passthrough(app: Application, flags: dict[str, Any], run_options: dic
 
 
 def _only_on_server(words: list[str], root_dir: str | None) -> bool:
-    """``flyrun run --remote NAME``: NAME is no file, and no Python file under here defines it."""
+    """``flyrun run --remote NAME``: NAME is no file or module here, and no Python file under here defines it."""
     from flyrun import loader
 
     if not words or (len(words) > 1 and not words[1].startswith("-")):
@@ -114,8 +122,12 @@ def _only_on_server(words: list[str], root_dir: str | None) -> bool:
     name = words[0]
     if name.endswith(".py") or ":" in name or Path(name).exists():
         return False
-    short = name.rsplit(".", 1)[-1]
-    return short.isidentifier() and not loader.scan_for_entity(short, Path.cwd())
+    module, _, short = name.rpartition(".")
+    if not short.isidentifier():
+        return False
+    if module:  # a full name, module.function: local if that module is a file under the root
+        return loader.module_file_for(module, Path(root_dir or Path.cwd()).resolve()) is None
+    return not loader.scan_for_entity(short, Path.cwd())
 
 
 def _run_registered(app: Application, name: str, input_words: list[str], run_options: dict[str, Any]) -> None:
