@@ -15,10 +15,12 @@ from flyrun.errors import ExitStatus, FlyrunError
 # name -> "module:attribute"; a command's module is imported only when that command runs.
 COMMANDS: dict[str, str] = {
     "run": "flyrun.cli.run:run",
+    "sandbox": "flyrun.cli.sandbox:sandbox",
 }
 
 COMMAND_HELP: dict[str, str] = {
     "run": "Run a task or workflow from a Python file.",
+    "sandbox": "Start, inspect or stop a local Flyte-compatible server.",
 }
 
 
