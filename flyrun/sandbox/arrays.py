@@ -77,10 +77,12 @@ def run_array(ctx: RunContext, record: NodeRecord, node: Any, inputs: Any, scope
 
 def _array_failure(errors: dict[int, BaseException], total: int, needed: int) -> NodeFailed:
     failed = {i: e for i, e in errors.items() if isinstance(e, NodeFailed)}
+    stopped = len(errors) - len(failed)
     first = min(failed) if failed else min(errors)
     reason = failed[first].error.message if failed else "aborted"
-    return NodeFailed.of("ArrayNodeFailed", f"{len(errors)} of {total} items failed ({needed} needed to succeed); "
-                                            f"item {first}: {reason}", USER)
+    more = f", {stopped} stopped early" if stopped else ""
+    return NodeFailed.of("ArrayNodeFailed", f"{len(failed)} of {total} items failed ({needed} needed to succeed"
+                                            f"{more}); item {first}: {reason}", USER)
 
 
 def _gather(ctx: RunContext, sub_node: Any, results: list[Any]) -> Any:

@@ -37,6 +37,15 @@ def run_gate(ctx: RunContext, record: NodeRecord, node: Any, inputs: Any, scope:
     raise NodeFailed.of("UnsupportedNode", f"gate node {node.id} has no condition")
 
 
+def create_signal(ctx: RunContext, node: Any) -> None:
+    """propeller's GetOrCreateSignal for a gate that waits on one."""
+    gate = node.gate_node
+    if gate.HasField("approve"):
+        ctx.store.ensure_signal(ctx.key, gate.approve.signal_id, dump(_boolean_type()))
+    elif gate.HasField("signal"):
+        ctx.store.ensure_signal(ctx.key, gate.signal.signal_id, dump(gate.signal.type))
+
+
 def _boolean_type() -> Any:
     from flyteidl.core import types_pb2
 

@@ -241,13 +241,15 @@ def _wait(process: subprocess.Popen, scope: Scope, limit: float | None, deadline
     end = min(ends) if ends else None
     while True:
         try:
-            return process.wait(timeout=0.1), False
+            code = process.wait(timeout=0.1)
         except subprocess.TimeoutExpired:
-            pass
+            code = None
         if scope.stopped:
             stop_process(process)
             process.wait()
             raise Aborted()
+        if code is not None:
+            return code, False
         if end is not None and time.monotonic() >= end:
             stop_process(process, grace=2.0)
             process.wait()

@@ -101,6 +101,10 @@ def execute(ctx: RunContext, node: Any, inputs: Any, unique_id: str, parent_id: 
         return read_literal_map(record.message.closure.output_uri)
     node_dir = ctx.metadata_root / unique_id / "data"
     write_message(node_dir / "inputs.pb", inputs)
+    if node.HasField("gate_node"):
+        from flyrun.sandbox.gates import create_signal
+
+        create_signal(ctx, node)  # before the node shows RUNNING, so a client seeing that can set the signal
     record.running(str(node_dir / "inputs.pb"), kind=node.WhichOneof("target"), name=node.metadata.name)
     try:
         result, output_uri = _dispatch(ctx, node, inputs, record, node_dir, scope, outputs or {})
