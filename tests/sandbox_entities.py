@@ -189,6 +189,11 @@ def square_twice() -> dict[str, Any]:
                     {"o0": promise("n1", "o0")})
 
 
+def square_twice_plan() -> dict[str, Any]:
+    """The launch plan of square_twice, with x defaulting to 2 (one definition: the server is shared)."""
+    return launch_plan(square_twice(), {"x": (INT, integer(2))})
+
+
 def approve_workflow(name: str = "tests.approved") -> dict[str, Any]:
     """square(x) -> approve(.., "review") -> add(it, 1)."""
     gate = {"id": "n1", "metadata": {"name": "review", "timeout": "600s"},

@@ -20,6 +20,7 @@ from sandbox_entities import (
     launch_plan,
     promise,
     square_twice,
+    square_twice_plan,
     task,
     task_node,
     workflow,
@@ -30,7 +31,7 @@ from sandbox_entities import (
 def api(sandbox_server) -> Client:
     client = Client(sandbox_server["url"])
     wf = square_twice()
-    client.register(SQUARE, ADD, wf, launch_plan(wf, {"x": (INT, integer(2))}))
+    client.register(SQUARE, ADD, wf, square_twice_plan())
     return client
 
 

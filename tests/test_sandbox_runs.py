@@ -21,6 +21,7 @@ from sandbox_entities import (
     launch_plan,
     promise,
     square_twice,
+    square_twice_plan,
     task,
     task_node,
     workflow,
@@ -135,7 +136,7 @@ def test_subworkflow_and_launch_plan_nodes(runs):
     sub = workflow_template(sub_id, {"x": INT}, {"o0": INT},
                             [task_node("n0", SQUARE, {"x": promise("start-node", "x")})], {"o0": promise("n0", "o0")})
     twice = square_twice()
-    runs.register(twice, launch_plan(twice))
+    runs.register(twice, square_twice_plan())
     nodes = [{"id": "n0", "metadata": {"name": "sub"}, "inputs": [{"var": "x", "binding": promise("start-node", "x")}],
               "workflow_node": {"sub_workflow_ref": sub_id}},
              {"id": "n1", "metadata": {"name": "lp"}, "inputs": [{"var": "x", "binding": promise("n0", "o0")}],
