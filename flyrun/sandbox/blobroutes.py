@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flyrun.sandbox.dataproxy import BlobError, _stored_md5, open_download, receive_upload
+from flyrun.sandbox.dataproxy import BlobError, open_download, receive_upload, stored_md5
 from flyrun.sandbox.services import Services
 
 
@@ -21,11 +21,13 @@ def handle(sb: Services, endpoint: str, request: Any, values: dict[str, str]) ->
         path = open_download(sb, key, query)
     except BlobError as error:
         return Response(error.reason + "\n", status=error.status, content_type="text/plain")
-    md5_hex = _stored_md5(sb, key)
+    md5_hex = stored_md5(sb, key)
     headers = {"ETag": f'"{md5_hex}"', "Content-MD5": base64.b64encode(bytes.fromhex(md5_hex)).decode(),
                "Content-Length": str(path.stat().st_size)}
     if request.method == "HEAD":
-        return Response(b"", status=200, headers=headers, content_type="application/octet-stream")
+        response = Response(b"", status=200, headers=headers, content_type="application/octet-stream")
+        response.headers["Content-Length"] = headers["Content-Length"]
+        return response
     from werkzeug.wsgi import wrap_file
 
     response = Response(wrap_file(request.environ, open(path, "rb")), status=200, headers=headers,

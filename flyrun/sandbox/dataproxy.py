@@ -22,7 +22,7 @@ import string
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from flyrun.sandbox.services import Services
 from flyrun.sandbox.wire import ApiError, Code, invalid, stamp
@@ -44,7 +44,8 @@ def object_path(sb: Services, key: str) -> Path:
 
 
 def native_url(sb: Services, key: str) -> str:
-    return object_path(sb, key).as_uri()
+    # Not Path.as_uri(): fsspec does not unquote file:// URLs, and base32 digests end in "=".
+    return f"file://{object_path(sb, key).as_posix()}"
 
 
 def _expires_in(request: Any) -> float:
@@ -85,12 +86,12 @@ def _check_existing(sb: Services, key: str, content_md5: bytes) -> None:
     path = object_path(sb, key)
     if not path.exists():
         return
-    if not content_md5 or _stored_md5(sb, key) != content_md5.hex():
+    if not content_md5 or stored_md5(sb, key) != content_md5.hex():
         raise ApiError(Code.ALREADY_EXISTS, f"file already exists at location [{native_url(sb, key)}], specify a "
                                             "matching hash if you wish to rewrite")
 
 
-def _stored_md5(sb: Services, key: str) -> str:
+def stored_md5(sb: Services, key: str) -> str:
     row = sb.store.blob(key)
     if row is not None:
         return row["md5"]
@@ -122,7 +123,7 @@ def key_of_native_url(sb: Services, url: str) -> str:
     root = sb.data.blobs.resolve()
     if parsed.scheme != "file":
         raise invalid(f"failed to parse native_url [{url}]: this sandbox signs only its own file:// objects")
-    path = Path(unquote(parsed.path)).resolve()
+    path = Path(parsed.path).resolve()
     if root not in path.parents:
         raise invalid(f"native_url [{url}] is not an object of this sandbox")
     return path.relative_to(root).as_posix()

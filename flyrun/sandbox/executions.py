@@ -204,11 +204,17 @@ def terminate_execution(sb: Services, request: Any) -> Any:
     return execution_pb2.ExecutionTerminateResponse()
 
 
-def url_blob(blob: Any, path: str) -> None:
-    """Fill a (deprecated but still returned) ``UrlBlob`` for a local file."""
-    if path and Path(path).exists():
-        blob.url = Path(path).as_uri()
-        blob.bytes = Path(path).stat().st_size
+def url_blob(sb: Services, blob: Any, path: str) -> None:
+    """Fill a ``UrlBlob`` for a stored file: a signed download URL (valid 1h) and its size, as FlyteAdmin does."""
+    file = Path(path)
+    if not path or not file.exists():
+        return
+    try:
+        key = file.resolve().relative_to(sb.data.blobs.resolve()).as_posix()
+    except ValueError:
+        return
+    blob.url = sb.signer.sign(sb.base_url, "GET", key, 3600)
+    blob.bytes = file.stat().st_size
 
 
 def get_execution_data(sb: Services, request: Any) -> Any:
@@ -220,9 +226,9 @@ def get_execution_data(sb: Services, request: Any) -> Any:
     execution = load(execution_pb2.Execution(), row["body"])
     result = execution_pb2.WorkflowExecutionGetDataResponse()
     result.full_inputs.CopyFrom(load(literals_pb2.LiteralMap(), row["inputs"]))
-    url_blob(result.inputs, str(sb.data.execution_metadata(*key[:3]) / "inputs.pb"))
+    url_blob(sb, result.inputs, str(sb.data.execution_metadata(*key[:3]) / "inputs.pb"))
     outputs_uri = execution.closure.outputs.uri
     if outputs_uri and Path(outputs_uri).exists():
         result.full_outputs.CopyFrom(read_literal_map(outputs_uri))
-        url_blob(result.outputs, outputs_uri)
+        url_blob(sb, result.outputs, outputs_uri)
     return result

@@ -76,11 +76,11 @@ def get_node_execution_data(sb: Services, request: Any) -> Any:
     result = node_execution_pb2.NodeExecutionGetDataResponse()
     if node.input_uri and Path(node.input_uri).exists():
         result.full_inputs.CopyFrom(read_literal_map(node.input_uri))
-        url_blob(result.inputs, node.input_uri)
+        url_blob(sb, result.inputs, node.input_uri)
     output_uri = node.closure.output_uri
     if output_uri and Path(output_uri).exists():
         result.full_outputs.CopyFrom(read_literal_map(output_uri))
-        url_blob(result.outputs, output_uri)
+        url_blob(sb, result.outputs, output_uri)
     return result
 
 
