@@ -36,7 +36,7 @@ def sandbox() -> None:
 
 
 @sandbox.command()
-@click.option("--port", type=int, default=30080, show_default=True, help="TCP port to listen on.")
+@click.option("--port", type=int, default=30080, show_default=True, help="TCP port to listen on (0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; anything but loopback needs --auth.")
 @_data_dir_option

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import signal
+import socket
 import threading
 import time
 import urllib.error
@@ -49,7 +50,7 @@ def check_options(options: SandboxOptions) -> None:
     if not is_loopback(options.host) and not options.auth:
         raise UsageError(f"refusing to serve on {options.host} without --auth",
                          hint="add --auth, or keep the default --host 127.0.0.1")
-    if not 0 < options.port < 65536:
+    if not 0 <= options.port < 65536:
         raise UsageError(f"--port {options.port} is not a TCP port")
 
 
@@ -72,13 +73,28 @@ def running_server(data: DataDir) -> dict[str, Any] | None:
     if info is None:
         return None
     try:
-        os.kill(int(info["pid"]), 0)
-    except (ProcessLookupError, ValueError, KeyError, TypeError):
+        alive = process_alive(int(info["pid"]))
+    except (ValueError, KeyError, TypeError):
+        alive = False
+    if not alive:
         data.pid_file.unlink(missing_ok=True)
         return None
-    except PermissionError:
-        pass
     return info
+
+
+def process_alive(pid: int) -> bool:
+    """True for a live process; a zombie (killed, not yet reaped) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def healthy(url: str, timeout: float = 1.0) -> bool:
@@ -103,6 +119,23 @@ def _prepare(options: SandboxOptions) -> DataDir:
     return data
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket ourselves, so a taken port is our one-line error, not werkzeug's printout."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise ServerError(f"port {port} on {host} is already in use",
+                              hint="pick another one with --port") from None
+        raise ServerError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return sock
+
+
 def _bind(options: SandboxOptions, app: Any) -> Any:
     from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -111,16 +144,12 @@ def _bind(options: SandboxOptions, app: Any) -> Any:
             if not options.quiet:
                 super().log_request(*args, **kwargs)
 
+    sock = _listen(options.host, options.port)
     try:
-        return make_server(options.host, options.port, app, threaded=True, request_handler=QuietHandler)
-    except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            raise ServerError(f"port {options.port} on {options.host} is already in use",
-                              hint="pick another one with --port") from None
-        raise ServerError(f"cannot listen on {options.host}:{options.port}: {error.strerror or error}") from None
-    except SystemExit:  # werkzeug exits when the port is taken on some platforms
-        raise ServerError(f"port {options.port} on {options.host} is already in use",
-                          hint="pick another one with --port") from None
+        return make_server(options.host, options.port, app, threaded=True, request_handler=QuietHandler,
+                           fd=sock.fileno())
+    finally:
+        sock.close()  # the server holds its own duplicate of the descriptor
 
 
 def serve(options: SandboxOptions, ready: Callable[[str], None] | None = None) -> None:
@@ -208,9 +237,7 @@ def stop_server(data: DataDir, timeout: float = 20.0) -> dict[str, Any] | None:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not process_alive(pid):
             return info
         time.sleep(0.05)
     os.kill(pid, signal.SIGKILL)
