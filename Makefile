@@ -17,3 +17,6 @@ lint:
 
 bench:
 	$(PYTHON) bench/run.py
+
+completions:
+	for shell in bash zsh fish; do $(PYTHON) -m flyrun.cli.main completion $$shell > completions/flyrun.$$shell; done

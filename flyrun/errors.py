@@ -48,6 +48,18 @@ class WorkflowDefinitionError(UserCodeError):
     """A mistake in a workflow's wiring, found while tracing it at import time."""
 
 
+class NotFoundError(UsageError):
+    """The server has no such entity, execution or signal (HTTP 404)."""
+
+
+class AlreadyExistsError(UsageError):
+    """The server already has an identical entity (HTTP 409, gRPC ALREADY_EXISTS)."""
+
+
+class InvalidArgumentError(UsageError):
+    """The server refused a request as invalid (HTTP 400, gRPC INVALID_ARGUMENT)."""
+
+
 class ConfigError(FlyrunError):
     exit_status = ExitStatus.CONFIG
 

@@ -53,14 +53,27 @@ def cli(isolated_home: Path):
         path_before = list(sys.path)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = run_cli(list(args), env)
-        # Each invocation imports user modules afresh, as a new process would.
+        # Each invocation imports user modules afresh, as a new process would. Only the user's modules are
+        # dropped: a library imported twice (requests, botocore) breaks on its own module-level state.
         for name in set(sys.modules) - modules_before:
-            if not name.startswith("flyrun"):
+            if _is_user_module(sys.modules[name]):
                 del sys.modules[name]
         sys.path[:] = path_before
         return Result(int(code), out.getvalue(), err.getvalue())
 
     return invoke
+
+
+# The interpreter's own folders hold the standard library and installed packages (site-packages).
+_LIBRARY_DIRS = tuple({os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix)})
+
+
+def _is_user_module(module: object) -> bool:
+    name = getattr(module, "__name__", "")
+    file = getattr(module, "__file__", None)
+    if name == "flyrun" or name.startswith("flyrun."):
+        return False
+    return file is None or not os.path.realpath(file).startswith(_LIBRARY_DIRS)
 
 
 @pytest.fixture
@@ -90,6 +103,27 @@ def project(tmp_path: Path):
         return root
 
     return write
+
+
+# -- sign-in: the sandbox authorization server on a loopback port (see tests/auth_support.py) ---------------
+@pytest.fixture(scope="session")
+def auth_server_process_wide():
+    from auth_support import start_auth_server
+
+    running = start_auth_server()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def auth_server(auth_server_process_wide, isolated_home: Path, monkeypatch: pytest.MonkeyPatch):
+    """The running server with fresh state and fast polling; keyring: a plaintext file under the test's home."""
+    auth_server_process_wide.reset()
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    for var in ("CI", "BROWSER", "DISPLAY", "WAYLAND_DISPLAY", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
+                "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    return auth_server_process_wide
 
 
 def free_port() -> int:

@@ -79,6 +79,13 @@ class Application:
                 self.warn(warning)
         return self._config
 
+    def admin_session(self, interactive: bool | None = None):
+        """An ``AdminSession`` for this invocation's config; sign-in prompts go to stderr."""
+        from flyrun.remote.session import AdminSession
+
+        return AdminSession(self.config, environ=self.env.environ, notify=self.info, debug=self.debug,
+                            interactive=self.env.interactive if interactive is None else interactive)
+
     # -- output ----------------------------------------------------------------------------------
     @property
     def json_output(self) -> bool:

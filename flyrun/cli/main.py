@@ -15,16 +15,22 @@ from flyrun.errors import ExitStatus, FlyrunError
 # name -> "module:attribute"; a command's module is imported only when that command runs.
 COMMANDS: dict[str, str] = {
     "run": "flyrun.cli.run:run",
+    "completion": "flyrun.cli.completion:completion",
+    "config": "flyrun.cli.config:config",
+    "auth": "flyrun.cli.auth:auth",
     "sandbox": "flyrun.cli.sandbox:sandbox",
 }
 
 COMMAND_HELP: dict[str, str] = {
     "run": "Run a task or workflow from a Python file.",
+    "completion": "Print the shell completion script for bash, zsh or fish.",
+    "config": "Show, create and check configuration.",
+    "auth": "Sign in to a Flyte endpoint, show or remove stored tokens.",
     "sandbox": "Start, inspect or stop a local Flyte-compatible server.",
 }
 
 
-def _build_root() -> click.Group:
+def build_root() -> click.Group:
     # Built at call time so that, for rich help, the click classes patched by rich-click are the ones used.
     class LazyGroup(click.Group):
         def list_commands(self, ctx: click.Context) -> list[str]:
@@ -73,7 +79,7 @@ def run_cli(argv: Sequence[str] | None = None, env: Environment | None = None) -
         from rich_click.patch import patch
 
         patch()
-    root = _build_root()
+    root = build_root()
     try:
         root.main(args=argv, prog_name="flyrun", obj=app, standalone_mode=False)
     except Abort as abort:

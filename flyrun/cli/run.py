@@ -29,7 +29,8 @@ def _run_options(func: Any) -> Any:
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False,
                                  "help_option_names": ["-h", "--help"]})
-@click.argument("target", nargs=-1, type=click.UNPROCESSED, metavar="FILE ENTITY [INPUTS]...")
+@click.argument("target", nargs=-1, type=click.UNPROCESSED, metavar="FILE ENTITY [INPUTS]...",
+                shell_complete=lambda ctx, param, incomplete: _complete_target(ctx, incomplete))
 @click.option("--root-dir", type=click.Path(file_okay=False), help="Project root (default: the first folder "
               "above FILE without an __init__.py).")
 @_run_options
@@ -98,6 +99,21 @@ def _run_entity(app: Application, entity: Any, flags: dict[str, Any], run_option
                                 interactive=app.env.interactive)
     outputs = run_locally(entity, inputs, settings, notify=app.info)
     render_outputs(app, outputs, entity.interface.outputs)
+
+
+def _complete_target(ctx: click.Context, incomplete: str) -> list[Any]:
+    """Complete FILE, then the tasks and workflows FILE defines, read from its syntax tree (nothing runs)."""
+    from click.shell_completion import CompletionItem
+
+    from flyrun.loader import defined_entity_names
+
+    words = ctx.params.get("target") or ()
+    if not words:
+        return [CompletionItem(incomplete, type="file")]
+    if len(words) == 1 and words[0].endswith(".py") and Path(words[0]).is_file():
+        names = defined_entity_names(Path(words[0]))
+        return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+    return []
 
 
 def _list_entities(app: Application, entities: dict[str, Any], shown: str) -> None:

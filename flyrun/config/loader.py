@@ -1,21 +1,33 @@
 """Find, read and validate the config file, then layer environment overrides on top.
 
+Search order (the first that exists wins; an explicitly named file must exist): ``--config``, ``$FLYRUN_CONFIG``,
+``$FLYTECTL_CONFIG``, ``~/.flyrun/config.yaml``, ``~/.flyte/config.yaml``, then the built-in defaults. Per key,
+an environment variable from the table in ``items.py`` wins over the file.
+
 Nothing here runs at import time; the CLI builds one ``Config`` per invocation, lazily.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flyrun.config.items import FLYTE_KEYS_IGNORED, ITEMS, ITEMS_BY_KEY, ConfigItem
+from flyrun.config.items import (
+    FLYTE_KEYS_IGNORED_LOWER,
+    ITEMS,
+    ITEMS_BY_KEY,
+    ITEMS_BY_LOWER_KEY,
+    SECTIONS,
+    ConfigItem,
+)
+from flyrun.config.values import coerce
 from flyrun.errors import ConfigError
 
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
-_FALSE = {"0", "false", "no", "off", "n", "f", ""}
+REDACTED = "********"
 
 
 @dataclass
@@ -35,6 +47,10 @@ class Config:
     def source(self, key: str) -> str:
         return self.sources.get(key, "default")
 
+    def is_set(self, key: str) -> bool:
+        """True when the file, the environment or the command line gave the key a value."""
+        return key in self.sources
+
     def with_overrides(self, overrides: Mapping[str, Any], source: str = "command line") -> Config:
         values, sources = dict(self.values), dict(self.sources)
         for key, value in overrides.items():
@@ -47,6 +63,16 @@ class Config:
     def endpoint(self) -> str | None:
         raw = self.get("admin.endpoint")
         return strip_dns_scheme(raw) if raw else None
+
+    def describe(self) -> list[tuple[str, Any, str]]:
+        """(key, value, source) for every item, with secrets redacted: what ``flyrun config show`` prints."""
+        rows = []
+        for item in ITEMS:
+            value = self.get(item.key)
+            if item.secret and value:
+                value = REDACTED
+            rows.append((item.key, value, self.source(item.key)))
+        return rows
 
 
 def strip_dns_scheme(endpoint: str) -> str:
@@ -77,10 +103,22 @@ def load_config(explicit: str | None = None, environ: Mapping[str, str] | None =
     environ = os.environ if environ is None else environ
     home = Path(environ.get("HOME", "~")).expanduser() if home is None else home
     path = find_config_file(explicit, environ, home)
-    config = Config(path=path)
-    if path is not None:
-        _apply_file(config, path)
+    config = load_file(path) if path is not None else Config()
     _apply_environment(config, environ)
+    return config
+
+
+def load_file(path: Path) -> Config:
+    """One file alone, without environment overrides: what ``flyrun config validate`` checks."""
+    config = Config(path=path)
+    for key, value in _flatten(read_yaml_file(path), path):
+        item = ITEMS_BY_LOWER_KEY.get(key.lower())
+        if item is None:
+            if not _is_known_flyte_key(key):
+                config.warnings.append(f"{path}: unknown key '{key}' ignored{_suggestion(key)}")
+            continue
+        config.values[item.key] = coerce(item, value, str(path))
+        config.sources[item.key] = str(path)
     return config
 
 
@@ -89,8 +127,9 @@ def read_yaml_file(path: Path) -> dict[str, Any]:
 
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"cannot read config file {path}: {reason}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -106,17 +145,6 @@ def read_yaml_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _apply_file(config: Config, path: Path) -> None:
-    for key, value in _flatten(read_yaml_file(path)):
-        item = ITEMS_BY_KEY.get(key)
-        if item is None:
-            if not _is_known_flyte_key(key):
-                config.warnings.append(f"{path}: unknown key '{key}' ignored")
-            continue
-        config.values[key] = coerce(item, value, f"{path}")
-        config.sources[key] = str(path)
-
-
 def _apply_environment(config: Config, environ: Mapping[str, str]) -> None:
     for item in ITEMS:
         for var in item.env:
@@ -126,52 +154,31 @@ def _apply_environment(config: Config, environ: Mapping[str, str]) -> None:
                 break
 
 
-def _flatten(data: dict[str, Any], prefix: str = ""):
+def _flatten(data: dict[str, Any], path: Path, prefix: str = "") -> Iterator[tuple[str, Any]]:
     for name, value in data.items():
         key = f"{prefix}{name}"
-        if isinstance(value, dict) and key not in ITEMS_BY_KEY:
-            yield from _flatten(value, key + ".")
+        lowered = key.lower()
+        if lowered in SECTIONS and lowered not in ITEMS_BY_LOWER_KEY:
+            if value is None:
+                continue  # an empty section, e.g. "storage:" with nothing under it
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: key '{key}' must be a section (a mapping of keys), "
+                                  f"not {type(value).__name__}")
+        if isinstance(value, dict) and lowered not in ITEMS_BY_LOWER_KEY:
+            yield from _flatten(value, path, key + ".")
         else:
             yield key, value
 
 
 def _is_known_flyte_key(key: str) -> bool:
-    return any(key == known or key.startswith(known + ".") for known in FLYTE_KEYS_IGNORED)
+    lowered = key.lower()
+    return any(lowered == known or lowered.startswith(known + ".") for known in FLYTE_KEYS_IGNORED_LOWER)
 
 
-def coerce(item: ConfigItem, value: Any, source: str) -> Any:
-    """Turn a YAML or environment value into the item's type, or say which key is wrong and why."""
-    where = f"{source}: key '{item.key}'"
-    if value is None:
-        return None
-    if item.kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise ConfigError(f"{where} must be true or false, not {value!r}")
-    if item.kind == "int":
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where} must be an integer, not {value!r}") from None
-    if item.kind == "list":
-        if isinstance(value, str):
-            return [part for part in value.replace(",", " ").split() if part]
-        if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
-            return [str(v) for v in value]
-        raise ConfigError(f"{where} must be a list of strings, not {value!r}")
-    if item.kind == "map":
-        if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
-        raise ConfigError(f"{where} must be a mapping, not {type(value).__name__}")
-    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-        raise ConfigError(f"{where} must be a string, not {type(value).__name__}")
-    text = str(value)
-    if item.kind == "choice":
-        canonical = item.aliases.get(text.lower(), text)
-        matches = [c for c in item.choices if c.lower() == canonical.lower()]
-        if not matches:
-            raise ConfigError(f"{where} is {text!r}; expected one of: {', '.join(item.choices)}")
-        return matches[0]
-    return text
+def _suggestion(key: str) -> str:
+    close = difflib.get_close_matches(key, list(ITEMS_BY_KEY), n=1, cutoff=0.75)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+__all__ = ["Config", "ConfigItem", "REDACTED", "coerce", "find_config_file", "load_config", "load_file",
+           "read_yaml_file", "strip_dns_scheme"]

@@ -1,0 +1,1 @@
+"""Talking to FlyteAdmin (or ``flyrun sandbox``) over REST: transport, session, sign-in."""

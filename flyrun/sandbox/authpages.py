@@ -1,0 +1,62 @@
+"""The two HTML pages of the sandbox authorization server: device activation and browser consent.
+
+Plain HTML forms (no script), every value escaped; the sandbox console's look is not needed to approve a code.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 32rem; margin: 4rem auto; padding: 0 1rem; color: #222; }}
+h1 {{ font-size: 1.4rem; }} .error {{ color: #b00020; }} .done {{ color: #1b5e20; }}
+label {{ display: block; margin: 1rem 0 .3rem; }} input[type=text] {{ font-size: 1.1rem; padding: .4rem; width: 100%; }}
+button {{ font-size: 1rem; padding: .5rem 1.2rem; margin: 1rem .5rem 0 0; }}
+</style></head>
+<body><h1>{title}</h1>
+{body}
+</body></html>
+"""
+
+
+def activate_page(user_code: str, *, error: str | None = None, done: str | None = None, status: int = 200):
+    """``/activate``: enter the code shown by ``flyrun auth login``, then approve or deny it."""
+    if done:
+        body = (f'<p class="done" id="result">Device {escape(done)}. You can close this window and return to '
+                "your terminal.</p>")
+        return _html("Device sign-in", body, status)
+    notice = f'<p class="error" id="error">{escape(error)}</p>' if error else ""
+    body = f"""{notice}<p>Enter the code shown in your terminal to let it sign in to this Flyte sandbox.</p>
+<form method="post" action="/activate">
+<label for="user_code">Code</label>
+<input type="text" id="user_code" name="user_code" value="{escape(user_code)}" autocomplete="off" required>
+<label for="subject">Sign in as</label>
+<input type="text" id="subject" name="subject" value="sandbox-user">
+<button type="submit" name="decision" value="approve" id="approve">Approve</button>
+<button type="submit" name="decision" value="deny" id="deny">Deny</button>
+</form>"""
+    return _html("Device sign-in", body, status)
+
+
+def consent_page(action: str, *, client_id: str = "", error: str | None = None, status: int = 200):
+    """``/oauth2/authorize``: the browser half of a PKCE sign-in."""
+    if error:
+        return _html("Sign-in failed", f'<p class="error" id="error">{escape(error)}</p>', status)
+    body = f"""<p>The application <strong>{escape(client_id)}</strong> asks to sign in to this Flyte sandbox.</p>
+<form method="post" action="{escape(action)}">
+<label for="subject">Sign in as</label>
+<input type="text" id="subject" name="subject" value="sandbox-user">
+<button type="submit" name="decision" value="approve" id="approve">Approve</button>
+<button type="submit" name="decision" value="deny" id="deny">Deny</button>
+</form>"""
+    return _html("Sign in", body, status)
+
+
+def _html(title: str, body: str, status: int):
+    from werkzeug.wrappers import Response
+
+    return Response(_PAGE.format(title=escape(title), body=body), status=status, mimetype="text/html",
+                    headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
