@@ -49,16 +49,21 @@ class SandboxApp:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         from werkzeug.wrappers import Request
 
+        auth = self.services.auth
+        if auth is not None and auth.owns(environ.get("PATH_INFO", "")):
+            return auth.wsgi_app(environ, start_response)  # discovery, device flow, /activate, /me
         request = Request(environ)
         response = self.respond(request)
         return response(environ, start_response)
 
+    def authorized(self, request: Any) -> bool:
+        """No auth, or a valid bearer token in ``Authorization`` or ``flyte-authorization``."""
+        auth = self.services.auth
+        return auth is None or auth.subject_from_environ(request.environ) is not None
+
     def respond(self, request: Any) -> Any:
         from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-        auth = self.services.auth
-        if auth is not None and auth.owns(request.path):
-            return auth.respond(request)
         adapter = self._map.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()
@@ -68,8 +73,8 @@ class SandboxApp:
             return _error(ApiError(Code.UNIMPLEMENTED, "Method Not Allowed"))
         if not isinstance(endpoint, int):
             return self._other(endpoint, request, values)
-        if auth is not None and request.path not in PUBLIC_PATHS and not auth.authorized(request):
-            return _error(ApiError(Code.UNAUTHENTICATED, "token parse error [JWT_VERIFICATION_FAILED]"))
+        if request.path not in PUBLIC_PATHS and not self.authorized(request):
+            return _error(ApiError(Code.UNAUTHENTICATED, "a valid bearer token is required"))
         try:
             message = self._request_message(ROUTES[endpoint], self._fields[endpoint], request, values)
             result = ROUTES[endpoint].handler(self.services, message)
@@ -100,9 +105,9 @@ class SandboxApp:
             from werkzeug.wrappers import Response
 
             return Response(b"", status=200)
-        if endpoint.startswith("blob_"):
+        if endpoint.startswith("blob_"):  # the URL's signature is the credential
             return blobroutes.handle(self.services, endpoint, request, values)
-        return console.handle(self.services, endpoint, request, values)
+        return console.handle(self.services, endpoint, request, values, self.authorized(request))
 
 
 _OTHER_RULES = [

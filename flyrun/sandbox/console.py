@@ -25,7 +25,8 @@ _BOUNDARY = ("start-node", "end-node")
 _MAX_ITEMS_SHOWN = 20
 
 
-def handle(sb: Services, endpoint: str, request: Any, values: dict[str, str]) -> Any:
+def handle(sb: Services, endpoint: str, request: Any, values: dict[str, str], authorized: bool = True) -> Any:
+    """A console page; with ``--auth`` and no bearer token, an empty page whose script signs in first."""
     from werkzeug.utils import redirect
     from werkzeug.wrappers import Response
 
@@ -33,23 +34,41 @@ def handle(sb: Services, endpoint: str, request: Any, values: dict[str, str]) ->
         return redirect("/console")
     if endpoint == "console_static":
         return _static(values["name"])
+    fragment = bool(request.args.get("fragment"))
+    title, region = _title(endpoint, values)
+    if not authorized:
+        if fragment or endpoint == "console_log":
+            return Response("sign in first", status=401, content_type="text/plain")
+        return _page(title, f'<div id="{region}" data-auth="required"></div>')
+    if endpoint == "console_log":
+        return _log(sb, Key(values["project"], values["domain"], values["name"]), values["node"])
+    body, status = _body(sb, endpoint, values)
+    if fragment:
+        return Response(body, status=status, content_type="text/html; charset=utf-8")
+    return _page(title, f'<div id="{region}">{body}</div>', status=status)
+
+
+def _title(endpoint: str, values: dict[str, str]) -> tuple[str, str]:
     if endpoint == "console_home":
-        return _page("Executions", _executions_table(sb.store.recent_executions(100)))
+        return "Executions", "content"
+    if endpoint == "console_list":
+        return f"Executions in {values['project']}/{values['domain']}", "content"
+    return f"Execution {values.get('name', '')}", "execution"
+
+
+def _body(sb: Services, endpoint: str, values: dict[str, str]) -> tuple[str, int]:
+    if endpoint == "console_home":
+        return _executions_table(sb.store.recent_executions(100)), 200
     if endpoint == "console_list":
         rows = [r for r in sb.store.recent_executions(500)
                 if (r["project"], r["domain"]) == (values["project"], values["domain"])]
-        return _page(f"Executions in {values['project']}/{values['domain']}", _executions_table(rows))
+        return _executions_table(rows), 200
     key = Key(values["project"], values["domain"], values["name"])
     row = sb.store.execution(key)
     if row is None:
-        return _page("Not found", f"<p>No execution {html.escape(key.name)} in "
-                                  f"{html.escape(key.project)}/{html.escape(key.domain)}.</p>", status=404)
-    if endpoint == "console_log":
-        return _log(sb, key, values["node"])
-    body = execution_fragment(sb, key, row)
-    if request.args.get("fragment"):
-        return Response(body, content_type="text/html; charset=utf-8")
-    return _page(f"Execution {key.name}", f'<div id="execution">{body}</div>')
+        return (f"<p>No execution {html.escape(key.name)} in {html.escape(key.project)}/"
+                f"{html.escape(key.domain)}.</p>", 404)
+    return execution_fragment(sb, key, row), 200
 
 
 def _static(name: str) -> Any:

@@ -177,7 +177,7 @@ def serve(options: SandboxOptions, ready: Callable[[str], None] | None = None) -
     url = f"http://{endpoint_of(options.host, port)}"
     services.base_url = url
     if options.auth:
-        services.auth = _authorization_server(url, data)
+        services.auth = _authorization_server(url)
     _write_pid_file(data, url, options, port)
     stop = _install_stop_handlers(server)
     try:
@@ -194,13 +194,17 @@ def serve(options: SandboxOptions, ready: Callable[[str], None] | None = None) -
             data.pid_file.unlink(missing_ok=True)
 
 
-def _authorization_server(url: str, data: DataDir) -> Any:
-    try:
-        from flyrun.sandbox.authserver import SandboxAuth  # type: ignore[import-not-found]
-    except ImportError:
-        raise UsageError("--auth needs flyrun's authorization server (flyrun.sandbox.authserver), "
-                         "which this installation does not have") from None
-    return SandboxAuth(url, data.root)
+def _authorization_server(url: str) -> Any:
+    """The OAuth2 server of ``--auth``: public client ``flytectl`` (device flow, PKCE); with
+    ``FLYRUN_SANDBOX_CLIENT_SECRET`` set, also ``sandbox-ci`` for client credentials. Tokens live in memory."""
+    from flyrun.sandbox.authmodels import Client, Settings
+    from flyrun.sandbox.authserver import DEFAULT_CLIENT_ID, AuthServer
+
+    clients = [Client(DEFAULT_CLIENT_ID, redirect_uris=("http://localhost:53593/callback",))]
+    secret = os.environ.get("FLYRUN_SANDBOX_CLIENT_SECRET")
+    if secret:
+        clients.append(Client("sandbox-ci", client_secret=secret, grant_types=("client_credentials",)))
+    return AuthServer(issuer_url=url, clients=clients, settings=Settings(poll_interval=1.0))
 
 
 def _write_pid_file(data: DataDir, url: str, options: SandboxOptions, port: int) -> None:

@@ -4,7 +4,7 @@
 
   let timer = null;
 
-  function root() { return document.getElementById("execution"); }
+  function root() { return document.getElementById("execution") || document.getElementById("content"); }
   function summary() { const r = root(); return r ? r.querySelector(".summary") : null; }
 
   function executionId() {
@@ -32,10 +32,52 @@
     if (!typing) {
       try {
         const response = await fetch(location.pathname + "?fragment=1", { headers: headers() });
-        if (response.ok) { r.innerHTML = await response.text(); }
+        if (response.status === 401) {
+          sessionStorage.removeItem("flyrunToken");
+          signInBox(r);
+          return;
+        }
+        if (response.ok || response.status === 404) {
+          r.innerHTML = await response.text();
+          delete r.dataset.auth;
+        }
       } catch (error) { /* the server may be restarting; try again */ }
     }
     schedule();
+  }
+
+  // -- signing in (only with `flyrun sandbox start --auth`): the OAuth 2.0 device flow, from the page ------------
+  function signInBox(r) {
+    r.innerHTML = '<section class="signin"><p>This sandbox requires signing in.</p>' +
+      '<button class="sign-in" type="button">Sign in</button><p class="signin-status"></p></section>';
+  }
+
+  async function signIn(button) {
+    button.disabled = true;
+    const status = button.parentElement.querySelector(".signin-status");
+    const form = new URLSearchParams({ client_id: "flytectl", scope: "all offline" });
+    const grant = await (await fetch("/oauth2/device_authorization", { method: "POST", body: form })).json();
+    const link = grant.verification_uri + "?user_code=" + encodeURIComponent(grant.user_code);
+    status.innerHTML = 'Open <a class="activate" target="_blank" href="' + link + '">' + grant.verification_uri +
+      "</a> and approve the code <strong>" + grant.user_code + "</strong>.";
+    const poll = new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:device_code",
+      client_id: "flytectl", device_code: grant.device_code });
+    let interval = (grant.interval || 5) * 1000;
+    for (;;) {
+      await new Promise(function (done) { setTimeout(done, interval); });
+      const answer = await (await fetch("/oauth2/token", { method: "POST", body: poll })).json();
+      if (answer.access_token) {
+        sessionStorage.setItem("flyrunToken", answer.access_token);
+        refresh();
+        return;
+      }
+      if (answer.error === "slow_down") { interval += 5000; }
+      else if (answer.error !== "authorization_pending") {
+        status.textContent = "Sign-in failed: " + (answer.error_description || answer.error);
+        button.disabled = false;
+        return;
+      }
+    }
   }
 
   function showError(gate, message) {
@@ -93,6 +135,7 @@
   document.addEventListener("click", function (event) {
     const button = event.target.closest("button");
     if (!button) { return; }
+    if (button.classList.contains("sign-in")) { signIn(button); return; }
     const gate = button.closest(".gate");
     if (gate && (button.classList.contains("approve") || button.classList.contains("reject"))) {
       const approved = button.classList.contains("approve");
@@ -118,5 +161,10 @@
     }
   });
 
-  schedule();
+  const start = root();
+  if (start && start.dataset.auth === "required") {
+    if (sessionStorage.getItem("flyrunToken")) { refresh(); } else { signInBox(start); }
+  } else {
+    schedule();
+  }
 }());
