@@ -239,18 +239,51 @@ def _wait(process: subprocess.Popen, scope: Scope, limit: float | None, deadline
     started = time.monotonic()
     ends = [t for t in (started + limit if limit else None, deadline) if t is not None]
     end = min(ends) if ends else None
-    while True:
+    with _ExitWaiter(process) as waiter:
+        while True:
+            done = waiter.wait(0.1)
+            if scope.stopped:
+                stop_process(process)
+                process.wait()
+                raise Aborted()
+            if done:
+                return process.returncode, False
+            if end is not None and time.monotonic() >= end:
+                stop_process(process, grace=2.0)
+                process.wait()
+                return process.returncode, True
+
+
+class _ExitWaiter:
+    """Wakes the moment a process ends: a pidfd on Linux, polling elsewhere.
+
+    (``Popen.wait(timeout)`` sleeps in steps of up to 50 ms, which would add that much to every task.)
+    """
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
         try:
-            code = process.wait(timeout=0.1)
-        except subprocess.TimeoutExpired:
-            code = None
-        if scope.stopped:
-            stop_process(process)
-            process.wait()
-            raise Aborted()
-        if code is not None:
-            return code, False
-        if end is not None and time.monotonic() >= end:
-            stop_process(process, grace=2.0)
-            process.wait()
-            return process.returncode, True
+            self.pidfd: int | None = os.pidfd_open(process.pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
+
+    def __enter__(self) -> _ExitWaiter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+
+    def wait(self, timeout: float) -> bool:
+        if self.process.poll() is not None:
+            return True
+        if self.pidfd is None:
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return False
+            return True
+        import select
+
+        select.select([self.pidfd], [], [], timeout)
+        return self.process.poll() is not None
