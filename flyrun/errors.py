@@ -87,11 +87,16 @@ class RunFailedError(FlyrunError):
 class TaskExecutionError(RunFailedError):
     """A user task raised; keeps the original exception so the CLI can show the user's own frames."""
 
-    def __init__(self, task_name: str, error: BaseException, context: str = "") -> None:
+    def __init__(self, task_name: str, error: BaseException, context: str = "",
+                 frames: list[tuple[str, int, str, str]] | None = None) -> None:
         where = f" ({context})" if context else ""
-        super().__init__(f"task {task_name}{where} failed: {type(error).__name__}: {error}")
+        # An error from another process is known by the type name it had there.
+        type_name = getattr(error, "type_name", type(error).__name__)
+        super().__init__(f"task {task_name}{where} failed: {type_name}: {error}")
         self.task_name = task_name
         self.error = error
+        # (file, line, function, source) of a traceback that happened elsewhere (a map worker), if any.
+        self.frames = frames
 
 
 class TimeoutExpired(FlyrunError):

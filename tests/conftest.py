@@ -73,7 +73,8 @@ def _is_user_module(module: object) -> bool:
     file = getattr(module, "__file__", None)
     if name == "flyrun" or name.startswith("flyrun."):
         return False
-    return file is None or not os.path.realpath(file).startswith(_LIBRARY_DIRS)
+    # A module without a file is a namespace package (google, ...): a library's, never the user's.
+    return file is not None and not os.path.realpath(file).startswith(_LIBRARY_DIRS)
 
 
 @pytest.fixture

@@ -86,6 +86,15 @@ class Application:
         return AdminSession(self.config, environ=self.env.environ, notify=self.info, debug=self.debug,
                             interactive=self.env.interactive if interactive is None else interactive)
 
+    @property
+    def upload_progress(self):
+        """A progress wrapper for uploads on a terminal (None otherwise): (stream, size, label) -> stream."""
+        if not self.env.stderr_isatty or self.json_output:
+            return None
+        from flyrun.cli.progress import wrap_upload
+
+        return lambda stream, size, label: wrap_upload(stream, size, label, self.env.stderr)
+
     # -- output ----------------------------------------------------------------------------------
     @property
     def json_output(self) -> bool:
@@ -106,6 +115,15 @@ class Application:
     def debug(self, text: str) -> None:
         if self.verbose:
             self.info(f"debug: {text}")
+
+    def ask(self, question: str) -> str:
+        """Ask the person at the terminal: the question on stderr, one line of answer from stdin."""
+        self.env.stderr.write(question)
+        self.env.stderr.flush()
+        line = self.env.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\r\n")
 
     def print_json(self, document: Any) -> None:
         self.env.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")

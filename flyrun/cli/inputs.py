@@ -68,7 +68,7 @@ def entity_command(entity: Any, callback: Any, passthrough: list[OptionSpec]) ->
         free = [flag for flag in flags if flag not in taken]
         if free:
             params.append(click.Option([*free, PASSTHROUGH_PREFIX + destination], **options))
-    doc = (getattr(entity, "__doc__", None) or "").strip()
+    doc = (getattr(getattr(entity, "fn", None), "__doc__", None) or "").strip()
     summary = f"Run {entity.kind} {entity.name}: {entity.signature()}"
     return click.Command(entity.short_name, params=params, callback=callback,
                          help=summary + ("\n\n" + doc if doc else ""),

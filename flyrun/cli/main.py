@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "completion": "flyrun.cli.completion:completion",
     "config": "flyrun.cli.config:config",
     "auth": "flyrun.cli.auth:auth",
+    "cache": "flyrun.cli.cache:cache",
+    "package": "flyrun.cli.package:package",
     "sandbox": "flyrun.cli.sandbox:sandbox",
 }
 
@@ -26,6 +28,8 @@ COMMAND_HELP: dict[str, str] = {
     "completion": "Print the shell completion script for bash, zsh or fish.",
     "config": "Show, create and check configuration.",
     "auth": "Sign in to a Flyte endpoint, show or remove stored tokens.",
+    "cache": "Show or clear the local cache of cache=True tasks.",
+    "package": "Serialize tasks and workflows for a Flyte cluster and bundle the code.",
     "sandbox": "Start, inspect or stop a local Flyte-compatible server.",
 }
 

@@ -33,7 +33,7 @@ def render_outputs(app: Application, outputs: dict[str, Any], types: dict[str, A
 def render_error(app: Application, error: FlyrunError) -> None:
     app.info(f"Error: {error.message}")
     if isinstance(error, TaskExecutionError):
-        frames = user_frames(error.error)
+        frames = user_frames(error.error, error.frames)
         if frames:
             app.info("Traceback (your code, most recent call last):")
             app.info("".join(traceback.format_list(frames)).rstrip())
@@ -43,10 +43,18 @@ def render_error(app: Application, error: FlyrunError) -> None:
         app.info("".join(traceback.format_exception(error.__cause__)).rstrip())
 
 
-def user_frames(error: BaseException) -> list[traceback.FrameSummary]:
-    """The frames of a traceback that are the user's: not flyrun's, not the standard library's."""
+def user_frames(error: BaseException, remote: list[tuple[str, int, str, str]] | None = None,
+                ) -> list[traceback.FrameSummary]:
+    """The frames of a traceback that are the user's: not flyrun's, not the standard library's.
+
+    ``remote`` holds the frames of a traceback from another process, when the error happened there.
+    """
     import sysconfig
 
     library_dirs = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
     excluded = tuple(d + os.sep for d in library_dirs) + (_FLYRUN_DIR + os.sep,)
-    return [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(excluded)]
+    if remote is not None:
+        frames = [traceback.FrameSummary(file, line, name, line=source) for file, line, name, source in remote]
+    else:
+        frames = list(traceback.extract_tb(error.__traceback__))
+    return [f for f in frames if not f.filename.startswith(excluded)]

@@ -9,6 +9,7 @@ import click
 
 from flyrun.cli.app import Application
 from flyrun.cli.options import global_options
+from flyrun.cli.remote_run import remote_options
 
 # Options that may come before FILE or after the entity's inputs: (flags, destination, click keywords).
 RUN_OPTIONS = [
@@ -18,6 +19,16 @@ RUN_OPTIONS = [
      {"metavar": "URI", "help": "Where outputs go: a folder, s3://... or gs://..."}),
     (["--overwrite-cache"], "overwrite_cache", {"is_flag": True, "default": None,
                                                 "help": "Recompute cached tasks."}),
+    (["--approve"], "approve", {"metavar": "GATE", "multiple": True,
+                                "help": "Approve the approve() gate GATE (repeatable)."}),
+    (["--reject"], "reject", {"metavar": "GATE", "multiple": True,
+                              "help": "Reject the approve() gate GATE; the run fails (repeatable)."}),
+    (["--signal"], "signal", {"metavar": "GATE=VALUE", "multiple": True,
+                              "help": "The value for the wait_for_input() gate GATE (repeatable)."}),
+    (["--container-runtime"], "container_runtime",
+     {"type": click.Choice(["docker", "podman", "host"]), "default": None,
+      "help": "Run container tasks with docker, podman, or on this machine (host). Default: docker or podman, "
+              "whichever works."}),
 ]
 
 
@@ -34,6 +45,7 @@ def _run_options(func: Any) -> Any:
 @click.option("--root-dir", type=click.Path(file_okay=False), help="Project root (default: the first folder "
               "above FILE without an __init__.py).")
 @_run_options
+@remote_options
 @global_options
 @click.pass_obj
 def run(app: Application, target: tuple[str, ...], root_dir: str | None, **run_options: Any) -> None:
@@ -64,7 +76,12 @@ def run(app: Application, target: tuple[str, ...], root_dir: str | None, **run_o
 
     def launch(**flags: Any) -> None:
         _apply_passthrough(app, flags, run_options)
-        _run_entity(app, entity, flags, run_options)
+        if run_options["remote"]:
+            from flyrun.cli.remote_run import run_remote
+
+            run_remote(app, entity, _gather_inputs(app, entity, flags, run_options), run_options, root_dir)
+        else:
+            _run_entity(app, entity, flags, run_options)
 
     command = entity_command(entity, launch, GLOBAL_PASSTHROUGH + RUN_OPTIONS)
     command.main(args=input_words, prog_name=f"flyrun run {shown} {chosen.entity_name}",
@@ -76,9 +93,11 @@ def _apply_passthrough(app: Application, flags: dict[str, Any], run_options: dic
     from flyrun.cli.inputs import PASSTHROUGH_PREFIX
 
     for key in [k for k in flags if k.startswith(PASSTHROUGH_PREFIX)]:
-        value = flags.pop(key)
-        if value is not None:
-            run_options[key[len(PASSTHROUGH_PREFIX):]] = value
+        value, name = flags.pop(key), key[len(PASSTHROUGH_PREFIX):]
+        if isinstance(value, tuple):  # repeatable options add up wherever they were given
+            run_options[name] = tuple(run_options.get(name) or ()) + value
+        elif value is not None:
+            run_options[name] = value
     output = run_options.pop("output", None)
     if output:
         app.output = output
@@ -86,18 +105,60 @@ def _apply_passthrough(app: Application, flags: dict[str, Any], run_options: dic
         app.verbose = True
 
 
-def _run_entity(app: Application, entity: Any, flags: dict[str, Any], run_options: dict[str, Any]) -> None:
+def _only_on_server(words: list[str], root_dir: str | None) -> bool:
+    """``flyrun run --remote NAME``: NAME is no file, and no Python file under here defines it."""
+    from flyrun import loader
+
+    if not words or (len(words) > 1 and not words[1].startswith("-")):
+        return False
+    name = words[0]
+    if name.endswith(".py") or ":" in name or Path(name).exists():
+        return False
+    short = name.rsplit(".", 1)[-1]
+    return short.isidentifier() and not loader.scan_for_entity(short, Path.cwd())
+
+
+def _run_registered(app: Application, name: str, input_words: list[str], run_options: dict[str, Any]) -> None:
+    from flyrun.cli.inputs import GLOBAL_PASSTHROUGH, entity_command
+    from flyrun.cli.remote_run import launch_registered
+    from flyrun.remote.client import AdminClient
+    from flyrun.remote.registered import find_registered
+
+    project = run_options["project"] or app.config.get("task.project")
+    domain = run_options["domain"] or app.config.get("task.domain")
+    with app.admin_session() as session:
+        found = find_registered(AdminClient(session), name, project, domain, run_options["version"])
+
+    def launch(**flags: Any) -> None:
+        _apply_passthrough(app, flags, run_options)
+        launch_registered(app, found, _gather_inputs(app, found, flags, run_options), run_options)
+
+    command = entity_command(found, launch, GLOBAL_PASSTHROUGH + RUN_OPTIONS)
+    command.main(args=input_words, prog_name=f"flyrun run --remote {name}", standalone_mode=False, obj=app)
+
+
+def _gather_inputs(app: Application, entity: Any, flags: dict[str, Any], run_options: dict[str, Any]) -> dict:
     from flyrun.cli.inputs import merge_inputs, read_inputs_file
-    from flyrun.cli.render import render_outputs
-    from flyrun.local.runner import LocalRunSettings, run_locally
 
     inputs_file = run_options.get("inputs_file")
     from_file = read_inputs_file(inputs_file, app.env.stdin) if inputs_file else {}
-    inputs = merge_inputs(entity, from_file, flags)
+    return merge_inputs(entity, from_file, flags)
+
+
+def _run_entity(app: Application, entity: Any, flags: dict[str, Any], run_options: dict[str, Any]) -> None:
+    from flyrun.cli.render import render_outputs
+    from flyrun.local.runner import LocalRunSettings, run_locally
+
+    inputs = _gather_inputs(app, entity, flags, run_options)
     settings = LocalRunSettings(raw_output_prefix=run_options.get("raw_output_data_prefix"),
+                                cache_dir=lambda: app.config.get("cache.dir"),
                                 overwrite_cache=bool(run_options.get("overwrite_cache")),
-                                interactive=app.env.interactive)
-    outputs = run_locally(entity, inputs, settings, notify=app.info)
+                                approve=tuple(run_options.get("approve") or ()),
+                                reject=tuple(run_options.get("reject") or ()),
+                                signals=_signals(run_options.get("signal") or ()),
+                                interactive=app.env.interactive,
+                                container_runtime=run_options.get("container_runtime"))
+    outputs = run_locally(entity, inputs, settings, notify=app.info, ask=app.ask, debug=app.debug)
     render_outputs(app, outputs, entity.interface.outputs)
 
 
@@ -114,6 +175,20 @@ def _complete_target(ctx: click.Context, incomplete: str) -> list[Any]:
         names = defined_entity_names(Path(words[0]))
         return [CompletionItem(name) for name in names if name.startswith(incomplete)]
     return []
+
+
+def _signals(words: tuple[str, ...]) -> dict[str, str]:
+    from flyrun.errors import UsageError
+
+    signals: dict[str, str] = {}
+    for word in words:
+        name, equals, value = word.partition("=")
+        if not equals or not name:
+            raise UsageError(f"--signal {word}: expected GATE=VALUE", hint="e.g. --signal count=3")
+        if name in signals:
+            raise UsageError(f"--signal {name} is given twice")
+        signals[name] = value
+    return signals
 
 
 def _list_entities(app: Application, entities: dict[str, Any], shown: str) -> None:

@@ -16,13 +16,15 @@ from flyrun.sdk.context import ExecutionContext, use_context
 class LocalRunSettings:
     raw_output_prefix: str | None = None
     storage_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    cache_dir: str | None = None
+    # The task cache's folder: a path, or a function giving one (called only if a cached task runs); None: default.
+    cache_dir: Any = None
     overwrite_cache: bool = False
     # Answers for gates given on the command line: approvals, rejections and signal values by gate name.
     approve: tuple[str, ...] = ()
     reject: tuple[str, ...] = ()
     signals: dict[str, str] = field(default_factory=dict)
     interactive: bool = False
+    # "docker", "podman", "host", or None to use whichever of docker and podman works.
     container_runtime: str | None = None
 
 
@@ -30,10 +32,14 @@ def new_execution_id() -> str:
     return "local-" + secrets.token_hex(5)
 
 
-def build_context(settings: LocalRunSettings, notify: Callable[[str], None]) -> ExecutionContext:
+def build_context(settings: LocalRunSettings, notify: Callable[[str], None],
+                  ask: Callable[[str], str] | None = None,
+                  debug: Callable[[str], None] | None = None) -> ExecutionContext:
+    """The run's context. Its cache, gate resolver, container runner and map executor are built on first use, so a
+    run that needs none of them imports none of them."""
     execution_id = new_execution_id()
     prefix = settings.raw_output_prefix or os.path.join(tempfile.gettempdir(), "flyrun-local", execution_id)
-    return ExecutionContext(
+    context = ExecutionContext(
         raw_output_prefix=prefix.rstrip("/"),
         storage_options=settings.storage_options,
         overwrite_cache=settings.overwrite_cache,
@@ -42,11 +48,90 @@ def build_context(settings: LocalRunSettings, notify: Callable[[str], None]) -> 
         execution_id=execution_id,
     )
 
+    def cache() -> Any:
+        from flyrun.local.cache import LocalCache
+
+        return LocalCache(settings.cache_dir, notify=notify)
+
+    def gate_resolver() -> Any:
+        from flyrun.local.gates import GateResolver
+
+        return GateResolver(settings.approve, settings.reject, settings.signals,
+                            ask if settings.interactive else None, notify)
+
+    def container_runner() -> Any:
+        from flyrun.local.container import ContainerRunner, local_work_dir
+
+        return ContainerRunner(context.container_runtime, local_work_dir(context.raw_output_prefix), notify)
+
+    def map_executor() -> Any:
+        from flyrun.local.mapping import run_map
+
+        def execute(map_task: Any, items: list[dict[str, Any]], allowed_failures: int) -> list[Any]:
+            return run_map(map_task, items, allowed_failures, context, lambda: str(context.cache.directory), debug)
+
+        return execute
+
+    context.cache = OnFirstUse(cache)
+    context.gate_resolver = OnFirstUse(gate_resolver)
+    context.container_runner = OnFirstUse(container_runner)
+    context.map_executor = OnFirstUse(map_executor)
+    return context
+
+
+class OnFirstUse:
+    """Stands in for an object (or a function) that is only built when first called or asked for an attribute."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._target: Any = None
+
+    @property
+    def target(self) -> Any:
+        if self._target is None:
+            self._target = self._build()
+        return self._target
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.target(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.target, name)
+
+
+def _entities(entity: Any) -> list[Any]:
+    """The entity and everything its workflow graph (and sub-workflows) can run."""
+    found = [entity]
+    for node in getattr(entity, "nodes", ()):
+        found.extend(_entities(node.entity))
+    return found
+
+
+def check_before_running(entity: Any, settings: LocalRunSettings, context: ExecutionContext) -> None:
+    """Fail at once, before any task runs, on what would fail later: unanswerable gates, no container runtime."""
+    reachable = _entities(entity)
+    if any(e.kind in ("approve", "signal", "sleep") for e in reachable) or \
+            settings.approve or settings.reject or settings.signals:
+        from flyrun.local.gates import check_answers
+
+        check_answers(entity, settings.approve, settings.reject, settings.signals, settings.interactive)
+    containers = [e for e in reachable if getattr(e, "task_type", None) == "raw-container"]
+    if containers and settings.container_runtime != "host":
+        from flyrun.local.container import choose_runtime
+
+        context.container_runtime = choose_runtime(settings.container_runtime, containers[0].name)
+
 
 def run_locally(entity: Any, inputs: dict[str, Any], settings: LocalRunSettings,
-                notify: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
-    """Check the inputs, run the entity and return its outputs by name."""
-    context = build_context(settings, notify)
+                notify: Callable[[str], None] = lambda message: None, ask: Callable[[str], str] | None = None,
+                debug: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Check the inputs, run the entity and return its outputs by name.
+
+    ``ask(question) -> answer`` reads an answer from the person at the terminal (gates); it is only used when
+    ``settings.interactive`` is true. ``notify`` and ``debug`` get one-line notices.
+    """
+    context = build_context(settings, notify, ask, debug)
     with use_context(context):
         complete = entity.complete_inputs(inputs)
+        check_before_running(entity, settings, context)
         return entity.local_execute(complete)

@@ -98,8 +98,22 @@ class AdminClient:
         params = {"limit": 1, "sort_by.key": "created_at", "sort_by.direction": "DESCENDING"}
         path = "/".join(quote(p, safe="") for p in (project, domain, name))
         found = self._call("GET", f"/api/v1/{route}/{path}", f"{resource_type.lower()} {name}", params=params)
-        entities = found.get(route if route != "launch_plans" else "launch_plans", [])
+        entities = found.get(route, [])
         return entities[0]["id"]["version"] if entities else None
+
+    def list_entities(self, resource_type: str, project: str, domain: str) -> Iterator[dict[str, Any]]:
+        """Every version of every entity of one kind in a project and domain, newest first."""
+        route = ENTITY_ROUTES[resource_type]
+        path = f"/api/v1/{route}/{quote(project, safe='')}/{quote(domain, safe='')}"
+        token = ""
+        while True:
+            params = {"limit": 100, "sort_by.key": "created_at", "sort_by.direction": "DESCENDING"}
+            page = self._call("GET", path, f"{route} in {project}/{domain}",
+                              params={**params, **({"token": token} if token else {})})
+            yield from page.get(route, [])
+            token = page.get("token") or ""
+            if not token:
+                return
 
     def update_launch_plan_state(self, entity_id: EntityId, state: str) -> None:
         self._call("PUT", f"/api/v1/launch_plans/{entity_id.path}", f"activate {entity_id}",
@@ -152,10 +166,12 @@ class AdminClient:
         return page.get("signals", [])
 
     # -- data proxy --------------------------------------------------------------------------------
-    def create_upload_location(self, project: str, domain: str, filename: str, content_md5_b64: str,
+    def create_upload_location(self, project: str, domain: str, filename: str, content_md5_b64: str | None,
                                filename_root: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"project": project, "domain": domain, "filename": filename,
-                                "content_md5": content_md5_b64, "add_content_md5_metadata": True}
+        """A signed URL to PUT ``filename`` to; without a hash, a 409 tells that the object already exists."""
+        body: dict[str, Any] = {"project": project, "domain": domain, "filename": filename}
+        if content_md5_b64:
+            body.update(content_md5=content_md5_b64, add_content_md5_metadata=True)
         if filename_root:
             body["filename_root"] = filename_root
         return self._call("POST", "/api/v1/dataproxy/artifact_urn", f"upload location for {filename}", json=body)

@@ -19,13 +19,17 @@ class ExecutionContext:
     raw_output_prefix: str = ""
     # Storage settings handed to fsspec (endpoint, keys, anonymous access, ...), built from config.
     storage_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # A local task cache with get(key) -> outputs | None and put(key, outputs); None disables caching.
+    # A task cache: key_for(task, inputs) -> key, get(key, task) -> outputs | None, put(key, task, outputs).
+    # None disables caching.
     cache: Any = None
     overwrite_cache: bool = False
-    # Answers a gate: (kind, name, expected_type, upstream_value) -> value; raises to reject or fail.
+    # Answers a gate: (gate, upstream_value) -> the gate's output value; raises to reject or fail.
     gate_resolver: Callable[..., Any] | None = None
-    # Runs a map task's items: (map_task, list_of_kwargs) -> list of outputs dicts or exceptions.
+    # Runs a map task's items: (map_task, items, allowed_failures) -> one entry per item, in order: the outputs
+    # dict, an ItemFailure, or None for an item not run because too many had failed already.
     map_executor: Callable[..., Any] | None = None
+    # Runs a ContainerTask: (container_task, inputs) -> outputs by name.
+    container_runner: Callable[..., Any] | None = None
     # One-line notices for the user (cache hits, sleep gates); the CLI sends them to stderr.
     notify: Callable[[str], None] = lambda message: None
     # Container tasks: "docker", "podman", "host" or None (detect).

@@ -3,6 +3,7 @@ workflow being traced or runs locally."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from flyrun.errors import UsageError
@@ -19,6 +20,9 @@ class Entity:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         builder = graph.active_builder()
         if builder is not None:
+            from flyrun.sdk.partials import check_call_through_partial
+
+            check_call_through_partial(self, sys._getframe(1), builder.where(self, graph.user_call_site()))
             node = builder.add_node(self, args, kwargs)
             return graph.node_result(node, self.interface.outputs, self.interface.output_tuple)
         inputs = self.bind_local_arguments(args, kwargs)
@@ -69,3 +73,11 @@ class Entity:
     @property
     def short_name(self) -> str:
         return self.name.rsplit(".", 1)[-1]
+
+    def module_attribute(self, module_name: str) -> str | None:
+        """The module-level name this entity is bound to in ``module_name``, if any (looked up when asked)."""
+        module = sys.modules.get(module_name)
+        for key, value in vars(module).items() if module else ():
+            if value is self:
+                return key
+        return None

@@ -198,11 +198,15 @@ class GraphBuilder:
         self.workflow_name = workflow_name
         self.nodes: list[Node] = []
 
+    def where(self, entity: Any, call_site: str) -> str:
+        """How messages name the node that a call of ``entity`` at ``call_site`` is about to add."""
+        return f"{call_site}: in workflow '{self.workflow_name}', node n{len(self.nodes)} ({entity.name})"
+
     def add_node(self, entity: Any, args: tuple, kwargs: dict[str, Any], expected: dict[str, Any] | None = None,
                  metadata: dict[str, Any] | None = None) -> Node:
         call_site = user_call_site()
         node_id = f"n{len(self.nodes)}"
-        where = f"{call_site}: in workflow '{self.workflow_name}', node {node_id} ({entity.name})"
+        where = self.where(entity, call_site)
         if args:
             raise WorkflowDefinitionError(f"{where}: positional arguments are not allowed inside a workflow",
                                           hint="pass every input by keyword, e.g. t(x=1)")

@@ -39,6 +39,23 @@ class TaskMetadata:
     interruptible: bool | None = None
 
 
+def task_metadata(where: str, retries: int = 0, timeout: dt.timedelta | int | None = None, cache: bool = False,
+                  cache_version: str = "", interruptible: bool | None = None) -> TaskMetadata:
+    """Checked metadata shared by every kind of task; a bare timeout number means seconds."""
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        timeout = dt.timedelta(seconds=timeout)
+    if timeout is not None and not isinstance(timeout, dt.timedelta):
+        raise WorkflowDefinitionError(f"{where}: timeout must be a timedelta or seconds, not {timeout!r}")
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise WorkflowDefinitionError(f"{where}: retries must be >= 0, not {retries!r}")
+    if not isinstance(cache_version, str):
+        raise WorkflowDefinitionError(f"{where}: cache_version must be a string, not {cache_version!r}")
+    if cache and not cache_version:
+        cache_version = "0"
+    return TaskMetadata(retries=retries, timeout=timeout, cache=bool(cache), cache_version=cache_version,
+                        interruptible=interruptible)
+
+
 def task_name(fn: Callable[..., Any]) -> str:
     """Flyte's entity name: ``<module>.<function>``, the module dotted from the project root."""
     return f"{fn.__module__}.{fn.__qualname__}"
@@ -57,14 +74,8 @@ class PythonFunctionTask(Entity):
         self.fn = fn
         self.name = name or task_name(fn)
         where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}: task '{self.name}'"
-        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-            timeout = dt.timedelta(seconds=timeout)
-        if cache and not cache_version:
-            cache_version = "0"
-        if retries < 0:
-            raise WorkflowDefinitionError(f"{where}: retries must be >= 0, not {retries}")
-        self.metadata = TaskMetadata(retries=retries, timeout=timeout, cache=cache,
-                                     cache_version=cache_version, interruptible=interruptible)
+        self.metadata = task_metadata(where, retries=retries, timeout=timeout, cache=cache,
+                                      cache_version=cache_version, interruptible=interruptible)
         self.interface = interface_from_function(fn, where)
         for label, types in (("input", self.interface.inputs), ("output", self.interface.outputs)):
             for var, python_type in types.items():
@@ -76,8 +87,7 @@ class PythonFunctionTask(Entity):
         self.limits = limits
         self.container_image = container_image
         self.environment = dict(environment or {})
-        self.pod_template = _checked_pod_template(pod_template, where)
-        self.pod_template_name = pod_template_name
+        self.pod_template, self.pod_template_name = checked_pod_settings(pod_template, pod_template_name, where)
         functools.update_wrapper(self, fn)
 
     # The module and attribute a worker or a task container imports to find this task again.
@@ -90,19 +100,7 @@ class PythonFunctionTask(Entity):
         return self.fn.__qualname__
 
     def local_execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        context = current_context()
-        key = None
-        if self.metadata.cache and context.cache is not None:
-            key = context.cache.key_for(self, inputs)
-            if not context.overwrite_cache:
-                cached = context.cache.get(key, self)
-                if cached is not None:
-                    context.notify(f"{self.name}: cached result used (cache_version {self.metadata.cache_version})")
-                    return cached
-        outputs = self.run_function(inputs)
-        if key is not None:
-            context.cache.put(key, self, outputs)
-        return outputs
+        return cached_execute(self, inputs, self.run_function)
 
     def run_function(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """Call the user's function and pass its outputs through their literal form."""
@@ -121,13 +119,38 @@ class PythonFunctionTask(Entity):
         return f"<task {self.name}>"
 
 
-def _checked_pod_template(pod_template: Any, where: str) -> Any:
+def checked_pod_settings(pod_template: Any, pod_template_name: Any, where: str) -> tuple[Any, str | None]:
+    """Check ``pod_template=`` and ``pod_template_name=`` of a task; the pod template is only imported if given."""
+    if pod_template_name is not None and (not isinstance(pod_template_name, str) or not pod_template_name):
+        raise WorkflowDefinitionError(f"{where}: pod_template_name must be a non-empty string, not "
+                                      f"{pod_template_name!r}")
     if pod_template is None:
-        return None
-    if type(pod_template).__name__ != "PodTemplate":
+        return None, pod_template_name
+    from flyrun.sdk.container import PodTemplate
+
+    if not isinstance(pod_template, PodTemplate):
         raise WorkflowDefinitionError(f"{where}: pod_template must be a flyrun PodTemplate, not "
-                                      f"{type(pod_template).__name__}")
-    return pod_template
+                                      f"{type(pod_template).__name__}",
+                                      hint="PodTemplate(pod_spec=V1PodSpec(...) or a dict, labels=..., ...)")
+    return pod_template, pod_template_name
+
+
+def cached_execute(entity: Any, inputs: dict[str, Any],
+                   compute: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``compute`` unless the run's cache holds this task's outputs for these inputs (``cache=True`` tasks)."""
+    context = current_context()
+    cache = context.cache if entity.metadata.cache else None
+    if cache is None:
+        return compute(inputs)
+    key = cache.key_for(entity, inputs)
+    if not context.overwrite_cache:
+        cached = cache.get(key, entity)
+        if cached is not None:
+            context.notify(f"{entity.name}: cached outputs reused (cache_version {entity.metadata.cache_version})")
+            return cached
+    outputs = compute(inputs)
+    cache.put(key, entity, outputs)
+    return outputs
 
 
 def task(_fn: Callable[..., Any] | None = None, **options: Any) -> Any:

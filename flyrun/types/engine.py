@@ -50,6 +50,14 @@ class TypeTransformer:
         """Raise TypeMismatch unless value fits; by default, converting to a literal is the check."""
         self.to_literal(value, python_type)
 
+    def literal_is_reusable(self, literal: dict, python_type: Any) -> bool:
+        """Whether a literal stored earlier (by the task cache) still stands for its value.
+
+        By default: every local file or folder it points at still exists. A family whose literals point elsewhere
+        (remote files) can override this with a check of its own.
+        """
+        return local_blobs_exist(literal)
+
 
 _TRANSFORMERS: list[TypeTransformer] = []
 
@@ -110,6 +118,28 @@ def to_json(value: Any, python_type: Any) -> Any:
 
 def check(value: Any, python_type: Any) -> None:
     transformer_for(python_type).check(value, python_type)
+
+
+def literal_is_reusable(literal: dict, python_type: Any) -> bool:
+    return transformer_for(python_type).literal_is_reusable(literal, python_type)
+
+
+def local_blobs_exist(literal: Any) -> bool:
+    """False if the literal, at any depth, is a blob whose URI is a local path that no longer exists."""
+    if not isinstance(literal, dict):
+        return True
+    scalar = literal.get("scalar") or {}
+    uri = (scalar.get("blob") or {}).get("uri")
+    if isinstance(uri, str):
+        import os
+
+        path = uri[len("file://"):] if uri.startswith("file://") else uri
+        if "://" not in path and not os.path.exists(path):
+            return False
+    nested = [(scalar.get("union") or {}).get("value")]
+    nested += (literal.get("collection") or {}).get("literals", [])
+    nested += list(((literal.get("map") or {}).get("literals") or {}).values())
+    return all(local_blobs_exist(item) for item in nested if item is not None)
 
 
 def roundtrip(value: Any, python_type: Any) -> Any:

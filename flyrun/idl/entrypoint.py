@@ -1,0 +1,257 @@
+"""``flyrun-execute``: run one task inside a task container, as Flyte's propeller runs ``pyflyte-execute``.
+
+The contract (the container arguments ``flyrun.idl.tasks`` writes; the container's command is empty)::
+
+    flyrun-execute --inputs {{.input}} --output-prefix {{.outputPrefix}}
+        --raw-output-data-prefix {{.rawOutputDataPrefix}}
+        --checkpoint-path {{.checkpointOutputPrefix}} --prev-checkpoint {{.prevCheckpointPrefix}}
+        [--bundle <code bundle URI> --dest-dir <dir>]
+        --resolver flyrun.default -- task-module <module> task-name <attribute>
+
+1. With ``--bundle`` (a local path, ``file://``, ``s3://``, ``gs://``...), the ``.tar.gz`` is downloaded and unpacked
+   into ``--dest-dir`` (default ``.``), which then goes first on ``sys.path``: modules are imported by their
+   dotted name from the project root, exactly as ``flyrun run`` imported them.
+2. The resolver imports the task: ``flyrun.default`` takes ``task-module M task-name A``; ``flyrun.map`` takes
+   ``vars "<bound,...>" resolver flyrun.default task-module M task-name A`` and runs ONE item of a map task.
+3. ``--inputs`` names a binary ``flyteidl.core.LiteralMap`` (``inputs.pb``). For a map item it holds that item's
+   values: scalars for the mapped inputs, bound inputs as they are. Flyte's array convention works too: when
+   ``BATCH_JOB_ARRAY_INDEX_VAR_NAME`` names a variable holding the index (plus ``BATCH_JOB_ARRAY_INDEX_OFFSET``),
+   mapped inputs given as whole collections are indexed.
+4. The task runs; files and directories it returns are written under ``--raw-output-data-prefix``.
+5. Success: ``<output-prefix>/outputs.pb`` (a ``LiteralMap``), exit 0. Failure: ``<output-prefix>/error.pb``
+   (a ``flyteidl.core.ErrorDocument``: origin USER with the task's exception and traceback, NON_RECOVERABLE;
+   origin SYSTEM, RECOVERABLE, when the bundle, inputs or storage failed), the message also goes to stderr
+   and to the Kubernetes termination log when there is one, and the exit status is 1. Bad arguments exit 2.
+
+The checkpoint paths are accepted and not used yet. Only what the task needs is imported: protobuf for the
+literal maps, fsspec only when a URI is remote, the user's module and what it imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+TERMINATION_LOG = "/dev/termination-log"
+
+
+class Failure(Exception):
+    """A failure to report in error.pb: who caused it (USER or SYSTEM) and the message."""
+
+    def __init__(self, origin: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.origin, self.code, self.message = origin, code, message
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="flyrun-execute", description="Run one flyrun task (Flyte container).")
+    parser.add_argument("--inputs", required=True, help="inputs.pb: a path or URI")
+    parser.add_argument("--output-prefix", required=True, help="where outputs.pb or error.pb go")
+    parser.add_argument("--raw-output-data-prefix", default="", help="where files the task returns go")
+    parser.add_argument("--checkpoint-path", default="")
+    parser.add_argument("--prev-checkpoint", default="")
+    parser.add_argument("--bundle", default="", help="the code bundle (.tar.gz): a path or URI")
+    parser.add_argument("--dest-dir", default=".", help="where the bundle is unpacked")
+    parser.add_argument("--resolver", default="flyrun.default")
+    parser.add_argument("loader_args", nargs=argparse.REMAINDER, help="-- followed by the resolver's arguments")
+    args = parser.parse_args(argv)
+    if args.loader_args[:1] == ["--"]:
+        args.loader_args = args.loader_args[1:]
+    if not args.loader_args:
+        parser.error("the resolver's arguments are missing (after --)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(execute(sys.argv[1:] if argv is None else argv))
+
+
+def execute(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
+    args = parse_args(argv)
+    environ = os.environ if environ is None else environ
+    try:
+        outputs = _run(args, environ)
+        _write(args.output_prefix, "outputs.pb", outputs, environ, "writing outputs.pb")
+        return 0
+    except Failure as failure:
+        _report(args.output_prefix, failure, environ)
+    except Exception as exc:  # flyrun's own failure (storage, a bug): still an error.pb, never a bare crash
+        _report(args.output_prefix, Failure("SYSTEM", f"SYSTEM:{type(exc).__name__}", _user_traceback(exc)), environ)
+    return 1
+
+
+def _run(args: argparse.Namespace, environ: Mapping[str, str]) -> bytes:
+    _unpack_code(args.bundle, Path(args.dest_dir), environ)
+    loaded = _load(args.resolver, args.loader_args)
+    inputs = _read_inputs(args.inputs, loaded, environ)
+    return _call(loaded, inputs, args, environ)
+
+
+def _unpack_code(bundle: str, dest_dir: Path, environ: Mapping[str, str]) -> None:
+    if bundle:
+        if "{{" in bundle:
+            raise Failure("SYSTEM", "SYSTEM:BundleNotUploaded", f"--bundle {bundle} was never filled in with the "
+                          "uploaded bundle's location")
+        from flyrun.idl import storage
+        from flyrun.idl.bundle import extract_archive
+
+        try:
+            with tempfile.TemporaryDirectory(prefix="flyrun-bundle-") as scratch:
+                archive = storage.download(bundle, Path(scratch) / "bundle.tar.gz", environ)
+                extract_archive(archive, dest_dir)
+        except Exception as exc:
+            raise Failure("SYSTEM", "SYSTEM:BundleDownloadFailed",
+                          f"cannot fetch or unpack the code bundle {bundle}: {type(exc).__name__}: {exc}") from exc
+    root = os.path.realpath(dest_dir)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+
+def _load(resolver_name: str, loader_args: list[str]) -> Any:
+    from flyrun.idl import resolver
+
+    try:
+        return resolver.load(resolver_name, loader_args)
+    except resolver.ResolverError as exc:
+        raise Failure("USER", "USER:TaskNotFound", str(exc)) from exc
+    except Exception as exc:  # the user's module failed to import
+        raise Failure("USER", f"USER:{type(exc).__name__}", _user_traceback(exc)) from exc
+
+
+def _read_inputs(uri: str, loaded: Any, environ: Mapping[str, str]) -> dict[str, Any]:
+    from flyrun.idl import literals, storage
+
+    try:
+        literal_map = literals.literal_map_from_bytes(storage.read_bytes(uri, environ))
+    except Exception as exc:
+        raise Failure("SYSTEM", "SYSTEM:InputsUnreadable", f"cannot read inputs {uri}: {type(exc).__name__}: "
+                      f"{exc}") from exc
+    given = {name: _offloaded(literal, environ) for name, literal in literal_map.get("literals", {}).items()}
+    if loaded.is_map_item:
+        given = _map_item_literals(given, loaded.bound_inputs, _array_index(environ))
+    return _decode(given, loaded.task)
+
+
+def _offloaded(literal: dict, environ: Mapping[str, str]) -> dict:
+    """A literal stored elsewhere (Flyte offloads big ones) is read back in."""
+    uri = literal.get("offloaded_metadata", {}).get("uri")
+    if not uri:
+        return literal
+    from flyrun.idl import literals, storage
+
+    return literals.literal_from_bytes(storage.read_bytes(uri, environ))
+
+
+def _array_index(environ: Mapping[str, str]) -> int | None:
+    variable = environ.get("BATCH_JOB_ARRAY_INDEX_VAR_NAME")
+    if not variable:
+        return None
+    return int(environ.get(variable, "0")) + int(environ.get("BATCH_JOB_ARRAY_INDEX_OFFSET", "0"))
+
+
+def _map_item_literals(given: dict[str, dict], bound: frozenset[str], index: int | None) -> dict[str, dict]:
+    if index is None:
+        return given
+    item = {}
+    for name, literal in given.items():
+        if name not in bound and "collection" in literal:
+            literal = literal["collection"].get("literals", [])[index]
+        item[name] = literal
+    return item
+
+
+def _decode(given: dict[str, dict], task: Any) -> dict[str, Any]:
+    from flyrun.types import engine
+
+    values = dict(task.interface.defaults)
+    for name, python_type in task.interface.inputs.items():
+        if name in given:
+            try:
+                values[name] = engine.to_python(given[name], python_type)
+            except Exception as exc:
+                raise Failure("USER", "USER:InputMismatch", f"input '{name}' of {task.name} does not decode as "
+                              f"{engine.describe(python_type)}: {type(exc).__name__}: {exc}") from exc
+        elif name not in values:
+            raise Failure("USER", "USER:MissingInput", f"inputs.pb has no value for input '{name}' of {task.name}")
+    return values
+
+
+def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace, environ: Mapping[str, str]) -> bytes:
+    from flyrun.errors import TaskExecutionError
+    from flyrun.idl import literals, storage
+    from flyrun.sdk.context import ExecutionContext, use_context
+
+    task = loaded.task
+    context = ExecutionContext(raw_output_prefix=args.raw_output_data_prefix.rstrip("/"),
+                               storage_options=storage.options_by_protocol(environ),
+                               execution_id=environ.get("FLYTE_INTERNAL_EXECUTION_ID", "flyrun-execute"),
+                               notify=lambda message: print(message, file=sys.stderr))
+    with use_context(context):
+        try:
+            outputs = task.run_function(inputs)
+        except TaskExecutionError as exc:
+            raise Failure("USER", f"USER:{type(exc.error).__name__}", _user_traceback(exc.error)) from exc
+        try:
+            return literals.literal_map_to_bytes(literals.to_literal_map(outputs, task.interface.outputs))
+        except Exception as exc:
+            raise Failure("SYSTEM", "SYSTEM:OutputsFailed", f"cannot store the outputs of {task.name}: "
+                          f"{type(exc).__name__}: {exc}") from exc
+
+
+def _user_traceback(error: BaseException) -> str:
+    """``Type: message`` first (what a console shows in one line), then the traceback."""
+    summary = "".join(traceback.format_exception_only(type(error), error)).strip()
+    frames = "".join(traceback.format_tb(error.__traceback__)).rstrip()
+    return f"{summary}\n\nTraceback (most recent call last):\n{frames}"
+
+
+def _write(prefix: str, name: str, data: bytes, environ: Mapping[str, str], what: str) -> None:
+    from flyrun.idl import storage
+
+    try:
+        storage.write_bytes(storage.join(prefix, name), data, environ)
+    except Exception as exc:
+        raise Failure("SYSTEM", "SYSTEM:StorageFailed", f"{what} under {prefix}: {type(exc).__name__}: "
+                      f"{exc}") from exc
+
+
+def _report(prefix: str, failure: Failure, environ: Mapping[str, str]) -> None:
+    print(f"flyrun-execute: {failure.code}: {failure.message}", file=sys.stderr)
+    _write_termination_log(failure)
+    try:
+        _write(prefix, "error.pb", error_document(failure), environ, "writing error.pb")
+    except Failure as unwritable:
+        print(f"flyrun-execute: {unwritable.message}", file=sys.stderr)
+
+
+def error_document(failure: Failure) -> bytes:
+    from flyteidl.core import errors_pb2, execution_pb2
+
+    error = errors_pb2.ContainerError(
+        code=failure.code, message=failure.message,
+        kind=errors_pb2.ContainerError.NON_RECOVERABLE if failure.origin == "USER" else
+        errors_pb2.ContainerError.RECOVERABLE,
+        origin=execution_pb2.ExecutionError.ErrorKind.Value(failure.origin))
+    error.timestamp.FromNanoseconds(time.time_ns())
+    return errors_pb2.ErrorDocument(error=error).SerializeToString()
+
+
+def _write_termination_log(failure: Failure) -> None:
+    # Kubernetes shows this file's text as the container's termination message (what propeller reports).
+    if os.path.exists(TERMINATION_LOG) and os.access(TERMINATION_LOG, os.W_OK):
+        try:
+            with open(TERMINATION_LOG, "w") as log:
+                log.write(f"{failure.code}: {failure.message}"[-4000:])
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,162 @@
+"""Workflows as ``WorkflowTemplate`` dicts (nodes, bindings, outputs), with their sub-workflows, and their default
+launch plans."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from flyrun.idl.interface import literal, literal_type, parameter_map, typed_interface
+from flyrun.idl.literals import binding_data
+from flyrun.idl.settings import SerializationSettings
+from flyrun.idl.tasks import is_map_task
+from flyrun.sdk import graph
+from flyrun.types.scalars import format_duration
+
+
+def workflow_spec(workflow: Any, settings: SerializationSettings) -> dict:
+    """An admin ``WorkflowSpec``: the template and every workflow it runs as a sub-workflow."""
+    return {"template": workflow_template(workflow, settings),
+            "sub_workflows": [workflow_template(sub, settings) for sub in subworkflows(workflow)]}
+
+
+def workflow_template(workflow: Any, settings: SerializationSettings) -> dict:
+    owner = f"workflow {workflow.name}"
+    interface = workflow.interface
+    outputs = [{"var": name, "binding": _binding_data(binding, interface.outputs[name], owner, f"output '{name}'")}
+               for name, binding in workflow.output_bindings.items()]
+    return {
+        "id": settings.identifier("WORKFLOW", workflow.name),
+        "metadata": {},
+        "interface": typed_interface(interface.inputs, interface.outputs, owner),
+        "nodes": [node_dict(node, settings, owner) for node in workflow.ordered_nodes],
+        "outputs": outputs,
+        "metadata_defaults": {},
+    }
+
+
+def subworkflows(workflow: Any) -> list[Any]:
+    """Every workflow run as a node inside ``workflow``, at any depth, innermost first, once each."""
+    found: dict[str, Any] = {}
+
+    def visit(parent: Any) -> None:
+        for node in parent.nodes:
+            if getattr(node.entity, "kind", "") == "workflow" and node.entity.name not in found:
+                visit(node.entity)
+                found[node.entity.name] = node.entity
+
+    visit(workflow)
+    return list(found.values())
+
+
+def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> dict:
+    entity = node.entity
+    where = f"{owner}, node {node.id} ({entity.name})"
+    result = {
+        "id": node.id,
+        "metadata": node_metadata(entity),
+        "inputs": node_bindings(node, where),
+        "upstream_node_ids": node.depends_on(),
+    }
+    kind = getattr(entity, "kind", "")
+    if kind == "workflow":
+        result["workflow_node"] = {"sub_workflow_ref": settings.identifier("WORKFLOW", entity.name)}
+    elif kind in GATE_KINDS:
+        result["metadata"] = gate_metadata(entity)
+        result["gate_node"] = gate_node(entity, where)
+    elif is_map_task(entity):
+        result["metadata"] = {"name": entity.name.rsplit(".", 1)[-1]}
+        result["array_node"] = array_node(entity, result["inputs"], settings)
+    else:
+        result["task_node"] = {"reference_id": settings.identifier("TASK", entity.name)}
+    return result
+
+
+GATE_KINDS = ("approve", "signal", "sleep")
+
+
+def gate_metadata(gate: Any) -> dict:
+    """A gate node is named by its gate name (the signal id people answer), with the gate's timeout."""
+    metadata: dict[str, Any] = {"name": gate.name}
+    if gate.timeout is not None:
+        metadata["timeout"] = format_duration(gate.timeout)
+    return metadata
+
+
+def gate_node(gate: Any, where: str) -> dict:
+    if gate.kind == "sleep":
+        return {"sleep": {"duration": format_duration(gate.duration)}}
+    if gate.kind == "approve":
+        return {"approve": {"signal_id": gate.name}}
+    signal_type = literal_type(gate.expected_type, where, "signal", gate.name)
+    return {"signal": {"signal_id": gate.name, "type": signal_type, "output_variable_name": gate.output_name}}
+
+
+def array_node(map_task: Any, bindings: list[dict], settings: SerializationSettings) -> dict:
+    """flytekit's ArrayNode for a map task: one sub-node running the map task, bound inputs listed."""
+    sub_node = {"id": map_task.name, "metadata": node_metadata(map_task.task), "inputs": bindings,
+                "task_node": {"reference_id": settings.identifier("TASK", map_task.name)}}
+    array: dict[str, Any] = {"node": sub_node}
+    if map_task.concurrency is not None:
+        array["parallelism"] = map_task.concurrency
+    if map_task.min_successes is not None:
+        array["min_successes"] = map_task.min_successes
+    else:
+        array["min_success_ratio"] = map_task.min_success_ratio
+    array.update(execution_mode="MINIMAL_STATE", is_original_sub_node_interface=False,
+                 bound_inputs=list(map_task.bound_inputs))
+    return array
+
+
+def node_metadata(entity: Any) -> dict:
+    """flytekit names a node after its entity's short name and copies the task's retries and timeout."""
+    metadata: dict[str, Any] = {"name": entity.name.rsplit(".", 1)[-1]}
+    task_meta = getattr(entity, "metadata", None)
+    if getattr(entity, "kind", "") == "task" and task_meta is not None:
+        metadata["retries"] = {"retries": task_meta.retries}
+        if task_meta.timeout is not None:
+            metadata["timeout"] = format_duration(task_meta.timeout)
+        if task_meta.interruptible is not None:
+            metadata["interruptible"] = task_meta.interruptible
+    return metadata
+
+
+def node_bindings(node: graph.Node, where: str, inputs: dict[str, Any] | None = None) -> list[dict]:
+    """The node's bindings, plus the defaults of inputs it leaves out (Flyte's compiler needs every input)."""
+    interface = node.entity.interface
+    types = interface.inputs if inputs is None else inputs
+    bindings = [{"var": name, "binding": _binding_data(b, types[name], where, f"input '{name}'")}
+                for name, b in node.bindings.items()]
+    for name, python_type in types.items():
+        if name not in node.bindings and name in interface.defaults:
+            value = literal(interface.defaults[name], python_type, f"{where}: default of input '{name}'")
+            bindings.append({"var": name, "binding": binding_data(value)})
+    return bindings
+
+
+def _binding_data(binding: graph.Binding, python_type: Any, where: str, label: str) -> dict:
+    if binding.kind == "promise":
+        promise = binding.value
+        return {"promise": {"node_id": promise.node_id, "var": promise.var}}
+    if binding.kind == "list":
+        item = typing.get_args(python_type)[0]
+        return {"collection": {"bindings": [_binding_data(b, item, where, f"{label}[{i}]")
+                                            for i, b in enumerate(binding.value)]}}
+    if binding.kind == "map":
+        value_type = typing.get_args(python_type)[1]
+        return {"map": {"bindings": {key: _binding_data(b, value_type, where, f"{label}[{key!r}]")
+                                     for key, b in binding.value.items()}}}
+    return binding_data(literal(binding.value, python_type, f"{where}: {label}"))
+
+
+def launch_plan_spec(workflow: Any, settings: SerializationSettings) -> dict:
+    """The default launch plan: the workflow's name and version, its defaults as ``default_inputs``."""
+    return {
+        "workflow_id": settings.identifier("WORKFLOW", workflow.name),
+        "entity_metadata": {},
+        "default_inputs": parameter_map(workflow.interface, f"workflow {workflow.name}"),
+        "fixed_inputs": {"literals": {}},
+        "labels": {"values": {}},
+        "annotations": {"values": {}},
+        "raw_output_data_config": {"output_location_prefix": ""},
+    }

@@ -1,0 +1,158 @@
+"""Map worker processes: fresh interpreters that find a task by module and name and run batches of its items.
+
+A worker is ``python -m flyrun.local.map_worker READ_FD WRITE_FD``, talking to the parent over two pipes with
+pickled messages (``multiprocessing.connection``). Nothing comes from the parent's memory: the worker puts the
+project root first on ``sys.path``, then ``importlib.import_module(task.module)`` and gets the attribute, as a task
+container does. Values cross the boundary as literals, as they cross a cluster's.
+
+Messages: the parent sends a spec (``worker_spec``), the worker answers ``("ready", pid)`` or ``("error", text)``;
+then each batch ``[(index, input literals), ...]`` gets ``[(index, output literals | ItemFailure, notices), ...]``;
+``None`` ends the worker. Standard output and error are the parent's, so a task's prints show as in-process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from flyrun.sdk.context import ExecutionContext, use_context
+from flyrun.sdk.map import ItemFailure
+from flyrun.types import engine
+
+
+def find_task(module: str, attribute: str) -> Any:
+    """``module.attribute`` (the attribute may be dotted), imported as a task container would."""
+    found: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        found = getattr(found, part)
+    return found
+
+
+def project_root(module_name: str) -> str | None:
+    """The folder that ``module_name`` is imported from: its file, up one level per dot (and for a package)."""
+    file = getattr(sys.modules.get(module_name), "__file__", None)
+    if not file:
+        return None
+    path = Path(file).resolve()
+    levels = module_name.count(".") + (1 if path.name == "__init__.py" else 0)
+    return str(path.parents[levels])
+
+
+def worker_spec(context: ExecutionContext, task: Any, cache_dir: str | None) -> dict[str, Any]:
+    """What a worker needs to find the task and rebuild the run's context: plain, picklable data only."""
+    root = project_root(task.module)
+    path = [root] + [p for p in sys.path if p != root] if root else list(sys.path)
+    return {"sys_path": path, "module": task.module, "attribute": task.attribute,
+            "raw_output_prefix": context.raw_output_prefix, "storage_options": context.storage_options,
+            "cache_dir": cache_dir, "overwrite_cache": context.overwrite_cache, "execution_id": context.execution_id}
+
+
+class Worker:
+    """The parent's handle on one worker process."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        from multiprocessing.connection import Connection
+
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        flyrun_home = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [flyrun_home, os.environ.get("PYTHONPATH")])))
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "flyrun.local.map_worker", str(to_child_r), str(from_child_w)],
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, env=env)
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self.outbox, self.inbox = Connection(to_child_w), Connection(from_child_r)
+        self.outbox.send(spec)
+
+    def ready(self) -> None:
+        """Wait until the worker has found the task; raise with its reason if it could not."""
+        kind, detail = self.inbox.recv()
+        if kind != "ready":
+            raise RuntimeError(detail)
+
+    def run(self, batch: list[tuple[int, dict[str, dict]]]) -> list[tuple[int, Any, list[str]]]:
+        self.outbox.send(batch)
+        return self.inbox.recv()
+
+    def close(self, kill: bool = False) -> None:
+        try:
+            if not kill:
+                self.outbox.send(None)
+        except OSError:
+            pass
+        if kill:
+            self.process.kill()
+        self.outbox.close()
+        self.inbox.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def exit_code(self) -> int | None:
+        return self.process.poll()
+
+
+# -- the worker process ---------------------------------------------------------------------------------
+def serve(inbox: Any, outbox: Any) -> None:
+    spec = inbox.recv()
+    sys.path[:] = spec["sys_path"]
+    importlib.invalidate_caches()
+    try:
+        task = find_task(spec["module"], spec["attribute"])
+    except Exception as exc:  # told to the parent, which runs the items itself
+        outbox.send(("error", f"cannot import {spec['module']}.{spec['attribute']}: {type(exc).__name__}: {exc}"))
+        return
+    context = _context(spec)
+    outbox.send(("ready", os.getpid()))
+    while (batch := inbox.recv()) is not None:
+        outbox.send([run_item(task, context, index, literals) for index, literals in batch])
+
+
+def _context(spec: dict[str, Any]) -> ExecutionContext:
+    cache = None
+    if spec["cache_dir"]:
+        from flyrun.local.cache import LocalCache
+
+        cache = LocalCache(spec["cache_dir"])
+    return ExecutionContext(raw_output_prefix=spec["raw_output_prefix"], storage_options=spec["storage_options"],
+                            cache=cache, overwrite_cache=spec["overwrite_cache"], execution_id=spec["execution_id"])
+
+
+def run_item(task: Any, context: ExecutionContext, index: int, literals: dict[str, dict]) -> tuple[int, Any, list]:
+    notices: list[str] = []
+    if context.cache is not None:
+        context.cache.notify = notices.append
+    with use_context(dataclasses.replace(context, notify=notices.append)):
+        try:
+            inputs = {name: engine.to_python(lit, task.interface.inputs[name]) for name, lit in literals.items()}
+            outputs = task.local_execute(inputs)
+            result: Any = {name: engine.to_literal(value, task.interface.outputs[name])
+                           for name, value in outputs.items()}
+        except Exception as exc:  # reported to the parent as data; it decides what a failure means
+            result = ItemFailure.from_exception(index, exc)
+    return index, result, notices
+
+
+def main(argv: list[str]) -> int:
+    from multiprocessing.connection import Connection
+
+    inbox, outbox = Connection(int(argv[0])), Connection(int(argv[1]))
+    try:
+        serve(inbox, outbox)
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

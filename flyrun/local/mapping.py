@@ -1,0 +1,231 @@
+"""Run a map task's items locally, choosing in-process, threads or worker processes by timing the first items.
+
+Every run starts the same way: items run here, one after another, on the calling thread. Most maps of small items
+are finished before the probe ends, and pay nothing for parallelism. If items are still left after ``PROBE_SECONDS``,
+what the probe saw decides:
+
+- mostly CPU time, and enough work left to pay for starting processes: worker processes (fresh interpreters
+  that find the task by module and name, see ``flyrun.local.map_worker``) pull batches of items, sized to about
+  ``BATCH_SECONDS`` of work, from the same queue as this thread, which keeps running items too. Lanes in total:
+  ``concurrency``, else the number of CPUs.
+- mostly waiting (I/O, sleeps): threads pull items from the queue. Lanes: ``concurrency``, else min(32, CPUs + 4).
+- too little left to gain anything: this thread finishes alone.
+
+The numbers come from bench/bench_map.py on a 2-core machine; see the README.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flyrun.sdk.context import ExecutionContext, use_context
+from flyrun.sdk.map import ItemFailure, MapTask
+
+PROBE_SECONDS = 0.02  # run items here for this long before deciding anything
+CPU_BOUND_SHARE = 0.3  # the probe spent this share of its time on the CPU (waiting items: under 0.1)
+PROCESSES_PAY_AFTER = 0.25  # seconds of work left, above which starting worker processes pays (~0.1 s cold)
+THREADS_PAY_AFTER = 0.01
+BATCH_SECONDS = 0.05  # work sent to a worker process in one message
+SWITCH_INTERVAL = 0.001  # seconds; Python's default of 0.005 makes worker start-up three times slower
+
+
+class MapRun:
+    """The shared queue of one map's items, their results, and the lanes that work on them."""
+
+    def __init__(self, map_task: MapTask, items: list[dict[str, Any]], allowed_failures: int,
+                 context: ExecutionContext, cache_dir: Callable[[], str | None]) -> None:
+        self.map_task, self.items, self.allowed = map_task, items, allowed_failures
+        self.context = context
+        self.cache_dir = cache_dir
+        self.pending = collections.deque(range(len(items)))
+        self.results: list[Any] = [None] * len(items)
+        self.notices: collections.Counter[str] = collections.Counter()
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.failed = 0
+        self.done_here = 0
+        self.finished = threading.Event()
+        self.workers: list[Any] = []
+        self.closed = False
+        self.mode = "in-process"
+
+    # -- the queue -----------------------------------------------------------------------------
+    def take(self, count: int = 1) -> list[int]:
+        with self.lock:
+            if self.failed > self.allowed:
+                self.pending.clear()
+            batch = [self.pending.popleft() for _ in range(min(count, len(self.pending)))]
+            self.in_flight += len(batch)
+            if not batch and self.in_flight == 0:
+                self.finished.set()
+            return batch
+
+    def record(self, index: int, result: Any, notices: list[str]) -> None:
+        with self.lock:
+            self.results[index] = result
+            self.notices.update(notices)
+            self.in_flight -= 1
+            if isinstance(result, ItemFailure):
+                self.failed += 1
+                if self.failed > self.allowed:
+                    self.pending.clear()
+            if not self.pending and self.in_flight == 0:
+                self.finished.set()
+
+    # -- lanes ---------------------------------------------------------------------------------
+    def run_here(self) -> None:
+        """A lane in this process: run items from the queue until it is empty."""
+        notices: list[str] = []
+        lane_context = dataclasses.replace(self.context, notify=notices.append)
+        with use_context(lane_context):
+            while batch := self.take():
+                index = batch[0]
+                try:
+                    result: Any = self.map_task.task.local_execute(self.items[index])
+                except Exception as exc:  # the item's failure is data; MapTask.gather decides what it means
+                    result = ItemFailure.from_exception(index, exc)
+                self.done_here += 1
+                self.record(index, result, notices)
+                notices.clear()
+
+    def run_in_worker(self, worker: Any, batch_size: int) -> None:
+        """A lane that feeds one worker process with batches of items, as literals."""
+        from flyrun.types import engine
+
+        task = self.map_task.task
+        try:  # take no item before the worker is up: until then this process may well finish them itself
+            worker.ready()
+        except Exception as exc:
+            self.notify_once(f"map task {self.map_task.name}: a worker process could not start ({exc}); "
+                             "running the items here")
+            return
+        while batch := self.take(batch_size):
+            payload = [(i, {name: engine.to_literal(value, task.interface.inputs[name])
+                            for name, value in self.items[i].items()}) for i in batch]
+            try:
+                answers = worker.run(payload)
+            except (EOFError, OSError) as exc:  # the worker died: every item of the batch failed
+                answers = [(i, _lost_item(i, worker, exc), []) for i in batch]
+            for index, result, notices in answers:
+                if not isinstance(result, ItemFailure):
+                    result = {name: engine.to_python(lit, task.interface.outputs[name]) for name, lit in result.items()}
+                self.record(index, result, notices)
+            if any(isinstance(result, ItemFailure) and result.error_type == "WorkerExited" for _, result, _ in answers):
+                return
+
+    def notify_once(self, message: str) -> None:
+        with self.lock:
+            self.notices[message] = 1
+
+    # -- deciding ------------------------------------------------------------------------------
+    def start_helpers(self, started: float, cpu_started: float) -> None:
+        """After the probe: add thread or process lanes if what is left is worth it."""
+        elapsed = time.perf_counter() - started
+        cpu_share = (time.process_time() - cpu_started) / max(elapsed, 1e-9)
+        per_item = elapsed / max(self.done_here, 1)
+        left = len(self.pending)
+        work_left = per_item * left
+        heavy = self.done_here == 0 or work_left >= PROCESSES_PAY_AFTER  # an item outlasting the probe is heavy
+        if cpu_share >= CPU_BOUND_SHARE:
+            lanes = _limit(self.map_task.concurrency, os.cpu_count() or 1)
+            if lanes > 1 and heavy and self._importable():
+                batch_size = 1 if self.done_here == 0 else max(1, min(math.ceil(BATCH_SECONDS / per_item),
+                                                                        math.ceil(left / (4 * (lanes - 1)))))
+                self._start_processes(min(lanes - 1, left), batch_size)
+        elif work_left >= THREADS_PAY_AFTER:
+            lanes = _limit(self.map_task.concurrency, min(32, (os.cpu_count() or 1) + 4))
+            self.mode = f"{lanes} threads"
+            for _ in range(lanes - 1):
+                threading.Thread(target=self.run_here, daemon=True, name="flyrun-map").start()
+
+    def _importable(self) -> bool:
+        from flyrun.local.map_worker import find_task
+
+        task = self.map_task.task
+        try:
+            return task.module != "__main__" and find_task(task.module, task.attribute) is task
+        except Exception:
+            return False
+
+    def _start_processes(self, count: int, batch_size: int) -> None:
+        from flyrun.local.map_worker import Worker, worker_spec
+
+        cache_dir = self.cache_dir() if self.map_task.task.metadata.cache else None
+        spec = worker_spec(self.context, self.map_task.task, cache_dir)
+        self.mode = f"{count} worker process{'es' * (count > 1)} and this one, batches of {batch_size}"
+        for _ in range(count):
+            worker = Worker(spec)
+            with self.lock:
+                closed = self.closed
+                if not closed:
+                    self.workers.append(worker)
+            if closed:  # the map finished while the worker was starting
+                worker.close(kill=True)
+                return
+            threading.Thread(target=self.run_in_worker, args=(worker, batch_size), daemon=True,
+                             name="flyrun-map").start()
+
+    def close(self, interrupted: bool = False) -> None:
+        with self.lock:
+            self.closed = True
+            workers = list(self.workers)
+        for worker in workers:
+            worker.close(kill=interrupted)
+
+
+def _limit(concurrency: int | None, default: int) -> int:
+    return default if not concurrency else concurrency
+
+
+def _lost_item(index: int, worker: Any, error: BaseException) -> ItemFailure:
+    try:
+        worker.process.wait(timeout=5)
+    except Exception:  # still running with its pipe gone: the status stays unknown
+        pass
+    return ItemFailure(index, "WorkerExited", f"the worker process running it exited with status "
+                                              f"{worker.exit_code()} ({type(error).__name__})")
+
+
+def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: int, context: ExecutionContext,
+            cache_dir: Callable[[], str | None], debug: Callable[[str], None] | None = None) -> list[Any]:
+    """Run the items and return one entry per item: outputs, an ItemFailure, or None when not run."""
+    run = MapRun(map_task, items, allowed_failures, context, cache_dir)
+    if not items:
+        return []
+    started, cpu_started = time.perf_counter(), time.process_time()
+    timer = threading.Timer(PROBE_SECONDS, _probe_done, (run, started, cpu_started))
+    timer.daemon = True
+    switch_interval = sys.getswitchinterval()
+    if map_task.concurrency != 1 and len(items) > 1:
+        # Lanes that wait on workers need the GIL back quickly while this thread runs Python code.
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        timer.start()
+    try:
+        run.run_here()
+        while not run.finished.wait(0.1):
+            pass
+    except BaseException:
+        run.close(interrupted=True)
+        raise
+    finally:
+        timer.cancel()
+        sys.setswitchinterval(switch_interval)
+    run.close()
+    for message, count in run.notices.items():
+        context.notify(message if count == 1 else f"{message} (x{count} items)")
+    if debug is not None:
+        debug(f"map task {map_task.name}: {len(items)} items, {run.mode}, {time.perf_counter() - started:.3f} s")
+    return run.results
+
+
+def _probe_done(run: MapRun, started: float, cpu_started: float) -> None:
+    if not run.finished.is_set():
+        run.start_helpers(started, cpu_started)

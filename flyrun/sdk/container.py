@@ -1,0 +1,246 @@
+"""``ContainerTask`` (Flyte's raw container) and ``PodTemplate``.
+
+What a serializer reads (flyte-protocol.md section 6, flytekit's ContainerTask):
+
+- ``ContainerTask``: ``task_type`` ("raw-container"), ``name`` (as given, not prefixed), ``image``, ``command``,
+  ``arguments``, ``input_data_dir``, ``output_data_dir``, ``metadata_format`` ("JSON" | "YAML" | "PROTO", the
+  ``DataLoadingConfig`` format), ``requests``/``limits`` (``Resources``), ``environment``, ``pod_template``,
+  ``pod_template_name``, ``metadata`` (``TaskMetadata``: retries, timeout, cache, cache_version), ``interface``
+  and ``module`` (the module that created it). ``{{.inputs.x}}`` templates stay in the command; the platform fills
+  them in.
+- ``PodTemplate``: ``pod_spec_dict`` (the pod spec in Kubernetes JSON form: camelCase keys, via the kubernetes
+  client's ``sanitize_for_serialization`` for a ``V1PodSpec``), ``labels``, ``annotations``,
+  ``primary_container_name`` and ``version_hash()``.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import hashlib
+import json
+import os
+import re
+import sys
+from typing import Any
+
+from flyrun.errors import UsageError, WorkflowDefinitionError
+from flyrun.sdk import graph
+from flyrun.sdk.context import current_context
+from flyrun.sdk.entity import Entity
+from flyrun.sdk.interface import Interface
+from flyrun.sdk.task import Resources, cached_execute, checked_pod_settings, task_metadata
+from flyrun.types import engine
+
+# Propeller's input template: case-insensitive, `.` or `$`, spaces allowed inside the braces.
+INPUT_TEMPLATE = re.compile(r"(?i)\{\{\s*[.$]inputs\.([^}\s]+)\s*\}\}")
+METADATA_FORMATS = ("JSON", "YAML", "PROTO")
+
+
+class ContainerTask(Entity):
+    """A task that runs ``command`` in ``image``; inputs and outputs travel through files in the data dirs."""
+
+    kind = "task"
+    task_type = "raw-container"
+
+    class MetadataFormat(enum.Enum):
+        JSON = "JSON"
+        YAML = "YAML"
+        PROTO = "PROTO"
+
+    def __init__(self, name: str, image: str, command: list[str], inputs: dict[str, Any] | None = None,
+                 outputs: dict[str, Any] | None = None, input_data_dir: str | None = None,
+                 output_data_dir: str | None = None, metadata_format: str | MetadataFormat = "JSON",
+                 arguments: list[str] | None = None, requests: Resources | None = None,
+                 limits: Resources | None = None, environment: dict[str, str] | None = None,
+                 pod_template: Any = None, pod_template_name: str | None = None, retries: int = 0,
+                 timeout: Any = None, cache: bool = False, cache_version: str = "",
+                 interruptible: bool | None = None) -> None:
+        self.call_site = graph.user_call_site()
+        where = f"{self.call_site}: ContainerTask {name!r}"
+        if not isinstance(name, str) or not name.strip():
+            raise WorkflowDefinitionError(f"{where}: name must be a non-empty string")
+        self.name = name
+        self.module = _defining_module()
+        self.image = _checked_text(image, "image", where)
+        self.command = _checked_words(command, "command", where, required=True)
+        self.arguments = _checked_words(arguments, "arguments", where, required=False)
+        self.interface = Interface(inputs=dict(inputs or {}), outputs=dict(outputs or {}))
+        _check_types(self.interface, where)
+        self.input_data_dir = _checked_dir(input_data_dir, "input_data_dir", where)
+        self.output_data_dir = _checked_dir(output_data_dir, "output_data_dir", where)
+        if self.interface.outputs and self.output_data_dir is None:
+            raise WorkflowDefinitionError(f"{where}: it declares outputs ({', '.join(self.interface.outputs)}) "
+                                          "but no output_data_dir to read them from")
+        self.metadata_format = _checked_format(metadata_format, where)
+        _check_templates(self.command + self.arguments, self.interface, where)
+        self.requests, self.limits = _checked_resources(requests, "requests", where), _checked_resources(
+            limits, "limits", where)
+        self.environment = _checked_environment(environment, where)
+        self.pod_template, self.pod_template_name = checked_pod_settings(pod_template, pod_template_name, where)
+        self.metadata = task_metadata(where, retries=retries, timeout=timeout, cache=cache,
+                                      cache_version=cache_version, interruptible=interruptible)
+
+    @property
+    def attribute(self) -> str | None:
+        """The module-level name this task is bound to, if any (found when asked, not when created)."""
+        return self.module_attribute(self.module)
+
+    @property
+    def short_name(self) -> str:
+        """What ``flyrun run FILE NAME`` calls it: the variable it is bound to (its ``name`` may have dashes)."""
+        return self.attribute or self.name
+
+    def referenced_inputs(self) -> list[str]:
+        """Inputs named by ``{{.inputs.x}}`` templates in the command and arguments, in order."""
+        names = [m.group(1) for word in self.command + self.arguments for m in INPUT_TEMPLATE.finditer(word)]
+        return list(dict.fromkeys(names))
+
+    def local_execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return cached_execute(self, inputs, self._run)
+
+    def _run(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        runner = current_context().container_runner
+        if runner is None:
+            raise UsageError(f"container task {self.name} can only run through `flyrun run`",
+                             hint="flyrun run FILE WORKFLOW [--container-runtime host]")
+        return runner(self, inputs)
+
+    def __repr__(self) -> str:
+        return f"<container task {self.name} ({self.image})>"
+
+
+def _defining_module() -> str:
+    """The module of the first frame outside flyrun: where a ContainerTask is created, like flytekit's tracker."""
+    frame = sys._getframe(1)
+    flyrun_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    while frame is not None and frame.f_code.co_filename.startswith(flyrun_dir):
+        frame = frame.f_back
+    return frame.f_globals.get("__name__", "__main__") if frame is not None else "__main__"
+
+
+def _checked_text(value: Any, what: str, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise WorkflowDefinitionError(f"{where}: {what} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _checked_words(value: Any, what: str, where: str, required: bool) -> list[str]:
+    if value is None and not required:
+        return []
+    if not isinstance(value, (list, tuple)) or (required and not value):
+        raise WorkflowDefinitionError(f"{where}: {what} must be a {'non-empty ' * required}list of strings, "
+                                      f"not {value!r}")
+    bad = [word for word in value if not isinstance(word, str)]
+    if bad:
+        raise WorkflowDefinitionError(f"{where}: every word of {what} must be a string; {bad[0]!r} is "
+                                      f"{type(bad[0]).__name__}", hint=f"write it as {str(bad[0])!r}")
+    return list(value)
+
+
+def _checked_dir(value: Any, what: str, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise WorkflowDefinitionError(f"{where}: {what} must be an absolute path inside the container, e.g. "
+                                      f"/var/inputs, not {value!r}")
+    return value.rstrip("/") or "/"
+
+
+def _checked_format(value: Any, where: str) -> str:
+    text = value.value if isinstance(value, ContainerTask.MetadataFormat) else value
+    if isinstance(text, str) and text.upper() in METADATA_FORMATS:
+        return text.upper()
+    raise WorkflowDefinitionError(f"{where}: metadata_format must be one of {', '.join(METADATA_FORMATS)}, "
+                                  f"not {value!r}")
+
+
+def _check_types(interface: Interface, where: str) -> None:
+    for label, types in (("input", interface.inputs), ("output", interface.outputs)):
+        for name, python_type in types.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise WorkflowDefinitionError(f"{where}: {label} name {name!r} is not a valid identifier")
+            try:
+                literal_type = engine.literal_type(python_type)
+            except engine.TypeMismatch as exc:
+                raise WorkflowDefinitionError(f"{where}: {label} '{name}': {exc}") from None
+            if label == "output" and not ({"simple", "blob"} & set(literal_type)):
+                raise WorkflowDefinitionError(
+                    f"{where}: output '{name}' is {engine.describe(python_type)}; a container's outputs are read "
+                    "from one file each, so they must be simple values (int, float, str, bool, datetime, "
+                    "timedelta, a dataclass as JSON) or files")
+
+
+def _check_templates(words: list[str], interface: Interface, where: str) -> None:
+    for word in words:
+        for match in INPUT_TEMPLATE.finditer(word):
+            if match.group(1) not in interface.inputs:
+                raise WorkflowDefinitionError(
+                    f"{where}: the command refers to {match.group(0)} but the inputs are: "
+                    f"{', '.join(interface.inputs) or 'none'}")
+
+
+def _checked_resources(value: Any, what: str, where: str) -> Resources | None:
+    if value is not None and not isinstance(value, Resources):
+        raise WorkflowDefinitionError(f"{where}: {what} must be Resources(cpu=..., mem=...), not {value!r}")
+    return value
+
+
+def _checked_environment(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise WorkflowDefinitionError(f"{where}: environment must be a dict of strings to strings, not {value!r}")
+    return dict(value)
+
+
+class PodTemplate:
+    """A Kubernetes pod spec plus labels and annotations for the pod a task runs in."""
+
+    def __init__(self, pod_spec: Any = None, labels: dict[str, str] | None = None,
+                 annotations: dict[str, str] | None = None, primary_container_name: str = "primary") -> None:
+        where = f"{graph.user_call_site()}: PodTemplate"
+        if pod_spec is not None and not isinstance(pod_spec, dict) and not _is_v1_pod_spec(pod_spec):
+            raise WorkflowDefinitionError(f"{where}: pod_spec must be a kubernetes V1PodSpec or a dict, not "
+                                          f"{type(pod_spec).__name__}",
+                                          hint="pip install 'flyrun[kubernetes]' for V1PodSpec")
+        if isinstance(pod_spec, dict) and not all(isinstance(k, str) for k in pod_spec):
+            raise WorkflowDefinitionError(f"{where}: pod_spec keys must be strings (Kubernetes JSON field names)")
+        for what, mapping in (("labels", labels), ("annotations", annotations)):
+            if mapping is not None and (not isinstance(mapping, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())):
+                raise WorkflowDefinitionError(f"{where}: {what} must be a dict of strings to strings, not "
+                                              f"{mapping!r}")
+        if not isinstance(primary_container_name, str) or not primary_container_name:
+            raise WorkflowDefinitionError(f"{where}: primary_container_name must be a non-empty string")
+        self.pod_spec = pod_spec
+        self.labels = dict(labels or {})
+        self.annotations = dict(annotations or {})
+        self.primary_container_name = primary_container_name
+
+    @property
+    def pod_spec_dict(self) -> dict[str, Any]:
+        """The pod spec as Kubernetes JSON (camelCase keys), whichever form it was given in."""
+        if self.pod_spec is None:
+            return {"containers": []}
+        if isinstance(self.pod_spec, dict):
+            return copy.deepcopy(self.pod_spec)
+        from kubernetes.client import ApiClient
+
+        return ApiClient().sanitize_for_serialization(self.pod_spec)
+
+    def version_hash(self) -> str:
+        """sha256 of the canonical JSON of the template, as flytekit folds it into a task's version."""
+        document = {"pod_spec": self.pod_spec_dict, "labels": self.labels, "annotations": self.annotations,
+                    "primary_container_name": self.primary_container_name}
+        return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    def __repr__(self) -> str:
+        return (f"PodTemplate(primary_container_name={self.primary_container_name!r}, labels={self.labels!r}, "
+                f"annotations={self.annotations!r})")
+
+
+def _is_v1_pod_spec(value: Any) -> bool:
+    # Checked by name so that flyrun never imports kubernetes itself just to compare.
+    cls = type(value)
+    return cls.__name__ == "V1PodSpec" and cls.__module__.startswith("kubernetes.")
