@@ -11,7 +11,7 @@ from typing import Any
 from flyrun.sandbox import compiler, listing, registry
 from flyrun.sandbox.listing import Column
 from flyrun.sandbox.literals import fits, read_literal_map, write_message
-from flyrun.sandbox.records import WF_FINAL, WF_QUEUED, ExecutionRecord
+from flyrun.sandbox.records import WF_FINAL, WF_QUEUED
 from flyrun.sandbox.services import Services
 from flyrun.sandbox.store import Key
 from flyrun.sandbox.wire import ApiError, Code, dump, id_text, invalid, load, missing, stamp
@@ -198,9 +198,7 @@ def terminate_execution(sb: Services, request: Any) -> Any:
     row = _row(sb, key)
     if row["phase"] in WF_FINAL:
         raise ApiError(Code.FAILED_PRECONDITION, "Cannot abort an already terminated workflow execution")
-    cause = request.cause or "terminated"
-    if not sb.scheduler.terminate(key, cause):
-        ExecutionRecord(sb.store, key).aborted(cause)
+    sb.scheduler.terminate(key, request.cause or "terminated")
     return execution_pb2.ExecutionTerminateResponse()
 
 

@@ -113,10 +113,6 @@ ROUTES: list[Route] = [
     Route("GET", "/me", _message("flyteidl.service.identity_pb2", "UserInfoRequest"), _handler("routes", "user_info")),
 ]
 
-# Routes any client may call without a token, as FlyteAdmin leaves them open.
-PUBLIC_PATHS = ("/healthcheck", "/config/v1/flyte_client", "/.well-known/oauth-authorization-server")
-
-
 def get_version(services: Any, request: Any) -> Any:
     from flyteidl.admin import version_pb2
 

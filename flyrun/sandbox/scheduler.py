@@ -18,6 +18,7 @@ from flyrun.sandbox.literals import write_message
 from flyrun.sandbox.records import (
     SUCCEEDED,
     SYSTEM,
+    WF_FINAL,
     WF_QUEUED,
     WF_RUNNING,
     ExecutionRecord,
@@ -57,14 +58,15 @@ class Scheduler:
             self.launch(key)
         return keys
 
-    def terminate(self, key: Key, cause: str) -> bool:
-        """Stop a running execution's processes; False if it is not running here."""
-        with self._lock:
-            ctx = self._runs.get(Key(*key[:3]))
-        if ctx is None:
-            return False
-        ctx.abort(cause or "terminated")
-        return True
+    def terminate(self, key: Key, cause: str) -> None:
+        """Abort an execution: stop its processes if it runs here, else just record it ABORTED."""
+        key = Key(*key[:3])
+        with self._lock:  # atomic with _run's registration: either we see its context or it sees ABORTED
+            ctx = self._runs.get(key)
+            if ctx is None:
+                ExecutionRecord(self.store, key).aborted(cause)
+                return
+        ctx.abort(cause)
 
     def notify(self) -> None:
         """Wake waiting gates (a signal was set)."""
@@ -90,43 +92,42 @@ class Scheduler:
     def _run(self, key: Key) -> None:
         try:
             record = ExecutionRecord(self.store, key)
+            ctx, template, inputs = self._context(key, record)
         except KeyError:
             self._forget(key)
             return
-        try:
-            ctx = self._context(key, record)
         except Exception as error:  # an unreadable plan: say so rather than leave it RUNNING forever
             record.failed(execution_error("ResumeFailed", f"the sandbox could not run this execution: {error}",
                                           SYSTEM))
             self._forget(key)
             return
         with self._lock:
+            if self.store.execution(key)["phase"] in WF_FINAL:  # terminated before it started
+                self._threads.pop(key, None)
+                return
             self._runs[key] = ctx
         try:
-            self._walk(ctx, record)
+            self._walk(ctx, record, template, inputs)
         finally:
             self._forget(key)
             shutil.rmtree(ctx.work_root, ignore_errors=True)
 
-    def _context(self, key: Key, record: ExecutionRecord) -> RunContext:
-        from flyteidl.core import compiler_pb2
+    def _context(self, key: Key, record: ExecutionRecord) -> tuple[RunContext, Any, Any]:
+        from flyteidl.core import compiler_pb2, literals_pb2
 
         row = self.store.execution(key)
         plan = load(compiler_pb2.CompiledWorkflowClosure(), row["plan"])
-        return RunContext(self.store, self.data, key, plan, record.message.spec, self.slots, self.wake)
+        inputs = load(literals_pb2.LiteralMap(), row["inputs"])
+        ctx = RunContext(self.store, self.data, key, plan, record.message.spec, self.slots, self.wake)
+        return ctx, plan.primary.template, inputs
 
-    def _walk(self, ctx: RunContext, record: ExecutionRecord) -> None:
-        from flyteidl.core import compiler_pb2, literals_pb2
-
+    def _walk(self, ctx: RunContext, record: ExecutionRecord, template: Any, inputs: Any) -> None:
         from flyrun.sandbox.walker import run_workflow
 
-        row = self.store.execution(ctx.key)
-        plan = load(compiler_pb2.CompiledWorkflowClosure(), row["plan"])
-        inputs = load(literals_pb2.LiteralMap(), row["inputs"])
         record.running()
         _boundary_node(ctx, START_NODE, None, inputs)
         try:
-            outputs = run_workflow(ctx, plan.primary.template, inputs, "", None, ctx.root)
+            outputs = run_workflow(ctx, template, inputs, "", None, ctx.root)
         except NodeFailed as failure:
             record.failed(failure.error)
         except Aborted:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flyrun.sandbox.layout import DataDir
@@ -19,4 +19,3 @@ class Services:
     signer: Signer
     base_url: str = "http://127.0.0.1:30080"
     auth: Any = None  # the authorization server when started with --auth
-    extras: dict[str, Any] = field(default_factory=dict)

@@ -16,7 +16,7 @@ from typing import Any
 from flyrun.sandbox import branches
 from flyrun.sandbox.compiler import END_NODE, START_NODE, dependencies
 from flyrun.sandbox.literals import BindingError, literal_map, read_literal_map, resolve_bindings, write_message
-from flyrun.sandbox.records import ABORTED, SKIPPED, SUCCEEDED, SYSTEM, NodeRecord
+from flyrun.sandbox.records import ABORTED, SUCCEEDED, SYSTEM, NodeRecord
 from flyrun.sandbox.runtime import Aborted, NodeFailed, RunContext, Scope
 
 FAIL_AFTER_EXECUTABLE_NODES_COMPLETE = 1
@@ -173,6 +173,3 @@ def launch_plan_defaults(plan: Any) -> dict[str, Any]:
     values.update(dict(plan.spec.fixed_inputs.literals))
     return values
 
-
-def mark_skipped(ctx: RunContext, node: Any, unique_id: str, parent_id: str | None) -> None:
-    NodeRecord(ctx.store, ctx.key, unique_id, parent_id, node.id).save(SKIPPED)
