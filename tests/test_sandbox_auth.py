@@ -104,3 +104,33 @@ def test_console_signs_in_then_approves(secured):
         wait_for_phase(page, "SUCCEEDED")
         browser.close()
     assert client.outputs(name)["o0"]["scalar"]["primitive"]["integer"] == "26"
+
+
+@pytest.mark.slow
+def test_flyrun_auth_login_then_run_remote(secured, tmp_path):
+    """The whole CLI path: `flyrun auth login` (device flow, approved on /activate), then `run --remote --wait`."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    config = tmp_path / "config.yaml"
+    config.write_text(secured["config"])
+    env = dict(os.environ, PYTHONPATH=str(REPO), HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"),
+               PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring")
+    flyrun = [sys.executable, "-m", "flyrun.cli.main", "-c", str(config)]
+    login = subprocess.Popen([*flyrun, "auth", "login"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=env)
+    printed = ""
+    while "user_code=" not in printed:
+        printed += login.stdout.readline()
+    code = re.search(r"user_code=([A-Z0-9-]+)", printed).group(1)
+    approved = requests.post(f"{secured['url']}/activate", data={"user_code": code, "decision": "approve"}, timeout=10)
+    assert approved.status_code == 200
+    assert login.wait(timeout=60) == 0, login.stdout.read()
+    done = subprocess.run([*flyrun, "run", "--remote", "--wait", str(REPO / "examples" / "hello.py"), "wf", "--x", "2"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("o0: Hello world, the answer is 4")

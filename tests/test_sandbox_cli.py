@@ -71,3 +71,24 @@ def test_sandbox_help_lists_its_commands(flyrun_process):
     result = flyrun_process("sandbox", "--help")
     assert result.exit_code == 0
     assert all(word in result.stdout for word in ("start", "status", "stop"))
+
+
+def test_foreground_start_prints_the_config_and_stops_on_ctrl_c(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    process = subprocess.Popen([sys.executable, "-m", "flyrun.cli.main", "sandbox", "start", "--port", "0",
+                                "--data-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    first = process.stdout.readline()
+    assert first.startswith("flyrun sandbox is ready at http://localhost:")
+    assert (tmp_path / "sandbox.pid").exists()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "endpoint: localhost:" in out and "insecure: true" in out
+    assert not (tmp_path / "sandbox.pid").exists()
