@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# Storage servers on loopback (moto, gcp-storage-emulator) as session fixtures for any test module.
+from storage_peers import gcs_env, gcs_peer, s3_auth_peer, s3_env, s3_peer  # noqa: F401, E402
+
 REPO = Path(__file__).resolve().parent.parent
 
 

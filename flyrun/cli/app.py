@@ -86,15 +86,6 @@ class Application:
         return AdminSession(self.config, environ=self.env.environ, notify=self.info, debug=self.debug,
                             interactive=self.env.interactive if interactive is None else interactive)
 
-    @property
-    def upload_progress(self):
-        """A progress wrapper for uploads on a terminal (None otherwise): (stream, size, label) -> stream."""
-        if not self.env.stderr_isatty or self.json_output:
-            return None
-        from flyrun.cli.progress import wrap_upload
-
-        return lambda stream, size, label: wrap_upload(stream, size, label, self.env.stderr)
-
     # -- output ----------------------------------------------------------------------------------
     @property
     def json_output(self) -> bool:

@@ -15,6 +15,12 @@ from flyrun.errors import ExitStatus, FlyrunError
 # name -> "module:attribute"; a command's module is imported only when that command runs.
 COMMANDS: dict[str, str] = {
     "run": "flyrun.cli.run:run",
+    "register": "flyrun.cli.register:register",
+    "executions": "flyrun.cli.executions:executions",
+    "approve": "flyrun.cli.signals:approve",
+    "reject": "flyrun.cli.signals:reject",
+    "set-input": "flyrun.cli.signals:set_input",
+    "signals": "flyrun.cli.signals:signals",
     "completion": "flyrun.cli.completion:completion",
     "config": "flyrun.cli.config:config",
     "auth": "flyrun.cli.auth:auth",
@@ -24,7 +30,13 @@ COMMANDS: dict[str, str] = {
 }
 
 COMMAND_HELP: dict[str, str] = {
-    "run": "Run a task or workflow from a Python file.",
+    "run": "Run a task or workflow from a Python file, here or (with --remote) on a Flyte cluster.",
+    "register": "Register tasks, workflows and launch plans on the server without running them.",
+    "executions": "List, inspect, follow and stop executions on the server.",
+    "approve": "Approve an approve() gate of a remote execution.",
+    "reject": "Reject an approve() gate of a remote execution.",
+    "set-input": "Give a value to a wait_for_input() gate of a remote execution.",
+    "signals": "List the gates a remote execution has reached.",
     "completion": "Print the shell completion script for bash, zsh or fish.",
     "config": "Show, create and check configuration.",
     "auth": "Sign in to a Flyte endpoint, show or remove stored tokens.",

@@ -53,33 +53,35 @@ def run_remote(app: Application, entity: Any, inputs: dict[str, Any], options: d
     if options["dry_run"]:
         _render_dry_run(app, built, entity)
         return
+    from flyrun.cli.progress import transfer_progress
     from flyrun.remote.client import AdminClient
     from flyrun.remote.submit import launch_id_for, register_package
 
     with app.admin_session() as session:
         client = AdminClient(session)
-        registration = register_package(client, session.transport, built, app.info, progress=app.upload_progress)
+        registration = register_package(client, session.transport, built, app.info, progress=transfer_progress(app))
         app.info(f"Registered {len(registration.created)} new and {len(registration.existing)} unchanged "
                  f"entities, version {registration.version}")
         launch_id = launch_id_for(entity, settings.project, settings.domain, registration.version)
-        literals = _input_literals(app, client, session, entity, inputs, settings)
+        literals = _input_literals(app, client, session, entity.interface.inputs, inputs, settings.project,
+                                   settings.domain)
         _launch_and_follow(app, client, launch_id, literals, options, entity.interface.outputs,
                            {"registration": registration.as_json()})
 
 
 def launch_registered(app: Application, found: Any, inputs: dict[str, Any], options: dict[str, Any]) -> None:
     """Launch an entity that only the server knows (``flyrun run --remote NAME`` with no local definition)."""
-    from flyrun.idl.literals import to_literal_map
+    from flyrun.remote.client import AdminClient
 
     if options["dry_run"]:
         app.echo(f"Would launch {found.launch_id} with inputs {sorted(inputs)}")
         return
-    literals = to_literal_map(inputs, found.interface.inputs)
+    ident = found.launch_id
     with app.admin_session() as session:
-        from flyrun.remote.client import AdminClient
-
-        _launch_and_follow(app, AdminClient(session), found.launch_id, literals, options, found.interface.outputs,
-                           {})
+        client = AdminClient(session)
+        literals = _input_literals(app, client, session, found.interface.inputs, inputs, ident.project,
+                                   ident.domain)
+        _launch_and_follow(app, client, ident, literals, options, found.interface.outputs, {})
 
 
 def _launch_and_follow(app: Application, client: Any, launch_id: Any, literals: dict[str, Any],
@@ -165,11 +167,15 @@ def _serialization_settings(app: Application, options: dict[str, Any]) -> Any:
                                  images=parse_images(options["images"], config.get("images")))
 
 
-def _input_literals(app: Application, client: Any, session: Any, entity: Any, inputs: dict[str, Any],
-                    settings: Any) -> dict[str, Any]:
+def _input_literals(app: Application, client: Any, session: Any, types: dict[str, Any], inputs: dict[str, Any],
+                    project: str, domain: str) -> dict[str, Any]:
+    """The inputs as a LiteralMap, after uploading local files and folders through the data proxy."""
+    from flyrun.cli.progress import transfer_progress
     from flyrun.idl.literals import to_literal_map
+    from flyrun.remote.upload import upload_local_inputs
 
-    return to_literal_map(inputs, entity.interface.inputs)
+    uploaded = upload_local_inputs(client, session.transport, inputs, project, domain, transfer_progress(app))
+    return to_literal_map(uploaded, types)
 
 
 def entity_file(entity: Any) -> str:

@@ -146,12 +146,15 @@ def _gather_inputs(app: Application, entity: Any, flags: dict[str, Any], run_opt
 
 
 def _run_entity(app: Application, entity: Any, flags: dict[str, Any], run_options: dict[str, Any]) -> None:
+    from flyrun.cli.progress import transfer_progress
     from flyrun.cli.render import render_outputs
     from flyrun.local.runner import LocalRunSettings, run_locally
 
     inputs = _gather_inputs(app, entity, flags, run_options)
     settings = LocalRunSettings(raw_output_prefix=run_options.get("raw_output_data_prefix"),
                                 cache_dir=lambda: app.config.get("cache.dir"),
+                                load_storage=lambda: _storage_settings(app),
+                                transfer_progress=transfer_progress(app),
                                 overwrite_cache=bool(run_options.get("overwrite_cache")),
                                 approve=tuple(run_options.get("approve") or ()),
                                 reject=tuple(run_options.get("reject") or ()),
@@ -189,6 +192,14 @@ def _signals(words: tuple[str, ...]) -> dict[str, str]:
             raise UsageError(f"--signal {name} is given twice")
         signals[name] = value
     return signals
+
+
+def _storage_settings(app: Application) -> tuple[str | None, dict[str, Any]]:
+    """The config's raw output prefix and storage options; read only once a task touches files."""
+    from flyrun.data.fs import storage_options_from_config
+
+    config = app.config
+    return config.get("storage.raw-output-data-prefix"), storage_options_from_config(config, app.env.environ)
 
 
 def _list_entities(app: Application, entities: dict[str, Any], shown: str) -> None:

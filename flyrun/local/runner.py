@@ -16,6 +16,10 @@ from flyrun.sdk.context import ExecutionContext, use_context
 class LocalRunSettings:
     raw_output_prefix: str | None = None
     storage_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Called the first time a task touches files: (configured raw output prefix or None, storage options).
+    # The configured prefix applies unless raw_output_prefix was given; storage_options win over the loaded ones.
+    load_storage: Callable[[], tuple[str | None, dict[str, dict[str, Any]]]] | None = None
+    transfer_progress: Callable[..., Any] | None = None
     # The task cache's folder: a path, or a function giving one (called only if a cached task runs); None: default.
     cache_dir: Any = None
     overwrite_cache: bool = False
@@ -40,8 +44,10 @@ def build_context(settings: LocalRunSettings, notify: Callable[[str], None],
     execution_id = new_execution_id()
     prefix = settings.raw_output_prefix or os.path.join(tempfile.gettempdir(), "flyrun-local", execution_id)
     context = ExecutionContext(
-        raw_output_prefix=prefix.rstrip("/"),
+        raw_output_prefix=_trimmed(prefix),
         storage_options=settings.storage_options,
+        load_storage=_storage_loader(settings),
+        transfer_progress=settings.transfer_progress,
         overwrite_cache=settings.overwrite_cache,
         notify=notify,
         container_runtime=settings.container_runtime,
@@ -120,6 +126,31 @@ def check_before_running(entity: Any, settings: LocalRunSettings, context: Execu
         from flyrun.local.container import choose_runtime
 
         context.container_runtime = choose_runtime(settings.container_runtime, containers[0].name)
+
+
+def _storage_loader(settings: LocalRunSettings) -> Callable[[ExecutionContext], None] | None:
+    if settings.load_storage is None:
+        return None
+    load = settings.load_storage
+
+    def apply(context: ExecutionContext) -> None:
+        configured_prefix, options = load()
+        if configured_prefix and not settings.raw_output_prefix:
+            context.raw_output_prefix = _trimmed(configured_prefix)
+        context.storage_options = {**options, **settings.storage_options}
+
+    return apply
+
+
+def _trimmed(prefix: str) -> str:
+    # A local folder becomes absolute (outputs name where they are, whatever a task's working directory);
+    # "s3://bucket/" -> "s3://bucket", but a bare scheme keeps its meaning.
+    if prefix.startswith("file://"):
+        prefix = prefix[len("file://"):] or "/"
+    if "://" not in prefix:
+        return os.path.abspath(os.path.expanduser(prefix))
+    stripped = prefix.rstrip("/")
+    return prefix if stripped.endswith(":") else stripped
 
 
 def run_locally(entity: Any, inputs: dict[str, Any], settings: LocalRunSettings,

@@ -8,6 +8,7 @@ with ``Content-MD5``. To skip what the server already has, the first request nam
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,8 +17,24 @@ from typing import IO, Any
 
 from flyrun.errors import AlreadyExistsError, ServerError
 
-# (stream, total_bytes, label) -> a stream that reports progress as it is read; the identity by default.
-ProgressWrapper = Callable[[IO[bytes], int, str], IO[bytes]]
+# The ExecutionContext.transfer_progress hook: (description, total_bytes) -> a context manager yielding advance(n).
+ProgressWrapper = Callable[[str, int], contextlib.AbstractContextManager[Callable[[int], None]]]
+
+
+class _CountingReader:
+    """A file that reports each chunk read; requests streams the body through ``read``."""
+
+    def __init__(self, stream: IO[bytes], advance: Callable[[int], None]) -> None:
+        self._stream = stream
+        self._advance = advance
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self._advance(len(chunk))
+        return chunk
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 @dataclass(frozen=True)
@@ -63,10 +80,53 @@ def _put(transport: Any, location: dict[str, Any], path: Path, content_md5: str,
     headers = {"Content-MD5": content_md5, "Content-Length": str(size), **(location.get("headers") or {})}
     if location.get("native_url", "").startswith("abfs://"):
         headers["x-ms-blob-type"] = "BlockBlob"
-    with open(path, "rb") as stream:
-        body = progress(stream, size, path.name) if progress else stream
+    shown = progress(f"Uploading {path.name}", size) if progress else contextlib.nullcontext(lambda n: None)
+    with open(path, "rb") as stream, shown as advance:
+        body = _CountingReader(stream, advance) if progress else stream
         response = transport.request("PUT", location["signed_url"], data=body, headers=headers)
     if response.status_code not in (200, 201):
         # The signed URL is a credential: name the file and the status, never the URL.
         raise ServerError(f"upload of {path.name} failed: HTTP {response.status_code} "
                           f"{(response.text or '').strip()[:200]}")
+
+
+def upload_directory(client: Any, transport: Any, folder: Path, project: str, domain: str, *,
+                     progress: ProgressWrapper | None = None) -> Uploaded:
+    """Upload every file under ``folder`` beneath one content-derived root; the root is the directory's URL."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    combined = hashlib.md5(b"".join(md5_of(p) + str(p.relative_to(folder)).encode() for p in files)).digest()
+    root = filename_root_for(combined)
+    transferred, base = False, None
+    for path in files:
+        relative = path.relative_to(folder).as_posix()
+        content_md5 = base64.b64encode(md5_of(path)).decode()
+        location = client.create_upload_location(project, domain, relative, content_md5, filename_root=root)
+        _put(transport, location, path, content_md5, progress)
+        transferred = True
+        base = location["native_url"][: -len(relative) - 1]
+    if base is None:
+        raise ServerError(f"{folder} is empty; an empty directory cannot be uploaded as an input")
+    return Uploaded(base, transferred)
+
+
+def upload_local_inputs(client: Any, transport: Any, values: dict[str, Any], project: str, domain: str,
+                        progress: ProgressWrapper | None = None) -> dict[str, Any]:
+    """Inputs with every local ``FlyteFile``/``FlyteDirectory`` (also inside lists and dicts) replaced by its
+    uploaded copy, so the cluster can read it."""
+    from flyrun.data.files import FlyteDirectory, FlyteFile
+
+    def remote(value: Any) -> Any:
+        if isinstance(value, (FlyteFile, FlyteDirectory)) and not value.is_remote:
+            local = Path(value.path)
+            if isinstance(value, FlyteDirectory):
+                uploaded = upload_directory(client, transport, local, project, domain, progress=progress)
+            else:
+                uploaded = upload_file(client, transport, local, project, domain, progress=progress)
+            return type(value)(uploaded.native_url)
+        if isinstance(value, list):
+            return [remote(item) for item in value]
+        if isinstance(value, dict):
+            return {key: remote(item) for key, item in value.items()}
+        return value
+
+    return {name: remote(value) for name, value in values.items()}

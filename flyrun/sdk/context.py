@@ -17,8 +17,15 @@ from typing import Any
 class ExecutionContext:
     # Where files and directories that tasks produce are written (a local folder, s3://..., gs://...).
     raw_output_prefix: str = ""
-    # Storage settings handed to fsspec (endpoint, keys, anonymous access, ...), built from config.
+    # Storage settings handed to fsspec (endpoint, keys, anonymous access, ...), built from config by
+    # flyrun.data.fs.storage_options_from_config: fsspec keyword arguments by protocol ("s3", "gs").
     storage_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Fills in raw_output_prefix and storage_options (from configuration) the first time a task touches files, so
+    # that runs which never do never read configuration. Applied once by ensure_storage().
+    load_storage: Callable[[ExecutionContext], None] | None = None
+    # Shows the progress of a large transfer: transfer_progress(description, total_bytes) is a context manager
+    # yielding advance(n_bytes). None shows nothing (no terminal, NO_COLOR, or not run from the CLI).
+    transfer_progress: Callable[[str, int], contextlib.AbstractContextManager[Callable[[int], None]]] | None = None
     # A task cache: key_for(task, inputs) -> key, get(key, task) -> outputs | None, put(key, task, outputs).
     # None disables caching.
     cache: Any = None
@@ -35,6 +42,13 @@ class ExecutionContext:
     # Container tasks: "docker", "podman", "host" or None (detect).
     container_runtime: str | None = None
     execution_id: str = "local"
+
+    def ensure_storage(self) -> ExecutionContext:
+        """Apply ``load_storage`` once; the data layer calls this before it reads the storage settings."""
+        load, self.load_storage = self.load_storage, None
+        if load is not None:
+            load(self)
+        return self
 
 
 _CURRENT: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar("flyrun_context", default=None)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flyrun.errors import TaskExecutionError, WorkflowDefinitionError
+from flyrun.errors import FlyrunError, TaskExecutionError, WorkflowDefinitionError
 from flyrun.sdk.context import current_context
 from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import interface_from_function
@@ -106,11 +106,14 @@ class PythonFunctionTask(Entity):
         """Call the user's function and pass its outputs through their literal form."""
         try:
             result = self.fn(**inputs)
+        except FlyrunError:
+            raise  # flyrun's own failure inside the task (storage, configuration): it keeps its meaning
         except Exception as exc:
             raise TaskExecutionError(self.name, exc) from exc
         try:
             outputs = self.interface.result_as_outputs(result, f"task {self.name}")
-            return {name: engine.roundtrip(outputs[name], t) for name, t in self.interface.outputs.items()}
+            return {name: engine.roundtrip(outputs[name], t, output=True)
+                    for name, t in self.interface.outputs.items()}
         except (engine.TypeMismatch, TypeError) as exc:
             mismatch = TypeError(f"output does not match the declared type: {exc}")
             raise TaskExecutionError(self.name, mismatch) from None

@@ -6,6 +6,7 @@ parse them straight into flyteidl messages and local runs never import protobuf.
 
 from __future__ import annotations
 
+import contextvars
 import typing
 from typing import Any
 
@@ -142,9 +143,26 @@ def local_blobs_exist(literal: Any) -> bool:
     return all(local_blobs_exist(item) for item in nested if item is not None)
 
 
-def roundtrip(value: Any, python_type: Any) -> Any:
-    """Pass a value through its literal form, as it would cross a task boundary on a cluster."""
-    return to_python(to_literal(value, python_type), python_type)
+# True while a task's own results are turned into literals (see ``roundtrip(..., output=True)``).
+_PRODUCING_OUTPUTS: contextvars.ContextVar[bool] = contextvars.ContextVar("flyrun_producing_outputs", default=False)
+
+
+def roundtrip(value: Any, python_type: Any, *, output: bool = False) -> Any:
+    """Pass a value through its literal form, as it would cross a task boundary on a cluster.
+
+    ``output=True`` when a task hands back what it produced: transformers may then store data (a file on local disk
+    goes under the run's raw output prefix); otherwise values are only referenced, never copied.
+    """
+    token = _PRODUCING_OUTPUTS.set(output)
+    try:
+        return to_python(to_literal(value, python_type), python_type)
+    finally:
+        _PRODUCING_OUTPUTS.reset(token)
+
+
+def producing_outputs() -> bool:
+    """Whether the literal being built is a task's output (see ``roundtrip``)."""
+    return _PRODUCING_OUTPUTS.get()
 
 
 def describe(python_type: Any) -> str:
@@ -175,6 +193,8 @@ def is_assignable(source: dict, target: dict) -> bool:
     """Whether a value of literal type ``source`` can bind to an input of literal type ``target``."""
     if _strip(source) == _strip(target):
         return True
+    if "blob" in source and "blob" in target:
+        return _blob_assignable(source["blob"], target["blob"])
     variants = target.get("union_type", {}).get("variants")
     if variants:
         return any(is_assignable(source, variant) for variant in variants)
@@ -185,6 +205,13 @@ def is_assignable(source: dict, target: dict) -> bool:
     if source.get("simple") == "NONE" and "union_type" in target:
         return True
     return False
+
+
+def _blob_assignable(source: dict, target: dict) -> bool:
+    # As in Flyte's type checker: a blob without a format fits any format of the same dimensionality.
+    if source.get("dimensionality", "SINGLE") != target.get("dimensionality", "SINGLE"):
+        return False
+    return not source.get("format") or not target.get("format") or source["format"] == target["format"]
 
 
 def _strip(literal_type_dict: dict) -> dict:

@@ -1,0 +1,65 @@
+"""Answering gates of a remote execution: approve, reject, and typed values for ``wait_for_input``.
+
+A gate's signal exists only once the run reaches it, so each call retries for a few seconds while the server
+says the signal is not there yet (flyte-protocol.md section 4: ``signal_id`` is the gate name).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flyrun.errors import NotFoundError, UsageError
+from flyrun.remote.client import AdminClient, ExecutionId
+
+APPROVED = {"scalar": {"primitive": {"boolean": True}}}
+REJECTED = {"scalar": {"primitive": {"boolean": False}}}
+
+
+def find_signal(client: AdminClient, execution: ExecutionId, gate: str, retry_for: float,
+                clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+    """The signal of ``gate``, waiting up to ``retry_for`` seconds for the run to reach it."""
+    deadline = clock() + retry_for
+    while True:
+        signals = client.list_signals(execution)
+        for signal in signals:
+            if signal.get("id", {}).get("signal_id") == gate:
+                return signal
+        if clock() >= deadline:
+            known = ", ".join(sorted(s["id"]["signal_id"] for s in signals)) or "none yet"
+            raise NotFoundError(f"execution {execution.name} has no gate '{gate}' (gates so far: {known})",
+                                hint="check the gate name with `flyrun signals EXECUTION`")
+        time.sleep(0.25)
+
+
+def answer_gate(client: AdminClient, execution: ExecutionId, gate: str,
+                value_for: Callable[[dict[str, Any]], dict[str, Any]], retry_for: float = 10.0) -> dict[str, Any]:
+    """Set the gate's value (``value_for(signal)``) once its signal exists; returns the value set."""
+    signal = find_signal(client, execution, gate, retry_for)
+    if signal.get("value"):
+        raise UsageError(f"gate '{gate}' of execution {execution.name} was already answered")
+    value = value_for(signal)
+    client.set_signal(execution, gate, value)
+    return value
+
+
+def typed_value(signal: dict[str, Any], text: str) -> dict[str, Any]:
+    """The ``Literal`` for ``text`` read as the gate's declared type, or a usage error naming the type."""
+    from flyrun.idl.interface import python_type_for
+    from flyrun.types import engine
+
+    python_type = python_type_for(signal.get("type") or {})
+    gate = signal["id"]["signal_id"]
+    try:
+        return engine.to_literal(engine.from_text(text, python_type), python_type)
+    except engine.TypeMismatch as error:
+        raise UsageError(f"gate '{gate}' expects {engine.describe(python_type)}: {error}") from None
+
+
+def approval_value(signal: dict[str, Any], approve: bool) -> dict[str, Any]:
+    gate = signal["id"]["signal_id"]
+    if (signal.get("type") or {}).get("simple") not in (None, "BOOLEAN"):
+        raise UsageError(f"gate '{gate}' waits for a value, not an approval",
+                         hint=f"use `flyrun set-input EXECUTION {gate} VALUE`")
+    return APPROVED if approve else REJECTED

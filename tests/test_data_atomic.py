@@ -1,0 +1,111 @@
+"""Killing a transfer part-way leaves nothing at the destination: a process writing through FlyteFile.open, and
+`flyrun run` uploading a task's output, are each killed with SIGKILL mid-transfer."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+WRITER = textwrap.dedent('''
+    import sys, time
+    from flyrun import FlyteFile
+    from flyrun.sdk.context import ExecutionContext, use_context
+
+    target, s3_endpoint, gcs_endpoint = sys.argv[1:4]
+    storage = {"s3": {"endpoint_url": s3_endpoint}, "gs": {"endpoint_url": gcs_endpoint, "token": "anon"}}
+    with use_context(ExecutionContext(storage_options=storage)):
+        out = FlyteFile(target).open("wb", block_size=5 * 2**20)
+        for _ in range(12):
+            out.write(b"x" * 2**20)
+        out.flush()
+        print("half-written", flush=True)  # 12 MiB sent or buffered, the rest never comes
+        time.sleep(120)
+''')
+
+
+def _environment(*peers) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    for peer in peers:
+        env.update(peer.env)
+    return env
+
+
+@pytest.mark.parametrize("backend", ("local", "s3", "gs"))
+def test_killed_writer_leaves_no_object(tmp_path: Path, s3_peer, gcs_peer, backend):
+    run = secrets.token_hex(4)
+    target = {"local": str(tmp_path / "out" / "big.bin"),
+              "s3": s3_peer.uri(s3_peer.bucket("flyrun-atomic"), run, "big.bin"),
+              "gs": gcs_peer.uri(gcs_peer.bucket("flyrun-atomic"), run, "big.bin")}[backend]
+    process = subprocess.Popen([sys.executable, "-c", WRITER, target, s3_peer.endpoint, gcs_peer.endpoint],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=_environment(s3_peer))
+    try:
+        line = process.stdout.readline()
+        assert line.strip() == "half-written", process.stderr.read()
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    if backend == "local":
+        assert not Path(target).exists()
+        assert [p.name for p in Path(target).parent.iterdir() if not p.name.endswith(".part")] == []
+    else:
+        peer = s3_peer if backend == "s3" else gcs_peer
+        assert not peer.filesystem().exists(target)
+
+
+TASK = '''
+    import os
+    from flyrun import FlyteFile, task
+
+    @task
+    def big(path: str, mib: int) -> FlyteFile:
+        block = os.urandom(2**20)
+        with open(path, "wb") as f:
+            for _ in range(mib):
+                f.write(block)
+        return FlyteFile(path)
+'''
+
+
+@pytest.mark.slow
+def test_killed_output_upload_leaves_no_object(tmp_path: Path, project, s3_peer, isolated_home):
+    import boto3
+
+    root = project({"big.py": TASK})
+    bucket = s3_peer.bucket("flyrun-upload-kill")
+    prefix = f"s3://{bucket}/{secrets.token_hex(4)}"
+    client = boto3.client("s3", endpoint_url=s3_peer.endpoint, aws_access_key_id="testing",
+                          aws_secret_access_key="testing", region_name="us-east-1")
+    command = [sys.executable, "-m", "flyrun.cli.main", "run", str(root / "big.py"), "big", "--path",
+               str(tmp_path / "big.bin"), "--mib", "160", "--raw-output-data-prefix", prefix]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=_environment(s3_peer))
+    key_prefix = prefix.split("/", 3)[3]
+    try:
+        deadline = time.monotonic() + 60
+        while not client.list_multipart_uploads(Bucket=bucket, Prefix=key_prefix).get("Uploads"):
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "the upload never started"
+            time.sleep(0.01)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    assert client.list_objects_v2(Bucket=bucket, Prefix=key_prefix).get("KeyCount") == 0
+    # Same run, not killed: the output arrives whole.
+    done = subprocess.run(command + ["-o", "json"], capture_output=True, text=True, env=_environment(s3_peer),
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    uri = json.loads(done.stdout)["outputs"]["o0"]
+    assert s3_peer.filesystem().size(uri) == 160 * 2**20
