@@ -271,3 +271,17 @@ def test_container_task_needs_a_container_engine(runs):
         assert "needs docker or podman" in done["closure"]["error"]["message"]
     else:  # pragma: no cover - machines with a container engine
         assert done["closure"]["phase"] == "SUCCEEDED"
+
+
+def test_max_parallelism_bounds_running_tasks(runs, tmp_path):
+    """Three independent 0.4 s tasks with max_parallelism 1 run one after another."""
+    nap = task("tests.nap", "time.sleep(0.4)\nwrite({'o0': time.time()})", {"i": INT}, {"o0": {"simple": "FLOAT"}})
+    runs.register(nap)
+    nodes = [task_node(f"n{i}", nap, {"i": integer(i)}) for i in range(3)]
+    wf = workflow("tests.naps", {}, {"o0": {"simple": "FLOAT"}}, nodes, {"o0": promise("n0", "o0")})
+    runs.register(wf, launch_plan(wf))
+    name = runs.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), max_parallelism=1)
+    assert runs.wait(name)["closure"]["phase"] == "SUCCEEDED"
+    ends = sorted(float(runs.get(f"/api/v1/data/node_executions/flytesnacks/development/{name}/n{i}").json()[
+        "full_outputs"]["literals"]["o0"]["scalar"]["primitive"]["float_value"]) for i in range(3))
+    assert ends[1] - ends[0] >= 0.35 and ends[2] - ends[1] >= 0.35

@@ -66,6 +66,9 @@ class RunContext:
         self.spec = spec
         self.slots = slots
         self.wake = wake
+        # spec.max_parallelism: at most this many of the execution's task processes at once (0: no limit).
+        limit = spec.max_parallelism
+        self.parallelism = threading.Semaphore(limit) if limit > 0 else None
         self.root = Scope()
         self.abort_cause = ""
         self.shutting_down = False

@@ -210,27 +210,40 @@ def _child_setup() -> Any:
 
 def _run_process(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attempt, scope: Scope,
                  limit: float | None, deadline: float | None) -> tuple[int, bool]:
-    """Start and wait for the task process, holding one CPU slot; returns (exit code, timed out)."""
-    while not ctx.slots.acquire(timeout=0.2):
-        if scope.stopped:
-            raise Aborted()
+    """Start and wait for the task process; returns (exit code, timed out).
+
+    It holds one of the execution's ``max_parallelism`` slots (if set) and one CPU slot while it runs.
+    """
+    held: list[Any] = []
     try:
+        for slots in (ctx.parallelism, ctx.slots):
+            if slots is None:
+                continue
+            while not slots.acquire(timeout=0.2):
+                if scope.stopped:
+                    raise Aborted()
+            held.append(slots)
         if scope.stopped:
             raise Aborted()
-        with open(attempt.log_path, "wb") as log:
-            try:
-                process = subprocess.Popen(argv, cwd=attempt.work_dir, env=env, stdin=subprocess.DEVNULL,
-                                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                           preexec_fn=_child_setup())
-            except OSError as error:
-                raise NodeFailed.of("CommandNotFound", f"cannot start {argv[0]!r}: {error.strerror}", USER) from None
-            ctx.track(process)
-            try:
-                return _wait(process, scope, limit, deadline)
-            finally:
-                ctx.untrack(process)
+        return _spawn(ctx, argv, env, attempt, scope, limit, deadline)
     finally:
-        ctx.slots.release()
+        for slots in reversed(held):
+            slots.release()
+
+
+def _spawn(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attempt, scope: Scope,
+           limit: float | None, deadline: float | None) -> tuple[int, bool]:
+    with open(attempt.log_path, "wb") as log:
+        try:
+            process = subprocess.Popen(argv, cwd=attempt.work_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup())
+        except OSError as error:
+            raise NodeFailed.of("CommandNotFound", f"cannot start {argv[0]!r}: {error.strerror}", USER) from None
+        ctx.track(process)
+        try:
+            return _wait(process, scope, limit, deadline)
+        finally:
+            ctx.untrack(process)
 
 
 def _wait(process: subprocess.Popen, scope: Scope, limit: float | None, deadline: float | None) -> tuple[int, bool]:
