@@ -48,14 +48,6 @@ def none_literal() -> Any:
     return literal
 
 
-def boolean_literal(value: bool) -> Any:
-    from flyteidl.core import literals_pb2
-
-    literal = literals_pb2.Literal()
-    literal.scalar.primitive.boolean = value
-    return literal
-
-
 def collection_literal(items: list[Any]) -> Any:
     from flyteidl.core import literals_pb2
 
@@ -224,12 +216,3 @@ def _fits_simple(scalar: Any, scalar_kind: str, simple: str) -> bool:
     if scalar_kind == "error":
         return simple == "ERROR"
     return True
-
-
-def describe(literal: Any) -> str:
-    """A short text for a literal, for error messages and the console."""
-    import json
-
-    from google.protobuf import json_format
-
-    return json.dumps(json_format.MessageToDict(literal), separators=(",", ":"))[:200]

@@ -73,9 +73,6 @@ class Scheduler:
         with self.wake:
             self.wake.notify_all()
 
-    def is_running(self, key: Key) -> bool:
-        with self._lock:
-            return Key(*key[:3]) in self._threads
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every run's processes, leaving the executions RUNNING so the next server resumes them."""

@@ -103,8 +103,6 @@ class Store:
             return False
         return True
 
-    def update_project(self, project_id: str, body: bytes) -> int:
-        return self._write("UPDATE projects SET body=? WHERE id=?", (body, project_id))
 
     def project(self, project_id: str) -> sqlite3.Row | None:
         rows = self._rows("SELECT * FROM projects WHERE id=?", (project_id,))

@@ -66,10 +66,6 @@ def missing(field: str) -> ApiError:
     return ApiError(Code.INVALID_ARGUMENT, f"missing {field}")
 
 
-def not_found(kind: str, identifier: str) -> ApiError:
-    return ApiError(Code.NOT_FOUND, f"missing entity of type {kind} with identifier {identifier}")
-
-
 def parse(body: bytes | str, message: M) -> M:
     """Fill ``message`` from a JSON body exactly as FlyteAdmin's gateway would: unknown fields are errors.
 
