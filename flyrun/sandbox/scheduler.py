@@ -73,7 +73,6 @@ class Scheduler:
         with self.wake:
             self.wake.notify_all()
 
-
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every run's processes, leaving the executions RUNNING so the next server resumes them."""
         with self._lock:

@@ -103,7 +103,6 @@ class Store:
             return False
         return True
 
-
     def project(self, project_id: str) -> sqlite3.Row | None:
         rows = self._rows("SELECT * FROM projects WHERE id=?", (project_id,))
         return rows[0] if rows else None
