@@ -300,3 +300,13 @@ def test_request_bodies_parse_with_flyteidl(api):
     json_format.ParseDict(launch_plan(square_twice()), launch_plan_pb2.LaunchPlanCreateRequest(),
                           ignore_unknown_fields=False)
     assert STR
+
+
+def test_inputs_in_the_spec_as_older_clients_send_them(api):
+    body = {"project": PROJECT, "domain": DOMAIN, "spec": {"launch_plan": ADD["id"], "inputs": {
+        "literals": {"a": integer(20), "b": integer(22)}}}}
+    response = api.post("/api/v1/executions", body)
+    assert response.status_code == 200, response.text
+    name = response.json()["id"]["name"]
+    api.wait(name)
+    assert api.outputs(name)["o0"]["scalar"]["primitive"]["integer"] == "42"

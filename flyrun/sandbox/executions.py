@@ -128,6 +128,8 @@ def create_execution(sb: Services, request: Any) -> Any:
     from flyteidl.admin import execution_pb2
 
     _check_request(sb, request)
+    if not request.inputs.literals and request.spec.inputs.literals:
+        request.inputs.CopyFrom(request.spec.inputs)  # older clients put them in the spec; FlyteAdmin reads both
     closure, expected, fixed, workflow_id, plan_spec = _resolve(sb, request.spec.launch_plan)
     inputs = check_inputs(request.inputs, fixed, expected)
     key = Key(request.project, request.domain, request.name or generate_name())
