@@ -154,6 +154,26 @@ def _bind(options: SandboxOptions, app: Any) -> Any:
 
 def serve(options: SandboxOptions, ready: Callable[[str], None] | None = None) -> None:
     """Run the sandbox until SIGTERM/SIGINT; ``ready(url)`` is called once requests are being accepted."""
+    check_options(options)
+    _require_server_libraries(options.auth)
+    server, services = _open(options)
+    stop = _install_stop_handlers(server)
+    try:
+        services.scheduler.resume_unfinished()
+        if ready is not None:
+            ready(services.base_url)
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        stop()
+        services.scheduler.shutdown()
+        server.server_close()
+        services.store.close()
+        if (read_pid_file(services.data) or {}).get("pid") == os.getpid():
+            services.data.pid_file.unlink(missing_ok=True)
+
+
+def _open(options: SandboxOptions) -> tuple[Any, Any]:
+    """The data dir, store, scheduler and listening server, and the pid file that announces them."""
     from flyrun.sandbox import registry
     from flyrun.sandbox.api import SandboxApp
     from flyrun.sandbox.scheduler import Scheduler
@@ -161,37 +181,30 @@ def serve(options: SandboxOptions, ready: Callable[[str], None] | None = None) -
     from flyrun.sandbox.signing import Signer
     from flyrun.sandbox.store import Store
 
-    check_options(options)
     data = _prepare(options)
     store = Store.open(data.root)
     registry.ensure_default_project(store)
-    scheduler = Scheduler(store, data)
-    services = Services(store=store, data=data, scheduler=scheduler, signer=Signer(data.key()))
-    app = SandboxApp(services)
+    services = Services(store=store, data=data, scheduler=Scheduler(store, data), signer=Signer(data.key()))
     try:
-        server = _bind(options, app)
+        server = _bind(options, SandboxApp(services))
     except BaseException:
         store.close()
         raise
     port = server.server_address[1]
-    url = f"http://{endpoint_of(options.host, port)}"
-    services.base_url = url
+    services.base_url = f"http://{endpoint_of(options.host, port)}"
     if options.auth:
-        services.auth = _authorization_server(url)
-    _write_pid_file(data, url, options, port)
-    stop = _install_stop_handlers(server)
-    try:
-        scheduler.resume_unfinished()
-        if ready is not None:
-            ready(url)
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        stop()
-        scheduler.shutdown()
-        server.server_close()
-        store.close()
-        if (read_pid_file(data) or {}).get("pid") == os.getpid():
-            data.pid_file.unlink(missing_ok=True)
+        services.auth = _authorization_server(services.base_url)
+    _write_pid_file(data, services.base_url, options, port)
+    return server, services
+
+
+def _require_server_libraries(auth: bool) -> None:
+    import importlib.util
+
+    for name in ("werkzeug", *(("authlib",) if auth else ())):
+        if importlib.util.find_spec(name) is None:
+            raise UsageError(f"flyrun sandbox needs {name}, which is not installed",
+                             hint="pip install 'flyrun[sandbox]'")
 
 
 def _authorization_server(url: str) -> Any:
