@@ -310,3 +310,22 @@ def test_inputs_in_the_spec_as_older_clients_send_them(api):
     name = response.json()["id"]["name"]
     api.wait(name)
     assert api.outputs(name)["o0"]["scalar"]["primitive"]["integer"] == "42"
+
+
+@pytest.mark.parametrize("method, path, body, fragment", [
+    ("POST", "/api/v1/signals", {"value": {"scalar": {"primitive": {"boolean": True}}}}, "missing id"),
+    ("POST", "/api/v1/signals", {"id": {"execution_id": {"project": "p", "domain": "d", "name": "n"}},
+                                 "value": integer(1)}, "missing signal_id"),
+    ("POST", "/api/v1/signals", {"id": {"signal_id": "s", "execution_id": {"project": "p", "domain": "d",
+                                                                           "name": "n"}}}, "missing value"),
+    ("POST", "/api/v1/signals", {"id": {"signal_id": "s"}, "value": integer(1), "extra": 1}, "has no field"),
+    ("DELETE", f"/api/v1/executions/{PROJECT}/{DOMAIN}/x", {"reason": "no such field"}, "has no field"),
+    ("PUT", "/api/v1/launch_plans/flytesnacks/development/tests.square_twice/v1", {"status": "ACTIVE"},
+     "has no field"),
+    ("POST", "/api/v1/projects", {"project": {"id": "p2", "name": "P2", "domains": [{"id": "qa"}]}},
+     "Domains are currently only set system wide"),
+    ("POST", "/api/v1/dataproxy/artifact_urn", [], "invalid request body"),
+])
+def test_more_bad_bodies_are_400(api, method, path, body, fragment):
+    response = api.http.request(method, api.url + path, json=body, timeout=10)
+    assert fragment in error_of(response, 400, 3)

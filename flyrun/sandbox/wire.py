@@ -77,6 +77,8 @@ def parse(body: bytes | str, message: M) -> M:
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     if not text.strip():
         return message
+    if not text.lstrip().startswith("{"):  # json_format accepts a bare array or number; protojson does not
+        raise invalid("invalid request body: expected a JSON object")
     try:
         json_format.Parse(text, message, ignore_unknown_fields=False)
     except json_format.ParseError as error:
