@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,8 @@ def _node_rows(key: Key, children: dict[str | None, list[Any]], parent: str | No
     from flyrun.sandbox.consoleview import node_row
 
     rows = children.get(parent, [])
+    if parent is not None:  # a parent's children in id order: array items by index, not by start time
+        rows = sorted(rows, key=lambda r: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", r["node_id"])])
     shown = rows if len(rows) <= _MAX_ITEMS_SHOWN else [r for r in rows if r["phase"] != 3][:_MAX_ITEMS_SHOWN]
     for row in shown:
         lines.append(node_row(key, row, depth))
