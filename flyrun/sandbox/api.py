@@ -64,6 +64,7 @@ class SandboxApp:
     def respond(self, request: Any) -> Any:
         from werkzeug.exceptions import MethodNotAllowed, NotFound
 
+        self.services.serving(request.host_url)
         adapter = self._map.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()

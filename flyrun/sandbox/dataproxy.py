@@ -75,7 +75,7 @@ def create_upload_location(sb: Services, request: Any) -> Any:
     prefix = request.filename_root or base64.b32encode(request.content_md5).decode()
     key = _object_key("uploads", request.project, request.domain, prefix, filename)
     response = dataproxy_pb2.CreateUploadLocationResponse(
-        signed_url=sb.signer.sign(sb.base_url, "PUT", key, expires_in, md5_b64), native_url=native_url(sb, key))
+        signed_url=sb.signer.sign(sb.public_url(), "PUT", key, expires_in, md5_b64), native_url=native_url(sb, key))
     stamp(response.expires_at, time.time() + expires_in)
     if md5_b64:
         response.headers["Content-MD5"] = md5_b64
@@ -112,7 +112,7 @@ def create_download_location(sb: Services, request: Any) -> Any:
     expires_in = _expires_in(request)
     key = key_of_native_url(sb, request.native_url)
     response = dataproxy_pb2.CreateDownloadLocationResponse(
-        signed_url=sb.signer.sign(sb.base_url, "GET", key, expires_in))
+        signed_url=sb.signer.sign(sb.public_url(), "GET", key, expires_in))
     stamp(response.expires_at, time.time() + expires_in)
     return response
 

@@ -213,7 +213,7 @@ def url_blob(sb: Services, blob: Any, path: str) -> None:
         key = file.resolve().relative_to(sb.data.blobs.resolve()).as_posix()
     except ValueError:
         return
-    blob.url = sb.signer.sign(sb.base_url, "GET", key, 3600)
+    blob.url = sb.signer.sign(sb.public_url(), "GET", key, 3600)
     blob.bytes = file.stat().st_size
 
 

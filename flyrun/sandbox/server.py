@@ -192,8 +192,8 @@ def _open(options: SandboxOptions) -> tuple[Any, Any]:
         raise
     port = server.server_address[1]
     services.base_url = f"http://{endpoint_of(options.host, port)}"
-    if options.auth:
-        services.auth = _authorization_server(services.base_url)
+    if options.auth:  # off loopback, the issuer follows the host each request came to
+        services.auth = _authorization_server(services.base_url if is_loopback(options.host) else None)
     _write_pid_file(data, services.base_url, options, port)
     return server, services
 
@@ -207,7 +207,7 @@ def _require_server_libraries(auth: bool) -> None:
                              hint="pip install 'flyrun[sandbox]'")
 
 
-def _authorization_server(url: str) -> Any:
+def _authorization_server(url: str | None) -> Any:
     """The OAuth2 server of ``--auth``: public client ``flytectl`` (device flow, PKCE); with
     ``FLYRUN_SANDBOX_CLIENT_SECRET`` set, also ``sandbox-ci`` for client credentials. Tokens live in memory."""
     from flyrun.sandbox.authmodels import Client, Settings
