@@ -72,3 +72,32 @@ def test_starting_on_a_newer_database_is_a_one_line_error(tmp_path):
     assert result.exit_code == 5
     assert result.stderr.startswith("Error: the sandbox database is at schema version")
     assert "Traceback" not in result.stderr and "Hint:" in result.stderr
+
+
+def test_an_unresumable_execution_is_failed_with_the_reason(tmp_path):
+    """A run left RUNNING whose plan cannot be read is marked FAILED on start, never left running forever."""
+    import time
+
+    from flyteidl.admin import execution_pb2
+
+    from flyrun.sandbox.layout import DataDir
+    from flyrun.sandbox.scheduler import Scheduler
+    from flyrun.sandbox.wire import load
+
+    data = DataDir(tmp_path)
+    data.prepare()
+    store = Store.open(tmp_path)
+    execution = execution_pb2.Execution()
+    execution.id.project, execution.id.domain, execution.id.name = "p", "d", "broken"
+    execution.closure.phase = 2
+    store.insert_execution(Key("p", "d", "broken"), execution.SerializeToString(), b"", b"\xff\xff not a plan", 2)
+    scheduler = Scheduler(store, data)
+    assert scheduler.resume_unfinished() == [Key("p", "d", "broken")]
+    deadline = time.monotonic() + 10
+    while store.execution(Key("p", "d", "broken"))["phase"] == 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    failed = load(execution_pb2.Execution(), store.execution(Key("p", "d", "broken"))["body"])
+    assert failed.closure.phase == 6 and "could not run this execution" in failed.closure.error.message
+    scheduler.shutdown()
+    store.close()
