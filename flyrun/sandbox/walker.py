@@ -48,9 +48,11 @@ def run_workflow(ctx: RunContext, template: Any, inputs: Any, prefix: str, paren
         failures.append(error)
         if not keep_going or isinstance(error, Aborted):
             scope.stop()
+    if ctx.aborted:  # terminated: whatever the nodes said while being stopped, the run was aborted
+        raise Aborted()
     if failures:
         raise _first(failures)
-    if scope.stopped or ctx.root.stopped:
+    if scope.stopped:
         raise Aborted()
     try:
         return resolve_bindings(template.outputs, outputs)
