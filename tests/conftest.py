@@ -128,3 +128,34 @@ def auth_server(auth_server_process_wide, isolated_home: Path, monkeypatch: pyte
                 "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(var, raising=False)
     return auth_server_process_wide
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def sandbox_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Result:
+    """`flyrun sandbox ...` as a real process (start/stop must be exercised as users run them)."""
+    environ = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    proc = subprocess.run([sys.executable, "-m", "flyrun.cli.main", "sandbox", *args], capture_output=True,
+                          text=True, env=environ, timeout=timeout)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory):
+    """A sandbox started with `flyrun sandbox start --detach` on a free loopback port, stopped at the end."""
+    data_dir = tmp_path_factory.mktemp("sandbox")
+    started = sandbox_cli("start", "--port", str(free_port()), "--data-dir", str(data_dir), "--detach",
+                          "-o", "json")
+    assert started.exit_code == 0, started.output
+    import json
+
+    info = json.loads(started.stdout)
+    yield dict(info, data_dir=data_dir)
+    stopped = sandbox_cli("stop", "--data-dir", str(data_dir))
+    assert stopped.exit_code == 0, stopped.output

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "auth": "flyrun.cli.auth:auth",
     "cache": "flyrun.cli.cache:cache",
     "package": "flyrun.cli.package:package",
+    "sandbox": "flyrun.cli.sandbox:sandbox",
 }
 
 COMMAND_HELP: dict[str, str] = {
@@ -41,6 +42,7 @@ COMMAND_HELP: dict[str, str] = {
     "auth": "Sign in to a Flyte endpoint, show or remove stored tokens.",
     "cache": "Show or clear the local cache of cache=True tasks.",
     "package": "Serialize tasks and workflows for a Flyte cluster and bundle the code.",
+    "sandbox": "Start, inspect or stop a local Flyte-compatible server.",
 }
 
 

@@ -1,0 +1,135 @@
+"""The sandbox's WSGI application: FlyteAdmin's REST API, the signed blob URLs, the console and /healthcheck.
+
+Requests are parsed into flyteidl request messages exactly as FlyteAdmin's grpc-gateway does (strict JSON body,
+then path and query parameters) and answered in protojson with every field; errors are ``{code, message,
+details}`` with grpc-gateway's HTTP status for the code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import traceback
+from typing import Any
+
+from flyrun.sandbox import wire
+from flyrun.sandbox.routes import ROUTES, Route
+from flyrun.sandbox.services import Services
+from flyrun.sandbox.wire import ApiError, Code
+
+_FIELD = re.compile(r"\{([^}]+)\}")
+
+
+def _rule(route: Route) -> tuple[str, list[str]]:
+    """A werkzeug rule for a route path, and the message field each of its variables sets."""
+    fields: list[str] = []
+
+    def variable(match: re.Match[str]) -> str:
+        fields.append(match.group(1))
+        return f"<f{len(fields) - 1}>"
+
+    return _FIELD.sub(variable, route.path), fields
+
+
+class SandboxApp:
+    def __init__(self, services: Services) -> None:
+        from werkzeug.routing import Map, Rule
+
+        self.services = services
+        rules, self._fields = [], {}
+        for index, route in enumerate(ROUTES):
+            path, fields = _rule(route)
+            rules.append(Rule(path, endpoint=index, methods=[route.method]))
+            self._fields[index] = fields
+        for path, endpoint, methods in _OTHER_RULES:
+            rules.append(Rule(path, endpoint=endpoint, methods=methods))
+        self._map = Map(rules, strict_slashes=False)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        from werkzeug.wrappers import Request
+
+        auth = self.services.auth
+        if auth is not None and auth.owns(environ.get("PATH_INFO", "")):
+            return auth.wsgi_app(environ, start_response)  # discovery, device flow, /activate, /me
+        request = Request(environ)
+        response = self.respond(request)
+        return response(environ, start_response)
+
+    def authorized(self, request: Any) -> bool:
+        """No auth, or a valid bearer token in ``Authorization`` or ``flyte-authorization``."""
+        auth = self.services.auth
+        return auth is None or auth.subject_from_environ(request.environ) is not None
+
+    def respond(self, request: Any) -> Any:
+        from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+        self.services.serving(request.host_url)
+        adapter = self._map.bind_to_environ(request.environ)
+        try:
+            endpoint, values = adapter.match()
+        except NotFound:
+            return _error(ApiError(Code.NOT_FOUND, "Not Found"))
+        except MethodNotAllowed:
+            return _error(ApiError(Code.UNIMPLEMENTED, "Method Not Allowed"))
+        if not isinstance(endpoint, int):
+            return self._other(endpoint, request, values)
+        if not self.authorized(request):  # with --auth, the auth server answers the public paths itself
+            return _error(ApiError(Code.UNAUTHENTICATED, "a valid bearer token is required"))
+        try:
+            message = self._request_message(ROUTES[endpoint], self._fields[endpoint], request, values)
+            result = ROUTES[endpoint].handler(self.services, message)
+        except ApiError as error:
+            return _error(error)
+        except Exception as error:  # a bug in the sandbox: answer 500 and keep serving
+            traceback.print_exc(file=sys.stderr)
+            return _error(ApiError(Code.INTERNAL, f"internal error: {type(error).__name__}: {error}"))
+        return json_response(wire.emit(result))
+
+    @staticmethod
+    def _request_message(route: Route, fields: list[str], request: Any, values: dict[str, str]) -> Any:
+        message = route.request()
+        if route.body:
+            wire.parse(request.get_data(), message)
+        else:
+            for name, items in request.args.lists():
+                for item in items:
+                    wire.set_field(message, name, item)
+        for index, field in enumerate(fields):
+            wire.set_field(message, field, values[f"f{index}"])
+        return message
+
+    def _other(self, endpoint: str, request: Any, values: dict[str, str]) -> Any:
+        from flyrun.sandbox import blobroutes, console
+
+        if endpoint == "healthcheck":
+            from werkzeug.wrappers import Response
+
+            return Response(b"", status=200)
+        if endpoint.startswith("blob_"):  # the URL's signature is the credential
+            return blobroutes.handle(self.services, endpoint, request, values)
+        return console.handle(self.services, endpoint, request, values, self.authorized(request))
+
+
+_OTHER_RULES = [
+    ("/healthcheck", "healthcheck", ["GET", "HEAD"]),
+    ("/sandbox/blobs/upload/<path:key>", "blob_upload", ["PUT"]),
+    ("/sandbox/blobs/download/<path:key>", "blob_download", ["GET", "HEAD"]),
+    ("/", "console_home", ["GET"]),
+    ("/console", "console_home", ["GET"]),
+    ("/console/static/<name>", "console_static", ["GET"]),
+    ("/console/projects/<project>/domains/<domain>/executions", "console_list", ["GET"]),
+    ("/console/projects/<project>/domains/<domain>/executions/<name>", "console_execution", ["GET"]),
+    ("/console/projects/<project>/domains/<domain>/executions/<name>/nodes/<path:node>/log", "console_log",
+     ["GET"]),
+]
+
+
+def json_response(document: Any, status: int = 200) -> Any:
+    from werkzeug.wrappers import Response
+
+    return Response(json.dumps(document), status=status, content_type="application/json")
+
+
+def _error(error: ApiError) -> Any:
+    return json_response(error.body(), error.code.http_status)

@@ -1,0 +1,259 @@
+"""What FlyteAdmin's compiler does at registration, to the extent the sandbox needs it.
+
+A workflow is compiled into a ``CompiledWorkflowClosure``: its template (with the ``start-node`` and ``end-node``
+propeller adds), its subworkflows, every task it references (which must be registered) and the connections
+between nodes. A launch plan's expected inputs are worked out from its workflow's interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from flyrun.sandbox.wire import ApiError, Code, id_text, invalid
+
+START_NODE = "start-node"
+END_NODE = "end-node"
+
+
+def entity_key(identifier: Any) -> tuple[str, str, str, str]:
+    return (identifier.project, identifier.domain, identifier.name, identifier.version)
+
+
+def child_nodes(node: Any) -> Iterator[Any]:
+    """Nodes nested in a node: an array node's sub-node and a branch node's candidates."""
+    kind = node.WhichOneof("target")
+    if kind == "array_node":
+        yield node.array_node.node
+    elif kind == "branch_node":
+        block = node.branch_node.if_else
+        yield block.case.then_node
+        for other in block.other:
+            yield other.then_node
+        if block.HasField("else_node"):
+            yield block.else_node
+
+
+def walk_nodes(nodes: Any) -> Iterator[Any]:
+    for node in nodes:
+        yield node
+        yield from walk_nodes(child_nodes(node))
+
+
+def dependencies(node: Any, known: set[str]) -> set[str]:
+    """The sibling nodes a node waits for: declared upstream ids plus every promise in its bindings."""
+    found = set(node.upstream_node_ids)
+    for binding in node.inputs:
+        found |= set(_promised_nodes(binding.binding))
+    for child in child_nodes(node):
+        found |= dependencies(child, known)
+    return {n for n in found if n in known}
+
+
+def _promised_nodes(data: Any) -> Iterator[str]:
+    kind = data.WhichOneof("value")
+    if kind == "promise":
+        yield data.promise.node_id
+    elif kind == "collection":
+        for item in data.collection.bindings:
+            yield from _promised_nodes(item)
+    elif kind == "map":
+        for item in data.map.bindings.values():
+            yield from _promised_nodes(item)
+
+
+def compile_workflow(template: Any, sub_workflows: Any, get_task: Callable[[Any], Any],
+                     get_launch_plan: Callable[[Any], Any]) -> Any:
+    """Compile a WorkflowSpec's templates; ``get_task``/``get_launch_plan`` raise NOT_FOUND for unknown ids."""
+    from flyteidl.core import compiler_pb2
+
+    closure = compiler_pb2.CompiledWorkflowClosure()
+    subs = {entity_key(s.id): s for s in sub_workflows}
+    tasks: dict[tuple[str, str, str, str], Any] = {}
+    for workflow in [template, *sub_workflows]:
+        _check_workflow(workflow, subs)
+        for node in walk_nodes(workflow.nodes):
+            kind = node.WhichOneof("target")
+            if kind == "task_node":
+                ref = node.task_node.reference_id
+                if entity_key(ref) not in tasks:
+                    tasks[entity_key(ref)] = get_task(ref)
+            elif kind == "workflow_node" and node.workflow_node.HasField("launchplan_ref"):
+                get_launch_plan(node.workflow_node.launchplan_ref)
+    closure.primary.CopyFrom(_compiled(template))
+    for sub in sub_workflows:
+        closure.sub_workflows.add().CopyFrom(_compiled(sub))
+    for key in sorted(tasks):
+        closure.tasks.add().template.CopyFrom(tasks[key])
+    return closure
+
+
+def _check_workflow(workflow: Any, subs: dict[tuple[str, str, str, str], Any]) -> None:
+    name = workflow.id.name
+    ids = [node.id for node in workflow.nodes]
+    for node_id in ids:
+        if not node_id or node_id in (START_NODE, END_NODE):
+            raise _compile_error(name, f"invalid node id {node_id!r}")
+    if len(set(ids)) != len(ids):
+        raise _compile_error(name, "node ids are not unique")
+    known = set(ids) | {START_NODE}
+    inputs = set(workflow.interface.inputs.variables)
+    for node in walk_nodes(workflow.nodes):
+        if node.WhichOneof("target") is None:
+            raise _compile_error(name, f"node {node.id!r} has no target")
+        for binding in node.inputs:
+            _check_promises(name, node.id, binding.binding, known, inputs)
+        ref = node.workflow_node.sub_workflow_ref if node.HasField("workflow_node") else None
+        if ref is not None and node.workflow_node.HasField("sub_workflow_ref") and entity_key(ref) not in subs:
+            raise _compile_error(name, f"node {node.id!r} refers to an unknown subworkflow {ref.name!r}")
+    for binding in workflow.outputs:
+        _check_promises(name, END_NODE, binding.binding, known, inputs)
+    _check_acyclic(name, workflow.nodes, set(ids))
+
+
+def _check_promises(workflow: str, node_id: str, data: Any, known: set[str], inputs: set[str]) -> None:
+    kind = data.WhichOneof("value")
+    if kind == "promise":
+        upstream = data.promise.node_id
+        if upstream not in known:
+            raise _compile_error(workflow, f"node {node_id!r} binds to an unknown node {upstream!r}")
+        if upstream == START_NODE and data.promise.var not in inputs:
+            raise _compile_error(workflow, f"node {node_id!r} binds to an unknown workflow input "
+                                           f"{data.promise.var!r}")
+    elif kind == "collection":
+        for item in data.collection.bindings:
+            _check_promises(workflow, node_id, item, known, inputs)
+    elif kind == "map":
+        for item in data.map.bindings.values():
+            _check_promises(workflow, node_id, item, known, inputs)
+
+
+def _check_acyclic(workflow: str, nodes: Any, ids: set[str]) -> None:
+    waiting = {node.id: dependencies(node, ids) - {node.id} for node in nodes}
+    for node in nodes:
+        if node.id in dependencies(node, ids):
+            raise _compile_error(workflow, f"node {node.id!r} depends on itself")
+    while waiting:
+        ready = [n for n, deps in waiting.items() if not deps & set(waiting)]
+        if not ready:
+            raise _compile_error(workflow, f"the nodes {', '.join(sorted(waiting))} form a cycle")
+        for node_id in ready:
+            del waiting[node_id]
+
+
+def _compile_error(workflow: str, reason: str) -> ApiError:
+    return invalid(f"failed to compile workflow for [{workflow}] with err {reason}")
+
+
+def _compiled(template: Any) -> Any:
+    """The template with propeller's start and end nodes, and its connections."""
+    from flyteidl.core import compiler_pb2, workflow_pb2
+
+    compiled = compiler_pb2.CompiledWorkflow()
+    compiled.template.CopyFrom(template)
+    ids = {node.id for node in template.nodes}
+    nodes = compiled.template.nodes
+    del nodes[:]
+    nodes.add().CopyFrom(workflow_pb2.Node(id=START_NODE))
+    end_upstream: set[str] = set()
+    for binding in template.outputs:
+        end_upstream |= set(_promised_nodes(binding.binding)) & ids
+    for node in template.nodes:
+        copy = nodes.add()
+        copy.CopyFrom(node)
+        deps = sorted(dependencies(node, ids))
+        del copy.upstream_node_ids[:]
+        copy.upstream_node_ids.extend(deps)
+        _connect(compiled.connections, node.id, deps or [START_NODE])
+    end = nodes.add()
+    end.id = END_NODE
+    end.inputs.extend(template.outputs)
+    _connect(compiled.connections, END_NODE, sorted(end_upstream) or [START_NODE])
+    return compiled
+
+
+def _connect(connections: Any, node_id: str, upstream: list[str]) -> None:
+    connections.upstream[node_id].ids.extend(upstream)
+    for parent in upstream:
+        connections.downstream[parent].ids.append(node_id)
+
+
+def single_task_closure(task: Any) -> Any:
+    """The one-node workflow FlyteAdmin makes to execute a task directly."""
+    from flyteidl.core import compiler_pb2, literals_pb2, workflow_pb2
+
+    node_id = task.id.name.split(".")[-1].replace("_", "-").lower()[:63] or "task"
+    template = workflow_pb2.WorkflowTemplate()
+    template.id.CopyFrom(task.id)
+    template.id.resource_type = 2  # WORKFLOW
+    template.interface.CopyFrom(task.interface)
+    node = template.nodes.add(id=node_id)
+    node.metadata.name = node_id
+    node.task_node.reference_id.CopyFrom(task.id)
+    for name in task.interface.inputs.variables:
+        promise = literals_pb2.BindingData()
+        promise.promise.node_id = START_NODE
+        promise.promise.var = name
+        node.inputs.add(var=name, binding=promise)
+    for name in task.interface.outputs.variables:
+        promise = literals_pb2.BindingData()
+        promise.promise.node_id = node_id
+        promise.promise.var = name
+        template.outputs.add(var=name, binding=promise)
+    closure = compiler_pb2.CompiledWorkflowClosure()
+    closure.primary.CopyFrom(_compiled(template))
+    closure.tasks.add().template.CopyFrom(task)
+    return closure
+
+
+def expected_inputs(workflow_inputs: Any, fixed: Any, defaults: Any) -> Any:
+    """FlyteAdmin's ``checkAndFetchExpectedInputForLaunchPlan``: the inputs an execution of a launch plan takes."""
+    from flyteidl.core import interface_pb2
+
+    from flyrun.sandbox.literals import fits
+
+    variables = workflow_inputs.variables
+    if not variables and (defaults.parameters or fixed.literals):
+        which = "default" if defaults.parameters else "fixed"
+        count = len(defaults.parameters) if defaults.parameters else len(fixed.literals)
+        raise invalid(f"invalid launch plan {which} inputs, expected none but found {count}")
+    for name in defaults.parameters:
+        if name not in variables:
+            raise invalid(f"unexpected default_input {name}")
+    for name, literal in fixed.literals.items():
+        if name not in variables:
+            raise invalid(f"unexpected fixed_input {name}")
+        if not fits(literal, variables[name].type):
+            raise invalid(f"invalid fixed_input wrong type {name}")
+    result = interface_pb2.ParameterMap()
+    for name, variable in variables.items():
+        if name in defaults.parameters:
+            result.parameters[name].CopyFrom(defaults.parameters[name])
+        elif name not in fixed.literals:
+            parameter = result.parameters[name]
+            parameter.var.type.CopyFrom(variable.type)
+            parameter.var.description = variable.description
+            parameter.required = True
+    return result
+
+
+def check_parameters(parameters: Any, field: str) -> None:
+    """FlyteAdmin's ``validateParameterMap``."""
+    from flyrun.sandbox.literals import fits
+
+    for name, parameter in parameters.parameters.items():
+        if not name:
+            raise invalid(f"missing key in {field}")
+        if not parameter.var.HasField("type"):
+            raise invalid(f"The Variable component of the Parameter {name} in {field} either is missing, "
+                          "or has a missing Type")
+        if not parameter.HasField("default") and not parameter.required and not parameter.HasField(
+                "artifact_query"):
+            raise invalid(f"Invalid variable {name} in {field} - variable has neither default, nor is required. "
+                          "One must be specified")
+        if parameter.HasField("default") and not fits(parameter.default, parameter.var.type):
+            raise invalid(f"Type mismatch for Parameter {name} in {field}")
+
+
+def missing_entity(kind: str, identifier: Any) -> ApiError:
+    return ApiError(Code.NOT_FOUND, f"missing entity of type {kind} with identifier {id_text(identifier)}")

@@ -1,0 +1,232 @@
+"""The console: server-rendered pages for executions, refreshed by a little JavaScript while a run is live.
+
+``/console`` lists recent executions; ``/console/projects/{p}/domains/{d}/executions/{name}`` (the URL
+``flyrun run --remote`` prints) shows one: its nodes with phases, durations, inputs, outputs and errors, and the
+gates waiting for someone (Approve/Reject, or a typed form for ``wait_for_input``). Actions call the REST API
+(``POST /api/v1/signals``, ``DELETE /api/v1/executions/...``) like any client.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from flyrun.sandbox.consoleview import duration_text, literal_map_rows, phase_name, time_text
+from flyrun.sandbox.records import WF_FINAL
+from flyrun.sandbox.services import Services
+from flyrun.sandbox.store import Key
+from flyrun.sandbox.wire import load
+
+_STATIC = {"console.js": "application/javascript", "console.css": "text/css"}
+_BOUNDARY = ("start-node", "end-node")
+_MAX_ITEMS_SHOWN = 20
+
+
+def handle(sb: Services, endpoint: str, request: Any, values: dict[str, str], authorized: bool = True) -> Any:
+    """A console page; with ``--auth`` and no bearer token, an empty page whose script signs in first."""
+    from werkzeug.utils import redirect
+    from werkzeug.wrappers import Response
+
+    if endpoint == "console_home" and request.path == "/":
+        return redirect("/console")
+    if endpoint == "console_static":
+        return _static(values["name"])
+    fragment = bool(request.args.get("fragment"))
+    title, region = _title(endpoint, values)
+    if not authorized:
+        if fragment or endpoint == "console_log":
+            return Response("sign in first", status=401, content_type="text/plain")
+        return _page(title, f'<div id="{region}" data-auth="required"></div>')
+    if endpoint == "console_log":
+        return _log(sb, Key(values["project"], values["domain"], values["name"]), values["node"])
+    body, status = _body(sb, endpoint, values)
+    if fragment:
+        return Response(body, status=status, content_type="text/html; charset=utf-8")
+    return _page(title, f'<div id="{region}">{body}</div>', status=status)
+
+
+def _title(endpoint: str, values: dict[str, str]) -> tuple[str, str]:
+    if endpoint == "console_home":
+        return "Executions", "content"
+    if endpoint == "console_list":
+        return f"Executions in {values['project']}/{values['domain']}", "content"
+    return f"Execution {values.get('name', '')}", "execution"
+
+
+def _body(sb: Services, endpoint: str, values: dict[str, str]) -> tuple[str, int]:
+    if endpoint == "console_home":
+        return _executions_table(sb.store.recent_executions(100)), 200
+    if endpoint == "console_list":
+        rows = [r for r in sb.store.recent_executions(500)
+                if (r["project"], r["domain"]) == (values["project"], values["domain"])]
+        return _executions_table(rows), 200
+    key = Key(values["project"], values["domain"], values["name"])
+    row = sb.store.execution(key)
+    if row is None:
+        return (f"<p>No execution {html.escape(key.name)} in {html.escape(key.project)}/"
+                f"{html.escape(key.domain)}.</p>", 404)
+    return execution_fragment(sb, key, row), 200
+
+
+def _static(name: str) -> Any:
+    from importlib import resources
+
+    from werkzeug.wrappers import Response
+
+    if name not in _STATIC:
+        return Response("not found", status=404)
+    text = resources.files("flyrun.sandbox").joinpath("static", name).read_text()
+    return Response(text, content_type=_STATIC[name])
+
+
+def _page(title: str, body: str, status: int = 200) -> Any:
+    from werkzeug.wrappers import Response
+
+    document = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} · flyrun sandbox</title>
+<link rel="stylesheet" href="/console/static/console.css"></head>
+<body><header><a href="/console">flyrun sandbox</a> · <a href="/console">Executions</a></header>
+<main><h1>{html.escape(title)}</h1>{body}</main>
+<script src="/console/static/console.js"></script></body></html>"""
+    return Response(document, status=status, content_type="text/html; charset=utf-8")
+
+
+def _executions_table(rows: list[Any]) -> str:
+    from flyteidl.admin import execution_pb2
+
+    if not rows:
+        return "<p>No executions yet. Start one with <code>flyrun run --remote FILE WORKFLOW</code>.</p>"
+    lines = ['<table class="executions"><thead><tr><th>Execution</th><th>Project/domain</th><th>Launched</th>'
+             "<th>Phase</th><th>Created</th><th>Duration</th></tr></thead><tbody>"]
+    for row in rows:
+        execution = load(execution_pb2.Execution(), row["body"])
+        link = f"/console/projects/{row['project']}/domains/{row['domain']}/executions/{row['name']}"
+        phase = phase_name(execution.closure.phase, workflow=True)
+        lines.append(f'<tr><td><a href="{html.escape(link)}">{html.escape(row["name"])}</a></td>'
+                     f"<td>{html.escape(row['project'])}/{html.escape(row['domain'])}</td>"
+                     f"<td>{html.escape(execution.spec.launch_plan.name)}</td>"
+                     f'<td><span class="phase phase-{phase}">{phase}</span></td>'
+                     f"<td>{time_text(execution.closure.created_at)}</td>"
+                     f"<td>{duration_text(execution.closure)}</td></tr>")
+    lines.append("</tbody></table>")
+    return "".join(lines)
+
+
+def execution_fragment(sb: Services, key: Key, row: Any) -> str:
+    """The live part of the execution page (re-fetched with ``?fragment=1`` while the run is not final)."""
+    from flyteidl.admin import execution_pb2
+
+    execution = load(execution_pb2.Execution(), row["body"])
+    closure = execution.closure
+    phase = phase_name(closure.phase, workflow=True)
+    final = closure.phase in WF_FINAL
+    parts = [f'<section class="summary" data-phase="{phase}" data-final="{str(final).lower()}" '
+             f'data-project="{html.escape(key.project)}" data-domain="{html.escape(key.domain)}" '
+             f'data-name="{html.escape(key.name)}">',
+             f'<p><span class="phase phase-{phase}" id="execution-phase">{phase}</span> '
+             f"{html.escape(execution.spec.launch_plan.name)} <small>version "
+             f"{html.escape(execution.spec.launch_plan.version)}</small></p>",
+             f"<p>Created {time_text(closure.created_at)} · duration {duration_text(closure)}</p>"]
+    if closure.HasField("error"):
+        parts.append(f'<pre class="error">{html.escape(closure.error.message[-4000:])}</pre>')
+    if closure.HasField("abort_metadata"):
+        parts.append(f'<p class="error">Terminated: {html.escape(closure.abort_metadata.cause)}</p>')
+    if not final:
+        parts.append('<button class="terminate" type="button">Terminate</button>')
+    parts.append("</section>")
+    nodes = sb.store.all_nodes(key)
+    parts.append(_gates(nodes))
+    parts.append(_io_section("Inputs", row["inputs"], None))
+    if closure.outputs.uri:
+        parts.append(_io_section("Outputs", None, closure.outputs.uri))
+    parts.append(_nodes_table(key, nodes))
+    return "".join(parts)
+
+
+def _io_section(title: str, data: bytes | None, path: str | None) -> str:
+    from flyteidl.core import literals_pb2
+
+    literals = literals_pb2.LiteralMap()
+    if data is not None:
+        load(literals, data)
+    elif path and Path(path).exists():
+        literals.ParseFromString(Path(path).read_bytes())
+    rows = literal_map_rows(literals)
+    if not rows:
+        return ""
+    cells = "".join(f"<tr><th>{html.escape(name)}</th><td><code>{html.escape(text)}</code></td></tr>"
+                    for name, text in rows)
+    return f'<section class="io"><h2>{title}</h2><table>{cells}</table></section>'
+
+
+def _gates(nodes: list[Any]) -> str:
+    """A card for every gate waiting for its signal: Approve/Reject, or a form for the typed value."""
+    from flyrun.sandbox.records import RUNNING
+
+    cards = []
+    for row in nodes:
+        extra = json.loads(row["extra"])
+        gate = extra.get("gate")
+        if row["phase"] != RUNNING or not gate:
+            continue
+        signal_id = html.escape(gate["signal_id"])
+        if gate["kind"] == "approve":
+            controls = ('<button class="approve" type="button">Approve</button> '
+                        '<button class="reject" type="button">Reject</button>')
+        else:
+            type_json = html.escape(json.dumps(gate.get("type", {})))
+            controls = (f'<form class="signal-form" data-type="{type_json}">'
+                        f'<label>Value ({html.escape(_type_label(gate.get("type", {})))}): '
+                        '<input name="value" required></label> <button type="submit">Send</button></form>')
+        cards.append(f'<div class="gate" data-signal-id="{signal_id}"><p>Gate <strong>{signal_id}</strong> '
+                     f"(node {html.escape(row['node_id'])}) is waiting.</p>{controls}"
+                     '<p class="gate-error" hidden></p></div>')
+    return f'<section class="gates"><h2>Waiting for you</h2>{"".join(cards)}</section>' if cards else ""
+
+
+def _type_label(literal_type: dict[str, Any]) -> str:
+    if "simple" in literal_type:
+        return str(literal_type["simple"]).lower()
+    return "Literal JSON"
+
+
+def _nodes_table(key: Key, nodes: list[Any]) -> str:
+    children: dict[str | None, list[Any]] = defaultdict(list)
+    for row in nodes:
+        if row["node_id"] not in _BOUNDARY:
+            children[row["parent_id"]].append(row)
+    lines = ['<section><h2>Nodes</h2><table class="nodes"><thead><tr><th>Node</th><th>Kind</th><th>Phase</th>'
+             "<th>Started</th><th>Duration</th><th>Inputs</th><th>Outputs</th><th>Error</th></tr></thead><tbody>"]
+    _node_rows(key, children, None, 0, lines)
+    lines.append("</tbody></table></section>")
+    return "".join(lines)
+
+
+def _node_rows(key: Key, children: dict[str | None, list[Any]], parent: str | None, depth: int,
+               lines: list[str]) -> None:
+    from flyrun.sandbox.consoleview import node_row
+
+    rows = children.get(parent, [])
+    if parent is not None:  # a parent's children in id order: array items by index, not by start time
+        rows = sorted(rows, key=lambda r: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", r["node_id"])])
+    shown = rows if len(rows) <= _MAX_ITEMS_SHOWN else [r for r in rows if r["phase"] != 3][:_MAX_ITEMS_SHOWN]
+    for row in shown:
+        lines.append(node_row(key, row, depth))
+        _node_rows(key, children, row["node_id"], depth + 1, lines)
+    if len(shown) < len(rows):
+        lines.append(f'<tr class="depth-{depth}"><td colspan="8">… {len(rows) - len(shown)} more succeeded '
+                     "items not shown</td></tr>")
+
+
+def _log(sb: Services, key: Key, node_id: str) -> Any:
+    from werkzeug.wrappers import Response
+
+    row = sb.store.node(key, node_id)
+    log = json.loads(row["extra"]).get("log") if row is not None else None
+    if not log or not Path(log).exists():
+        return Response("no log for this node\n", status=404, content_type="text/plain")
+    return Response(Path(log).read_bytes()[-1_000_000:], content_type="text/plain; charset=utf-8")

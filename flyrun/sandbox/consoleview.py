@@ -1,0 +1,128 @@
+"""How the console shows things: phases, times, durations, literals and node rows as (escaped) HTML text."""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from flyrun.sandbox.store import Key
+from flyrun.sandbox.wire import load
+
+_MAX_TEXT = 300
+
+
+def phase_name(number: int, workflow: bool = False) -> str:
+    from flyteidl.core import execution_pb2
+
+    enum = execution_pb2.WorkflowExecution.Phase if workflow else execution_pb2.NodeExecution.Phase
+    return enum.Name(number)
+
+
+def time_text(timestamp: Any) -> str:
+    if not timestamp.seconds:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp.seconds))
+
+
+def seconds_text(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {rest}s"
+    return f"{minutes // 60}h {minutes % 60}m"
+
+
+def duration_text(closure: Any) -> str:
+    """A final phase's duration, or the time running so far."""
+    if closure.HasField("duration"):
+        return seconds_text(closure.duration.ToNanoseconds() / 1e9)
+    if closure.HasField("started_at"):
+        return seconds_text(time.time() - closure.started_at.ToNanoseconds() / 1e9) + "…"
+    return ""
+
+
+def literal_text(literal: Any) -> str:
+    """A literal as a short Python-like value: 3, 'a', [1, 2], {'k': 1}, a file's URI, None."""
+    from google.protobuf import json_format
+
+    if literal.HasField("collection"):
+        return "[" + ", ".join(literal_text(item) for item in literal.collection.literals) + "]"
+    if literal.HasField("map"):
+        return "{" + ", ".join(f"{k!r}: {literal_text(v)}" for k, v in sorted(literal.map.literals.items())) + "}"
+    if not literal.HasField("scalar"):
+        return json.dumps(json_format.MessageToDict(literal))
+    scalar = literal.scalar
+    kind = scalar.WhichOneof("value")
+    if kind == "primitive":
+        value_kind = scalar.primitive.WhichOneof("value")
+        value = getattr(scalar.primitive, value_kind) if value_kind else None
+        if value_kind in ("datetime", "duration"):
+            return value.ToJsonString()
+        return repr(value)
+    if kind == "blob":
+        return scalar.blob.uri
+    if kind == "none_type":
+        return "None"
+    if kind == "generic":
+        return json.dumps(json_format.MessageToDict(scalar.generic))
+    if kind == "union":
+        return literal_text(scalar.union.value)
+    if kind == "structured_dataset":
+        return scalar.structured_dataset.uri
+    if kind == "binary":
+        return f"<{len(scalar.binary.value)} bytes of {scalar.binary.tag or 'binary'}>"
+    if kind == "error":
+        return f"error: {scalar.error.message}"
+    return json.dumps(json_format.MessageToDict(scalar))
+
+
+def literal_map_rows(literals: Any) -> list[tuple[str, str]]:
+    return [(name, _clip(literal_text(literal))) for name, literal in sorted(literals.literals.items())]
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "…"
+
+
+def _map_cell(path: str) -> str:
+    from flyteidl.core import literals_pb2
+
+    if not path or not Path(path).exists():
+        return ""
+    literals = literals_pb2.LiteralMap()
+    literals.ParseFromString(Path(path).read_bytes())
+    return "<br>".join(f"{html.escape(name)}: <code>{html.escape(text)}</code>"
+                       for name, text in literal_map_rows(literals))
+
+
+def node_row(key: Key, row: Any, depth: int) -> str:
+    from flyteidl.admin import node_execution_pb2
+
+    node = load(node_execution_pb2.NodeExecution(), row["body"])
+    extra = json.loads(row["extra"])
+    closure = node.closure
+    phase = phase_name(closure.phase)
+    kind = (extra.get("kind") or "").replace("_node", "")
+    if extra.get("items"):
+        items = extra["items"]
+        kind += f" · {items['succeeded']}/{items['total']} done" + (f", {items['failed']} failed"
+                                                                     if items["failed"] else "")
+    if extra.get("attempt"):
+        kind += f" · attempt {extra['attempt'] + 1}"
+    name = extra.get("name") or node.metadata.spec_node_id
+    label = html.escape(node.id.node_id) + (f" <small>{html.escape(name)}</small>" if name else "")
+    if extra.get("log"):
+        link = (f"/console/projects/{key.project}/domains/{key.domain}/executions/{key.name}/nodes/"
+                f"{node.id.node_id}/log")
+        label += f' <a class="log" href="{html.escape(link)}">log</a>'
+    error = f'<pre class="error">{html.escape(closure.error.message[-2000:])}</pre>' if closure.HasField(
+        "error") else ""
+    output = _map_cell(closure.output_uri) if closure.output_uri else ""
+    return (f'<tr class="depth-{depth}" data-node-id="{html.escape(node.id.node_id)}"><td>{label}</td>'
+            f"<td>{html.escape(kind)}</td><td><span class=\"phase phase-{phase}\">{phase}</span></td>"
+            f"<td>{time_text(closure.started_at)}</td><td>{duration_text(closure)}</td>"
+            f"<td>{_map_cell(node.input_uri)}</td><td>{output}</td><td>{error}</td></tr>")

@@ -1,0 +1,178 @@
+"""FlyteAdmin's DataProxyService over the sandbox's own blob folder.
+
+``POST /api/v1/dataproxy/artifact_urn`` (CreateUploadLocation) answers with a ``signed_url`` on this server and a
+``native_url`` (``file://`` under ``<data-dir>/blobs/uploads``) that tasks read. The signed URL takes one PUT;
+when the location was asked for with a ``content_md5``, the PUT must carry that ``Content-MD5`` and bytes that
+match it. ``GET /api/v1/dataproxy/artifact_urn?native_url=...`` (CreateDownloadLocation) signs a GET (and HEAD)
+URL for any object the sandbox stores.
+
+Does an object already exist? Exactly as with FlyteAdmin: ask for an upload location with ``filename_root`` and
+``filename`` and no ``content_md5``; 409 ALREADY_EXISTS means it does. With a ``content_md5`` that differs from the
+stored object's, the answer is also 409; with the same one, the upload is allowed (and may be skipped). A HEAD on a
+signed download URL answers 200 (with ``Content-MD5`` and ``Content-Length``) or 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import string
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from flyrun.sandbox.services import Services
+from flyrun.sandbox.wire import ApiError, Code, invalid, stamp
+
+MAX_EXPIRES = 3600.0
+_CHUNK = 1024 * 1024
+
+
+def _object_key(*parts: str) -> str:
+    key = "/".join(part.strip("/") for part in parts)
+    segments = key.split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        raise invalid(f"invalid object location {key!r}")
+    return key
+
+
+def object_path(sb: Services, key: str) -> Path:
+    return sb.data.blobs / key
+
+
+def native_url(sb: Services, key: str) -> str:
+    # Not Path.as_uri(): fsspec does not unquote file:// URLs, and base32 digests end in "=".
+    return f"file://{object_path(sb, key).as_posix()}"
+
+
+def _expires_in(request: Any) -> float:
+    if not request.HasField("expires_in"):
+        return MAX_EXPIRES
+    seconds = request.expires_in.ToNanoseconds() / 1e9
+    if seconds < 0:
+        raise invalid(f"expiresIn [{request.expires_in.ToJsonString()}] is invalid")
+    if seconds > MAX_EXPIRES:
+        raise invalid(f"expiresIn [{request.expires_in.ToJsonString()}] cannot exceed max allowed expiration [1h0m0s]")
+    return seconds
+
+
+def create_upload_location(sb: Services, request: Any) -> Any:
+    from flyteidl.service import dataproxy_pb2
+
+    if not request.project or not request.domain:
+        raise invalid("project and domain are required parameters")
+    if not request.filename_root and not request.content_md5:
+        raise invalid("content_md5 or filename_root is a required parameter")
+    md5_b64 = base64.b64encode(request.content_md5).decode() if request.content_md5 else ""
+    if request.filename and request.filename_root:
+        _check_existing(sb, _object_key("uploads", request.project, request.domain, request.filename_root,
+                                        request.filename), request.content_md5)
+    expires_in = _expires_in(request)
+    filename = request.filename or "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(20))
+    prefix = request.filename_root or base64.b32encode(request.content_md5).decode()
+    key = _object_key("uploads", request.project, request.domain, prefix, filename)
+    response = dataproxy_pb2.CreateUploadLocationResponse(
+        signed_url=sb.signer.sign(sb.public_url(), "PUT", key, expires_in, md5_b64), native_url=native_url(sb, key))
+    stamp(response.expires_at, time.time() + expires_in)
+    if md5_b64:
+        response.headers["Content-MD5"] = md5_b64
+    return response
+
+
+def _check_existing(sb: Services, key: str, content_md5: bytes) -> None:
+    path = object_path(sb, key)
+    if not path.exists():
+        return
+    if not content_md5 or stored_md5(sb, key) != content_md5.hex():
+        raise ApiError(Code.ALREADY_EXISTS, f"file already exists at location [{native_url(sb, key)}], specify a "
+                                            "matching hash if you wish to rewrite")
+
+
+def stored_md5(sb: Services, key: str) -> str:
+    row = sb.store.blob(key)
+    if row is not None:
+        return row["md5"]
+    return file_md5(object_path(sb, key))
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def create_download_location(sb: Services, request: Any) -> Any:
+    from flyteidl.service import dataproxy_pb2
+
+    expires_in = _expires_in(request)
+    key = key_of_native_url(sb, request.native_url)
+    response = dataproxy_pb2.CreateDownloadLocationResponse(
+        signed_url=sb.signer.sign(sb.public_url(), "GET", key, expires_in))
+    stamp(response.expires_at, time.time() + expires_in)
+    return response
+
+
+def key_of_native_url(sb: Services, url: str) -> str:
+    """The object key of a ``file://`` URL under this sandbox's blob folder."""
+    parsed = urlparse(url)
+    root = sb.data.blobs.resolve()
+    if parsed.scheme != "file":
+        raise invalid(f"failed to parse native_url [{url}]: this sandbox signs only its own file:// objects")
+    path = Path(parsed.path).resolve()
+    if root not in path.parents:
+        raise invalid(f"native_url [{url}] is not an object of this sandbox")
+    return path.relative_to(root).as_posix()
+
+
+# -- the signed URLs themselves ------------------------------------------------------------------------------
+class BlobError(Exception):
+    """An S3-like refusal of a signed-URL request: an HTTP status and a reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def receive_upload(sb: Services, key: str, query: dict[str, str], headers: Any, stream: Any) -> str:
+    """Store a PUT body at ``key``; returns the hex MD5. The URL must be valid and the digest must match."""
+    promised = query.get("content_md5", "")
+    problem = sb.signer.verify("PUT", key, query.get("expires", ""), query.get("signature", ""), promised)
+    if problem:
+        raise BlobError(403, problem)
+    given = headers.get("Content-MD5", "")
+    if promised and given != promised:
+        raise BlobError(403, "the Content-MD5 header does not match the one the URL was signed for")
+    target = object_path(sb, _object_key(key))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
+    digest, size = hashlib.md5(), 0
+    try:
+        with open(scratch, "wb") as handle:
+            for block in iter(lambda: stream.read(_CHUNK), b""):
+                digest.update(block)
+                size += len(block)
+                handle.write(block)
+        if given and base64.b64encode(digest.digest()).decode() != given:
+            raise BlobError(400, "BadDigest: the Content-MD5 you specified did not match what was received")
+        os.replace(scratch, target)
+    finally:
+        scratch.unlink(missing_ok=True)
+    sb.store.record_blob(key, digest.hexdigest(), size)
+    return digest.hexdigest()
+
+
+def open_download(sb: Services, key: str, query: dict[str, str]) -> Path:
+    """The file a signed GET/HEAD URL names; BlobError 403 for a bad URL, 404 when there is no such object."""
+    problem = sb.signer.verify("GET", key, query.get("expires", ""), query.get("signature", ""))
+    if problem:
+        raise BlobError(403, problem)
+    path = object_path(sb, _object_key(key))
+    if not path.is_file():
+        raise BlobError(404, "NoSuchKey: the object does not exist")
+    return path

@@ -1,0 +1,234 @@
+"""Executions: create (from a launch plan or a task), get, list, terminate, and their inputs and outputs."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from flyrun.sandbox import compiler, listing, registry
+from flyrun.sandbox.listing import Column
+from flyrun.sandbox.literals import fits, read_literal_map, write_message
+from flyrun.sandbox.records import WF_FINAL, WF_QUEUED
+from flyrun.sandbox.services import Services
+from flyrun.sandbox.store import Key
+from flyrun.sandbox.wire import ApiError, Code, dump, id_text, invalid, load, missing, stamp
+
+_NAME = re.compile(r"^[a-z][a-z\-0-9]*$")
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of k8s' rand.String, which FlyteAdmin uses
+MAX_NAME = 20
+
+
+def _phase_number(text: str) -> int:
+    from flyteidl.core import execution_pb2
+
+    return execution_pb2.WorkflowExecution.Phase.Value(text.upper())
+
+
+EXECUTION_COLUMNS = {"name": Column("name"), "created_at": Column("created_at"),
+                     "updated_at": Column("updated_at"), "phase": Column("phase", _phase_number),
+                     "execution_created_at": Column("created_at")}
+
+
+def generate_name() -> str:
+    """FlyteAdmin's ``GetExecutionName``: "a" followed by 19 random characters."""
+    return "a" + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(MAX_NAME - 1))
+
+
+def _check_request(sb: Services, request: Any) -> None:
+    if not request.project:
+        raise missing("project")
+    if not request.domain:
+        raise missing("domain")
+    if request.name:
+        if len(request.name) > MAX_NAME:
+            raise invalid(f"size of name exceeded length {MAX_NAME} : {request.name.lower()}")
+        if not _NAME.match(request.name.lower()):
+            raise invalid(f"invalid name format: {request.name.lower()}")
+    registry.check_project_domain(sb.store, request.project, request.domain)
+    if not request.HasField("spec"):
+        raise missing("spec")
+    if not request.spec.HasField("launch_plan"):
+        raise missing("id")
+    reference = request.spec.launch_plan
+    for field in ("project", "domain", "name", "version"):
+        if not getattr(reference, field):
+            raise missing(field)
+    if reference.resource_type not in (registry.TASK, registry.LAUNCH_PLAN):
+        raise invalid(f"Invalid reference entity resource type [{reference.resource_type}], only "
+                      "[LAUNCH_PLAN TASK] allowed")
+    for name, literal in request.inputs.literals.items():
+        if not name:
+            raise invalid("missing key in inputs")
+        if literal.WhichOneof("value") is None:
+            raise invalid(f"missing valid literal in inputs {name}")
+
+
+def _resolve(sb: Services, reference: Any) -> tuple[Any, Any, Any, Any, Any]:
+    """(plan closure, expected inputs, fixed inputs, workflow id, launch plan spec or None) for a reference."""
+    from flyteidl.core import interface_pb2, literals_pb2
+
+    if reference.resource_type == registry.TASK:
+        template = registry.task_template(sb.store, reference)
+        closure = compiler.single_task_closure(template)
+        expected = interface_pb2.ParameterMap()
+        for name, variable in template.interface.inputs.variables.items():
+            expected.parameters[name].var.CopyFrom(variable)
+            expected.parameters[name].required = True
+        workflow_id = closure.primary.template.id
+        return closure, expected, literals_pb2.LiteralMap(), workflow_id, None
+    plan = registry.get_launch_plan_by_id(sb.store, reference)
+    workflow = registry.get_workflow_by_id(sb.store, plan.spec.workflow_id)
+    return (workflow.closure.compiled_workflow, plan.closure.expected_inputs, plan.spec.fixed_inputs,
+            plan.spec.workflow_id, plan.spec)
+
+
+def check_inputs(given: Any, fixed: Any, expected: Any) -> Any:
+    """FlyteAdmin's ``CheckAndFetchInputsForExecution``: defaults filled in, types checked, fixed inputs added."""
+    from flyteidl.core import literals_pb2
+
+    result = literals_pb2.LiteralMap()
+    for name, literal in given.literals.items():
+        if name not in expected.parameters:
+            raise invalid(f"invalid input {name}")
+        result.literals[name].CopyFrom(literal)
+    for name, parameter in expected.parameters.items():
+        if name not in result.literals:
+            if parameter.required:
+                raise invalid(f"expected_inputs {name} missing")
+            result.literals[name].CopyFrom(parameter.default)
+        elif not fits(result.literals[name], parameter.var.type):
+            raise invalid(f"invalid {name} input wrong type")
+    for name, literal in fixed.literals.items():
+        if name in given.literals:
+            raise invalid(f"fixed_inputs {name} cannot be overridden")
+        result.literals[name].CopyFrom(literal)
+    return result
+
+
+def _merge_launch_plan_spec(spec: Any, plan_spec: Any) -> None:
+    """Execution settings left unset take the launch plan's (FlyteAdmin's ``MergeIntoExecConfig``)."""
+    if plan_spec is None:
+        return
+    if not spec.raw_output_data_config.output_location_prefix:
+        spec.raw_output_data_config.CopyFrom(plan_spec.raw_output_data_config)
+    for field in ("labels", "annotations", "envs"):
+        if not getattr(spec, field).values and getattr(plan_spec, field).values:
+            getattr(spec, field).CopyFrom(getattr(plan_spec, field))
+    if not spec.max_parallelism:
+        spec.max_parallelism = plan_spec.max_parallelism
+    if not spec.HasField("interruptible") and plan_spec.HasField("interruptible"):
+        spec.interruptible.CopyFrom(plan_spec.interruptible)
+    spec.overwrite_cache = spec.overwrite_cache or plan_spec.overwrite_cache
+
+
+def create_execution(sb: Services, request: Any) -> Any:
+    from flyteidl.admin import execution_pb2
+
+    _check_request(sb, request)
+    if not request.inputs.literals and request.spec.inputs.literals:
+        request.inputs.CopyFrom(request.spec.inputs)  # older clients put them in the spec; FlyteAdmin reads both
+    closure, expected, fixed, workflow_id, plan_spec = _resolve(sb, request.spec.launch_plan)
+    inputs = check_inputs(request.inputs, fixed, expected)
+    key = Key(request.project, request.domain, request.name or generate_name())
+    execution = execution_pb2.Execution()
+    execution.id.project, execution.id.domain, execution.id.name = key.project, key.domain, key.name
+    execution.id.org = request.org
+    execution.spec.CopyFrom(request.spec)
+    _merge_launch_plan_spec(execution.spec, plan_spec)
+    execution.closure.phase = WF_QUEUED
+    execution.closure.workflow_id.CopyFrom(workflow_id)
+    now = time.time()
+    stamp(execution.closure.created_at, now)
+    stamp(execution.closure.updated_at, now)
+    if not sb.store.insert_execution(key, dump(execution), dump(inputs), dump(closure), WF_QUEUED):
+        raise ApiError(Code.ALREADY_EXISTS, f"execution with id {id_text(execution.id)} already exists")
+    write_message(sb.data.execution_metadata(*key[:3]) / "inputs.pb", inputs)
+    sb.scheduler.launch(key)
+    return execution_pb2.ExecutionCreateResponse(id=execution.id)
+
+
+def _execution_key(identifier: Any, present: bool = True) -> Key:
+    if not present:
+        raise missing("id")
+    for field in ("project", "domain", "name"):
+        if not getattr(identifier, field):
+            raise missing(field)
+    return Key(identifier.project, identifier.domain, identifier.name)
+
+
+def _row(sb: Services, key: Key) -> Any:
+    row = sb.store.execution(key)
+    if row is None:
+        raise ApiError(Code.NOT_FOUND, f"missing entity of type execution with identifier "
+                                       f"project:{key.project} domain:{key.domain} name:{key.name}")
+    return row
+
+
+def get_execution(sb: Services, request: Any) -> Any:
+    from flyteidl.admin import execution_pb2
+
+    key = _execution_key(request.id, request.HasField("id"))
+    return load(execution_pb2.Execution(), _row(sb, key)["body"])
+
+
+def list_executions(sb: Services, request: Any) -> Any:
+    from flyteidl.admin import execution_pb2
+
+    if not request.HasField("id"):
+        raise missing("id")
+    for field in ("project", "domain"):
+        if not getattr(request.id, field):
+            raise missing(field)
+    page = listing.page(request, EXECUTION_COLUMNS)
+    filters = listing.filters(request.filters, EXECUTION_COLUMNS)
+    if request.id.name:
+        filters.append(listing.Filter("name", "=", request.id.name))
+    rows = sb.store.list_executions(request.id.project, request.id.domain, page, filters)
+    result = execution_pb2.ExecutionList(token=listing.next_token(page, len(rows)))
+    for row in rows:
+        result.executions.add().CopyFrom(load(execution_pb2.Execution(), row["body"]))
+    return result
+
+
+def terminate_execution(sb: Services, request: Any) -> Any:
+    from flyteidl.admin import execution_pb2
+
+    key = _execution_key(request.id, request.HasField("id"))
+    row = _row(sb, key)
+    if row["phase"] in WF_FINAL:
+        raise ApiError(Code.FAILED_PRECONDITION, "Cannot abort an already terminated workflow execution")
+    sb.scheduler.terminate(key, request.cause or "terminated")
+    return execution_pb2.ExecutionTerminateResponse()
+
+
+def url_blob(sb: Services, blob: Any, path: str) -> None:
+    """Fill a ``UrlBlob`` for a stored file: a signed download URL (valid 1h) and its size, as FlyteAdmin does."""
+    file = Path(path)
+    if not path or not file.exists():
+        return
+    try:
+        key = file.resolve().relative_to(sb.data.blobs.resolve()).as_posix()
+    except ValueError:
+        return
+    blob.url = sb.signer.sign(sb.public_url(), "GET", key, 3600)
+    blob.bytes = file.stat().st_size
+
+
+def get_execution_data(sb: Services, request: Any) -> Any:
+    from flyteidl.admin import execution_pb2
+    from flyteidl.core import literals_pb2
+
+    key = _execution_key(request.id, request.HasField("id"))
+    row = _row(sb, key)
+    execution = load(execution_pb2.Execution(), row["body"])
+    result = execution_pb2.WorkflowExecutionGetDataResponse()
+    result.full_inputs.CopyFrom(load(literals_pb2.LiteralMap(), row["inputs"]))
+    url_blob(sb, result.inputs, str(sb.data.execution_metadata(*key[:3]) / "inputs.pb"))
+    outputs_uri = execution.closure.outputs.uri
+    if outputs_uri and Path(outputs_uri).exists():
+        result.full_outputs.CopyFrom(read_literal_map(outputs_uri))
+        url_blob(sb, result.outputs, outputs_uri)
+    return result

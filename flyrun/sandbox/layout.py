@@ -1,0 +1,80 @@
+"""Where the sandbox keeps things under its data dir.
+
+```
+<data-dir>/sandbox.db        SQLite state (WAL: also sandbox.db-wal, sandbox.db-shm)
+<data-dir>/sandbox.pid       the running server: pid and URL
+<data-dir>/sandbox.log       a detached server's output
+<data-dir>/signing.key       HMAC key for signed upload/download URLs (0600)
+<data-dir>/blobs/uploads/    objects PUT through signed URLs: <project>/<domain>/<root>/<filename>
+<data-dir>/blobs/metadata/   per-execution node inputs.pb/outputs.pb/error.pb, as propeller's metadata bucket
+<data-dir>/blobs/raw/        default raw output data prefix (offloaded files and directories)
+<data-dir>/work/             scratch working directories of running task processes
+```
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_data_dir(environ: dict[str, str] | None = None) -> Path:
+    """``$XDG_DATA_HOME/flyrun/sandbox``, else ``~/.local/share/flyrun/sandbox``."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "flyrun" / "sandbox"
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "sandbox.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "sandbox.log"
+
+    @property
+    def signing_key(self) -> Path:
+        return self.root / "signing.key"
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "blobs"
+
+    @property
+    def uploads(self) -> Path:
+        return self.blobs / "uploads"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    def execution_metadata(self, project: str, domain: str, name: str) -> Path:
+        return self.blobs / "metadata" / project / domain / name
+
+    def execution_raw(self, project: str, domain: str, name: str) -> Path:
+        return self.blobs / "raw" / project / domain / name
+
+    def prepare(self) -> None:
+        """Create the folders; raises OSError when the data dir cannot be written."""
+        for folder in (self.root, self.uploads, self.blobs / "metadata", self.blobs / "raw", self.work):
+            folder.mkdir(parents=True, exist_ok=True)
+        probe = self.root / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+
+    def key(self) -> bytes:
+        """The signing key, created on first use; it survives restarts so issued URLs stay valid."""
+        if not self.signing_key.exists():
+            try:
+                fd = os.open(self.signing_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return self.signing_key.read_bytes()
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(os.urandom(32))
+        return self.signing_key.read_bytes()

@@ -1,0 +1,218 @@
+"""Literals as propeller handles them: binding resolution, attribute paths, type checks and ``.pb`` files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+class BindingError(Exception):
+    """A binding could not be resolved (a bad spec or a missing upstream output)."""
+
+
+# -- files -----------------------------------------------------------------------------------------
+def read_literal_map(path: str | os.PathLike[str]) -> Any:
+    from flyteidl.core import literals_pb2
+
+    message = literals_pb2.LiteralMap()
+    message.ParseFromString(Path(path).read_bytes())
+    return message
+
+
+def write_message(path: str | os.PathLike[str], message: Any) -> None:
+    """Write a message atomically: a reader never sees half a file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    scratch.write_bytes(message.SerializeToString(deterministic=True))
+    os.replace(scratch, target)
+
+
+# -- building literals ------------------------------------------------------------------------------
+def literal_map(literals: Mapping[str, Any] | None = None) -> Any:
+    from flyteidl.core import literals_pb2
+
+    result = literals_pb2.LiteralMap()
+    for name, literal in (literals or {}).items():
+        result.literals[name].CopyFrom(literal)
+    return result
+
+
+def none_literal() -> Any:
+    from flyteidl.core import literals_pb2
+
+    literal = literals_pb2.Literal()
+    literal.scalar.none_type.SetInParent()
+    return literal
+
+
+def collection_literal(items: list[Any]) -> Any:
+    from flyteidl.core import literals_pb2
+
+    literal = literals_pb2.Literal()
+    literal.collection.SetInParent()
+    for item in items:
+        literal.collection.literals.add().CopyFrom(item)
+    return literal
+
+
+def literal_text(literal: Any) -> str:
+    """A primitive's value as text (for ``{{.Inputs.x}}`` and container input files); a blob's URI."""
+    scalar = literal.scalar
+    if scalar.HasField("primitive"):
+        kind = scalar.primitive.WhichOneof("value")
+        value = getattr(scalar.primitive, kind)
+        if kind == "boolean":
+            return "true" if value else "false"
+        if kind in ("datetime", "duration"):
+            return value.ToJsonString()
+        return str(value)
+    if scalar.HasField("blob"):
+        return scalar.blob.uri
+    return ""
+
+
+# -- bindings ---------------------------------------------------------------------------------------
+def resolve_bindings(bindings: Any, outputs: Mapping[str, Any]) -> Any:
+    """A node's inputs from its bindings; ``outputs`` maps node ids (and ``start-node``) to LiteralMaps."""
+    return literal_map({b.var: resolve_binding(b.binding, outputs) for b in bindings})
+
+
+def resolve_binding(data: Any, outputs: Mapping[str, Any]) -> Any:
+    from flyteidl.core import literals_pb2
+
+    kind = data.WhichOneof("value")
+    literal = literals_pb2.Literal()
+    if kind == "scalar":
+        literal.scalar.CopyFrom(data.scalar)
+    elif kind == "collection":
+        literal = collection_literal([resolve_binding(b, outputs) for b in data.collection.bindings])
+    elif kind == "map":
+        literal.map.SetInParent()
+        for key, item in data.map.bindings.items():
+            literal.map.literals[key].CopyFrom(resolve_binding(item, outputs))
+    elif kind == "promise":
+        literal = _promised(data.promise, outputs)
+    elif kind == "offloaded_metadata":
+        literal.offloaded_metadata.CopyFrom(data.offloaded_metadata)
+    else:
+        raise BindingError("a binding has no value")
+    return literal
+
+
+def _promised(promise: Any, outputs: Mapping[str, Any]) -> Any:
+    produced = outputs.get(promise.node_id)
+    if produced is None:
+        raise BindingError(f"node {promise.node_id!r} has produced no outputs")
+    if promise.var not in produced.literals:
+        raise BindingError(f"node {promise.node_id!r} has no output {promise.var!r}")
+    literal = produced.literals[promise.var]
+    if promise.attr_path:
+        literal = follow_attr_path(literal, promise.attr_path, f"{promise.node_id}.{promise.var}")
+    return literal
+
+
+def follow_attr_path(literal: Any, path: Any, where: str) -> Any:
+    """``o0["key"][2].field``: index collections and maps, then walk into a dataclass's Struct."""
+    for step, attribute in enumerate(path):
+        key: Any = attribute.string_value if attribute.WhichOneof("value") == "string_value" else attribute.int_value
+        if literal.HasField("collection") and isinstance(key, int):
+            items = literal.collection.literals
+            if not 0 <= key < len(items):
+                raise BindingError(f"index {key} is out of range for {where} ({len(items)} items)")
+            literal = items[key]
+        elif literal.HasField("map") and isinstance(key, str):
+            if key not in literal.map.literals:
+                raise BindingError(f"{where} has no key {key!r}")
+            literal = literal.map.literals[key]
+        elif literal.HasField("scalar") and literal.scalar.HasField("generic"):
+            return _struct_path(literal.scalar.generic, list(path)[step:], where)
+        else:
+            raise BindingError(f"cannot take attribute {key!r} of {where}")
+    return literal
+
+
+def _struct_path(struct: Any, path: list[Any], where: str) -> Any:
+    from google.protobuf import json_format
+
+    value: Any = json_format.MessageToDict(struct)
+    for attribute in path:
+        key = attribute.string_value if attribute.WhichOneof("value") == "string_value" else attribute.int_value
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            raise BindingError(f"{where} has no attribute {key!r}") from None
+    return python_to_literal(value)
+
+
+def python_to_literal(value: Any) -> Any:
+    """A JSON value as propeller turns one into a literal (numbers become floats, objects Structs)."""
+    from flyteidl.core import literals_pb2
+
+    literal = literals_pb2.Literal()
+    if isinstance(value, bool):
+        literal.scalar.primitive.boolean = value
+    elif isinstance(value, (int, float)):
+        literal.scalar.primitive.float_value = float(value)
+    elif isinstance(value, str):
+        literal.scalar.primitive.string_value = value
+    elif isinstance(value, list):
+        return collection_literal([python_to_literal(v) for v in value])
+    elif isinstance(value, dict):
+        literal.scalar.generic.update(value)
+    elif value is None:
+        return none_literal()
+    return literal
+
+
+# -- types ------------------------------------------------------------------------------------------
+_PRIMITIVE_SIMPLE = {"integer": "INTEGER", "float_value": "FLOAT", "string_value": "STRING", "boolean": "BOOLEAN",
+                     "datetime": "DATETIME", "duration": "DURATION"}
+
+
+def fits(literal: Any, expected: Any) -> bool:
+    """Whether ``literal`` may be bound to a variable of ``expected`` type.
+
+    Strict where Flyte is (an int is not a string, a scalar is not a list), lenient for kinds it cannot judge
+    without the type's own transformer (binary, structured datasets, offloaded literals).
+    """
+    from flyteidl.core import types_pb2
+
+    type_kind = expected.WhichOneof("type")
+    if type_kind is None:
+        return True
+    if type_kind == "union_type":
+        is_union = literal.HasField("scalar") and literal.scalar.HasField("union")
+        return is_union or any(fits(literal, variant) for variant in expected.union_type.variants)
+    if literal.HasField("collection"):
+        return type_kind == "collection_type" and all(
+            fits(item, expected.collection_type) for item in literal.collection.literals)
+    if literal.HasField("map"):
+        return type_kind == "map_value_type" and all(
+            fits(item, expected.map_value_type) for item in literal.map.literals.values())
+    if not literal.HasField("scalar"):
+        return True
+    scalar_kind = literal.scalar.WhichOneof("value")
+    if type_kind in ("collection_type", "map_value_type"):
+        return scalar_kind in ("binary", "union")
+    if scalar_kind == "none_type":
+        return type_kind == "simple" and expected.simple == types_pb2.NONE
+    if type_kind == "simple":
+        return _fits_simple(literal.scalar, scalar_kind, types_pb2.SimpleType.Name(expected.simple))
+    if type_kind == "blob":
+        return scalar_kind == "blob"
+    if type_kind == "enum_type":
+        return scalar_kind == "primitive" and literal.scalar.primitive.WhichOneof("value") == "string_value"
+    return True
+
+
+def _fits_simple(scalar: Any, scalar_kind: str, simple: str) -> bool:
+    if scalar_kind == "primitive":
+        return _PRIMITIVE_SIMPLE.get(scalar.primitive.WhichOneof("value")) == simple
+    if scalar_kind == "generic":
+        return simple == "STRUCT"
+    if scalar_kind == "error":
+        return simple == "ERROR"
+    return True

@@ -1,0 +1,177 @@
+"""Walk a workflow's nodes in dependency order, running each as soon as what it waits for has finished.
+
+Node ids follow propeller: a node's unique id is its id at the top level and ``<parent>-<attempt>-<id>`` inside a
+subworkflow, branch or array node. A node already SUCCEEDED in the store is not run again, which is how a
+restarted server resumes an execution.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flyrun.sandbox import branches
+from flyrun.sandbox.compiler import END_NODE, START_NODE, dependencies
+from flyrun.sandbox.literals import BindingError, literal_map, read_literal_map, resolve_bindings, write_message
+from flyrun.sandbox.records import ABORTED, SUCCEEDED, SYSTEM, NodeRecord
+from flyrun.sandbox.runtime import Aborted, NodeFailed, RunContext, Scope
+
+FAIL_AFTER_EXECUTABLE_NODES_COMPLETE = 1
+
+
+def run_workflow(ctx: RunContext, template: Any, inputs: Any, prefix: str, parent_id: str | None,
+                 scope: Scope) -> Any:
+    """Run every node of ``template``; returns the workflow's outputs or raises NodeFailed/Aborted."""
+    scope = scope.child()
+    nodes = {n.id: n for n in template.nodes if n.id not in (START_NODE, END_NODE)}
+    waits = {node_id: dependencies(node, set(nodes)) for node_id, node in nodes.items()}
+    outputs: dict[str, Any] = {START_NODE: inputs}
+    pending, running, failures = set(nodes), 0, []
+    finished: queue.Queue = queue.Queue()
+    keep_going = template.metadata.on_failure == FAIL_AFTER_EXECUTABLE_NODES_COMPLETE
+    while True:
+        for node_id in sorted(pending):
+            if waits[node_id] <= set(outputs) and not scope.stopped:
+                pending.discard(node_id)
+                running += 1
+                _start(ctx, nodes[node_id], dict(outputs), prefix, parent_id, scope, finished)
+        if running == 0:
+            break
+        node_id, result, error = finished.get()
+        running -= 1
+        if error is None:
+            outputs[node_id] = result
+            continue
+        failures.append(error)
+        if not keep_going or isinstance(error, Aborted):
+            scope.stop()
+    if ctx.aborted:  # terminated: whatever the nodes said while being stopped, the run was aborted
+        raise Aborted()
+    if failures:
+        raise _first(failures)
+    if scope.stopped:
+        raise Aborted()
+    try:
+        return resolve_bindings(template.outputs, outputs)
+    except BindingError as error:
+        raise NodeFailed.of("OutputsNotFound", f"workflow {template.id.name}: {error}") from None
+
+
+def _first(failures: list[BaseException]) -> BaseException:
+    for failure in failures:
+        if isinstance(failure, NodeFailed):
+            return failure
+    return failures[0]
+
+
+def _start(ctx: RunContext, node: Any, outputs: dict[str, Any], prefix: str, parent_id: str | None, scope: Scope,
+           finished: queue.Queue) -> None:
+    def work() -> None:
+        try:
+            finished.put((node.id, run_node(ctx, node, outputs, prefix, parent_id, scope), None))
+        except (NodeFailed, Aborted) as error:
+            finished.put((node.id, None, error))
+        except Exception as error:  # a bug: fail the node, never hang the workflow
+            failure = NodeFailed.of("InternalError", f"flyrun sandbox: {type(error).__name__}: {error}", SYSTEM)
+            finished.put((node.id, None, failure))
+
+    threading.Thread(target=work, name=f"flyrun-node-{prefix}{node.id}", daemon=True).start()
+
+
+def run_node(ctx: RunContext, node: Any, outputs: Mapping[str, Any], prefix: str, parent_id: str | None,
+             scope: Scope) -> Any:
+    """Resolve a node's inputs from upstream outputs, then execute it."""
+    unique_id = f"{prefix}{node.id}"
+    try:
+        inputs = resolve_bindings(node.inputs, outputs)
+    except BindingError as error:
+        record = NodeRecord(ctx.store, ctx.key, unique_id, parent_id, node.id)
+        failure = NodeFailed.of("BindingResolutionError", f"node {node.id}: {error}")
+        record.failed(failure.error)
+        raise failure from None
+    return execute(ctx, node, inputs, unique_id, parent_id, scope, outputs)
+
+
+def execute(ctx: RunContext, node: Any, inputs: Any, unique_id: str, parent_id: str | None, scope: Scope,
+            outputs: Mapping[str, Any] | None = None) -> Any:
+    """Run one node with its inputs known; records its phases and returns its outputs."""
+    record = NodeRecord(ctx.store, ctx.key, unique_id, parent_id, node.id)
+    if record.phase == SUCCEEDED and record.message.closure.output_uri:
+        return read_literal_map(record.message.closure.output_uri)
+    node_dir = ctx.metadata_root / unique_id / "data"
+    write_message(node_dir / "inputs.pb", inputs)
+    if node.HasField("gate_node"):
+        from flyrun.sandbox.gates import create_signal
+
+        create_signal(ctx, node)  # before the node shows RUNNING, so a client seeing that can set the signal
+    record.running(str(node_dir / "inputs.pb"), kind=node.WhichOneof("target"), name=node.metadata.name)
+    try:
+        result, output_uri = _dispatch(ctx, node, inputs, record, node_dir, scope, outputs or {})
+    except NodeFailed as failure:
+        record.failed(failure.error, failure.phase)
+        raise
+    except Aborted:
+        if not ctx.shutting_down:
+            record.save(ABORTED)
+        raise
+    for alias in node.output_aliases:
+        if alias.var in result.literals:
+            result.literals[alias.alias].CopyFrom(result.literals[alias.var])
+    if output_uri is None:
+        output_uri = str(node_dir / "0" / "outputs.pb")
+        write_message(output_uri, result)
+    record.succeeded(output_uri)
+    return result
+
+
+def _dispatch(ctx: RunContext, node: Any, inputs: Any, record: NodeRecord, node_dir: Path, scope: Scope,
+              outputs: Mapping[str, Any]) -> tuple[Any, str | None]:
+    from flyrun.sandbox import arrays, gates, taskrun
+
+    kind = node.WhichOneof("target")
+    if kind == "task_node":
+        return taskrun.run_task(ctx, record, node, ctx.task(node.task_node.reference_id), inputs, node_dir, scope)
+    if kind == "gate_node":
+        return gates.run_gate(ctx, record, node, inputs, scope), None
+    if kind == "array_node":
+        record.message.metadata.is_array = True
+        record.message.metadata.is_parent_node = True
+        return arrays.run_array(ctx, record, node, inputs, scope), None
+    if kind == "workflow_node":
+        record.message.metadata.is_parent_node = True
+        return _run_workflow_node(ctx, node, inputs, record, scope), None
+    if kind == "branch_node":
+        record.message.metadata.is_parent_node = True
+        chosen = branches.choose(node.branch_node.if_else, inputs)
+        return run_node(ctx, chosen, outputs, f"{record.node_id}-0-", record.node_id, scope), None
+    raise NodeFailed.of("UnsupportedNode", f"node {node.id} has no target this sandbox can run")
+
+
+def _run_workflow_node(ctx: RunContext, node: Any, inputs: Any, record: NodeRecord, scope: Scope) -> Any:
+    prefix = f"{record.node_id}-0-"
+    if node.workflow_node.HasField("sub_workflow_ref"):
+        template = ctx.subworkflow(node.workflow_node.sub_workflow_ref)
+        return run_workflow(ctx, template, inputs, prefix, record.node_id, scope)
+    from flyrun.sandbox import registry
+    from flyrun.sandbox.wire import ApiError
+
+    try:
+        plan = registry.get_launch_plan_by_id(ctx.store, node.workflow_node.launchplan_ref)
+        workflow = registry.get_workflow_by_id(ctx.store, plan.spec.workflow_id)
+    except ApiError as error:
+        raise NodeFailed.of("LaunchPlanNotFound", error.message) from None
+    closure = workflow.closure.compiled_workflow
+    ctx.add_closure(closure)
+    merged = literal_map({**launch_plan_defaults(plan), **dict(inputs.literals)})
+    return run_workflow(ctx, closure.primary.template, merged, prefix, record.node_id, scope)
+
+
+def launch_plan_defaults(plan: Any) -> dict[str, Any]:
+    """A launch plan's default and fixed inputs as literals."""
+    values = {name: p.default for name, p in plan.closure.expected_inputs.parameters.items() if p.HasField("default")}
+    values.update(dict(plan.spec.fixed_inputs.literals))
+    return values
+

@@ -1,0 +1,136 @@
+"""`flyrun sandbox start --auth`: discovery, the device flow with /activate, and bearer tokens on every API route
+and console action."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+from conftest import free_port, sandbox_cli
+from sandbox_entities import ADD, SQUARE, Client, approve_workflow, integer, launch_plan
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("sandbox-auth")
+    started = sandbox_cli("start", "--port", str(free_port()), "--data-dir", str(data_dir), "--auth", "--detach",
+                          "-o", "json")
+    assert started.exit_code == 0, started.output
+    info = json.loads(started.stdout)
+    yield info
+    sandbox_cli("stop", "--data-dir", str(data_dir))
+
+
+def sign_in(url: str) -> str:
+    """The device flow as a CLI runs it, with the user's approval given on /activate."""
+    grant = requests.post(f"{url}/oauth2/device_authorization", data={"client_id": "flytectl"}, timeout=10).json()
+    page = requests.post(grant["verification_uri"], data={"user_code": grant["user_code"], "decision": "approve",
+                                                          "subject": "tester"}, timeout=10)
+    assert page.status_code == 200
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        answer = requests.post(f"{url}/oauth2/token", data={"grant_type": DEVICE_GRANT, "client_id": "flytectl",
+                                                            "device_code": grant["device_code"]}, timeout=10).json()
+        if "access_token" in answer:
+            return answer["access_token"]
+        assert answer["error"] in ("authorization_pending", "slow_down")
+        time.sleep(grant["interval"])
+    raise AssertionError("no token")
+
+
+def test_start_prints_device_flow_config(secured):
+    assert "authType: DeviceFlow" in secured["config"] and secured["auth"] is True
+
+
+def test_discovery_points_at_the_sandbox(secured):
+    client = requests.get(f"{secured['url']}/config/v1/flyte_client", timeout=10).json()
+    assert client["client_id"] == "flytectl" and client["authorization_metadata_key"] == "flyte-authorization"
+    metadata = requests.get(f"{secured['url']}/.well-known/oauth-authorization-server", timeout=10).json()
+    assert metadata["token_endpoint"] == f"{secured['url']}/oauth2/token"
+    assert metadata["device_authorization_endpoint"] == f"{secured['url']}/oauth2/device_authorization"
+
+
+def test_every_api_route_needs_a_bearer_token(secured):
+    url = secured["url"]
+    assert requests.get(f"{url}/healthcheck", timeout=10).status_code == 200
+    for path in ("/api/v1/projects", "/api/v1/version", "/api/v1/tasks/flytesnacks/development?limit=1"):
+        refused = requests.get(url + path, timeout=10)
+        assert refused.status_code == 401 and refused.json()["code"] == 16
+    assert requests.post(f"{url}/api/v1/signals", json={}, timeout=10).status_code == 401
+    bad = requests.get(f"{url}/api/v1/projects", headers={"Authorization": "Bearer nope"}, timeout=10)
+    assert bad.status_code == 401
+    token = sign_in(url)
+    assert requests.get(f"{url}/api/v1/projects", headers={"Authorization": f"Bearer {token}"},
+                        timeout=10).status_code == 200
+    assert requests.get(f"{url}/api/v1/projects", headers={"flyte-authorization": f"Bearer {token}"},
+                        timeout=10).status_code == 200
+    assert requests.get(f"{url}/me", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()[
+        "subject"] == "tester"
+
+
+def test_console_shows_nothing_without_a_token(secured):
+    url = secured["url"]
+    page = requests.get(f"{url}/console", timeout=10)
+    assert page.status_code == 200 and 'data-auth="required"' in page.text and "<table" not in page.text
+    assert requests.get(f"{url}/console?fragment=1", timeout=10).status_code == 401
+
+
+@pytest.mark.slow
+def test_console_signs_in_then_approves(secured):
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is installed by .ci/run")
+    from test_sandbox_console import ARGS, CHROMIUM, wait_for_phase
+
+    client = Client(secured["url"])
+    client.http.headers["Authorization"] = f"Bearer {sign_in(secured['url'])}"
+    wf = approve_workflow("tests.secured_approve")
+    client.register(SQUARE, ADD, wf, launch_plan(wf))
+    name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(5)})
+    client.wait_for_node(name, "n1", "RUNNING")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        page.goto(f"{secured['url']}/console/projects/flytesnacks/domains/development/executions/{name}")
+        page.click("button.sign-in")
+        activate = page.wait_for_selector("a.activate").get_attribute("href")
+        approval = browser.new_page()
+        approval.goto(activate)
+        approval.click("#approve")
+        page.wait_for_selector("button.approve", timeout=30000)
+        page.click("button.approve")
+        wait_for_phase(page, "SUCCEEDED")
+        browser.close()
+    assert client.outputs(name)["o0"]["scalar"]["primitive"]["integer"] == "26"
+
+
+@pytest.mark.slow
+def test_flyrun_auth_login_then_run_remote(secured, tmp_path):
+    """The whole CLI path: `flyrun auth login` (device flow, approved on /activate), then `run --remote --wait`."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    config = tmp_path / "config.yaml"
+    config.write_text(secured["config"])
+    env = dict(os.environ, PYTHONPATH=str(REPO), HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"),
+               PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring")
+    flyrun = [sys.executable, "-m", "flyrun.cli.main", "-c", str(config)]
+    login = subprocess.Popen([*flyrun, "auth", "login"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=env)
+    printed = ""
+    while "user_code=" not in printed:
+        printed += login.stdout.readline()
+    code = re.search(r"user_code=([A-Z0-9-]+)", printed).group(1)
+    approved = requests.post(f"{secured['url']}/activate", data={"user_code": code, "decision": "approve"}, timeout=10)
+    assert approved.status_code == 200
+    assert login.wait(timeout=60) == 0, login.stdout.read()
+    done = subprocess.run([*flyrun, "run", "--remote", "--wait", str(REPO / "examples" / "hello.py"), "wf", "--x", "2"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("o0: Hello world, the answer is 4")
