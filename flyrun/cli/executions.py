@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -27,7 +26,13 @@ def _summary(execution: dict[str, Any]) -> dict[str, Any]:
             "domain": execution["id"]["domain"], "phase": closure.get("phase"),
             "entity": launched.get("name"), "version": launched.get("version"),
             "started_at": closure.get("started_at") or closure.get("created_at"),
-            "duration": closure.get("duration"), "error": (closure.get("error") or {}).get("message")}
+            "duration": closure.get("duration"), "error": _error_of(closure)}
+
+
+def _error_of(closure: dict[str, Any]) -> str | None:
+    aborted = closure.get("abort_metadata") or {}
+    return (closure.get("error") or {}).get("message") or (f"aborted: {aborted['cause']}"
+                                                           if aborted.get("cause") else None)
 
 
 @executions.command("list", context_settings=_SETTINGS)
@@ -67,10 +72,13 @@ def get(app: Application, name: str, project: str | None, domain: str | None) ->
         app.print_json({**row, "nodes": nodes})
         return
     for key in ("name", "phase", "entity", "version", "started_at", "duration", "error"):
-        if row[key]:
-            app.echo(f"{key + ':':<12}{row[key]}")
+        if row[key]:  # a multi-line error (a traceback) stays aligned under its first line
+            app.echo(f"{key + ':':<12}" + str(row[key]).rstrip().replace("\n", "\n" + " " * 12))
+    from flyrun.remote.follow import first_line
+
     for node in nodes:
-        app.echo(f"  {node['node_id']}: {node['phase']}" + (f" ({node['error']})" if node["error"] else ""))
+        app.echo(f"  {node['node_id']}: {node['phase']}" + (f" ({first_line(node['error'])})" if node["error"]
+                                                            else ""))
 
 
 @executions.command(context_settings=_SETTINGS)
@@ -81,18 +89,13 @@ def get(app: Application, name: str, project: str | None, domain: str | None) ->
 @click.pass_obj
 def wait(app: Application, name: str, project: str | None, domain: str | None, timeout: float | None) -> None:
     """Follow an execution to its end; exit 0 if it succeeded, 6 if not, 7 on timeout."""
-    from flyrun.cli.remote_run import _node_printer, execution_outputs
-    from flyrun.remote.follow import raise_if_failed, wait_for
+    from flyrun.cli.remote_run import follow_to_outputs
 
     ident = execution_id(app, name, project, domain)
+    document: dict[str, Any] = {"execution": ident.as_dict()}
     with admin_client(app) as client:
-        final = wait_for(client, ident, timeout=timeout, on_node=_node_printer(app))
-        if final["closure"]["phase"] != "SUCCEEDED":
-            if app.json_output:
-                app.print_json(_summary(final))
-            raise_if_failed(final)
-        outputs = execution_outputs(client, ident, {})
-    _render_outputs(app, ident, outputs)
+        values = follow_to_outputs(app, client, ident, timeout, {}, document)
+    _render_outputs(app, ident, values, document)
 
 
 @executions.command(context_settings=_SETTINGS)
@@ -101,12 +104,12 @@ def wait(app: Application, name: str, project: str | None, domain: str | None, t
 @global_options
 @click.pass_obj
 def outputs(app: Application, name: str, project: str | None, domain: str | None) -> None:
-    """The outputs of a finished execution."""
-    from flyrun.cli.remote_run import execution_outputs
+    """The outputs of an execution that succeeded (exit 6 if it failed, 2 if it is still running)."""
+    from flyrun.remote.follow import finished_outputs
 
     ident = execution_id(app, name, project, domain)
     with admin_client(app) as client:
-        _render_outputs(app, ident, execution_outputs(client, ident, {}))
+        _render_outputs(app, ident, finished_outputs(client, ident))
 
 
 @executions.command(context_settings=_SETTINGS)
@@ -126,9 +129,11 @@ def terminate(app: Application, name: str, project: str | None, domain: str | No
         app.echo(f"Execution {ident.name} terminated.")
 
 
-def _render_outputs(app: Application, ident: Any, values: dict[str, Any]) -> None:
+def _render_outputs(app: Application, ident: Any, values: dict[str, Any],
+                    document: dict[str, Any] | None = None) -> None:
+    from flyrun.cli.remote_run import echo_outputs
+
     if app.json_output:
-        app.print_json({"execution": ident.as_dict(), "outputs": values})
+        app.print_json({**(document or {"execution": ident.as_dict()}), "outputs": values})
         return
-    for key, value in values.items():
-        app.echo(f"{key}: {value if isinstance(value, str) else json.dumps(value)}")
+    echo_outputs(app, values)

@@ -86,7 +86,6 @@ def launch_registered(app: Application, found: Any, inputs: dict[str, Any], opti
 
 def _launch_and_follow(app: Application, client: Any, launch_id: Any, literals: dict[str, Any],
                        options: dict[str, Any], output_types: dict[str, Any], document: dict[str, Any]) -> None:
-    from flyrun.remote.follow import raise_if_failed, wait_for
     from flyrun.remote.submit import console_url, launch
 
     execution = launch(client, launch_id, literals, launch_options(options))
@@ -99,49 +98,49 @@ def _launch_and_follow(app: Application, client: Any, launch_id: Any, literals: 
         if app.json_output:
             app.print_json(document)
         return
-    final = wait_for(client, execution, timeout=options["timeout"], on_node=_node_printer(app))
-    document["phase"] = final["closure"]["phase"]
-    if document["phase"] != "SUCCEEDED":
-        if app.json_output:
-            app.print_json(document)
-        raise_if_failed(final, _failing_node(client, execution))
-    outputs = execution_outputs(client, execution, output_types)
+    outputs = follow_to_outputs(app, client, execution, options["timeout"], output_types, document)
     if app.json_output:
         app.print_json({**document, "outputs": outputs})
-        return
-    for name, value in outputs.items():
-        import json
+    else:
+        echo_outputs(app, outputs)
 
+
+def follow_to_outputs(app: Application, client: Any, execution: Any, timeout: float | None,
+                      output_types: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    """Follow the execution (node phases on stderr) to its outputs. When it fails (exit 6) or the wait times out
+    (exit 7), ``-o json`` still prints ``document`` with the phase, so a script learns the execution's name."""
+    from flyrun.errors import RunFailedError, TimeoutExpired
+    from flyrun.remote.follow import failing_node, outputs_as_json, phase_of, raise_if_failed, wait_for
+
+    try:
+        final = wait_for(client, execution, timeout=timeout, on_node=node_printer(app))
+        document["phase"] = phase_of(final)
+        raise_if_failed(final, failing_node(client, execution) if document["phase"] != "SUCCEEDED" else None)
+    except (RunFailedError, TimeoutExpired) as error:
+        if app.json_output:
+            document.setdefault("phase", phase_of(client.get_execution(execution)))
+            app.print_json({**document, "error": error.message})
+        raise
+    return outputs_as_json(client, execution, output_types)
+
+
+def echo_outputs(app: Application, outputs: dict[str, Any]) -> None:
+    import json
+
+    if not outputs:
+        app.info("Done (no outputs).")
+    for name, value in outputs.items():
         app.echo(f"{name}: {value if isinstance(value, str) else json.dumps(value)}")
 
 
-def execution_outputs(client: Any, execution: Any, output_types: dict[str, Any]) -> dict[str, Any]:
-    """The outputs as JSON-ready values: typed when the outputs' Python types are known, generic otherwise."""
-    from flyrun.idl.literals import literal_to_json
-    from flyrun.types import engine
+def node_printer(app: Application):
+    """Node phase changes as plain lines on stderr, with the headline of a node's error."""
+    from flyrun.remote.follow import first_line
 
-    literals = client.execution_data(execution).get("full_outputs", {}).get("literals", {})
-    rendered = {}
-    for name, literal in literals.items():
-        if name in output_types:
-            rendered[name] = engine.to_json(engine.to_python(literal, output_types[name]), output_types[name])
-        else:
-            rendered[name] = literal_to_json(literal)
-    return rendered
-
-
-def _failing_node(client: Any, execution: Any) -> str | None:
-    for node in client.node_executions(execution):
-        if node.get("closure", {}).get("phase") == "FAILED":
-            return node["id"]["node_id"]
-    return None
-
-
-def _node_printer(app: Application):
     def show(change: Any) -> None:
         line = f"  {change.node_id}: {change.phase}"
         if change.error:
-            line += f" ({change.error.strip().splitlines()[-1][:200]})"
+            line += f" ({first_line(change.error)[:200]})"
         app.info(line)
 
     return show

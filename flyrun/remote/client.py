@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from flyrun.errors import AlreadyExistsError, InvalidArgumentError, UsageError
+from flyrun.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError, UsageError
 
 ENTITY_ROUTES = {"TASK": "tasks", "WORKFLOW": "workflows", "LAUNCH_PLAN": "launch_plans"}
 
@@ -58,6 +58,10 @@ class ExecutionId:
 class AdminClient:
     def __init__(self, session: Any) -> None:
         self.session = session
+
+    def debug(self, text: str) -> None:
+        """A ``-v`` line through the session (never a token, query string or body)."""
+        getattr(self.session, "debug", lambda _text: None)(text)
 
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -130,7 +134,11 @@ class AdminClient:
         return ExecutionId(ident.get("project", project), ident.get("domain", domain), ident.get("name", name))
 
     def get_execution(self, execution: ExecutionId) -> dict[str, Any]:
-        return self._call("GET", f"/api/v1/executions/{execution.path}", f"execution {execution}")
+        try:
+            return self.session.json("GET", f"/api/v1/executions/{execution.path}")
+        except NotFoundError:
+            raise NotFoundError(f"no execution {execution.name} in {execution.project}/{execution.domain}",
+                                hint="list recent ones with `flyrun executions list`") from None
 
     def list_executions(self, project: str, domain: str, limit: int = 20) -> list[dict[str, Any]]:
         params = {"limit": limit, "sort_by.key": "created_at", "sort_by.direction": "DESCENDING"}

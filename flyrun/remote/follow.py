@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flyrun.errors import RunFailedError, TimeoutExpired
+from flyrun.errors import RunFailedError, TimeoutExpired, UsageError
 from flyrun.remote.client import AdminClient, ExecutionId
 
 TERMINAL_PHASES = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
@@ -60,13 +60,76 @@ def _error_text(closure: dict[str, Any]) -> str | None:
     return error.get("message") or None
 
 
-def raise_if_failed(execution: dict[str, Any], failing_node: str | None = None) -> None:
+def first_line(text: str) -> str:
+    """The headline of an error message (the exception), without the traceback that may follow it."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0].strip() if lines else text
+
+
+def failure_reason(execution: dict[str, Any]) -> str:
+    """Why an execution did not succeed: its error, else the cause it was aborted with."""
+    closure = execution.get("closure", {})
+    message = _error_text(closure)
+    if message:
+        return first_line(message)
+    aborted = closure.get("abort_metadata") or {}
+    if aborted.get("cause"):
+        by = f" (by {aborted['principal']})" if aborted.get("principal") else ""
+        return f"aborted: {aborted['cause']}{by}"
+    return "no error message"
+
+
+def failing_node(client: AdminClient, execution: ExecutionId) -> str | None:
+    """The id of the first top-level node that failed or timed out, if any."""
+    for node in client.node_executions(execution):
+        if node.get("closure", {}).get("phase") in ("FAILED", "TIMED_OUT"):
+            return node["id"]["node_id"]
+    return None
+
+
+def raise_if_failed(execution: dict[str, Any], failing: str | None = None) -> None:
     """An execution that did not succeed is a failed run (exit 6), naming the failing node and its error."""
     phase = phase_of(execution)
     if phase == "SUCCEEDED":
         return
     name = execution.get("id", {}).get("name", "?")
-    message = _error_text(execution.get("closure", {})) or "no error message"
-    where = f" at node {failing_node}" if failing_node else ""
-    first_line = message.strip().splitlines()[0] if message.strip() else message
-    raise RunFailedError(f"execution {name} {phase}{where}: {first_line}")
+    where = f" at node {failing}" if failing else ""
+    raise RunFailedError(f"execution {name} {phase}{where}: {failure_reason(execution)}")
+
+
+def finished_outputs(client: AdminClient, execution: ExecutionId,
+                     output_types: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The outputs of an execution that succeeded, as JSON-ready values; a failed one is exit 6, one that is
+    still going a usage error (exit 2)."""
+    current = client.get_execution(execution)
+    phase = phase_of(current)
+    if phase not in TERMINAL_PHASES:
+        raise UsageError(f"execution {execution.name} is still {phase}; it has no outputs yet",
+                         hint=f"wait for it with `flyrun executions wait {execution.name}`")
+    raise_if_failed(current, failing_node(client, execution))
+    return outputs_as_json(client, execution, output_types or {})
+
+
+def outputs_as_json(client: AdminClient, execution: ExecutionId, output_types: dict[str, Any]) -> dict[str, Any]:
+    """The outputs as JSON-ready values: typed (in the interface's order) when their Python types are known,
+    generic otherwise (``o0``, ``o1``, ... in order)."""
+    from flyrun.idl.literals import literal_to_json
+    from flyrun.types import engine
+
+    literals = (client.execution_data(execution).get("full_outputs") or {}).get("literals") or {}
+    typed = [name for name in output_types if name in literals]
+    rest = sorted((name for name in literals if name not in output_types), key=_natural_order)
+    rendered = {}
+    for name in typed:
+        value = engine.to_python(literals[name], output_types[name])
+        rendered[name] = engine.to_json(value, output_types[name])
+    for name in rest:
+        rendered[name] = literal_to_json(literals[name])
+    return rendered
+
+
+def _natural_order(name: str) -> tuple[str, int]:
+    """``o2`` before ``o10``."""
+    stem = name.rstrip("0123456789")
+    digits = name[len(stem):]
+    return stem, int(digits) if digits else -1

@@ -43,11 +43,15 @@ def find_registered(client: AdminClient, name: str, project: str, domain: str,
         if chosen is None:
             continue
         ident = EntityId(resource_type, project, domain, full_name, chosen)
-        entity = client.get_entity(ident)
+        try:
+            entity = client.get_entity(ident)
+        except NotFoundError:
+            continue  # not at this version; a task of that name may be
         if resource_type == "LAUNCH_PLAN":
             return RegisteredEntity(ident, "workflow", full_name, _launch_plan_interface(client, entity))
         return RegisteredEntity(ident, "task", full_name, _task_interface(entity))
-    raise NotFoundError(f"no workflow or task named '{name}' in the Python files here or on the server "
+    at = f" at version {version}" if version else ""
+    raise NotFoundError(f"no workflow or task named '{name}'{at} in the Python files here or on the server "
                         f"({project}/{domain})", hint="give the file: flyrun run --remote FILE ENTITY")
 
 
