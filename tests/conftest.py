@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# flyrun against the sandbox through a recording proxy that checks every body sent (tests/remote_support.py).
+from remote_support import recording_proxy, remote  # noqa: F401, E402
+
 # Storage servers on loopback (moto, gcp-storage-emulator) as session fixtures for any test module.
 from storage_peers import gcs_env, gcs_peer, s3_auth_peer, s3_env, s3_peer  # noqa: F401, E402
 

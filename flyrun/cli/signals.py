@@ -83,6 +83,8 @@ def signals(app: Application, execution: str, project: str | None, domain: str |
     ident = execution_id(app, execution, project, domain)
     with admin_client(app) as client:
         found = client.list_signals(ident)
+        if not found:
+            client.get_execution(ident)  # no gates, or no such execution?
     rows = [{"gate": s["id"]["signal_id"], "type": s.get("type"),
              "value": literal_to_json(s["value"]) if s.get("value") else None,
              "answered": bool(s.get("value"))} for s in found]

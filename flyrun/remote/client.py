@@ -133,12 +133,20 @@ class AdminClient:
         ident = created.get("id", {})
         return ExecutionId(ident.get("project", project), ident.get("domain", domain), ident.get("name", name))
 
-    def get_execution(self, execution: ExecutionId) -> dict[str, Any]:
+    def _on_execution(self, method: str, path: str, execution: ExecutionId, what: str,
+                      **kwargs: Any) -> dict[str, Any]:
+        """A call about one execution; a 404 says that the execution does not exist."""
         try:
-            return self.session.json("GET", f"/api/v1/executions/{execution.path}")
+            return self.session.json(method, path, **kwargs)
         except NotFoundError:
             raise NotFoundError(f"no execution {execution.name} in {execution.project}/{execution.domain}",
                                 hint="list recent ones with `flyrun executions list`") from None
+        except UsageError as error:
+            error.message = f"{what} {execution.name}: {error.message}"
+            raise
+
+    def get_execution(self, execution: ExecutionId) -> dict[str, Any]:
+        return self._on_execution("GET", f"/api/v1/executions/{execution.path}", execution, "execution")
 
     def list_executions(self, project: str, domain: str, limit: int = 20) -> list[dict[str, Any]]:
         params = {"limit": limit, "sort_by.key": "created_at", "sort_by.direction": "DESCENDING"}
@@ -146,11 +154,11 @@ class AdminClient:
         return self._call("GET", path, "executions", params=params).get("executions", [])
 
     def terminate_execution(self, execution: ExecutionId, cause: str) -> None:
-        self._call("DELETE", f"/api/v1/executions/{execution.path}", f"terminate {execution}",
-                   json={"id": execution.as_dict(), "cause": cause})
+        self._on_execution("DELETE", f"/api/v1/executions/{execution.path}", execution, "terminate",
+                           json={"id": execution.as_dict(), "cause": cause})
 
     def execution_data(self, execution: ExecutionId) -> dict[str, Any]:
-        return self._call("GET", f"/api/v1/data/executions/{execution.path}", f"data of {execution}")
+        return self._on_execution("GET", f"/api/v1/data/executions/{execution.path}", execution, "data of")
 
     def node_executions(self, execution: ExecutionId) -> Iterator[dict[str, Any]]:
         token = ""

@@ -19,15 +19,22 @@ REJECTED = {"scalar": {"primitive": {"boolean": False}}}
 
 def find_signal(client: AdminClient, execution: ExecutionId, gate: str, retry_for: float,
                 clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
-    """The signal of ``gate``, waiting up to ``retry_for`` seconds for the run to reach it."""
+    """The signal of ``gate``, waiting up to ``retry_for`` seconds for the run to reach it (not when the
+    execution does not exist or has ended)."""
+    from flyrun.remote.follow import TERMINAL_PHASES, phase_of
+
     deadline = clock() + retry_for
     while True:
         signals = client.list_signals(execution)
         for signal in signals:
             if signal.get("id", {}).get("signal_id") == gate:
                 return signal
+        phase = phase_of(client.get_execution(execution))  # NotFoundError when there is no such execution
+        known = ", ".join(sorted(s["id"]["signal_id"] for s in signals)) or "none"
+        if phase in TERMINAL_PHASES:
+            raise UsageError(f"execution {execution.name} ended ({phase}) without reaching gate '{gate}' "
+                             f"(gates reached: {known})")
         if clock() >= deadline:
-            known = ", ".join(sorted(s["id"]["signal_id"] for s in signals)) or "none yet"
             raise NotFoundError(f"execution {execution.name} has no gate '{gate}' (gates so far: {known})",
                                 hint="check the gate name with `flyrun signals EXECUTION`")
         time.sleep(0.25)

@@ -1,0 +1,110 @@
+"""`flyrun run --remote` and `flyrun register` end to end against `flyrun sandbox`, through a recording proxy that
+checks every body sent (tests/remote_support.py). The map over a partial, the approve gate and files on S3 are in
+tests/test_sandbox_remote.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from remote_projects import write_shop
+
+pytestmark = pytest.mark.slow
+
+OUTPUT_TEXT = ["o0: 3 lines; files: one.txt, sub/two.txt", "o1: 3"]
+OUTPUTS = {"o0": "3 lines; files: one.txt, sub/two.txt", "o1": 3}
+
+
+@pytest.fixture
+def shop(tmp_path):
+    return write_shop(tmp_path)
+
+
+def test_a_package_runs_from_another_folder_with_local_file_and_folder_inputs(remote, shop):
+    done = remote("run", "--remote", "--wait", str(shop.flow), "inventory", *shop.inputs, cwd=shop.work)
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("Execution ") and "(launch_plan flytesnacks/development/shop.flow.inventory@" in lines[0]
+    assert lines[1].startswith("Go to http://") and lines[1].endswith(" to see execution in the console.")
+    assert lines[2:] == OUTPUT_TEXT
+    assert "  n2: SUCCEEDED" in done.stderr.splitlines()  # node progress: plain lines on stderr without a TTY
+
+    uploads = [c.json for c in remote.proxy.calls() if c.path == "/api/v1/dataproxy/artifact_urn"]
+    assert {u["filename"] for u in uploads} >= {"notes.txt", "one.txt", "sub/two.txt"}
+    created = [c.json for c in remote.proxy.calls() if c.method == "POST" and c.path == "/api/v1/executions"]
+    inputs = created[0]["inputs"]["literals"]
+    assert inputs["fd"]["scalar"]["blob"]["metadata"]["type"]["dimensionality"] == "MULTIPART"
+    for name in ("ff", "fd"):  # the uploaded copies (the sandbox's data proxy stores under blobs/uploads)
+        assert "/blobs/uploads/flytesnacks/development/" in inputs[name]["scalar"]["blob"]["uri"]
+    assert inputs["ff"]["scalar"]["blob"]["uri"].endswith("/notes.txt")
+
+    as_json = remote("run", "--remote", "--wait", "-o", "json", str(shop.flow), "inventory", *shop.inputs,
+                     cwd=shop.work)
+    assert as_json.exit_code == 0, as_json.output
+    document = json.loads(as_json.stdout)  # exactly one document: json.loads refuses anything after it
+    assert document["phase"] == "SUCCEEDED" and document["outputs"] == OUTPUTS
+    assert document["execution"]["url"].endswith(f"/executions/{document['execution']['name']}")
+    assert document["registration"]["created"] == [] and not document["registration"]["bundle_uploaded"]
+    assert "  n2: SUCCEEDED" in as_json.stderr.splitlines()
+
+
+def test_an_unchanged_project_uploads_nothing_and_a_change_registers_a_new_version(remote, shop):
+    args = ("run", "--remote", "-o", "json", str(shop.flow), "inventory", *shop.inputs)
+    first = remote(*args, cwd=shop.work)
+    assert first.exit_code == 0, first.output
+    remote.proxy.clear()
+    again = remote(*args, cwd=shop.work)
+    assert again.exit_code == 0, again.output
+    calls = remote.proxy.calls()
+    assert not [c for c in calls if c.method == "PUT"], "nothing is uploaded again"
+    bundle = [c for c in calls if c.path == "/api/v1/dataproxy/artifact_urn" and c.json["filename"].startswith("fast")]
+    assert [c.status for c in bundle] == [409, 200]  # "do you have it?" -> yes; then where it is
+    assert "content_md5" not in bundle[0].json and "content_md5" in bundle[1].json
+    registrations = [c for c in calls if c.path in ("/api/v1/tasks", "/api/v1/workflows", "/api/v1/launch_plans")]
+    assert len(registrations) == 5 and {c.status for c in registrations} == {409}
+    # the bundle (2), the file (2) and the folder (2), five registrations, the execution
+    assert [c.route for c in calls].count("POST /api/v1/dataproxy") == 6 and len(calls) == 12
+    registered = json.loads(again.stdout)["registration"]
+    assert registered["version"] == json.loads(first.stdout)["registration"]["version"]
+    assert registered["created"] == [] and len(registered["existing"]) == 5
+
+    with open(shop.root / "shop" / "tasks.py", "a") as source:
+        source.write("\n# a change\n")
+    remote.proxy.clear()
+    changed = remote(*args, cwd=shop.work)
+    assert changed.exit_code == 0, changed.output
+    registered = json.loads(changed.stdout)["registration"]
+    assert registered["version"] != json.loads(first.stdout)["registration"]["version"]
+    assert registered["bundle_uploaded"] and len(registered["created"]) == 5
+    puts = [c for c in remote.proxy.calls() if c.method == "PUT"]
+    assert len(puts) == 1 and puts[0].status in (200, 201)  # the new bundle only; the inputs did not change
+
+
+def test_register_a_folder_then_launch_what_only_the_server_has(remote, shop):
+    registered = remote("register", str(shop.root / "shop"), "--version", "v1", "-o", "json", cwd=shop.work)
+    assert registered.exit_code == 0, registered.output
+    assert json.loads(registered.stdout)["version"] == "v1"
+    flow = shop.root / "shop" / "flow.py"
+    flow.write_text(flow.read_text().replace('f"{lines} lines;', 'f"{lines} line(s);'))
+    second = remote("register", str(shop.root / "shop"), "--version", "v2", cwd=shop.work)
+    assert second.exit_code == 0, second.output
+    assert "registered launch_plan flytesnacks/development/shop.flow.inventory@v2" in second.stdout.splitlines()
+    assert second.stdout.splitlines()[-1] == "version: v2"
+
+    # shop.work has no Python files: the name can only be the server's, at its latest version
+    latest = remote("run", "--remote", "--wait", "shop.flow.inventory", *shop.inputs, cwd=shop.work)
+    assert latest.exit_code == 0, latest.output
+    assert "@v2)." in latest.stdout.splitlines()[0]
+    assert latest.stdout.splitlines()[2] == "o0: 3 line(s); files: one.txt, sub/two.txt"
+    pinned = remote("run", "--remote", "--wait", "--version", "v1", "shop.flow.inventory", *shop.inputs,
+                    cwd=shop.work)
+    assert pinned.exit_code == 0, pinned.output
+    assert pinned.stdout.splitlines()[2:] == OUTPUT_TEXT
+    task = remote("run", "--remote", "--wait", "-o", "json", "--version", "v1", "shop.tasks.count_lines",
+                  "--ff", "notes.txt", cwd=shop.work)
+    assert task.exit_code == 0, task.output
+    assert json.loads(task.stdout)["outputs"] == {"o0": 3}
+    missing = remote("run", "--remote", "--version", "v9", "shop.flow.inventory", *shop.inputs, cwd=shop.work)
+    assert missing.exit_code == 2
+    assert missing.stderr.splitlines()[0] == ("Error: no workflow or task named 'shop.flow.inventory' at version v9 "
+                                              "in the Python files here or on the server (flytesnacks/development)")
