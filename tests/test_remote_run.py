@@ -5,8 +5,13 @@ tests/test_sandbox_remote.py."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 
 import pytest
+from conftest import REPO
 from remote_projects import write_shop
 
 pytestmark = pytest.mark.slow
@@ -108,3 +113,41 @@ def test_register_a_folder_then_launch_what_only_the_server_has(remote, shop):
     assert missing.exit_code == 2
     assert missing.stderr.splitlines()[0] == ("Error: no workflow or task named 'shop.flow.inventory' at version v9 "
                                               "in the Python files here or on the server (flytesnacks/development)")
+
+
+def test_a_name_that_exists_is_taken_as_the_same_execution_with_a_warning(remote, tmp_path):
+    hello = str(REPO / "examples" / "hello.py")
+    first = remote("run", "--remote", "--wait", "--name", "same-name-twice", hello, "wf", "--x", "2")
+    assert first.exit_code == 0, first.output
+    second = remote("run", "--remote", "--wait", "-o", "json", "--name", "same-name-twice", hello, "wf", "--x", "7")
+    assert second.exit_code == 0, second.output
+    assert ("Warning: execution same-name-twice already exists; assuming it is the same execution (its inputs are "
+            "not compared)") in second.stderr.splitlines()
+    assert json.loads(second.stdout)["outputs"] == {"o0": "Hello world, the answer is 4"}
+
+
+def test_on_a_terminal_wait_draws_a_live_table_of_the_nodes(remote, tmp_path):
+    """stderr on a pseudo-terminal: rich redraws one table of nodes and phases instead of printing lines."""
+    primary, secondary = pty.openpty()
+    env = dict(os.environ, PYTHONPATH=str(REPO), HOME=str(tmp_path), TERM="xterm")
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "flyrun.cli.main", "-c", str(remote.config), "run", "--remote",
+                             "--wait", str(REPO / "examples" / "hello.py"), "wf", "--x", "3"],
+                            stdout=subprocess.PIPE, stderr=secondary, stdin=subprocess.DEVNULL, env=env, text=True)
+    os.close(secondary)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the other end closed: the process is gone
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(primary)
+    stdout = proc.stdout.read()
+    assert proc.wait(timeout=60) == 0, drawn
+    assert stdout.splitlines()[-1] == "o0: Hello world, the answer is 9"
+    text = drawn.decode()
+    assert "\x1b[2K" in text and "\x1b[32mSUCCEEDED" in text  # lines redrawn in place, phases in colour
+    assert "  n1: SUCCEEDED" not in text  # no plain progress lines

@@ -88,7 +88,7 @@ def _launch_and_follow(app: Application, client: Any, launch_id: Any, literals: 
                        options: dict[str, Any], output_types: dict[str, Any], document: dict[str, Any]) -> None:
     from flyrun.remote.submit import console_url, launch
 
-    execution = launch(client, launch_id, literals, launch_options(options))
+    execution = launch(client, launch_id, literals, launch_options(options), notify=app.info)
     url = console_url(app.config, execution)
     document.update(execution={**execution.as_dict(), "url": url})
     if not app.json_output:
@@ -109,11 +109,13 @@ def follow_to_outputs(app: Application, client: Any, execution: Any, timeout: fl
                       output_types: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     """Follow the execution (node phases on stderr) to its outputs. When it fails (exit 6) or the wait times out
     (exit 7), ``-o json`` still prints ``document`` with the phase, so a script learns the execution's name."""
+    from flyrun.cli.progress import node_progress
     from flyrun.errors import RunFailedError, TimeoutExpired
     from flyrun.remote.follow import failing_node, outputs_as_json, phase_of, raise_if_failed, wait_for
 
     try:
-        final = wait_for(client, execution, timeout=timeout, on_node=node_printer(app))
+        with node_progress(app) as on_node:
+            final = wait_for(client, execution, timeout=timeout, on_node=on_node)
         document["phase"] = phase_of(final)
         raise_if_failed(final, failing_node(client, execution) if document["phase"] != "SUCCEEDED" else None)
     except (RunFailedError, TimeoutExpired) as error:
@@ -131,19 +133,6 @@ def echo_outputs(app: Application, outputs: dict[str, Any]) -> None:
         app.info("Done (no outputs).")
     for name, value in outputs.items():
         app.echo(f"{name}: {value if isinstance(value, str) else json.dumps(value)}")
-
-
-def node_printer(app: Application):
-    """Node phase changes as plain lines on stderr, with the headline of a node's error."""
-    from flyrun.remote.follow import first_line
-
-    def show(change: Any) -> None:
-        line = f"  {change.node_id}: {change.phase}"
-        if change.error:
-            line += f" ({first_line(change.error)[:200]})"
-        app.info(line)
-
-    return show
 
 
 def launch_options(options: dict[str, Any]) -> Any:

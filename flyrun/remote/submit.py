@@ -120,8 +120,10 @@ def execution_spec(launch: EntityId, options: LaunchOptions) -> dict[str, Any]:
     return spec
 
 
-def launch(client: AdminClient, launch: EntityId, inputs: dict[str, Any], options: LaunchOptions) -> ExecutionId:
-    """Create the execution; a name that already exists is the same execution (as pyflyte assumes)."""
+def launch(client: AdminClient, launch: EntityId, inputs: dict[str, Any], options: LaunchOptions,
+           notify: Notify = lambda _text: None) -> ExecutionId:
+    """Create the execution; a name that already exists is taken to be the same execution (as pyflyte does),
+    with a notice through ``notify``."""
     from flyrun.errors import AlreadyExistsError
 
     try:
@@ -130,6 +132,8 @@ def launch(client: AdminClient, launch: EntityId, inputs: dict[str, Any], option
     except AlreadyExistsError:
         if not options.execution_name:
             raise
+        notify(f"Warning: execution {options.execution_name} already exists; assuming it is the same execution "
+               "(its inputs are not compared)")
         return ExecutionId(launch.project, launch.domain, options.execution_name)
 
 
