@@ -293,3 +293,43 @@ def wf(n: int) -> float:
 def test_empty_lists_map_to_an_empty_list(cli, project):
     root = project({"flows.py": HEADER + "m = map_task(t1)\n"})
     assert run_json(cli, root, "m", "--a", "[]", "--b", "[]")[0] == {"o0": []}
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_map_and_its_workers(project, isolated_home):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = project({"flows.py": HEADER + "m = map_task(burn)\n"})
+    proc = subprocess.Popen([sys.executable, "-m", "flyrun.cli.main", "run", str(root / "flows.py"), "m",
+                             "--n", "[200, 200, 200, 200]"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(_group_members(proc.pid)) < 2:  # wait for the worker
+        time.sleep(0.05)
+    assert len(_group_members(proc.pid)) >= 2, "no worker process started"
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "Interrupted." in stderr and "Traceback" not in stderr
+    time.sleep(0.2)
+    assert _group_members(proc.pid) == []
+
+
+def _group_members(pgid: int) -> list[int]:
+    import os
+
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry))
+    return members

@@ -130,8 +130,6 @@ def _context(spec: dict[str, Any]) -> ExecutionContext:
 
 def run_item(task: Any, context: ExecutionContext, index: int, literals: dict[str, dict]) -> tuple[int, Any, list]:
     notices: list[str] = []
-    if context.cache is not None:
-        context.cache.notify = notices.append
     with use_context(dataclasses.replace(context, notify=notices.append)):
         try:
             inputs = {name: engine.to_python(lit, task.interface.inputs[name]) for name, lit in literals.items()}

@@ -51,7 +51,7 @@ def build_context(settings: LocalRunSettings, notify: Callable[[str], None],
     def cache() -> Any:
         from flyrun.local.cache import LocalCache
 
-        return LocalCache(settings.cache_dir, notify=notify)
+        return LocalCache(settings.cache_dir)
 
     def gate_resolver() -> Any:
         from flyrun.local.gates import GateResolver
