@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 FLOWS = '''
@@ -187,7 +188,7 @@ def test_mapped_cached_items_are_reused_and_summarized(cli, project, tmp_path, m
 def test_container_tasks_are_cached_too(cli, project, tmp_path, monkeypatch):
     root, calls = _setup(project, tmp_path, monkeypatch, f'''
 ct = ContainerTask(name="echo", image="i", output_data_dir="/out", inputs=kwtypes(n=int), outputs=kwtypes(n=int),
-                   cache=True, cache_version="1", command=["python", "-c",
+                   cache=True, cache_version="1", command=[{sys.executable!r}, "-c",
                    "import sys; open('/out/n', 'w').write(sys.argv[1]); open({str(tmp_path / 'calls.log')!r}, 'a')"
                    ".write('container\\\\n')", "{{{{.inputs.n}}}}"])
 ''')

@@ -60,6 +60,15 @@ sys.exit(subprocess.run(command, env=env).returncode)
 '''
 
 
+@pytest.fixture(autouse=True)
+def python_on_path(tmp_path, monkeypatch):
+    """Commands say `python`, as they would in an image; on the host that is the interpreter running the tests."""
+    bin_dir = tmp_path / "python-bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
 @pytest.fixture
 def fake_docker(tmp_path, monkeypatch):
     """A bin folder with only a fake `docker` on PATH (no podman); returns the log of `docker run` calls."""

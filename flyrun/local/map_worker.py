@@ -63,9 +63,11 @@ class Worker:
         flyrun_home = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [flyrun_home, os.environ.get("PYTHONPATH")])))
         try:
+            # Its own session: Ctrl-C on the terminal reaches only flyrun, which stops its workers itself (a
+            # worker hit while still starting up would print a fatal error).
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "flyrun.local.map_worker", str(to_child_r), str(from_child_w)],
-                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, env=env)
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
