@@ -244,3 +244,24 @@ def wf() -> int:
         proc.kill()
         os.close(leader)
     assert (proc.returncode, stdout.decode()) == (0, "o0: 14\n")
+
+
+def test_an_unanswerable_gate_fails_before_any_task_runs(cli, project, tmp_path):
+    marker = tmp_path / "ran"
+    root = project({"flows.py": FLOWS + f'''
+from pathlib import Path
+
+@task
+def side_effect(x: int) -> int:
+    Path({str(marker)!r}).write_text("ran")
+    return x
+
+@workflow
+def wf(x: int) -> int:
+    return approve(side_effect(x=x), "late", timeout=60)
+'''})
+    result = cli("run", str(root / "flows.py"), "wf", "--x", "1")
+    assert result.exit_code == 2 and "Hint: pass --approve late (or --reject late)" in result.stderr
+    assert not marker.exists()
+    assert cli("run", str(root / "flows.py"), "wf", "--x", "1", "--approve", "late").stdout == "o0: 1\n"
+    assert marker.exists()

@@ -147,9 +147,12 @@ class MapRun:
                 threading.Thread(target=self.run_here, daemon=True, name="flyrun-map").start()
 
     def _importable(self) -> bool:
+        """Whether a worker process can find the task by module and name (and workers can be started here)."""
         from flyrun.local.map_worker import find_task
 
         task = self.map_task.task
+        if os.name != "posix":  # workers talk over inherited pipe file descriptors
+            return False
         try:
             return task.module != "__main__" and find_task(task.module, task.attribute) is task
         except Exception:
