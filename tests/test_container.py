@@ -200,6 +200,13 @@ RUN_FAILURES = {
 }
 
 
+def test_a_command_that_does_not_exist_fails_the_run(cli, project):
+    root = project({"flows.py": FLOWS + 'ct = ContainerTask(name="nope", image="i", command=["no-such-command-x"])\n'})
+    result = cli("run", "--container-runtime", "host", str(root / "flows.py"), "ct")
+    assert result.exit_code == 6
+    assert "Error: task nope failed: ContainerFailed: command not found: no-such-command-x" in result.stderr
+
+
 @pytest.mark.parametrize("case", sorted(RUN_FAILURES))
 def test_container_failures_exit_6(cli, project, case):
     code, message = RUN_FAILURES[case]
@@ -279,6 +286,9 @@ DEFINITION_ERRORS = {
                           "pod_template must be a flyrun PodTemplate, not dict"),
     "pod_template_name": ('@task(pod_template_name="")\ndef t() -> None:\n    pass\n',
                           "pod_template_name must be a non-empty string"),
+    "dict_template": ('ct = ContainerTask(name="t", image="i", command=["echo", "{{.inputs.m}}"], '
+                      'inputs=kwtypes(m=Dict[str, int]))\n',
+                      "{{.inputs.m}} is Dict[str, int]; only simple values, files and lists of them can be put"),
     "container_pod_template": ('ct = ContainerTask(name="x", image="i", command=["true"], pod_template=3)\n',
                                "pod_template must be a flyrun PodTemplate, not int"),
 }

@@ -155,6 +155,9 @@ DEFINITION_ERRORS = {
     "bad_concurrency": ("m = map_task(t1, concurrency=-1)\n", "concurrency must be a whole number >= 0"),
     "bad_ratio": ("m = map_task(t1, min_success_ratio=1.5)\n", "min_success_ratio must be between 0 and 1"),
     "map_of_map": ("m = map_task(map_task(t1))\n", "is already a map task"),
+    "bad_min_successes": ("m = map_task(t1, min_successes=-2)\n", "min_successes must be a whole number >= 0"),
+    "no_inputs": ("@task\ndef constant() -> int:\n    return 1\n\nm = map_task(constant)\n",
+                  "flows.constant has no inputs to map over"),
     "map_of_function": ("m = map_task(print)\n", "print is not a @task function"),
 }
 
