@@ -30,7 +30,7 @@ from flyrun.sdk.context import ExecutionContext, use_context
 from flyrun.sdk.map import ItemFailure, MapTask
 
 PROBE_SECONDS = 0.02  # run items here for this long before deciding anything
-CPU_BOUND_SHARE = 0.3  # the probe spent this share of its time on the CPU (waiting items: under 0.1)
+CPU_BOUND_SHARE = 0.5  # share of the probe spent on (or queued for) a CPU; items that wait score under 0.1
 PROCESSES_PAY_AFTER = 0.25  # seconds of work left, above which starting worker processes pays (~0.1 s cold)
 THREADS_PAY_AFTER = 0.01
 BATCH_SECONDS = 0.05  # work sent to a worker process in one message
@@ -126,10 +126,10 @@ class MapRun:
             self.notices[message] = 1
 
     # -- deciding ------------------------------------------------------------------------------
-    def start_helpers(self, started: float, cpu_started: float) -> None:
+    def start_helpers(self, started: float, busy: Callable[[], float], busy_started: float) -> None:
         """After the probe: add thread or process lanes if what is left is worth it."""
         elapsed = time.perf_counter() - started
-        cpu_share = (time.process_time() - cpu_started) / max(elapsed, 1e-9)
+        cpu_share = (busy() - busy_started) / max(elapsed, 1e-9)
         per_item = elapsed / max(self.done_here, 1)
         left = len(self.pending)
         work_left = per_item * left
@@ -203,8 +203,9 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
     run = MapRun(map_task, items, allowed_failures, context, cache_dir)
     if not items:
         return []
-    started, cpu_started = time.perf_counter(), time.process_time()
-    timer = threading.Timer(PROBE_SECONDS, _probe_done, (run, started, cpu_started))
+    busy = busy_clock(threading.get_native_id())
+    started, busy_started = time.perf_counter(), busy()
+    timer = threading.Timer(PROBE_SECONDS, _probe_done, (run, started, busy, busy_started))
     timer.daemon = True
     switch_interval = sys.getswitchinterval()
     if map_task.concurrency != 1 and len(items) > 1:
@@ -229,6 +230,23 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
     return run.results
 
 
-def _probe_done(run: MapRun, started: float, cpu_started: float) -> None:
+def _probe_done(run: MapRun, started: float, busy: Callable[[], float], busy_started: float) -> None:
     if not run.finished.is_set():
-        run.start_helpers(started, cpu_started)
+        run.start_helpers(started, busy, busy_started)
+
+
+def busy_clock(native_id: int) -> Callable[[], float]:
+    """Seconds a thread has spent running or ready to run, waiting only for a CPU (Linux's schedstat), so that
+    CPU-bound work on a busy machine still looks CPU-bound; elsewhere, the process's CPU time."""
+    path = f"/proc/self/task/{native_id}/schedstat"
+
+    def read() -> float:
+        with open(path) as stats:
+            running, waiting = stats.read().split()[:2]
+        return (int(running) + int(waiting)) / 1e9
+
+    try:
+        read()
+    except (OSError, ValueError):
+        return time.process_time
+    return read
