@@ -45,6 +45,9 @@ def project_root(module_name: str) -> str | None:
 
 def worker_spec(context: ExecutionContext, task: Any, cache_dir: str | None) -> dict[str, Any]:
     """What a worker needs to find the task and rebuild the run's context: plain, picklable data only."""
+    ensure_storage = getattr(context, "ensure_storage", None)  # storage settings may be loaded lazily
+    if ensure_storage is not None:
+        ensure_storage()
     root = project_root(task.module)
     path = [root] + [p for p in sys.path if p != root] if root else list(sys.path)
     return {"sys_path": path, "module": task.module, "attribute": task.attribute,
