@@ -120,6 +120,28 @@ def check(value: Any, python_type: Any) -> None:
     transformer_for(python_type).check(value, python_type)
 
 
+def literal_is_reusable(literal: dict, python_type: Any) -> bool:
+    return transformer_for(python_type).literal_is_reusable(literal, python_type)
+
+
+def local_blobs_exist(literal: Any) -> bool:
+    """False if the literal, at any depth, is a blob whose URI is a local path that no longer exists."""
+    if not isinstance(literal, dict):
+        return True
+    scalar = literal.get("scalar") or {}
+    uri = (scalar.get("blob") or {}).get("uri")
+    if isinstance(uri, str):
+        import os
+
+        path = uri[len("file://"):] if uri.startswith("file://") else uri
+        if "://" not in path and not os.path.exists(path):
+            return False
+    nested = [(scalar.get("union") or {}).get("value")]
+    nested += (literal.get("collection") or {}).get("literals", [])
+    nested += list(((literal.get("map") or {}).get("literals") or {}).values())
+    return all(local_blobs_exist(item) for item in nested if item is not None)
+
+
 def roundtrip(value: Any, python_type: Any) -> Any:
     """Pass a value through its literal form, as it would cross a task boundary on a cluster."""
     return to_python(to_literal(value, python_type), python_type)
@@ -183,25 +205,3 @@ def _parse_structured_text(text: str, type_name: str) -> Any:
         return yaml.safe_load(text)
     except Exception:
         raise TypeMismatch(f"{text!r} is not valid JSON or YAML for {type_name}") from None
-
-
-def literal_is_reusable(literal: dict, python_type: Any) -> bool:
-    return transformer_for(python_type).literal_is_reusable(literal, python_type)
-
-
-def local_blobs_exist(literal: Any) -> bool:
-    """False if the literal, at any depth, is a blob whose URI is a local path that no longer exists."""
-    if not isinstance(literal, dict):
-        return True
-    scalar = literal.get("scalar") or {}
-    uri = (scalar.get("blob") or {}).get("uri")
-    if isinstance(uri, str):
-        import os
-
-        path = uri[len("file://"):] if uri.startswith("file://") else uri
-        if "://" not in path and not os.path.exists(path):
-            return False
-    nested = [(scalar.get("union") or {}).get("value")]
-    nested += (literal.get("collection") or {}).get("literals", [])
-    nested += list(((literal.get("map") or {}).get("literals") or {}).values())
-    return all(local_blobs_exist(item) for item in nested if item is not None)
