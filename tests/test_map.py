@@ -252,6 +252,23 @@ m = map_task(fails_in_workers)
     assert 'raise RuntimeError(f"worker item {n}")' in result.stderr
 
 
+def test_a_worker_process_that_dies_fails_its_items(cli, project):
+    root = project({"flows.py": HEADER + '''
+@task
+def dies_in_workers(n: int) -> int:
+    burn.fn(n)
+    if "map_worker" in sys.argv[0]:
+        os._exit(3)
+    return n
+
+m = map_task(dies_in_workers)
+'''})
+    result = cli("run", str(root / "flows.py"), "m", "--n", "[4, 4, 4, 4, 4, 4]")
+    assert result.exit_code == 6, result.output
+    assert re.search(r"\(map item \d of 6, n=4\) failed: WorkerExited: the worker process running it exited with "
+                     r"status 3", result.stderr), result.stderr
+
+
 def test_min_success_ratio_makes_failed_items_none(cli, project):
     root = project({"flows.py": HEADER + '''
 m = map_task(flaky, min_success_ratio=0.5)

@@ -97,10 +97,7 @@ class MapRun:
                 notices.clear()
 
     def run_in_worker(self, worker: Any, batch_size: int) -> None:
-        """A lane that feeds one worker process with batches of items, as literals."""
-        from flyrun.types import engine
-
-        task = self.map_task.task
+        """A lane that feeds one worker process with batches of items; every item it takes gets a result."""
         try:  # take no item before the worker is up: until then this process may well finish them itself
             worker.ready()
         except Exception as exc:
@@ -108,18 +105,31 @@ class MapRun:
                              "running the items here")
             return
         while batch := self.take(batch_size):
-            payload = [(i, {name: engine.to_literal(value, task.interface.inputs[name])
-                            for name, value in self.items[i].items()}) for i in batch]
             try:
-                answers = worker.run(payload)
+                answers = self._exchange(worker, batch)
             except (EOFError, OSError) as exc:  # the worker died: every item of the batch failed
-                answers = [(i, _lost_item(i, worker, exc), []) for i in batch]
-            for index, result, notices in answers:
-                if not isinstance(result, ItemFailure):
-                    result = {name: engine.to_python(lit, task.interface.outputs[name]) for name, lit in result.items()}
-                self.record(index, result, notices)
-            if any(isinstance(result, ItemFailure) and result.error_type == "WorkerExited" for _, result, _ in answers):
+                for index in batch:
+                    self.record(index, _lost_item(index, worker, exc), [])
                 return
+            except Exception as exc:  # an item could not be passed over or back
+                answers = [(i, ItemFailure(i, type(exc).__name__, f"passing it to or from a worker process: {exc}"),
+                            []) for i in batch]
+            for index, result, notices in answers:
+                self.record(index, result, notices)
+
+    def _exchange(self, worker: Any, batch: list[int]) -> list[tuple[int, Any, list[str]]]:
+        """Send items as literals, get outputs back as Python values (or an ItemFailure per item)."""
+        from flyrun.types import engine
+
+        interface = self.map_task.task.interface
+        payload = [(i, {name: engine.to_literal(value, interface.inputs[name])
+                        for name, value in self.items[i].items()}) for i in batch]
+        answers = []
+        for index, result, notices in worker.run(payload):
+            if not isinstance(result, ItemFailure):
+                result = {name: engine.to_python(lit, interface.outputs[name]) for name, lit in result.items()}
+            answers.append((index, result, notices))
+        return answers
 
     def notify_once(self, message: str) -> None:
         with self.lock:
