@@ -5,6 +5,7 @@ PYTEST_ARGS ?=
 
 install:
 	$(PYTHON) -m pip install -q -e '.[sandbox]'
+	@if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 
 test:
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

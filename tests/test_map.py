@@ -155,6 +155,9 @@ DEFINITION_ERRORS = {
     "bad_concurrency": ("m = map_task(t1, concurrency=-1)\n", "concurrency must be a whole number >= 0"),
     "bad_ratio": ("m = map_task(t1, min_success_ratio=1.5)\n", "min_success_ratio must be between 0 and 1"),
     "map_of_map": ("m = map_task(map_task(t1))\n", "is already a map task"),
+    "bad_min_successes": ("m = map_task(t1, min_successes=-2)\n", "min_successes must be a whole number >= 0"),
+    "no_inputs": ("@task\ndef constant() -> int:\n    return 1\n\nm = map_task(constant)\n",
+                  "flows.constant has no inputs to map over"),
     "map_of_function": ("m = map_task(print)\n", "print is not a @task function"),
 }
 
@@ -249,6 +252,23 @@ m = map_task(fails_in_workers)
     assert 'raise RuntimeError(f"worker item {n}")' in result.stderr
 
 
+def test_a_worker_process_that_dies_fails_its_items(cli, project):
+    root = project({"flows.py": HEADER + '''
+@task
+def dies_in_workers(n: int) -> int:
+    burn.fn(n)
+    if "map_worker" in sys.argv[0]:
+        os._exit(3)
+    return n
+
+m = map_task(dies_in_workers)
+'''})
+    result = cli("run", str(root / "flows.py"), "m", "--n", "[4, 4, 4, 4, 4, 4]")
+    assert result.exit_code == 6, result.output
+    assert re.search(r"\(map item \d of 6, n=4\) failed: WorkerExited: the worker process running it exited with "
+                     r"status 3", result.stderr), result.stderr
+
+
 def test_min_success_ratio_makes_failed_items_none(cli, project):
     root = project({"flows.py": HEADER + '''
 m = map_task(flaky, min_success_ratio=0.5)
@@ -293,3 +313,43 @@ def wf(n: int) -> float:
 def test_empty_lists_map_to_an_empty_list(cli, project):
     root = project({"flows.py": HEADER + "m = map_task(t1)\n"})
     assert run_json(cli, root, "m", "--a", "[]", "--b", "[]")[0] == {"o0": []}
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_map_and_its_workers(project, isolated_home):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = project({"flows.py": HEADER + "m = map_task(burn)\n"})
+    proc = subprocess.Popen([sys.executable, "-m", "flyrun.cli.main", "run", str(root / "flows.py"), "m",
+                             "--n", "[200, 200, 200, 200]"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not _children(proc.pid):  # wait for the worker
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert workers, "no worker process started"
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip() == "Interrupted."  # click ends the ^C line first
+    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]
+
+
+def _children(parent: int) -> list[int]:
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent and fields[0] != "Z":
+                found.append(int(entry))
+    return found

@@ -17,7 +17,7 @@ def _open_cache(app: Application):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @global_options
 def cache() -> None:
-    """The local cache of tasks with cache=True (``flyrun run --overwrite-cache`` recomputes)."""
+    """The local cache of tasks with cache=True (flyrun run --overwrite-cache recomputes)."""
 
 
 @cache.command()

@@ -25,34 +25,28 @@ def _answer(app: Application, execution: str, gate: str, project: str | None, do
         app.echo(f"Gate '{gate}' of {ident.name}: {verb}.")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("execution")
-@click.argument("gate")
-@project_domain_options
-@_RETRY
-@global_options
-@click.pass_obj
-def approve(app: Application, execution: str, gate: str, project: str | None, domain: str | None,
-            retry_for: float) -> None:
-    """Approve the approve() gate GATE of EXECUTION."""
-    from flyrun.remote.signals import approval_value
+def _approval_command(name: str, approved: bool, summary: str) -> click.Command:
+    """``approve`` and ``reject`` differ only in the boolean they send."""
 
-    _answer(app, execution, gate, project, domain, retry_for, lambda s: approval_value(s, True), "approved")
+    @click.command(name, help=summary, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.argument("execution")
+    @click.argument("gate")
+    @project_domain_options
+    @_RETRY
+    @global_options
+    @click.pass_obj
+    def command(app: Application, execution: str, gate: str, project: str | None, domain: str | None,
+                retry_for: float) -> None:
+        from flyrun.remote.signals import approval_value
+
+        _answer(app, execution, gate, project, domain, retry_for, lambda s: approval_value(s, approved),
+                "approved" if approved else "rejected")
+
+    return command
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("execution")
-@click.argument("gate")
-@project_domain_options
-@_RETRY
-@global_options
-@click.pass_obj
-def reject(app: Application, execution: str, gate: str, project: str | None, domain: str | None,
-           retry_for: float) -> None:
-    """Reject the approve() gate GATE of EXECUTION; the execution fails."""
-    from flyrun.remote.signals import approval_value
-
-    _answer(app, execution, gate, project, domain, retry_for, lambda s: approval_value(s, False), "rejected")
+approve = _approval_command("approve", True, "Approve the approve() gate GATE of EXECUTION.")
+reject = _approval_command("reject", False, "Reject the approve() gate GATE of EXECUTION; the execution fails.")
 
 
 @click.command("set-input", context_settings={"help_option_names": ["-h", "--help"]})

@@ -16,7 +16,19 @@ from collections.abc import Callable
 from typing import Any
 
 
-class _LocalTarget:
+class _Target:
+    """Where an AtomicWriter's bytes go: ``file`` takes them; ``commit`` publishes, ``discard`` throws away."""
+
+    file: Any
+
+    def write(self, data: Any) -> None:
+        self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+class _LocalTarget(_Target):
     """A temporary file next to the destination, renamed over it on commit."""
 
     def __init__(self, path: str) -> None:
@@ -25,12 +37,6 @@ class _LocalTarget:
         self.path = path
         self.temp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.part")
         self.file = open(self.temp, "xb")  # noqa: SIM115 - closed by commit() or discard()
-
-    def write(self, data: Any) -> None:
-        self.file.write(data)
-
-    def flush(self) -> None:
-        self.file.flush()
 
     def commit(self) -> None:
         self.file.close()
@@ -56,7 +62,7 @@ def s3_block_size(size: int | None) -> int:
     return max(S3_BLOCK_BYTES, -(-size // S3_MAX_PARTS))
 
 
-class _UploadTarget:
+class _UploadTarget(_Target):
     """An fsspec buffered file opened with autocommit off: its upload completes only in commit()."""
 
     def __init__(self, fs: Any, path: str, options: dict[str, Any]) -> None:
@@ -64,12 +70,6 @@ class _UploadTarget:
         if not _is_gcs(fs):
             options.setdefault("block_size", S3_BLOCK_BYTES)
         self.file = fs.open(path, "wb", autocommit=False, **options)
-
-    def write(self, data: Any) -> None:
-        self.file.write(data)
-
-    def flush(self) -> None:
-        self.file.flush()
 
     def commit(self) -> None:
         # With autocommit back on, closing sends the rest and completes the upload (a small file goes in one PUT).
@@ -86,7 +86,7 @@ class _UploadTarget:
         self.file.closed = True
 
 
-class _MoveTarget:
+class _MoveTarget(_Target):
     """Any other file system: write under a temporary name beside the destination, then move it there."""
 
     def __init__(self, fs: Any, path: str, options: dict[str, Any]) -> None:
@@ -95,12 +95,6 @@ class _MoveTarget:
         temp_name = f".{name}.{secrets.token_hex(4)}.part"
         self.temp = f"{parent}/{temp_name}" if parent else temp_name
         self.file = fs.open(self.temp, "wb", **options)
-
-    def write(self, data: Any) -> None:
-        self.file.write(data)
-
-    def flush(self) -> None:
-        self.file.flush()
 
     def commit(self) -> None:
         self.file.close()

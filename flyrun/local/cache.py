@@ -13,12 +13,14 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flyrun.errors import UsageError
+from flyrun.sdk.context import current_context
 from flyrun.types import engine
 
 DirectorySource = str | os.PathLike | Callable[[], "str | None"] | None
@@ -39,12 +41,15 @@ def _folder_name(task_name: str) -> str:
 
 
 class LocalCache:
-    def __init__(self, directory: DirectorySource = None, notify: Callable[[str], None] = lambda message: None,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, directory: DirectorySource = None, environ: Mapping[str, str] | None = None) -> None:
         self._source = directory
         self._directory: Path | None = None
         self._environ = environ
-        self.notify = notify
+
+    @staticmethod
+    def notify(message: str) -> None:
+        """Notices go wherever the running task's notices go (a map's worker collects them)."""
+        current_context().notify(message)
 
     @property
     def directory(self) -> Path:
@@ -94,8 +99,9 @@ class LocalCache:
                  "outputs": {name: engine.to_literal(outputs[name], t) for name, t in task.interface.outputs.items()}}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            partial.write_text(_canonical(entry), encoding="utf-8")
+            handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                file.write(_canonical(entry))
             os.replace(partial, path)  # readers see the old entry or the new one, never half of one
         except OSError as exc:
             self.notify(f"Warning: {task.name}: could not write to the cache at {self.directory}: {exc.strerror}")

@@ -118,7 +118,7 @@ class GateResolver:
             try:
                 return engine.from_text(answer, gate.expected_type)
             except engine.TypeMismatch as exc:
-                question = f"{exc}; enter a {type_name}: "
+                question = f"{exc}; try again ({type_name}): "
 
     def _prompt(self, gate: Gate, question: str) -> str:
         if self.ask is None:

@@ -45,6 +45,9 @@ def project_root(module_name: str) -> str | None:
 
 def worker_spec(context: ExecutionContext, task: Any, cache_dir: str | None) -> dict[str, Any]:
     """What a worker needs to find the task and rebuild the run's context: plain, picklable data only."""
+    ensure_storage = getattr(context, "ensure_storage", None)  # storage settings may be loaded lazily
+    if ensure_storage is not None:
+        ensure_storage()
     root = project_root(task.module)
     path = [root] + [p for p in sys.path if p != root] if root else list(sys.path)
     return {"sys_path": path, "module": task.module, "attribute": task.attribute,
@@ -63,9 +66,11 @@ class Worker:
         flyrun_home = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [flyrun_home, os.environ.get("PYTHONPATH")])))
         try:
+            # Its own session: Ctrl-C on the terminal reaches only flyrun, which stops its workers itself (a
+            # worker hit while still starting up would print a fatal error).
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "flyrun.local.map_worker", str(to_child_r), str(from_child_w)],
-                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, env=env)
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
@@ -130,8 +135,6 @@ def _context(spec: dict[str, Any]) -> ExecutionContext:
 
 def run_item(task: Any, context: ExecutionContext, index: int, literals: dict[str, dict]) -> tuple[int, Any, list]:
     notices: list[str] = []
-    if context.cache is not None:
-        context.cache.notify = notices.append
     with use_context(dataclasses.replace(context, notify=notices.append)):
         try:
             inputs = {name: engine.to_python(lit, task.interface.inputs[name]) for name, lit in literals.items()}

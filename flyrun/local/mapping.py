@@ -30,7 +30,7 @@ from flyrun.sdk.context import ExecutionContext, use_context
 from flyrun.sdk.map import ItemFailure, MapTask
 
 PROBE_SECONDS = 0.02  # run items here for this long before deciding anything
-CPU_BOUND_SHARE = 0.3  # the probe spent this share of its time on the CPU (waiting items: under 0.1)
+CPU_BOUND_SHARE = 0.5  # share of the probe spent on (or queued for) a CPU; items that wait score under 0.1
 PROCESSES_PAY_AFTER = 0.25  # seconds of work left, above which starting worker processes pays (~0.1 s cold)
 THREADS_PAY_AFTER = 0.01
 BATCH_SECONDS = 0.05  # work sent to a worker process in one message
@@ -97,10 +97,7 @@ class MapRun:
                 notices.clear()
 
     def run_in_worker(self, worker: Any, batch_size: int) -> None:
-        """A lane that feeds one worker process with batches of items, as literals."""
-        from flyrun.types import engine
-
-        task = self.map_task.task
+        """A lane that feeds one worker process with batches of items; every item it takes gets a result."""
         try:  # take no item before the worker is up: until then this process may well finish them itself
             worker.ready()
         except Exception as exc:
@@ -108,28 +105,41 @@ class MapRun:
                              "running the items here")
             return
         while batch := self.take(batch_size):
-            payload = [(i, {name: engine.to_literal(value, task.interface.inputs[name])
-                            for name, value in self.items[i].items()}) for i in batch]
             try:
-                answers = worker.run(payload)
+                answers = self._exchange(worker, batch)
             except (EOFError, OSError) as exc:  # the worker died: every item of the batch failed
-                answers = [(i, _lost_item(i, worker, exc), []) for i in batch]
-            for index, result, notices in answers:
-                if not isinstance(result, ItemFailure):
-                    result = {name: engine.to_python(lit, task.interface.outputs[name]) for name, lit in result.items()}
-                self.record(index, result, notices)
-            if any(isinstance(result, ItemFailure) and result.error_type == "WorkerExited" for _, result, _ in answers):
+                for index in batch:
+                    self.record(index, _lost_item(index, worker, exc), [])
                 return
+            except Exception as exc:  # an item could not be passed over or back
+                answers = [(i, ItemFailure(i, type(exc).__name__, f"passing it to or from a worker process: {exc}"),
+                            []) for i in batch]
+            for index, result, notices in answers:
+                self.record(index, result, notices)
+
+    def _exchange(self, worker: Any, batch: list[int]) -> list[tuple[int, Any, list[str]]]:
+        """Send items as literals, get outputs back as Python values (or an ItemFailure per item)."""
+        from flyrun.types import engine
+
+        interface = self.map_task.task.interface
+        payload = [(i, {name: engine.to_literal(value, interface.inputs[name])
+                        for name, value in self.items[i].items()}) for i in batch]
+        answers = []
+        for index, result, notices in worker.run(payload):
+            if not isinstance(result, ItemFailure):
+                result = {name: engine.to_python(lit, interface.outputs[name]) for name, lit in result.items()}
+            answers.append((index, result, notices))
+        return answers
 
     def notify_once(self, message: str) -> None:
         with self.lock:
             self.notices[message] = 1
 
     # -- deciding ------------------------------------------------------------------------------
-    def start_helpers(self, started: float, cpu_started: float) -> None:
+    def start_helpers(self, started: float, busy: Callable[[], float], busy_started: float) -> None:
         """After the probe: add thread or process lanes if what is left is worth it."""
         elapsed = time.perf_counter() - started
-        cpu_share = (time.process_time() - cpu_started) / max(elapsed, 1e-9)
+        cpu_share = (busy() - busy_started) / max(elapsed, 1e-9)
         per_item = elapsed / max(self.done_here, 1)
         left = len(self.pending)
         work_left = per_item * left
@@ -147,9 +157,12 @@ class MapRun:
                 threading.Thread(target=self.run_here, daemon=True, name="flyrun-map").start()
 
     def _importable(self) -> bool:
+        """Whether a worker process can find the task by module and name (and workers can be started here)."""
         from flyrun.local.map_worker import find_task
 
         task = self.map_task.task
+        if os.name != "posix":  # workers talk over inherited pipe file descriptors
+            return False
         try:
             return task.module != "__main__" and find_task(task.module, task.attribute) is task
         except Exception:
@@ -200,8 +213,9 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
     run = MapRun(map_task, items, allowed_failures, context, cache_dir)
     if not items:
         return []
-    started, cpu_started = time.perf_counter(), time.process_time()
-    timer = threading.Timer(PROBE_SECONDS, _probe_done, (run, started, cpu_started))
+    busy = busy_clock(threading.get_native_id())
+    started, busy_started = time.perf_counter(), busy()
+    timer = threading.Timer(PROBE_SECONDS, _probe_done, (run, started, busy, busy_started))
     timer.daemon = True
     switch_interval = sys.getswitchinterval()
     if map_task.concurrency != 1 and len(items) > 1:
@@ -226,6 +240,23 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
     return run.results
 
 
-def _probe_done(run: MapRun, started: float, cpu_started: float) -> None:
+def _probe_done(run: MapRun, started: float, busy: Callable[[], float], busy_started: float) -> None:
     if not run.finished.is_set():
-        run.start_helpers(started, cpu_started)
+        run.start_helpers(started, busy, busy_started)
+
+
+def busy_clock(native_id: int) -> Callable[[], float]:
+    """Seconds a thread has spent running or ready to run, waiting only for a CPU (Linux's schedstat), so that
+    CPU-bound work on a busy machine still looks CPU-bound; elsewhere, the process's CPU time."""
+    path = f"/proc/self/task/{native_id}/schedstat"
+
+    def read() -> float:
+        with open(path) as stats:
+            running, waiting = stats.read().split()[:2]
+        return (int(running) + int(waiting)) / 1e9
+
+    try:
+        read()
+    except (OSError, ValueError):
+        return time.process_time
+    return read

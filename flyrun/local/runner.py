@@ -53,11 +53,18 @@ def build_context(settings: LocalRunSettings, notify: Callable[[str], None],
         container_runtime=settings.container_runtime,
         execution_id=execution_id,
     )
+    _attach_services(context, settings, ask, debug)
+    return context
+
+
+def _attach_services(context: ExecutionContext, settings: LocalRunSettings, ask: Callable[[str], str] | None,
+                     debug: Callable[[str], None] | None) -> None:
+    notify = context.notify
 
     def cache() -> Any:
         from flyrun.local.cache import LocalCache
 
-        return LocalCache(settings.cache_dir, notify=notify)
+        return LocalCache(settings.cache_dir)
 
     def gate_resolver() -> Any:
         from flyrun.local.gates import GateResolver
@@ -82,7 +89,6 @@ def build_context(settings: LocalRunSettings, notify: Callable[[str], None],
     context.gate_resolver = OnFirstUse(gate_resolver)
     context.container_runner = OnFirstUse(container_runner)
     context.map_executor = OnFirstUse(map_executor)
-    return context
 
 
 class OnFirstUse:

@@ -174,10 +174,23 @@ def _check_types(interface: Interface, where: str) -> None:
 def _check_templates(words: list[str], interface: Interface, where: str) -> None:
     for word in words:
         for match in INPUT_TEMPLATE.finditer(word):
-            if match.group(1) not in interface.inputs:
+            name = match.group(1)
+            if name not in interface.inputs:
                 raise WorkflowDefinitionError(
                     f"{where}: the command refers to {match.group(0)} but the inputs are: "
                     f"{', '.join(interface.inputs) or 'none'}")
+            if not _templatable(engine.literal_type(interface.inputs[name])):
+                raise WorkflowDefinitionError(
+                    f"{where}: {match.group(0)} is {engine.describe(interface.inputs[name])}; only simple values, "
+                    "files and lists of them can be put in a command", hint=f"read it from input_data_dir/{name}")
+
+
+def _templatable(literal_type: dict) -> bool:
+    """What propeller can write into a command: primitives, enums, files, and lists of those."""
+    if "collection_type" in literal_type:
+        return _templatable(literal_type["collection_type"])
+    return "blob" in literal_type or "enum_type" in literal_type or \
+        literal_type.get("simple") not in (None, "STRUCT", "NONE", "BINARY", "ERROR")
 
 
 def _checked_resources(value: Any, what: str, where: str) -> Resources | None:

@@ -114,14 +114,12 @@ class MapTask(Entity):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         builder = graph.active_builder()
+        where = builder.where(self, graph.user_call_site()) if builder else f"map task {self.name}"
+        error = WorkflowDefinitionError if builder else UsageError
         if args:
-            where = builder.where(self, graph.user_call_site()) if builder else f"map task {self.name}"
-            raise WorkflowDefinitionError(f"{where}: pass the lists by keyword, e.g. "
-                                          f"{self.mapped_inputs[0]}=[...]")
+            raise error(f"{where}: pass the lists by keyword, e.g. {self.mapped_inputs[0]}=[...]")
         twice = [name for name in kwargs if name in self.bound_values]
         if twice:
-            where = builder.where(self, graph.user_call_site()) if builder else f"map task {self.name}"
-            error = WorkflowDefinitionError if builder else UsageError
             raise error(f"{where}: input '{twice[0]}' of {self.task.name} is bound by the partial and also "
                         "passed at the call", hint=f"remove {twice[0]}= from the call or from the partial")
         return super().__call__(**self.bound_values, **kwargs)

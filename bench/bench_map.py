@@ -1,0 +1,109 @@
+"""Map tasks: 1,000 trivial items (whole `flyrun run`, per-item overhead) and 8 CPU-bound items of about 0.5 s
+each (speed-up over running them one after another, i.e. `concurrency=1`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from timing import REPO, flyrun_command, median_wall
+
+FLOWS = '''
+from typing import List
+from flyrun import map_task, task, workflow
+
+@task
+def inc(x: int) -> int:
+    return x + 1
+
+@workflow
+def trivial(xs: List[int]) -> List[int]:
+    return map_task(inc)(x=xs)
+
+@task
+def crunch(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+@workflow
+def parallel(ns: List[int]) -> List[int]:
+    return map_task(crunch)(n=ns)
+
+@workflow
+def sequential(ns: List[int]) -> List[int]:
+    return map_task(crunch, concurrency=1)(n=ns)
+'''
+
+
+def _loops_for(seconds: float) -> int:
+    """How many iterations of crunch's loop take ``seconds`` here."""
+    n, start = 2_000_000, time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return int(n * seconds / (time.perf_counter() - start))
+
+
+def _parallel_ceiling(loops: int) -> float:
+    """What two bare processes doing the same work get over one after another right now (the machine is shared)."""
+    code = f"def f(n):\n    t = 0\n    for i in range(n):\n        t += i * i % 7\nf({loops * 2})"
+
+    def wall(count: int) -> float:
+        start = time.perf_counter()
+        for proc in [subprocess.Popen([sys.executable, "-c", code]) for _ in range(count)]:
+            proc.wait()
+        return time.perf_counter() - start
+
+    return 2 * wall(1) / wall(2)
+
+
+def _timed_run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Whole-process seconds, and the map's own seconds from the -v debug line."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=True, cwd=REPO)
+    wall = time.perf_counter() - start
+    found = re.search(r"items, .*, ([\d.]+) s$", done.stderr, re.MULTILINE)
+    return wall, float(found.group(1)) if found else float("nan")
+
+
+def run() -> list[tuple[str, str]]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    folder = Path(tempfile.mkdtemp(prefix="flyrun-bench-map-"))
+    flows = folder / "flows.py"
+    flows.write_text(FLOWS)
+    flyrun = flyrun_command() + ["run"]
+    one = median_wall(flyrun + [str(flows), "trivial", "--xs", "[1]"], env=env)
+    thousand_args = [str(flows), "trivial", "--xs", json.dumps(list(range(1000)))]
+    thousand = median_wall(flyrun + thousand_args, env=env)
+    in_map = statistics.median(_timed_run(flyrun + ["-v", *thousand_args], env)[1] for _ in range(5))
+
+    loops = _loops_for(0.5)
+    ns = json.dumps([loops] * 8)
+    seq_runs, par_runs, ceilings = [], [], []
+    for _ in range(5):  # interleaved, so that load from elsewhere hits all of them alike
+        seq_runs.append(_timed_run(flyrun + ["-v", str(flows), "sequential", "--ns", ns], env))
+        par_runs.append(_timed_run(flyrun + ["-v", str(flows), "parallel", "--ns", ns], env))
+        ceilings.append(_parallel_ceiling(loops))
+    ceiling = statistics.median(ceilings)
+    seq_wall, seq_map = (statistics.median(r[i] for r in seq_runs) for i in (0, 1))
+    par_wall, par_map = (statistics.median(r[i] for r in par_runs) for i in (0, 1))
+    return [
+        ("map over 1 trivial item, whole run", f"{one:.3f} s"),
+        ("map over 1,000 trivial items, whole run (target < 0.5 s)", f"{thousand:.3f} s"),
+        ("per-item cost, trivial items: whole run / inside the map",
+         f"{(thousand - one) / 999 * 1e6:.0f} us / {in_map / 1000 * 1e6:.0f} us"),
+        ("8 CPU-bound items of ~0.5 s, one after another (map / run)", f"{seq_map:.2f} s / {seq_wall:.2f} s"),
+        ("8 CPU-bound items of ~0.5 s, default (map / run)", f"{par_map:.2f} s / {par_wall:.2f} s"),
+        ("speed-up on this machine's CPUs (map / run; target >= 1.7x)",
+         f"{seq_map / par_map:.2f}x / {seq_wall / par_wall:.2f}x on {os.cpu_count()} CPUs"),
+        ("ceiling now: 2 bare processes vs 1 after another (shared machine)", f"{ceiling:.2f}x"),
+    ]
