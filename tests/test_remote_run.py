@@ -99,8 +99,8 @@ def test_register_a_folder_then_launch_what_only_the_server_has(remote, shop):
     # shop.work has no Python files: the name can only be the server's, at its latest version
     latest = remote("run", "--remote", "--wait", "shop.flow.inventory", *shop.inputs, cwd=shop.work)
     assert latest.exit_code == 0, latest.output
-    assert "@v2)." in latest.stdout.splitlines()[0]
-    assert latest.stdout.splitlines()[2] == "o0: 3 line(s); files: one.txt, sub/two.txt"
+    assert "@v2)." in latest.stdout.splitlines()[0], latest.output
+    assert latest.stdout.splitlines()[2] == "o0: 3 line(s); files: one.txt, sub/two.txt", latest.output
     pinned = remote("run", "--remote", "--wait", "--version", "v1", "shop.flow.inventory", *shop.inputs,
                     cwd=shop.work)
     assert pinned.exit_code == 0, pinned.output

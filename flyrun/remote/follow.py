@@ -119,7 +119,7 @@ def outputs_as_json(client: AdminClient, execution: ExecutionId, output_types: d
 
     literals = (client.execution_data(execution).get("full_outputs") or {}).get("literals") or {}
     typed = [name for name in output_types if name in literals]
-    rest = sorted((name for name in literals if name not in output_types), key=_natural_order)
+    rest = sorted((name for name in literals if name not in output_types), key=natural_order)
     rendered = {}
     for name in typed:
         value = engine.to_python(literals[name], output_types[name])
@@ -129,7 +129,7 @@ def outputs_as_json(client: AdminClient, execution: ExecutionId, output_types: d
     return rendered
 
 
-def _natural_order(name: str) -> tuple[str, int]:
+def natural_order(name: str) -> tuple[str, int]:
     """``o2`` before ``o10``."""
     stem = name.rstrip("0123456789")
     digits = name[len(stem):]

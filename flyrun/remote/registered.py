@@ -78,8 +78,15 @@ def _launch_plan_interface(client: AdminClient, launch_plan: dict[str, Any]) -> 
         if "default" in parameter and not parameter.get("required"):
             interface.defaults[input_name] = engine.to_python(parameter["default"], python_type)
     outputs = launch_plan.get("closure", {}).get("expected_outputs", {}).get("variables", {})
-    interface.outputs = {n: python_type_for(v["type"]) for n, v in outputs.items()}
+    interface.outputs = _in_order({n: python_type_for(v["type"]) for n, v in outputs.items()})
     return interface
+
+
+def _in_order(types: dict[str, Any]) -> dict[str, Any]:
+    """A variable map has no order on the wire (a protobuf map): ``o0, o1, ..., o10`` as people expect."""
+    from flyrun.remote.follow import natural_order
+
+    return {name: types[name] for name in sorted(types, key=natural_order)}
 
 
 def _task_interface(task: dict[str, Any]) -> Interface:
@@ -89,4 +96,4 @@ def _task_interface(task: dict[str, Any]) -> Interface:
     inputs = typed.get("inputs", {}).get("variables", {})
     outputs = typed.get("outputs", {}).get("variables", {})
     return Interface(inputs={n: python_type_for(v["type"]) for n, v in inputs.items()},
-                     outputs={n: python_type_for(v["type"]) for n, v in outputs.items()})
+                     outputs=_in_order({n: python_type_for(v["type"]) for n, v in outputs.items()}))
