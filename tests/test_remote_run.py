@@ -91,6 +91,10 @@ def test_register_a_folder_then_launch_what_only_the_server_has(remote, shop):
     assert json.loads(registered.stdout)["version"] == "v1"
     flow = shop.root / "shop" / "flow.py"
     flow.write_text(flow.read_text().replace('f"{lines} lines;', 'f"{lines} line(s);'))
+    clash = remote("register", str(shop.root / "shop"), "--version", "v1", cwd=shop.work)
+    assert clash.exit_code == 2 and clash.stdout == ""
+    assert clash.stderr.splitlines()[-2].endswith("@v1 is already registered with a different definition")
+    assert clash.stderr.splitlines()[-1] == "Hint: change the version (--version) or the code"
     second = remote("register", str(shop.root / "shop"), "--version", "v2", cwd=shop.work)
     assert second.exit_code == 0, second.output
     assert "registered launch_plan flytesnacks/development/shop.flow.inventory@v2" in second.stdout.splitlines()
@@ -109,6 +113,13 @@ def test_register_a_folder_then_launch_what_only_the_server_has(remote, shop):
                   "--ff", "notes.txt", cwd=shop.work)
     assert task.exit_code == 0, task.output
     assert json.loads(task.stdout)["outputs"] == {"o0": 3}
+    remote.proxy.clear()
+    dry = remote("run", "--remote", "--dry-run", "-o", "json", "shop.flow.inventory", *shop.inputs, cwd=shop.work)
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout) == {"launch": {"resource_type": "LAUNCH_PLAN", "project": "flytesnacks",
+                                                 "domain": "development", "name": "shop.flow.inventory",
+                                                 "version": "v2"}, "inputs": ["fd", "ff"]}
+    assert {c.method for c in remote.proxy.calls()} == {"GET"}  # looked up, nothing sent
     missing = remote("run", "--remote", "--version", "v9", "shop.flow.inventory", *shop.inputs, cwd=shop.work)
     assert missing.exit_code == 2
     assert missing.stderr.splitlines()[0] == ("Error: no workflow or task named 'shop.flow.inventory' at version v9 "

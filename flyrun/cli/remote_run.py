@@ -74,7 +74,10 @@ def launch_registered(app: Application, found: Any, inputs: dict[str, Any], opti
     from flyrun.remote.client import AdminClient
 
     if options["dry_run"]:
-        app.echo(f"Would launch {found.launch_id} with inputs {sorted(inputs)}")
+        if app.json_output:
+            app.print_json({"launch": found.launch_id.as_dict(), "inputs": sorted(inputs)})
+        else:
+            app.echo(f"Would launch {found.launch_id} with inputs {sorted(inputs)}")
         return
     ident = found.launch_id
     with app.admin_session() as session:
