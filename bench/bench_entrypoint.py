@@ -16,7 +16,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from timing import REPO, median_wall
+from timing import REPO, median_wall, peak_rss_mib
 
 TASKS = '''
 from flyrun import task
@@ -82,19 +82,11 @@ def run() -> list[tuple[str, str]]:
              f"{median_wall(with_bundle, cwd=container, env=env):.3f} s"),
             ("flyrun-execute, trivial task, code in place", f"{median_wall(in_place, cwd=container, env=env):.3f} s"),
             ("flyrun-execute, task raises (error.pb)", f"{_median_failing(failing, container, env):.3f} s"),
-            ("peak memory, trivial task with bundle", f"{_peak_rss_mib(with_bundle, container, env):.0f} MiB"),
+            ("peak memory, trivial task with bundle", f"{peak_rss_mib(with_bundle, container, env):.0f} MiB"),
             ("flyrun package examples/project (serialize + bundle)", f"{median_wall(package, env=env):.3f} s"),
         ]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _peak_rss_mib(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
-    import resource
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=True)
-    return max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
 
 
 def _median_failing(argv: list[str], cwd: Path, env: dict[str, str], runs: int = 7) -> float:

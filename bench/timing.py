@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -31,9 +30,15 @@ def median_wall(argv: list[str], runs: int = 7, cwd: Path = REPO, env: dict[str,
     return statistics.median(times)
 
 
-def peak_rss_mib(argv: list[str], cwd: Path = REPO) -> float:
-    """Peak resident memory of one run of ``argv``, in MiB (Linux reports ru_maxrss in KiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(argv, cwd=cwd, capture_output=True, check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) / 1024
+def peak_rss_mib(argv: list[str], cwd: Path = REPO, env: dict[str, str] | None = None) -> float:
+    """Peak resident memory of one run of ``argv`` alone, in MiB.
+
+    ``wait4`` gives this child's own rusage; RUSAGE_CHILDREN would be the largest of every child so far.
+    """
+    process = subprocess.Popen(argv, cwd=cwd, env=dict(os.environ, **(env or {})), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"{argv} exited {process.returncode}")
+    return usage.ru_maxrss / 1024  # Linux reports KiB
