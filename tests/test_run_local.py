@@ -228,3 +228,12 @@ def test_nothing_half_written_on_bad_input(cli, project, tmp_path):
     prefix = tmp_path / "raw"
     cli("run", "--raw-output-data-prefix", str(prefix), str(root / "typed.py"), "describe", "--i", "x")
     assert not prefix.exists()
+
+
+def test_global_options_also_follow_the_inputs(cli, tmp_path):
+    missing = tmp_path / "missing.yaml"
+    result = cli("run", HELLO, "wf", "--x", "3", "-c", str(missing), "-o", "json")
+    assert result.exit_code == 0, result.stderr  # a local run without files never reads configuration
+    assert json.loads(result.stdout) == {"outputs": {"o0": "Hello world, the answer is 9"}}
+    result = cli("run", "--remote", "--dry-run", HELLO, "wf", "--x", "3", "-c", str(missing))
+    assert result.exit_code == 3 and f"config file {missing} (from --config) does not exist" in result.stderr

@@ -69,6 +69,10 @@ class Application:
         self._config = None
 
     # -- configuration ---------------------------------------------------------------------------
+    def use_config(self, path: str) -> None:
+        """Read configuration from ``path`` (``-c/--config``), wherever on the command line it was given."""
+        self.config_path, self._config = path, None
+
     @property
     def config(self):
         if self._config is None:

@@ -18,6 +18,7 @@ OptionSpec = tuple[list[str], str, dict[str, Any]]
 GLOBAL_PASSTHROUGH: list[OptionSpec] = [
     (["-o", "--output"], "output", {"type": click.Choice(["text", "json"]), "help": "text or json"}),
     (["-v", "--verbose"], "verbose", {"is_flag": True, "default": None, "help": "Say more."}),
+    (["-c", "--config"], "config", {"metavar": "FILE", "help": "Config file."}),
 ]
 PASSTHROUGH_PREFIX = "flyrun__"
 

@@ -13,8 +13,7 @@ import click
 
 def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value is not None:
-        ctx.obj.config_path = value
-        ctx.obj._config = None
+        ctx.obj.use_config(value)
 
 
 def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

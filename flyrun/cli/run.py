@@ -111,6 +111,9 @@ def _apply_passthrough(app: Application, flags: dict[str, Any], run_options: dic
         app.output = output
     if run_options.pop("verbose", None):
         app.verbose = True
+    config = run_options.pop("config", None)
+    if config:
+        app.use_config(config)
 
 
 def _only_on_server(words: list[str], root_dir: str | None) -> bool:
