@@ -313,3 +313,31 @@ def test_failed_directory_upload_leaves_nothing(cli, stores, project, tmp_path, 
         assert not Path(prefix).exists() or list(Path(prefix).iterdir()) == []
     else:
         assert not stores.exists(prefix) or stores.tree(prefix) == {}
+
+
+def test_a_local_file_inside_a_returned_dataclass_is_uploaded_too(cli, tmp_path, project):
+    root = project({"report.py": '''
+        import os
+        from dataclasses import dataclass
+        from typing import List
+        from flyrun import FlyteFile, task
+
+        @dataclass
+        class Report:
+            title: str
+            files: List[FlyteFile]
+
+        @task
+        def make(folder: str) -> Report:
+            path = os.path.join(folder, "part.txt")
+            with open(path, "w") as f:
+                f.write("part")
+            return Report(title="t", files=[FlyteFile(path)])
+    '''})
+    work, prefix = root / "work", tmp_path / "raw"
+    work.mkdir()
+    report = run_json(cli, str(root / "report.py"), "make", "--folder", str(work),
+                      "--raw-output-data-prefix", str(prefix))["o0"]
+    (uploaded,) = report["files"]
+    assert report["title"] == "t" and uploaded.startswith(str(prefix) + "/") and uploaded.endswith("/part.txt")
+    assert open(uploaded).read() == "part"

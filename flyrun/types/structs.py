@@ -89,7 +89,12 @@ class DataclassTransformer(TypeTransformer):
         for name, field_type in _fields(python_type).items():
             field_value = getattr(value, name)
             try:
-                engine.check(field_value, field_type)
+                if engine.producing_outputs():
+                    # A task's output: each field is stored as its own type stores it (a local file in a field
+                    # is uploaded under the raw output prefix, as it would be on its own).
+                    field_value = engine.to_python(engine.to_literal(field_value, field_type), field_type)
+                else:
+                    engine.check(field_value, field_type)
             except TypeMismatch as exc:
                 raise TypeMismatch(f"{python_type.__name__}.{name}: {exc}") from None
             out[name] = engine.to_json(field_value, field_type)
