@@ -143,12 +143,10 @@ def status(app: Application, data_dir: Path | None) -> None:
     elif up and info:
         app.echo(f"running at {info['url']} (pid {info['pid']}, data dir {data.root})")
     if not up:
-        if not app.json_output:
-            app.info(f"Error: no sandbox is running for {data.root}")
-            app.info("Hint: start one with `flyrun sandbox start --detach`")
-        from flyrun.cli.app import Abort
+        from flyrun.errors import ExitStatus
 
-        raise Abort(5)
+        app.abort(f"no sandbox is running for {data.root}", ExitStatus.SERVER,
+                  hint="start one with `flyrun sandbox start --detach`")
 
 
 @sandbox.command()
