@@ -246,6 +246,30 @@ def wf() -> int:
     assert (proc.returncode, stdout.decode()) == (0, "o0: 14\n")
 
 
+@pytest.mark.slow
+def test_on_a_terminal_a_gate_without_an_answer_times_out(isolated_home, project):
+    root = project({"flows.py": FLOWS + '''
+@workflow
+def wf() -> int:
+    return double(x=wait_for_input("n", timeout=1, expected_type=int))
+'''})
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.Popen([sys.executable, "-m", "flyrun.cli.main", "run", str(root / "flows.py"), "wf"],
+                            stdin=follower, stderr=follower, stdout=subprocess.PIPE, env=env)
+    os.close(follower)
+    seen, deadline = bytearray(), time.monotonic() + 60
+    try:
+        _read_until(leader, b"Value for input gate 'n' (int): ", seen, deadline)
+        _read_until(leader, b"timed out: no answer within 1s", seen, deadline)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        os.close(leader)
+    assert (proc.returncode, stdout.decode()) == (6, "")
+
+
 def test_an_unanswerable_gate_fails_before_any_task_runs(cli, project, tmp_path):
     marker = tmp_path / "ran"
     root = project({"flows.py": FLOWS + f'''

@@ -52,6 +52,17 @@ def _isatty(stream: IO[str]) -> bool:
         return False
 
 
+def _readable_within(stream: IO[str], seconds: float) -> bool:
+    """Whether a line can be read from ``stream`` within ``seconds`` (streams without a file descriptor: yes)."""
+    import select
+
+    try:
+        ready, _, _ = select.select([stream], [], [], max(0.0, seconds))
+    except (TypeError, ValueError, OSError):
+        return True
+    return bool(ready)
+
+
 class Abort(Exception):
     """Raised by ``Application.abort`` and caught by ``main``: the message is already written."""
 
@@ -111,10 +122,16 @@ class Application:
         if self.verbose:
             self.info(f"debug: {text}")
 
-    def ask(self, question: str) -> str:
-        """Ask the person at the terminal: the question on stderr, one line of answer from stdin."""
+    def ask(self, question: str, timeout: float | None = None) -> str:
+        """Ask the person at the terminal: the question on stderr, one line of answer from stdin.
+
+        With ``timeout`` seconds, no answer by then raises ``TimeoutError``.
+        """
         self.env.stderr.write(question)
         self.env.stderr.flush()
+        if timeout is not None and not _readable_within(self.env.stdin, timeout):
+            self.env.stderr.write("\n")
+            raise TimeoutError
         line = self.env.stdin.readline()
         if not line:
             raise EOFError

@@ -6,6 +6,7 @@ tasks before it have run.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,8 @@ from flyrun.errors import RunFailedError, UsageError
 from flyrun.sdk.gates import Gate
 from flyrun.types import engine
 
-Ask = Callable[[str], str]
+# (question, timeout_seconds or None) -> the answer; raises TimeoutError when the time runs out first.
+Ask = Callable[[str, float | None], str]
 NO_PROMPT = "(no terminal, or CI is set)"
 
 
@@ -102,8 +104,9 @@ class GateResolver:
     def _ask_approval(self, gate: Gate, value: Any) -> bool:
         shown = engine.to_json(value, gate.expected_type)
         question = f"Approve {gate.describe()} (value: {shown!r})? [y/n]: "
+        deadline = _deadline(gate)
         while True:
-            answer = self._prompt(gate, question).strip().lower()
+            answer = self._prompt(gate, question, deadline).strip().lower()
             if answer in ("y", "yes"):
                 return True
             if answer in ("n", "no"):
@@ -113,21 +116,31 @@ class GateResolver:
     def _ask_value(self, gate: Gate) -> Any:
         type_name = engine.describe(gate.expected_type)
         question = f"Value for {gate.describe()} ({type_name}): "
+        deadline = _deadline(gate)
         while True:
-            answer = self._prompt(gate, question)
+            answer = self._prompt(gate, question, deadline)
             try:
                 return engine.from_text(answer, gate.expected_type)
             except engine.TypeMismatch as exc:
                 question = f"{exc}; try again ({type_name}): "
 
-    def _prompt(self, gate: Gate, question: str) -> str:
+    def _prompt(self, gate: Gate, question: str, deadline: float | None) -> str:
         if self.ask is None:
             raise UsageError(f"{gate.describe()} needs an answer, and this run cannot ask {NO_PROMPT}",
                              hint=f"pass {flag_for(gate)}")
         try:
-            return self.ask(question)
+            return self.ask(question, None if deadline is None else deadline - time.monotonic())
         except EOFError:
             raise UsageError(f"{gate.describe()}: no answer (end of input)", hint=f"pass {flag_for(gate)}") from None
+        except TimeoutError:
+            # As on a cluster, a gate that gets no answer within its timeout fails the run.
+            waited = engine.to_json(gate.timeout, type(gate.timeout))
+            raise RunFailedError(f"{gate.describe()} timed out: no answer within {waited}",
+                                 hint=f"answer sooner, or pass {flag_for(gate)}") from None
+
+
+def _deadline(gate: Gate) -> float | None:
+    return None if gate.timeout is None else time.monotonic() + gate.timeout.total_seconds()
 
 
 def _parse(gate: Gate, text: str, python_type: Any) -> Any:
