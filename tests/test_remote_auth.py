@@ -133,3 +133,43 @@ def test_device_login_then_a_remote_run_and_a_forgotten_token_exits_4(secured, p
     assert stale.stderr.splitlines() == [
         f"Error: not signed in to {secured.endpoint}: the server rejected the token, and it could not be refreshed",
         "Hint: run `flyrun auth login`"]
+
+
+def test_on_a_terminal_the_first_call_signs_in_with_the_device_flow_and_the_run_goes_on(secured, person_env,
+                                                                                       tmp_path):
+    """The headline: `run --remote` with no stored token, on an ssh-like terminal (no browser): the device-flow
+    prompt appears, the person approves on /activate, and the run continues to its outputs."""
+    import pty
+    import re
+    import select
+    import time
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"admin:\n  endpoint: dns:///{secured.endpoint}\n  insecure: true\n  authType: DeviceFlow\n")
+    env = {k: v for k, v in person_env.items() if k not in ("CI", "BROWSER", "DISPLAY")}
+    leader, follower = pty.openpty()
+    argv = flyrun_argv("-c", str(config), "run", "--remote", "--wait", str(REPO / "examples" / "hello.py"), "wf",
+                       "--x", "3")
+    proc = subprocess.Popen(argv, stdin=follower, stderr=follower, stdout=subprocess.PIPE, env=env)
+    os.close(follower)
+    seen, deadline = bytearray(), time.monotonic() + 60
+    try:
+        while b"Authentication Pending..." not in seen:
+            assert time.monotonic() < deadline, bytes(seen)
+            if select.select([leader], [], [], 1)[0]:
+                seen.extend(os.read(leader, 4096))
+        code = re.search(rb"enter code: (\S+)", bytes(seen)).group(1).decode()
+        page = requests.post(f"{secured.url}/activate", timeout=10,
+                             data={"user_code": code, "decision": "approve", "subject": "ssh-user"})
+        assert page.status_code == 200
+        while proc.poll() is None:  # keep reading the terminal, or a full pty buffer would block the run
+            assert time.monotonic() < deadline, bytes(seen)
+            if select.select([leader], [], [], 0.2)[0]:
+                seen.extend(os.read(leader, 4096))
+        stdout = proc.stdout.read()
+    finally:
+        proc.kill()
+        os.close(leader)
+    assert proc.returncode == 0, bytes(seen).decode(errors="replace")
+    assert stdout.decode().splitlines()[-1] == f"o0: {HELLO_OUTPUT}"
+    assert b"To Authenticate navigate in a browser to the following URL:" in seen
