@@ -165,8 +165,12 @@ def test_on_a_terminal_the_first_call_signs_in_with_the_device_flow_and_the_run_
         while proc.poll() is None:  # keep reading the terminal, or a full pty buffer would block the run
             assert time.monotonic() < deadline, bytes(seen)
             if select.select([leader], [], [], 0.2)[0]:
-                seen.extend(os.read(leader, 4096))
+                try:
+                    seen.extend(os.read(leader, 4096))
+                except OSError:  # EIO: the run closed its end of the terminal
+                    break
         stdout = proc.stdout.read()
+        proc.wait(timeout=60)
     finally:
         proc.kill()
         os.close(leader)
