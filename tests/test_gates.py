@@ -196,78 +196,69 @@ def _read_until(fd: int, marker: bytes, seen: bytearray, deadline: float) -> Non
             seen.extend(chunk)
 
 
+class Terminal:
+    """`flyrun run ARGS` with stdin and stderr on a pseudo-terminal (a person at the keyboard), stdout piped."""
+
+    def __init__(self, *args: str, cwd=None) -> None:
+        self.leader, follower = pty.openpty()
+        env = {k: v for k, v in os.environ.items() if k != "CI"}
+        env["PYTHONPATH"] = str(REPO)
+        self.proc = subprocess.Popen([sys.executable, "-m", "flyrun.cli.main", "run", *args], stdin=follower,
+                                     stderr=follower, stdout=subprocess.PIPE, env=env, cwd=cwd)
+        os.close(follower)
+        self.seen, self.deadline = bytearray(), time.monotonic() + 60
+
+    def expect(self, marker: bytes) -> None:
+        _read_until(self.leader, marker, self.seen, self.deadline)
+
+    def send(self, line: bytes) -> None:
+        os.write(self.leader, line + b"\n")
+
+    def finish(self) -> tuple[int, str]:
+        try:
+            stdout, _ = self.proc.communicate(timeout=60)
+        finally:
+            self.proc.kill()
+            os.close(self.leader)
+        return self.proc.returncode, stdout.decode()
+
+
+def _flows_waiting_for(tmp_project, timeout: int):
+    return tmp_project({"flows.py": FLOWS + f'''
+@workflow
+def wf() -> int:
+    return double(x=wait_for_input("n", timeout={timeout}, expected_type=int))
+'''}) / "flows.py"
+
+
 @pytest.mark.slow
 def test_on_a_terminal_flyrun_asks_and_re_asks(isolated_home):
-    leader, follower = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env["PYTHONPATH"] = str(REPO)
-    proc = subprocess.Popen([sys.executable, "-m", "flyrun.cli.main", "run", GATES, "report", "--x", "3"],
-                            stdin=follower, stderr=follower, stdout=subprocess.PIPE, env=env, cwd=REPO)
-    os.close(follower)
-    seen, deadline = bytearray(), time.monotonic() + 60
-    try:
-        _read_until(leader, b"Approve approval gate 'review' (value: 9)? [y/n]: ", seen, deadline)
-        os.write(leader, b"maybe\n")
-        _read_until(leader, b"Please answer y or n: ", seen, deadline)
-        os.write(leader, b"y\n")
-        _read_until(leader, b"Value for input gate 'title' (str): ", seen, deadline)
-        os.write(leader, b"Annual\n")
-        stdout, _ = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-        os.close(leader)
-    assert proc.returncode == 0
-    assert stdout.decode() == "o0: Annual: 9\n"
+    terminal = Terminal(GATES, "report", "--x", "3", cwd=REPO)
+    terminal.expect(b"Approve approval gate 'review' (value: 9)? [y/n]: ")
+    terminal.send(b"maybe")
+    terminal.expect(b"Please answer y or n: ")
+    terminal.send(b"y")
+    terminal.expect(b"Value for input gate 'title' (str): ")
+    terminal.send(b"Annual")
+    assert terminal.finish() == (0, "o0: Annual: 9\n")
 
 
 @pytest.mark.slow
 def test_on_a_terminal_a_typed_value_is_re_asked_until_it_parses(isolated_home, project):
-    root = project({"flows.py": FLOWS + '''
-@workflow
-def wf() -> int:
-    return double(x=wait_for_input("n", timeout=60, expected_type=int))
-'''})
-    leader, follower = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env["PYTHONPATH"] = str(REPO)
-    proc = subprocess.Popen([sys.executable, "-m", "flyrun.cli.main", "run", str(root / "flows.py"), "wf"],
-                            stdin=follower, stderr=follower, stdout=subprocess.PIPE, env=env)
-    os.close(follower)
-    seen, deadline = bytearray(), time.monotonic() + 60
-    try:
-        _read_until(leader, b"Value for input gate 'n' (int): ", seen, deadline)
-        os.write(leader, b"seven\n")
-        _read_until(leader, b"'seven' is not a valid integer; try again (int): ", seen, deadline)
-        os.write(leader, b"7\n")
-        stdout, _ = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-        os.close(leader)
-    assert (proc.returncode, stdout.decode()) == (0, "o0: 14\n")
+    terminal = Terminal(str(_flows_waiting_for(project, 60)), "wf")
+    terminal.expect(b"Value for input gate 'n' (int): ")
+    terminal.send(b"seven")
+    terminal.expect(b"'seven' is not a valid integer; try again (int): ")
+    terminal.send(b"7")
+    assert terminal.finish() == (0, "o0: 14\n")
 
 
 @pytest.mark.slow
 def test_on_a_terminal_a_gate_without_an_answer_times_out(isolated_home, project):
-    root = project({"flows.py": FLOWS + '''
-@workflow
-def wf() -> int:
-    return double(x=wait_for_input("n", timeout=1, expected_type=int))
-'''})
-    leader, follower = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env["PYTHONPATH"] = str(REPO)
-    proc = subprocess.Popen([sys.executable, "-m", "flyrun.cli.main", "run", str(root / "flows.py"), "wf"],
-                            stdin=follower, stderr=follower, stdout=subprocess.PIPE, env=env)
-    os.close(follower)
-    seen, deadline = bytearray(), time.monotonic() + 60
-    try:
-        _read_until(leader, b"Value for input gate 'n' (int): ", seen, deadline)
-        _read_until(leader, b"timed out: no answer within 1s", seen, deadline)
-        stdout, _ = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-        os.close(leader)
-    assert (proc.returncode, stdout.decode()) == (6, "")
+    terminal = Terminal(str(_flows_waiting_for(project, 1)), "wf")
+    terminal.expect(b"Value for input gate 'n' (int): ")
+    terminal.expect(b"timed out: no answer within 1s")
+    assert terminal.finish() == (6, "")
 
 
 def test_an_unanswerable_gate_fails_before_any_task_runs(cli, project, tmp_path):
