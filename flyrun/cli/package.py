@@ -36,15 +36,12 @@ def package(app: Application, paths: tuple[str, ...], output_dir: Path | None, c
     """
     from flyrun.errors import UsageError
     from flyrun.idl import package as packaging
-    from flyrun.idl.settings import SerializationSettings, parse_images
+    from flyrun.idl.settings import settings_from_config
 
     if output_dir is None and not dry_run:
         raise UsageError("--output-dir is required (or use --dry-run)",
                          hint="e.g. flyrun package flows/ --output-dir dist")
-    config = app.config
-    settings = SerializationSettings(project=project or config.get("task.project"),
-                                     domain=domain or config.get("task.domain"),
-                                     images=parse_images(images, config.get("images")))
+    settings = settings_from_config(app.config, project=project, domain=domain, images=images)
     exclude = [output_dir] if output_dir is not None else []
     built = packaging.build(list(paths), settings, copy=copy, root_dir=root_dir, exclude=exclude)
     for large in built.bundle.large_files:

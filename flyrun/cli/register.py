@@ -24,12 +24,9 @@ def register(app: Application, paths: tuple[str, ...], project: str | None, doma
              version: str | None, images: tuple[str, ...], copy: str, root_dir: str | None, dry_run: bool) -> None:
     """Register every task and workflow in FILE_OR_DIR... (and what they use) on the server."""
     from flyrun.idl import package as packaging
-    from flyrun.idl.settings import SerializationSettings, parse_images
+    from flyrun.idl.settings import settings_from_config
 
-    config = app.config
-    settings = SerializationSettings(project=project or config.get("task.project"),
-                                     domain=domain or config.get("task.domain"), version=version or "",
-                                     images=parse_images(images, config.get("images")))
+    settings = settings_from_config(app.config, project=project, domain=domain, version=version, images=images)
     built = packaging.build(list(paths), settings, copy=copy, root_dir=root_dir)
     if dry_run:
         ids = [e.id for e in built.entities]

@@ -149,13 +149,10 @@ def launch_options(options: dict[str, Any]) -> Any:
 
 
 def _serialization_settings(app: Application, options: dict[str, Any]) -> Any:
-    from flyrun.idl.settings import SerializationSettings, parse_images
+    from flyrun.idl.settings import settings_from_config
 
-    config = app.config
-    return SerializationSettings(project=options["project"] or config.get("task.project"),
-                                 domain=options["domain"] or config.get("task.domain"),
-                                 version=options["version"] or "",
-                                 images=parse_images(options["images"], config.get("images")))
+    return settings_from_config(app.config, project=options["project"], domain=options["domain"],
+                                version=options["version"], images=options["images"])
 
 
 def _input_literals(app: Application, client: Any, session: Any, types: dict[str, Any], inputs: dict[str, Any],

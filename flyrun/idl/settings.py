@@ -58,3 +58,12 @@ def parse_images(values: list[str] | tuple[str, ...], configured: dict[str, str]
             raise UsageError(f"--image {value!r} is not URI or NAME=URI")
         images[name] = uri
     return images
+
+
+def settings_from_config(config, *, project: str | None = None, domain: str | None = None,
+                         version: str | None = None, images: list[str] | tuple[str, ...] = ()) -> SerializationSettings:
+    """Settings for package, register and run --remote: the command's options win over config
+    (``task.project``, ``task.domain``, ``images``)."""
+    return SerializationSettings(project=project or config.get("task.project"),
+                                 domain=domain or config.get("task.domain"), version=version or "",
+                                 images=parse_images(images, config.get("images")))
