@@ -8,7 +8,7 @@ import click
 
 from flyrun.cli.app import Application
 from flyrun.cli.options import global_options
-from flyrun.cli.remote_common import admin_client, execution_id, project_domain_options
+from flyrun.cli.remote_common import admin_client, execution_id, project_domain, project_domain_options
 
 _SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -42,8 +42,7 @@ def _error_of(closure: dict[str, Any]) -> str | None:
 @click.pass_obj
 def list_(app: Application, project: str | None, domain: str | None, limit: int) -> None:
     """The most recent executions, newest first."""
-    project = project or app.config.get("task.project")
-    domain = domain or app.config.get("task.domain")
+    project, domain = project_domain(app, project, domain)
     with admin_client(app) as client:
         rows = [_summary(e) for e in client.list_executions(project, domain, limit)]
     if app.json_output:

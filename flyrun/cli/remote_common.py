@@ -16,6 +16,11 @@ def project_domain_options(func: Any) -> Any:
     return click.option("-p", "--project", help="Flyte project (default: config task.project).")(func)
 
 
+def project_domain(app: Application, project: str | None, domain: str | None) -> tuple[str, str]:
+    """The -p/-d options, else config ``task.project`` / ``task.domain`` (flytesnacks / development)."""
+    return project or app.config.get("task.project"), domain or app.config.get("task.domain")
+
+
 def execution_id(app: Application, name: str, project: str | None, domain: str | None) -> Any:
     """``NAME`` in the chosen project and domain, or a full ``PROJECT/DOMAIN/NAME``."""
     from flyrun.errors import UsageError
@@ -26,7 +31,7 @@ def execution_id(app: Application, name: str, project: str | None, domain: str |
         return ExecutionId(*parts)
     if len(parts) != 1 or not parts[0]:
         raise UsageError(f"{name!r} is not an execution name or PROJECT/DOMAIN/NAME")
-    return ExecutionId(project or app.config.get("task.project"), domain or app.config.get("task.domain"), name)
+    return ExecutionId(*project_domain(app, project, domain), name)
 
 
 @contextlib.contextmanager

@@ -135,12 +135,12 @@ def _only_on_server(words: list[str], root_dir: str | None) -> bool:
 
 def _run_registered(app: Application, name: str, input_words: list[str], run_options: dict[str, Any]) -> None:
     from flyrun.cli.inputs import GLOBAL_PASSTHROUGH, entity_command
+    from flyrun.cli.remote_common import project_domain
     from flyrun.cli.remote_run import launch_registered
     from flyrun.remote.client import AdminClient
     from flyrun.remote.registered import find_registered
 
-    project = run_options["project"] or app.config.get("task.project")
-    domain = run_options["domain"] or app.config.get("task.domain")
+    project, domain = project_domain(app, run_options["project"], run_options["domain"])
     with app.admin_session() as session:
         found = find_registered(AdminClient(session), name, project, domain, run_options["version"])
 
