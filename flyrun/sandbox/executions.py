@@ -150,9 +150,10 @@ def create_execution(sb: Services, request: Any) -> Any:
     return execution_pb2.ExecutionCreateResponse(id=execution.id)
 
 
-def _execution_key(identifier: Any, present: bool = True) -> Key:
+def execution_key(identifier: Any, present: bool = True, field_name: str = "id") -> Key:
+    """The store key of a WorkflowExecutionIdentifier, or FlyteAdmin's error for the first field it lacks."""
     if not present:
-        raise missing("id")
+        raise missing(field_name)
     for field in ("project", "domain", "name"):
         if not getattr(identifier, field):
             raise missing(field)
@@ -170,7 +171,7 @@ def _row(sb: Services, key: Key) -> Any:
 def get_execution(sb: Services, request: Any) -> Any:
     from flyteidl.admin import execution_pb2
 
-    key = _execution_key(request.id, request.HasField("id"))
+    key = execution_key(request.id, request.HasField("id"))
     return load(execution_pb2.Execution(), _row(sb, key)["body"])
 
 
@@ -196,7 +197,7 @@ def list_executions(sb: Services, request: Any) -> Any:
 def terminate_execution(sb: Services, request: Any) -> Any:
     from flyteidl.admin import execution_pb2
 
-    key = _execution_key(request.id, request.HasField("id"))
+    key = execution_key(request.id, request.HasField("id"))
     row = _row(sb, key)
     if row["phase"] in WF_FINAL:
         raise ApiError(Code.FAILED_PRECONDITION, "Cannot abort an already terminated workflow execution")
@@ -221,7 +222,7 @@ def get_execution_data(sb: Services, request: Any) -> Any:
     from flyteidl.admin import execution_pb2
     from flyteidl.core import literals_pb2
 
-    key = _execution_key(request.id, request.HasField("id"))
+    key = execution_key(request.id, request.HasField("id"))
     row = _row(sb, key)
     execution = load(execution_pb2.Execution(), row["body"])
     result = execution_pb2.WorkflowExecutionGetDataResponse()

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from flyrun.sandbox import listing
-from flyrun.sandbox.executions import url_blob
+from flyrun.sandbox.executions import execution_key, url_blob
 from flyrun.sandbox.listing import Column
 from flyrun.sandbox.literals import fits, read_literal_map
 from flyrun.sandbox.services import Services
-from flyrun.sandbox.store import Key
 from flyrun.sandbox.wire import ApiError, Code, dump, invalid, load, missing
 
 
@@ -26,19 +25,10 @@ SIGNAL_COLUMNS = {"created_at": Column("created_at"), "updated_at": Column("upda
                   "signal_id": Column("signal_id")}
 
 
-def _execution_key(identifier: Any, present: bool) -> Key:
-    if not present:
-        raise missing("execution_id")
-    for field in ("project", "domain", "name"):
-        if not getattr(identifier, field):
-            raise missing(field)
-    return Key(identifier.project, identifier.domain, identifier.name)
-
-
 def list_node_executions(sb: Services, request: Any) -> Any:
     from flyteidl.admin import node_execution_pb2
 
-    key = _execution_key(request.workflow_execution_id, request.HasField("workflow_execution_id"))
+    key = execution_key(request.workflow_execution_id, request.HasField("workflow_execution_id"), "execution_id")
     page = listing.page(request, NODE_COLUMNS)
     if not request.HasField("sort_by"):
         page = page._replace(descending=False)
@@ -53,7 +43,7 @@ def list_node_executions(sb: Services, request: Any) -> Any:
 def _node_row(sb: Services, request: Any) -> Any:
     if not request.HasField("id"):
         raise missing("id")
-    key = _execution_key(request.id.execution_id, request.id.HasField("execution_id"))
+    key = execution_key(request.id.execution_id, request.id.HasField("execution_id"), "execution_id")
     if not request.id.node_id:
         raise missing("node_id")
     row = sb.store.node(key, request.id.node_id)
@@ -92,7 +82,7 @@ def set_signal(sb: Services, request: Any) -> Any:
 
     if not request.HasField("id"):
         raise missing("id")
-    key = _execution_key(request.id.execution_id, request.id.HasField("execution_id"))
+    key = execution_key(request.id.execution_id, request.id.HasField("execution_id"), "execution_id")
     if not request.id.signal_id:
         raise missing("signal_id")
     if not request.HasField("value"):
@@ -116,7 +106,7 @@ def list_signals(sb: Services, request: Any) -> Any:
 
     if not request.HasField("workflow_execution_id"):
         raise missing("execution_id")
-    key = _execution_key(request.workflow_execution_id, True)
+    key = execution_key(request.workflow_execution_id, True, "execution_id")
     page = listing.page(request, SIGNAL_COLUMNS)
     rows = sb.store.list_signals(key, page)
     result = signal_pb2.SignalList(token=listing.next_token(page, len(rows)))
