@@ -29,7 +29,7 @@ def _start_server():
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log lines among the figures
 
-    from flyrun.sandbox.authserver import AuthServer, Client, Settings
+    from flyrun.sandbox.auth.server import AuthServer, Client, Settings
 
     server = AuthServer(clients=[Client("flytectl"), Client("ci", client_secret=CI_SECRET,
                                                             grant_types=("client_credentials",))],

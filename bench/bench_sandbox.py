@@ -87,8 +87,8 @@ def _stop(data_dir: Path) -> None:
 
 def _foreground_ready(data_dir: Path) -> float:
     """Spawn the server in the foreground and poll /healthcheck: the server's own time to ready."""
-    from flyrun.sandbox.layout import DataDir
     from flyrun.sandbox.server import healthy, read_pid_file
+    from flyrun.sandbox.state.layout import DataDir
 
     begun = time.perf_counter()
     process = subprocess.Popen(flyrun_command() + ["sandbox", "start", "--port", "0", "--data-dir", str(data_dir)],

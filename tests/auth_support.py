@@ -40,7 +40,7 @@ def free_port() -> int:
 
 @dataclass
 class RunningAuthServer:
-    server: object  # flyrun.sandbox.authserver.AuthServer
+    server: object  # flyrun.sandbox.auth.server.AuthServer
     http: object  # werkzeug's BaseWSGIServer
     thread: threading.Thread
     redirect_port: int
@@ -51,7 +51,7 @@ class RunningAuthServer:
 
     def reset(self) -> None:
         """Fresh state and fast settings for the next test."""
-        from flyrun.sandbox.authserver import Settings
+        from flyrun.sandbox.auth.server import Settings
 
         self.server.reset(Settings(poll_interval=0.05, device_code_ttl=30.0, access_token_ttl=3600.0,
                                    token_prefix=TOKEN_PREFIX))
@@ -68,7 +68,7 @@ def start_auth_server(app_wrapper=None) -> RunningAuthServer:
 
     from werkzeug.serving import make_server
 
-    from flyrun.sandbox.authserver import AuthServer, Client
+    from flyrun.sandbox.auth.server import AuthServer, Client
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     redirect_port = free_port()

@@ -46,7 +46,7 @@ def tls_server(tmp_path_factory):
     from auth_support import echo_app
     from werkzeug.serving import make_server
 
-    from flyrun.sandbox.authserver import AuthServer, Client
+    from flyrun.sandbox.auth.server import AuthServer, Client
 
     cert, key = self_signed(tmp_path_factory.mktemp("tls"))
     server = AuthServer(clients=[Client("flytectl"), Client(CI_CLIENT_ID, client_secret=CI_SECRET,

@@ -257,7 +257,7 @@ def test_failure_policy_lets_independent_nodes_finish(runs):
 
 
 def test_container_task_needs_a_container_engine(runs):
-    from flyrun.sandbox.containers import available_engine
+    from flyrun.sandbox.engine.containers import available_engine
 
     raw = task("tests.raw", "", {"x": INT}, {"o0": INT}, task_type="raw-container")
     raw["spec"]["template"]["container"].update(

@@ -8,8 +8,8 @@ import pytest
 from conftest import sandbox_cli
 
 from flyrun.errors import StorageError
-from flyrun.sandbox.migrations import MIGRATIONS, Migration
-from flyrun.sandbox.store import Key, SchemaTooNew, Store, schema_versions
+from flyrun.sandbox.state.migrations import MIGRATIONS, Migration
+from flyrun.sandbox.state.store import Key, SchemaTooNew, Store, schema_versions
 
 NEWEST = MIGRATIONS[-1].version
 
@@ -80,9 +80,9 @@ def test_an_unresumable_execution_is_failed_with_the_reason(tmp_path):
 
     from flyteidl.admin import execution_pb2
 
-    from flyrun.sandbox.layout import DataDir
-    from flyrun.sandbox.scheduler import Scheduler
-    from flyrun.sandbox.wire import load
+    from flyrun.sandbox.admin.wire import load
+    from flyrun.sandbox.engine.scheduler import Scheduler
+    from flyrun.sandbox.state.layout import DataDir
 
     data = DataDir(tmp_path)
     data.prepare()

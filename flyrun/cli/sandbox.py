@@ -24,7 +24,7 @@ def _data_dir_option(func: Any) -> Any:
 
 
 def _data_dir(app: Application, given: Path | None) -> Path:
-    from flyrun.sandbox.layout import default_data_dir
+    from flyrun.sandbox.state.layout import default_data_dir
 
     return (given or default_data_dir(dict(app.env.environ))).expanduser().resolve()
 
@@ -59,8 +59,8 @@ def start(app: Application, port: int, host: str, data_dir: Path | None, auth: b
 
 
 def _start_detached(app: Application, options: Any) -> dict[str, Any]:
-    from flyrun.sandbox.layout import DataDir
     from flyrun.sandbox.server import healthy, read_pid_file
+    from flyrun.sandbox.state.layout import DataDir
 
     data = DataDir(options.data_dir)
     try:
@@ -131,8 +131,8 @@ def _render_started(app: Application, url: str, pid: int, options: Any, detached
 @click.pass_obj
 def status(app: Application, data_dir: Path | None) -> None:
     """Say whether a sandbox is running for the data dir, and where."""
-    from flyrun.sandbox.layout import DataDir
     from flyrun.sandbox.server import healthy, running_server
+    from flyrun.sandbox.state.layout import DataDir
 
     data = DataDir(_data_dir(app, data_dir))
     info = running_server(data)
@@ -155,8 +155,8 @@ def status(app: Application, data_dir: Path | None) -> None:
 @click.pass_obj
 def stop(app: Application, data_dir: Path | None) -> None:
     """Stop the sandbox running for the data dir (its runs resume on the next start)."""
-    from flyrun.sandbox.layout import DataDir
     from flyrun.sandbox.server import stop_server
+    from flyrun.sandbox.state.layout import DataDir
 
     data = DataDir(_data_dir(app, data_dir))
     info = stop_server(data)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from flyrun.errors import ServerError, StorageError, UsageError
-from flyrun.sandbox.layout import DataDir
+from flyrun.sandbox.state.layout import DataDir
 
 DEFAULT_PORT = 30080
 DEFAULT_HOST = "127.0.0.1"
@@ -174,12 +174,12 @@ def serve(options: SandboxOptions, ready: Callable[[str], None] | None = None) -
 
 def _open(options: SandboxOptions) -> tuple[Any, Any]:
     """The data dir, store, scheduler and listening server, and the pid file that announces them."""
-    from flyrun.sandbox import registry
-    from flyrun.sandbox.api import SandboxApp
-    from flyrun.sandbox.scheduler import Scheduler
+    from flyrun.sandbox.admin import registry
+    from flyrun.sandbox.admin.signing import Signer
+    from flyrun.sandbox.app import SandboxApp
+    from flyrun.sandbox.engine.scheduler import Scheduler
     from flyrun.sandbox.services import Services
-    from flyrun.sandbox.signing import Signer
-    from flyrun.sandbox.store import Store
+    from flyrun.sandbox.state.store import Store
 
     data = _prepare(options)
     store = Store.open(data.root)
@@ -210,8 +210,8 @@ def _require_server_libraries(auth: bool) -> None:
 def _authorization_server(url: str | None) -> Any:
     """The OAuth2 server of ``--auth``: public client ``flytectl`` (device flow, PKCE); with
     ``FLYRUN_SANDBOX_CLIENT_SECRET`` set, also ``sandbox-ci`` for client credentials. Tokens live in memory."""
-    from flyrun.sandbox.authmodels import Client, Settings
-    from flyrun.sandbox.authserver import DEFAULT_CLIENT_ID, AuthServer
+    from flyrun.sandbox.auth.models import Client, Settings
+    from flyrun.sandbox.auth.server import DEFAULT_CLIENT_ID, AuthServer
 
     clients = [Client(DEFAULT_CLIENT_ID, redirect_uris=("http://localhost:53593/callback",))]
     secret = os.environ.get("FLYRUN_SANDBOX_CLIENT_SECRET")

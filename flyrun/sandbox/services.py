@@ -6,10 +6,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from flyrun.sandbox.layout import DataDir
-from flyrun.sandbox.scheduler import Scheduler
-from flyrun.sandbox.signing import Signer
-from flyrun.sandbox.store import Store
+from flyrun.sandbox.admin.signing import Signer
+from flyrun.sandbox.engine.scheduler import Scheduler
+from flyrun.sandbox.state.layout import DataDir
+from flyrun.sandbox.state.store import Store
 
 
 @dataclass

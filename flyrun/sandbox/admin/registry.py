@@ -10,10 +10,10 @@ import hashlib
 import time
 from typing import Any
 
-from flyrun.sandbox import compiler, listing
-from flyrun.sandbox.listing import Column
-from flyrun.sandbox.store import Key, Store
-from flyrun.sandbox.wire import ApiError, Code, dump, id_text, invalid, load, missing, stamp
+from flyrun.sandbox.admin import compiler, listing
+from flyrun.sandbox.admin.listing import Column
+from flyrun.sandbox.admin.wire import ApiError, Code, dump, id_text, invalid, load, missing, stamp
+from flyrun.sandbox.state.store import Key, Store
 
 TASK, WORKFLOW, LAUNCH_PLAN = 1, 2, 3
 KIND_NAMES = {TASK: "task", WORKFLOW: "workflow", LAUNCH_PLAN: "launch plan"}

@@ -14,8 +14,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from flyrun.sandbox.records import SYSTEM, USER
-from flyrun.sandbox.runtime import NodeFailed
+from flyrun.sandbox.engine.records import SYSTEM, USER
+from flyrun.sandbox.engine.runtime import NodeFailed
 
 ENGINES = ("docker", "podman")
 _FORMATS = {0: "json", 1: "yaml", 2: "pb"}  # flyteidl.core.DataLoadingConfig.LiteralMapFormat
@@ -90,7 +90,7 @@ def container_argv(task: Any, words: list[str], attempt: Any, inputs: Any, env: 
 def write_inputs(folder: Path, inputs: Any, fmt: str) -> None:
     from google.protobuf import json_format
 
-    from flyrun.sandbox.literals import literal_text
+    from flyrun.sandbox.engine.literals import literal_text
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, literal in inputs.literals.items():
@@ -125,7 +125,7 @@ def collect_outputs(task: Any, attempt: Any) -> None:
     """Turn the files a container left in its output folder into ``outputs.pb`` in the output prefix."""
     from flyteidl.core import literals_pb2, types_pb2
 
-    from flyrun.sandbox.literals import write_message
+    from flyrun.sandbox.engine.literals import write_message
 
     folder = attempt.work_dir / "outputs"
     outputs = literals_pb2.LiteralMap()

@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flyrun.sandbox.literals import literal_map
-from flyrun.sandbox.records import USER, NodeRecord
-from flyrun.sandbox.runtime import Aborted, NodeFailed, RunContext, Scope
-from flyrun.sandbox.wire import dump, load
+from flyrun.sandbox.admin.wire import dump, load
+from flyrun.sandbox.engine.literals import literal_map
+from flyrun.sandbox.engine.records import USER, NodeRecord
+from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
 
 _POLL = 1.0
 

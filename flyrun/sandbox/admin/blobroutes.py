@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flyrun.sandbox.dataproxy import BlobError, open_download, receive_upload, stored_md5
+from flyrun.sandbox.admin.dataproxy import BlobError, open_download, receive_upload, stored_md5
 from flyrun.sandbox.services import Services
 
 

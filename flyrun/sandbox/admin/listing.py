@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from flyrun.sandbox.store import Filter, Page
-from flyrun.sandbox.wire import invalid
+from flyrun.sandbox.admin.wire import invalid
+from flyrun.sandbox.state.store import Filter, Page
 
 _OPERATORS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "contains": "LIKE",
               "value_in": "IN"}

@@ -15,11 +15,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from flyrun.sandbox.consoleview import duration_text, literal_map_rows, phase_name, time_text
-from flyrun.sandbox.records import WF_FINAL
+from flyrun.sandbox.admin.wire import load
+from flyrun.sandbox.console.view import duration_text, literal_map_rows, phase_name, time_text
+from flyrun.sandbox.engine.records import WF_FINAL
 from flyrun.sandbox.services import Services
-from flyrun.sandbox.store import Key
-from flyrun.sandbox.wire import load
+from flyrun.sandbox.state.store import Key
 
 _STATIC = {"console.js": "application/javascript", "console.css": "text/css"}
 _BOUNDARY = ("start-node", "end-node")
@@ -79,7 +79,7 @@ def _static(name: str) -> Any:
 
     if name not in _STATIC:
         return Response("not found", status=404)
-    text = resources.files("flyrun.sandbox").joinpath("static", name).read_text()
+    text = resources.files("flyrun.sandbox.console").joinpath("static", name).read_text()
     return Response(text, content_type=_STATIC[name])
 
 
@@ -165,7 +165,7 @@ def _io_section(title: str, data: bytes | None, path: str | None) -> str:
 
 def _gates(nodes: list[Any]) -> str:
     """A card for every gate waiting for its signal: Approve/Reject, or a form for the typed value."""
-    from flyrun.sandbox.records import RUNNING
+    from flyrun.sandbox.engine.records import RUNNING
 
     cards = []
     for row in nodes:
@@ -208,7 +208,7 @@ def _nodes_table(key: Key, nodes: list[Any]) -> str:
 
 def _node_rows(key: Key, children: dict[str | None, list[Any]], parent: str | None, depth: int,
                lines: list[str]) -> None:
-    from flyrun.sandbox.consoleview import node_row
+    from flyrun.sandbox.console.view import node_row
 
     rows = children.get(parent, [])
     if parent is not None:  # a parent's children in id order: array items by index, not by start time

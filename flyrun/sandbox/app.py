@@ -13,10 +13,10 @@ import sys
 import traceback
 from typing import Any
 
-from flyrun.sandbox import wire
-from flyrun.sandbox.routes import ROUTES, Route
+from flyrun.sandbox.admin import wire
+from flyrun.sandbox.admin.routes import ROUTES, Route
+from flyrun.sandbox.admin.wire import ApiError, Code
 from flyrun.sandbox.services import Services
-from flyrun.sandbox.wire import ApiError, Code
 
 _FIELD = re.compile(r"\{([^}]+)\}")
 
@@ -100,7 +100,8 @@ class SandboxApp:
         return message
 
     def _other(self, endpoint: str, request: Any, values: dict[str, str]) -> Any:
-        from flyrun.sandbox import blobroutes, console
+        from flyrun.sandbox.admin import blobroutes
+        from flyrun.sandbox.console import pages as console
 
         if endpoint == "healthcheck":
             from werkzeug.wrappers import Response

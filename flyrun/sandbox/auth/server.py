@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flyrun.sandbox.authmodels import Client, Settings, Store, normalize_user_code
+from flyrun.sandbox.auth.models import Client, Settings, Store, normalize_user_code
 
 DEFAULT_CLIENT_ID = "flytectl"
 DEFAULT_SCOPES = ("all", "offline")
@@ -200,7 +200,7 @@ class AuthServer:
                       "additional_claims": {}})
 
     def _activate(self, request):
-        from flyrun.sandbox.authpages import activate_page
+        from flyrun.sandbox.auth.pages import activate_page
 
         code = (request.values.get("user_code") or "").strip()
         if request.method == "GET":
@@ -214,7 +214,7 @@ class AuthServer:
     def _authorize(self, request):
         from authlib.oauth2 import OAuth2Error
 
-        from flyrun.sandbox.authpages import consent_page
+        from flyrun.sandbox.auth.pages import consent_page
 
         try:
             grant = self._oauth.get_consent_grant(request)
@@ -244,7 +244,7 @@ def _json(document: Any, status: int = 200):
 
 
 def _oauth_server(owner: AuthServer):
-    from flyrun.sandbox.authgrants import OAuthServer  # authlib is loaded here, not when this module is
+    from flyrun.sandbox.auth.grants import OAuthServer  # authlib is loaded here, not when this module is
 
     return OAuthServer(owner)
 

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flyrun.sandbox import branches
-from flyrun.sandbox.compiler import END_NODE, START_NODE, dependencies
-from flyrun.sandbox.literals import BindingError, literal_map, read_literal_map, resolve_bindings, write_message
-from flyrun.sandbox.records import ABORTED, SUCCEEDED, SYSTEM, NodeRecord
-from flyrun.sandbox.runtime import Aborted, NodeFailed, RunContext, Scope
+from flyrun.sandbox.admin.compiler import END_NODE, START_NODE, dependencies
+from flyrun.sandbox.engine import branches
+from flyrun.sandbox.engine.literals import BindingError, literal_map, read_literal_map, resolve_bindings, write_message
+from flyrun.sandbox.engine.records import ABORTED, SUCCEEDED, SYSTEM, NodeRecord
+from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
 
 FAIL_AFTER_EXECUTABLE_NODES_COMPLETE = 1
 
@@ -104,7 +104,7 @@ def execute(ctx: RunContext, node: Any, inputs: Any, unique_id: str, parent_id: 
     node_dir = ctx.metadata_root / unique_id / "data"
     write_message(node_dir / "inputs.pb", inputs)
     if node.HasField("gate_node"):
-        from flyrun.sandbox.gates import create_signal
+        from flyrun.sandbox.engine.gates import create_signal
 
         create_signal(ctx, node)  # before the node shows RUNNING, so a client seeing that can set the signal
     record.running(str(node_dir / "inputs.pb"), kind=node.WhichOneof("target"), name=node.metadata.name)
@@ -129,7 +129,7 @@ def execute(ctx: RunContext, node: Any, inputs: Any, unique_id: str, parent_id: 
 
 def _dispatch(ctx: RunContext, node: Any, inputs: Any, record: NodeRecord, node_dir: Path, scope: Scope,
               outputs: Mapping[str, Any]) -> tuple[Any, str | None]:
-    from flyrun.sandbox import arrays, gates, taskrun
+    from flyrun.sandbox.engine import arrays, gates, taskrun
 
     kind = node.WhichOneof("target")
     if kind == "task_node":
@@ -155,8 +155,8 @@ def _run_workflow_node(ctx: RunContext, node: Any, inputs: Any, record: NodeReco
     if node.workflow_node.HasField("sub_workflow_ref"):
         template = ctx.subworkflow(node.workflow_node.sub_workflow_ref)
         return run_workflow(ctx, template, inputs, prefix, record.node_id, scope)
-    from flyrun.sandbox import registry
-    from flyrun.sandbox.wire import ApiError
+    from flyrun.sandbox.admin import registry
+    from flyrun.sandbox.admin.wire import ApiError
 
     try:
         plan = registry.get_launch_plan_by_id(ctx.store, node.workflow_node.launchplan_ref)

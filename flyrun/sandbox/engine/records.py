@@ -10,8 +10,8 @@ import threading
 import time
 from typing import Any
 
-from flyrun.sandbox.store import Key, Store
-from flyrun.sandbox.wire import dump, load, stamp
+from flyrun.sandbox.admin.wire import dump, load, stamp
+from flyrun.sandbox.state.store import Key, Store
 
 # flyteidl.core.WorkflowExecution.Phase
 WF_QUEUED, WF_RUNNING, WF_SUCCEEDED, WF_FAILED, WF_ABORTED, WF_TIMED_OUT = 1, 2, 4, 6, 7, 8

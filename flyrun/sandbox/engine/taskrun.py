@@ -18,13 +18,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flyrun.sandbox import containers
-from flyrun.sandbox.literals import literal_text, read_literal_map
-from flyrun.sandbox.records import USER, NodeRecord
-from flyrun.sandbox.runtime import Aborted, NodeFailed, RunContext, Scope
+import flyrun
+from flyrun.sandbox.engine import containers
+from flyrun.sandbox.engine.literals import literal_text, read_literal_map
+from flyrun.sandbox.engine.records import USER, NodeRecord
+from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
 
 _TEMPLATE = re.compile(r"\{\{\s*\.([A-Za-z]+)(?:\.([A-Za-z0-9_]+))?\s*\}\}")
-_FLYRUN_ROOT = str(Path(__file__).resolve().parents[2])
+_FLYRUN_ROOT = str(Path(flyrun.__file__).resolve().parent.parent)  # the folder holding the flyrun package
 _PR_SET_PDEATHSIG = 1
 _RECOVERABLE = 1  # flyteidl.core.ContainerError.Kind.RECOVERABLE
 _LOG_TAIL = 2000
@@ -171,7 +172,7 @@ def _outputs(task: Any, attempt: Attempt, code: int) -> tuple[Any, str]:
     if task.interface.outputs.variables:
         raise NodeFailed.of("OutputsNotFound", f"task {task.id.name} exited 0 but wrote no outputs.pb to "
                                                f"{attempt.output_prefix}{_log_tail(attempt.log_path)}", USER)
-    from flyrun.sandbox.literals import literal_map, write_message
+    from flyrun.sandbox.engine.literals import literal_map, write_message
 
     write_message(outputs_path, literal_map())
     return literal_map(), str(outputs_path)
@@ -247,7 +248,7 @@ def _spawn(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attem
 
 
 def _wait(process: subprocess.Popen, scope: Scope, limit: float | None, deadline: float | None) -> tuple[int, bool]:
-    from flyrun.sandbox.runtime import stop_process
+    from flyrun.sandbox.engine.runtime import stop_process
 
     started = time.monotonic()
     ends = [t for t in (started + limit if limit else None, deadline) if t is not None]

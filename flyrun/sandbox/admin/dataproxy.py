@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from flyrun.sandbox.admin.wire import ApiError, Code, invalid, stamp
 from flyrun.sandbox.services import Services
-from flyrun.sandbox.wire import ApiError, Code, invalid, stamp
 
 MAX_EXPIRES = 3600.0
 _CHUNK = 1024 * 1024

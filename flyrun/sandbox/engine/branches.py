@@ -5,8 +5,8 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from flyrun.sandbox.records import USER
-from flyrun.sandbox.runtime import NodeFailed
+from flyrun.sandbox.engine.records import USER
+from flyrun.sandbox.engine.runtime import NodeFailed
 
 _COMPARE = {0: operator.eq, 1: operator.ne, 2: operator.gt, 3: operator.ge, 4: operator.lt, 5: operator.le}
 _AND = 0

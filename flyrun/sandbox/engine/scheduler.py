@@ -12,10 +12,10 @@ import shutil
 import threading
 from typing import Any
 
-from flyrun.sandbox.compiler import END_NODE, START_NODE
-from flyrun.sandbox.layout import DataDir
-from flyrun.sandbox.literals import write_message
-from flyrun.sandbox.records import (
+from flyrun.sandbox.admin.compiler import END_NODE, START_NODE
+from flyrun.sandbox.admin.wire import load
+from flyrun.sandbox.engine.literals import write_message
+from flyrun.sandbox.engine.records import (
     SUCCEEDED,
     SYSTEM,
     WF_FINAL,
@@ -25,9 +25,9 @@ from flyrun.sandbox.records import (
     NodeRecord,
     execution_error,
 )
-from flyrun.sandbox.runtime import Aborted, NodeFailed, RunContext
-from flyrun.sandbox.store import Key, Store
-from flyrun.sandbox.wire import load
+from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext
+from flyrun.sandbox.state.layout import DataDir
+from flyrun.sandbox.state.store import Key, Store
 
 
 class Scheduler:
@@ -118,7 +118,7 @@ class Scheduler:
         return ctx, plan.primary.template, inputs
 
     def _walk(self, ctx: RunContext, record: ExecutionRecord, template: Any, inputs: Any) -> None:
-        from flyrun.sandbox.walker import run_workflow
+        from flyrun.sandbox.engine.walker import run_workflow
 
         record.running()
         _boundary_node(ctx, START_NODE, None, inputs)

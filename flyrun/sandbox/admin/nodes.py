@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flyrun.sandbox import listing
-from flyrun.sandbox.executions import execution_key, url_blob
-from flyrun.sandbox.listing import Column
-from flyrun.sandbox.literals import fits, read_literal_map
+from flyrun.sandbox.admin import listing
+from flyrun.sandbox.admin.executions import execution_key, url_blob
+from flyrun.sandbox.admin.listing import Column
+from flyrun.sandbox.admin.wire import ApiError, Code, dump, invalid, load, missing
+from flyrun.sandbox.engine.literals import fits, read_literal_map
 from flyrun.sandbox.services import Services
-from flyrun.sandbox.wire import ApiError, Code, dump, invalid, load, missing
 
 
 def _node_phase(text: str) -> int:

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flyrun.sandbox.store import Key
-from flyrun.sandbox.wire import load
+from flyrun.sandbox.admin.wire import load
+from flyrun.sandbox.state.store import Key
 
 _MAX_TEXT = 300
 

@@ -12,9 +12,9 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from flyrun.sandbox.literals import collection_literal, literal_map, none_literal
-from flyrun.sandbox.records import USER, NodeRecord
-from flyrun.sandbox.runtime import Aborted, NodeFailed, RunContext, Scope
+from flyrun.sandbox.engine.literals import collection_literal, literal_map, none_literal
+from flyrun.sandbox.engine.records import USER, NodeRecord
+from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
 
 
 def item_inputs(inputs: Any, bound: set[str], index: int) -> Any:
@@ -41,7 +41,7 @@ def required_successes(array: Any, total: int) -> int:
 
 
 def run_array(ctx: RunContext, record: NodeRecord, node: Any, inputs: Any, scope: Scope) -> Any:
-    from flyrun.sandbox.walker import execute
+    from flyrun.sandbox.engine.walker import execute
 
     array = node.array_node
     bound = set(array.bound_inputs)

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flyrun.sandbox import compiler, listing, registry
-from flyrun.sandbox.listing import Column
-from flyrun.sandbox.literals import fits, read_literal_map, write_message
-from flyrun.sandbox.records import WF_FINAL, WF_QUEUED
+from flyrun.sandbox.admin import compiler, listing, registry
+from flyrun.sandbox.admin.listing import Column
+from flyrun.sandbox.admin.wire import ApiError, Code, dump, id_text, invalid, load, missing, stamp
+from flyrun.sandbox.engine.literals import fits, read_literal_map, write_message
+from flyrun.sandbox.engine.records import WF_FINAL, WF_QUEUED
 from flyrun.sandbox.services import Services
-from flyrun.sandbox.store import Key
-from flyrun.sandbox.wire import ApiError, Code, dump, id_text, invalid, load, missing, stamp
+from flyrun.sandbox.state.store import Key
 
 _NAME = re.compile(r"^[a-z][a-z\-0-9]*$")
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of k8s' rand.String, which FlyteAdmin uses

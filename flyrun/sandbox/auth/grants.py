@@ -17,7 +17,7 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint, DeviceCodeGrant, DeviceCredentialDict
 
-from flyrun.sandbox.authmodels import AuthorizationCode, Client, IssuedToken, Store, normalize_user_code
+from flyrun.sandbox.auth.models import AuthorizationCode, Client, IssuedToken, Store, normalize_user_code
 
 
 def _seconds(value: float) -> int | float:

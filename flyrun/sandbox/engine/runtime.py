@@ -9,10 +9,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flyrun.sandbox.compiler import entity_key
-from flyrun.sandbox.layout import DataDir
-from flyrun.sandbox.records import FAILED, SYSTEM, TIMED_OUT, execution_error
-from flyrun.sandbox.store import Key, Store
+from flyrun.sandbox.admin.compiler import entity_key
+from flyrun.sandbox.engine.records import FAILED, SYSTEM, TIMED_OUT, execution_error
+from flyrun.sandbox.state.layout import DataDir
+from flyrun.sandbox.state.store import Key, Store
 
 
 class NodeFailed(Exception):
@@ -88,7 +88,7 @@ class RunContext:
     def task(self, identifier: Any) -> Any:
         found = self._tasks.get(entity_key(identifier))
         if found is None:
-            from flyrun.sandbox import registry
+            from flyrun.sandbox.admin import registry
 
             found = registry.task_template(self.store, identifier)
             self._tasks[entity_key(identifier)] = found

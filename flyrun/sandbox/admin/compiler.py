@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flyrun.sandbox.wire import ApiError, Code, id_text, invalid
+from flyrun.sandbox.admin.wire import ApiError, Code, id_text, invalid
 
 START_NODE = "start-node"
 END_NODE = "end-node"
@@ -210,7 +210,7 @@ def expected_inputs(workflow_inputs: Any, fixed: Any, defaults: Any) -> Any:
     """FlyteAdmin's ``checkAndFetchExpectedInputForLaunchPlan``: the inputs an execution of a launch plan takes."""
     from flyteidl.core import interface_pb2
 
-    from flyrun.sandbox.literals import fits
+    from flyrun.sandbox.engine.literals import fits
 
     variables = workflow_inputs.variables
     if not variables and (defaults.parameters or fixed.literals):
@@ -239,7 +239,7 @@ def expected_inputs(workflow_inputs: Any, fixed: Any, defaults: Any) -> Any:
 
 def check_parameters(parameters: Any, field: str) -> None:
     """FlyteAdmin's ``validateParameterMap``."""
-    from flyrun.sandbox.literals import fits
+    from flyrun.sandbox.engine.literals import fits
 
     for name, parameter in parameters.parameters.items():
         if not name:

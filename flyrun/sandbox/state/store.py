@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from flyrun.errors import StorageError
-from flyrun.sandbox.migrations import BOOKKEEPING, MIGRATIONS, Migration
+from flyrun.sandbox.state.migrations import BOOKKEEPING, MIGRATIONS, Migration
 
 DB_NAME = "sandbox.db"
 

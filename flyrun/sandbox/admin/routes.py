@@ -1,0 +1,148 @@
+"""The REST routes, as FlyteAdmin's gateway maps them (paths from ``flyteidl/*.swagger.json``).
+
+Each route names the request message, the handler and whether the request body fills the message; path
+parameters (``{id.project}``) and query parameters (``limit``, ``sort_by.key``) are set on it after that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from flyteidl.admin import (
+    common_pb2,
+    execution_pb2,
+    launch_plan_pb2,
+    node_execution_pb2,
+    project_pb2,
+    signal_pb2,
+    task_pb2,
+    version_pb2,
+    workflow_pb2,
+)
+from flyteidl.service import auth_pb2, dataproxy_pb2, identity_pb2
+
+from flyrun.sandbox.admin import dataproxy, executions, nodes, registry
+from flyrun.sandbox.services import Services
+from flyrun.sandbox.state.store import Store
+
+Handler = Callable[[Services, Any], Any]
+
+
+class Route(NamedTuple):
+    method: str
+    path: str
+    request: type  # the flyteidl request message the body, path and query fill
+    handler: Handler
+    body: bool = False
+
+
+def _on_store(function: Callable[[Store, Any], Any]) -> Handler:
+    """Registry handlers need only the store; the others take the services."""
+    def handle(services: Services, request: Any) -> Any:
+        return function(services.store, request)
+
+    handle.__wrapped__ = function  # type: ignore[attr-defined]
+    return handle
+
+
+P3 = "{id.project}/{id.domain}/{id.name}"
+P4 = P3 + "/{id.version}"
+WE = "{workflow_execution_id.project}/{workflow_execution_id.domain}/{workflow_execution_id.name}"
+NE = "{id.execution_id.project}/{id.execution_id.domain}/{id.execution_id.name}/{id.node_id}"
+
+
+def _entity_routes(plural: str, create_request: type, create: Callable[[Store, Any], Any],
+                   get: Callable[[Store, Any], Any], list_: Callable[[Store, Any], Any]) -> list[Route]:
+    listing = common_pb2.ResourceListRequest
+    return [
+        Route("POST", f"/api/v1/{plural}", create_request, _on_store(create), body=True),
+        Route("GET", f"/api/v1/{plural}/{P4}", common_pb2.ObjectGetRequest, _on_store(get)),
+        Route("GET", f"/api/v1/{plural}/{P3}", listing, _on_store(list_)),
+        Route("GET", f"/api/v1/{plural}/{{id.project}}/{{id.domain}}", listing, _on_store(list_)),
+    ]
+
+
+def get_version(services: Services, request: Any) -> Any:
+    from flyrun.__about__ import __version__
+
+    return version_pb2.GetVersionResponse(control_plane_version=version_pb2.Version(
+        Build="flyrun-sandbox", Version=__version__, BuildTime=""))
+
+
+def get_domains(services: Services, request: Any) -> Any:
+    response = project_pb2.GetDomainsResponse()
+    for domain in registry.DOMAINS:
+        response.domains.add(id=domain, name=domain)
+    return response
+
+
+def _auth_off(service: str) -> Exception:
+    # FlyteAdmin without auth serves these paths but has no such gRPC service behind them.
+    from flyrun.sandbox.admin.wire import ApiError, Code
+
+    return ApiError(Code.UNIMPLEMENTED, f"unknown service flyteidl.service.{service}")
+
+
+def public_client_config(services: Services, request: Any) -> Any:
+    if services.auth is None:
+        raise _auth_off("AuthMetadataService")
+    return services.auth.public_client_config()
+
+
+def oauth2_metadata(services: Services, request: Any) -> Any:
+    if services.auth is None:
+        raise _auth_off("AuthMetadataService")
+    return services.auth.oauth2_metadata()
+
+
+def user_info(services: Services, request: Any) -> Any:
+    if services.auth is None:
+        raise _auth_off("IdentityService")
+    return services.auth.user_info(request)
+
+
+ROUTES: list[Route] = [
+    Route("GET", "/api/v1/version", version_pb2.GetVersionRequest, get_version),
+    Route("GET", "/api/v1/domains", project_pb2.GetDomainRequest, get_domains),
+    Route("GET", "/api/v1/projects", project_pb2.ProjectListRequest, _on_store(registry.list_projects)),
+    Route("POST", "/api/v1/projects", project_pb2.ProjectRegisterRequest, _on_store(registry.register_project),
+          body=True),
+    Route("GET", "/api/v1/projects/{id}", project_pb2.ProjectGetRequest, _on_store(registry.get_project)),
+    *_entity_routes("tasks", task_pb2.TaskCreateRequest, registry.create_task, registry.get_task,
+                    registry.list_tasks),
+    *_entity_routes("workflows", workflow_pb2.WorkflowCreateRequest, registry.create_workflow,
+                    registry.get_workflow, registry.list_workflows),
+    *_entity_routes("launch_plans", launch_plan_pb2.LaunchPlanCreateRequest, registry.create_launch_plan,
+                    registry.get_launch_plan, registry.list_launch_plans),
+    Route("PUT", f"/api/v1/launch_plans/{P4}", launch_plan_pb2.LaunchPlanUpdateRequest,
+          _on_store(registry.update_launch_plan), body=True),
+    Route("GET", f"/api/v1/active_launch_plans/{P3}", launch_plan_pb2.ActiveLaunchPlanRequest,
+          _on_store(registry.get_active_launch_plan)),
+    Route("GET", "/api/v1/active_launch_plans/{project}/{domain}", launch_plan_pb2.ActiveLaunchPlanListRequest,
+          _on_store(registry.list_active_launch_plans)),
+    Route("POST", "/api/v1/executions", execution_pb2.ExecutionCreateRequest, executions.create_execution,
+          body=True),
+    Route("GET", f"/api/v1/executions/{P3}", execution_pb2.WorkflowExecutionGetRequest, executions.get_execution),
+    Route("DELETE", f"/api/v1/executions/{P3}", execution_pb2.ExecutionTerminateRequest,
+          executions.terminate_execution, body=True),
+    Route("GET", "/api/v1/executions/{id.project}/{id.domain}", common_pb2.ResourceListRequest,
+          executions.list_executions),
+    Route("GET", f"/api/v1/data/executions/{P3}", execution_pb2.WorkflowExecutionGetDataRequest,
+          executions.get_execution_data),
+    Route("GET", f"/api/v1/node_executions/{WE}", node_execution_pb2.NodeExecutionListRequest,
+          nodes.list_node_executions),
+    Route("GET", f"/api/v1/node_executions/{NE}", node_execution_pb2.NodeExecutionGetRequest,
+          nodes.get_node_execution),
+    Route("GET", f"/api/v1/data/node_executions/{NE}", node_execution_pb2.NodeExecutionGetDataRequest,
+          nodes.get_node_execution_data),
+    Route("POST", "/api/v1/signals", signal_pb2.SignalSetRequest, nodes.set_signal, body=True),
+    Route("GET", f"/api/v1/signals/{WE}", signal_pb2.SignalListRequest, nodes.list_signals),
+    Route("POST", "/api/v1/dataproxy/artifact_urn", dataproxy_pb2.CreateUploadLocationRequest,
+          dataproxy.create_upload_location, body=True),
+    Route("GET", "/api/v1/dataproxy/artifact_urn", dataproxy_pb2.CreateDownloadLocationRequest,
+          dataproxy.create_download_location),
+    Route("GET", "/config/v1/flyte_client", auth_pb2.PublicClientAuthConfigRequest, public_client_config),
+    Route("GET", "/.well-known/oauth-authorization-server", auth_pb2.OAuth2MetadataRequest, oauth2_metadata),
+    Route("GET", "/me", identity_pb2.UserInfoRequest, user_info),
+]

@@ -1,0 +1,1 @@
+"""The console: server-rendered HTML pages for executions, with a little JavaScript."""
