@@ -88,7 +88,7 @@ def validate(app: Application, file: str, strict: bool) -> None:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     checked = load_file(path)
-    found = [{"key": key, "reason": reason} for key, reason in problems(checked)]
+    found: list[dict[str, str | None]] = [{"key": key, "reason": reason} for key, reason in problems(checked)]
     if strict:
         found += [{"key": None, "reason": warning} for warning in checked.warnings]
     if app.json_output:
@@ -97,7 +97,7 @@ def validate(app: Application, file: str, strict: bool) -> None:
         for warning in checked.warnings if not strict else ():
             app.warn(warning)
         for problem in found:
-            app.echo(f"{path}: " + (f"key '{problem['key']}' " if problem["key"] else "") + problem["reason"])
+            app.echo(f"{path}: " + (f"key '{problem['key']}' " if problem["key"] else "") + str(problem["reason"]))
     if found:
         raise ConfigError(f"{path}: {len(found)} problem{'s' if len(found) > 1 else ''} found")
     if not app.json_output:

@@ -47,7 +47,7 @@ def package(app: Application, paths: tuple[str, ...], output_dir: Path | None, c
     for large in built.bundle.large_files:
         app.warn(f"{large.relative} is {large.size / 1e6:.1f} MB; large files slow every task's start "
                  "(add it to .flyteignore?)")
-    if dry_run:
+    if dry_run or output_dir is None:
         _render_dry_run(app, built)
         return
     manifest = packaging.write(built, output_dir)
@@ -83,7 +83,8 @@ def _render_written(app: Application, built, manifest: dict, output_dir: Path) -
     app.echo(f"version: {built.version}")
 
 
-def _size(size: int) -> str:
+def _size(count: int) -> str:
+    size = float(count)
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1000 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"

@@ -11,6 +11,7 @@ import click
 
 from flyrun.cli.app import Application
 from flyrun.cli.options import key_value_pairs
+from flyrun.errors import UsageError
 
 REMOTE_OPTIONS = [
     click.option("--remote", is_flag=True, help="Run on a Flyte cluster (or `flyrun sandbox`), not here."),
@@ -169,7 +170,10 @@ def _input_literals(app: Application, client: Any, session: Any, types: dict[str
 def entity_file(entity: Any) -> str:
     import sys
 
-    return sys.modules[entity.module].__file__
+    file = sys.modules[entity.module].__file__
+    if file is None:
+        raise UsageError(f"module {entity.module} has no file to package")
+    return file
 
 
 def _render_dry_run(app: Application, built: Any, entity: Any) -> None:

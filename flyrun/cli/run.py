@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,8 +11,11 @@ from flyrun.cli.app import Application
 from flyrun.cli.options import global_options
 from flyrun.cli.remote_run import remote_options
 
+if TYPE_CHECKING:
+    from flyrun.cli.inputs import OptionSpec
+
 # Options that may come before FILE or after the entity's inputs: (flags, destination, click keywords).
-RUN_OPTIONS = [
+RUN_OPTIONS: list[OptionSpec] = [
     (["--inputs-file"], "inputs_file", {"metavar": "FILE",
                                         "help": "Inputs as YAML or JSON; '-' reads standard input."}),
     (["--raw-output-data-prefix"], "raw_output_data_prefix",

@@ -105,7 +105,7 @@ def _to_endpoint(item: ConfigItem, value: Any, where: str) -> str:
     try:
         parts = urlsplit(bare if scheme else f"//{bare}")
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-        valid = bool(parts.hostname) and _HOST.match(parts.hostname) is not None
+        valid = parts.hostname is not None and _HOST.match(parts.hostname) is not None
     except ValueError:
         valid = False
     if not valid or (not scheme and parts.path not in ("", "/")):

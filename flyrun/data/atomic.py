@@ -195,8 +195,9 @@ class AtomicTextWriter(io.TextIOWrapper):
             self.close()
 
     def discard(self) -> None:
-        if not self.buffer.closed:
-            self.buffer.discard()
+        writer: AtomicWriter = self.buffer  # type: ignore[assignment]  # always built by open_atomic
+        if not writer.closed:
+            writer.discard()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
@@ -206,12 +207,12 @@ class AtomicTextWriter(io.TextIOWrapper):
 def open_atomic(fs: Any, path: str, text: bool = False, **options: Any) -> Any:
     """Open ``path`` on ``fs`` for an atomic write. ``options``: encoding/errors/newline for text, the rest for
     fsspec (block_size, ...). ``on_error`` (if given) maps backend errors raised while writing or closing."""
-    text_options = {k: options.pop(k) for k in ("encoding", "errors", "newline") if k in options}
+    text_options: dict[str, Any] = {k: options.pop(k) for k in ("encoding", "errors", "newline") if k in options}
     on_error = options.pop("on_error", None)
     writer = AtomicWriter(_target_for(fs, path, options), on_error)
     if not text:
         return writer
-    return AtomicTextWriter(writer, **{"encoding": "utf-8", **text_options}, write_through=False)
+    return AtomicTextWriter(writer, **{"encoding": "utf-8", **text_options}, write_through=False)  # type: ignore[arg-type]  # a buffered writer
 
 
 def _target_for(fs: Any, path: str, options: dict[str, Any]) -> Any:

@@ -38,7 +38,7 @@ def literal(value: Any, python_type: Any, what: str) -> dict:
 
 def parameter_map(interface: Any, owner: str) -> dict:
     """Launch plan ``default_inputs``: every input, with its default or marked required."""
-    parameters = {}
+    parameters: dict[str, dict[str, Any]] = {}
     for name, python_type in interface.inputs.items():
         variable = {"type": literal_type(python_type, owner, "input", name), "description": name}
         if name in interface.defaults:
@@ -72,9 +72,9 @@ def python_type_for(literal_type_dict: dict) -> Any:
     if "enum_type" in literal_type_dict:
         return str
     if "collection_type" in literal_type_dict:
-        return list[python_type_for(literal_type_dict["collection_type"])]
+        return list[python_type_for(literal_type_dict["collection_type"])]  # type: ignore[misc]
     if "map_value_type" in literal_type_dict:
-        return dict[str, python_type_for(literal_type_dict["map_value_type"])]
+        return dict[str, python_type_for(literal_type_dict["map_value_type"])]  # type: ignore[misc]
     variants = literal_type_dict.get("union_type", {}).get("variants", [])
     some = [v for v in variants if v.get("simple") != "NONE"]
     if len(some) == 1 and len(variants) == 2:

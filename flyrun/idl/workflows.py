@@ -4,6 +4,7 @@ launch plans."""
 from __future__ import annotations
 
 import typing
+from collections.abc import Collection
 from typing import Any
 
 from flyrun.idl.interface import literal, literal_type, parameter_map, typed_interface
@@ -92,7 +93,7 @@ def gate_node(gate: Any, where: str) -> dict:
     return {"signal": {"signal_id": gate.name, "type": signal_type, "output_variable_name": gate.output_name}}
 
 
-def array_node(map_task: Any, bindings: list[dict], settings: SerializationSettings) -> dict:
+def array_node(map_task: Any, bindings: Collection[dict], settings: SerializationSettings) -> dict:
     """flytekit's ArrayNode for a map task: one sub-node running the map task, bound inputs listed."""
     sub_node = {"id": map_task.name, "metadata": node_metadata(map_task.task), "inputs": bindings,
                 "task_node": {"reference_id": settings.identifier("TASK", map_task.name)}}

@@ -131,7 +131,8 @@ def host_command(task: Any, words: list[str], in_dir: Path, out_dir: Path) -> li
     for container_dir, host_dir in ((task.input_data_dir, in_dir), (task.output_data_dir, out_dir)):
         if container_dir:
             pattern = re.compile(re.escape(container_dir) + r"(?=/|$|[^\w.-])")
-            mapped = [pattern.sub(lambda _m, d=str(host_dir): d, word) for word in mapped]
+            replacement = str(host_dir).replace("\\", "\\\\")  # a literal path, not a template
+            mapped = [pattern.sub(replacement, word) for word in mapped]
     return mapped
 
 

@@ -7,9 +7,12 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flyrun.sdk.context import ExecutionContext, use_context
+
+if TYPE_CHECKING:
+    from flyrun.local.gates import Ask
 
 
 @dataclass
@@ -37,7 +40,7 @@ def new_execution_id() -> str:
 
 
 def build_context(settings: LocalRunSettings, notify: Callable[[str], None],
-                  ask: Callable[[str], str] | None = None,
+                  ask: Ask | None = None,
                   debug: Callable[[str], None] | None = None) -> ExecutionContext:
     """The run's context. Its cache, gate resolver, container runner and map executor are built on first use, so a
     run that needs none of them imports none of them."""
@@ -57,7 +60,7 @@ def build_context(settings: LocalRunSettings, notify: Callable[[str], None],
     return context
 
 
-def _attach_services(context: ExecutionContext, settings: LocalRunSettings, ask: Callable[[str], str] | None,
+def _attach_services(context: ExecutionContext, settings: LocalRunSettings, ask: Ask | None,
                      debug: Callable[[str], None] | None) -> None:
     notify = context.notify
 
@@ -65,6 +68,8 @@ def _attach_services(context: ExecutionContext, settings: LocalRunSettings, ask:
         from flyrun.local.cache import LocalCache
 
         return LocalCache(settings.cache_dir)
+
+    local_cache = OnFirstUse(cache)
 
     def gate_resolver() -> Any:
         from flyrun.local.gates import GateResolver
@@ -81,11 +86,11 @@ def _attach_services(context: ExecutionContext, settings: LocalRunSettings, ask:
         from flyrun.local.mapping import run_map
 
         def execute(map_task: Any, items: list[dict[str, Any]], allowed_failures: int) -> list[Any]:
-            return run_map(map_task, items, allowed_failures, context, lambda: str(context.cache.directory), debug)
+            return run_map(map_task, items, allowed_failures, context, lambda: str(local_cache.directory), debug)
 
         return execute
 
-    context.cache = OnFirstUse(cache)
+    context.cache = local_cache
     context.gate_resolver = OnFirstUse(gate_resolver)
     context.container_runner = OnFirstUse(container_runner)
     context.map_executor = OnFirstUse(map_executor)
@@ -160,7 +165,7 @@ def _trimmed(prefix: str) -> str:
 
 
 def run_locally(entity: Any, inputs: dict[str, Any], settings: LocalRunSettings,
-                notify: Callable[[str], None] = lambda message: None, ask: Callable[[str], str] | None = None,
+                notify: Callable[[str], None] = lambda message: None, ask: Ask | None = None,
                 debug: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Check the inputs, run the entity and return its outputs by name.
 

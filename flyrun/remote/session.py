@@ -106,7 +106,7 @@ class AdminSession:
         """Send one admin request with the current token; on a 401, renew the token and send it once more."""
         url = self.url(path)
         use_auth = authenticate and self.auth is not None
-        token = self.auth.token() if use_auth else None
+        token = self.auth.token() if use_auth and self.auth is not None else None
         response = self._send(method, url, token, kwargs)
         if response.status_code != 401 or not authenticate:
             return response
@@ -181,8 +181,9 @@ def _server_message(response) -> str:
 
 def _rewind(kwargs: dict[str, Any]) -> None:
     body = kwargs.get("data")
-    if hasattr(body, "seek"):
-        body.seek(0)
+    seek = getattr(body, "seek", None)
+    if seek is not None:
+        seek(0)
     elif body is not None and not isinstance(body, (bytes, str, dict, list, tuple)):
         raise AuthError("the server asked for a new token after a streamed request body was sent",
                         hint="run `flyrun auth login` and try again")

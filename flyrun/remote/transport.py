@@ -178,8 +178,8 @@ def _reason(error: BaseException) -> str:
         if marker in text:
             return marker.lower()
     cause = error
-    while cause.__cause__ is not None or cause.__context__ is not None:
-        cause = cause.__cause__ or cause.__context__
+    while (inner := cause.__cause__ or cause.__context__) is not None:
+        cause = inner
     return type(cause).__name__
 
 

@@ -11,6 +11,7 @@ import json
 import re
 import sys
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 from flyrun.sandbox.admin import wire
@@ -87,7 +88,7 @@ class SandboxApp:
         return json_response(wire.emit(result))
 
     @staticmethod
-    def _request_message(route: Route, fields: list[str], request: Any, values: dict[str, str]) -> Any:
+    def _request_message(route: Route, fields: list[str], request: Any, values: Mapping[str, Any]) -> Any:
         message = route.request()
         if route.body:
             wire.parse(request.get_data(), message)
@@ -99,7 +100,7 @@ class SandboxApp:
             wire.set_field(message, field, values[f"f{index}"])
         return message
 
-    def _other(self, endpoint: str, request: Any, values: dict[str, str]) -> Any:
+    def _other(self, endpoint: str, request: Any, values: Mapping[str, Any]) -> Any:
         from flyrun.sandbox.admin import blobroutes
         from flyrun.sandbox.console import pages as console
 

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import sys
+import types
 from typing import Any
 
 from flyrun.errors import UsageError, WorkflowDefinitionError
@@ -112,7 +113,7 @@ class ContainerTask(Entity):
 
 def _defining_module() -> str:
     """The module of the first frame outside flyrun: where a ContainerTask is created, like flytekit's tracker."""
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     flyrun_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     while frame is not None and frame.f_code.co_filename.startswith(flyrun_dir):
         frame = frame.f_back
@@ -156,8 +157,8 @@ def _checked_format(value: Any, where: str) -> str:
 
 
 def _check_types(interface: Interface, where: str) -> None:
-    for label, types in (("input", interface.inputs), ("output", interface.outputs)):
-        for name, python_type in types.items():
+    for label, declared in (("input", interface.inputs), ("output", interface.outputs)):
+        for name, python_type in declared.items():
             if not isinstance(name, str) or not name.isidentifier():
                 raise WorkflowDefinitionError(f"{where}: {label} name {name!r} is not a valid identifier")
             try:

@@ -10,7 +10,36 @@ import contextlib
 import contextvars
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+
+class TaskCache(Protocol):
+    """Outputs of cached tasks, keyed by the task's cache version and its inputs."""
+
+    def key_for(self, task: Any, inputs: dict[str, Any]) -> str: ...
+
+    def get(self, key: str, task: Any) -> dict[str, Any] | None: ...
+
+    def put(self, key: str, task: Any, outputs: dict[str, Any]) -> None: ...
+
+
+class GateResolver(Protocol):
+    """Answers a gate when a run reaches it: the gate's output value; raises to reject or fail."""
+
+    def __call__(self, gate: Any, upstream_value: Any) -> Any: ...
+
+
+class MapExecutor(Protocol):
+    """Runs a map task's items: one entry per item, in order: the outputs dict, an ItemFailure, or None for an
+    item not run because too many had failed already."""
+
+    def __call__(self, map_task: Any, items: list[dict[str, Any]], allowed_failures: int) -> list[Any]: ...
+
+
+class ContainerRunner(Protocol):
+    """Runs a ContainerTask with its inputs and returns its outputs by name."""
+
+    def __call__(self, task: Any, inputs: dict[str, Any]) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -26,17 +55,12 @@ class ExecutionContext:
     # Shows the progress of a large transfer: transfer_progress(description, total_bytes) is a context manager
     # yielding advance(n_bytes). None shows nothing (no terminal, NO_COLOR, or not run from the CLI).
     transfer_progress: Callable[[str, int], contextlib.AbstractContextManager[Callable[[int], None]]] | None = None
-    # A task cache: key_for(task, inputs) -> key, get(key, task) -> outputs | None, put(key, task, outputs).
     # None disables caching.
-    cache: Any = None
+    cache: TaskCache | None = None
     overwrite_cache: bool = False
-    # Answers a gate: (gate, upstream_value) -> the gate's output value; raises to reject or fail.
-    gate_resolver: Callable[..., Any] | None = None
-    # Runs a map task's items: (map_task, items, allowed_failures) -> one entry per item, in order: the outputs
-    # dict, an ItemFailure, or None for an item not run because too many had failed already.
-    map_executor: Callable[..., Any] | None = None
-    # Runs a ContainerTask: (container_task, inputs) -> outputs by name.
-    container_runner: Callable[..., Any] | None = None
+    gate_resolver: GateResolver | None = None
+    map_executor: MapExecutor | None = None
+    container_runner: ContainerRunner | None = None
     # One-line notices for the user (cache hits, sleep gates); the CLI sends them to stderr.
     notify: Callable[[str], None] = lambda message: None
     # Container tasks: "docker", "podman", "host" or None (detect).

@@ -51,7 +51,7 @@ class Gate(Entity):
 
     def local_execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         context = current_context()
-        upstream_value = inputs.get(self.output_name) if self.upstream is not None else None
+        upstream_value = inputs.get(self.output_name) if self.upstream is not None and self.output_name else None
         if context.gate_resolver is not None:
             value = context.gate_resolver(self, upstream_value)
         elif self.kind == "sleep":

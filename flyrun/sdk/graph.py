@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import os
 import sys
+import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ _SKIP_FILES = (_FLYRUN_DIR, os.path.dirname(os.__file__) + os.sep + "functools.p
 
 def user_call_site() -> str:
     """``file:line`` of the innermost frame that is the user's, not flyrun's or functools'."""
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith(_SKIP_FILES):

@@ -103,7 +103,7 @@ def _current_call(frame: types.FrameType) -> ast.Call | None:
         return None
     start, end, start_col, end_col = next(itertools.islice(positions(), frame.f_lasti // 2, None),
                                           (None, None, None, None))
-    if None in (start, end, start_col, end_col):
+    if start is None or end is None or start_col is None or end_col is None:
         return None
     lines = linecache.getlines(frame.f_code.co_filename, frame.f_globals)[start - 1:end]
     if not lines:

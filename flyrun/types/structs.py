@@ -136,7 +136,7 @@ _JSON_SCHEMA_TYPES = {int: "integer", float: "number", str: "string", bool: "boo
 def _json_schema(python_type: type) -> dict:
     properties = {}
     for name, field_type in _fields(python_type).items():
-        if dataclasses.is_dataclass(field_type):
+        if isinstance(field_type, type) and dataclasses.is_dataclass(field_type):
             properties[name] = _json_schema(field_type)
         else:
             properties[name] = {"type": _JSON_SCHEMA_TYPES.get(field_type, "object"),

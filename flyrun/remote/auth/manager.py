@@ -99,7 +99,7 @@ class TokenManager:
                 return self._renew("no token is stored", allow_login=allow_login)
             if current.refresh_due(self.window):
                 self._renew_before_expiry(current, allow_login=allow_login)
-            return self._credentials
+            return self._credentials or current
 
     def logout(self) -> bool:
         with self._lock:

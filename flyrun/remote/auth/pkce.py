@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from flyrun.errors import AuthError, TimeoutExpired
@@ -79,7 +80,7 @@ class Pkce:
                  "code_challenge_method": "S256"}
         if self.settings.audience:
             query["audience"] = self.settings.audience
-        endpoint = self.settings.authorization_endpoint
+        endpoint = self.settings.authorization_endpoint or ""
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(query)}"
 
     def _open(self, url: str) -> None:
@@ -106,7 +107,7 @@ class _Callback:
         self.port = parts.port or 80
         self.result: dict[str, str] = {}
         self.arrived = threading.Event()
-        self._server = None
+        self._server: ThreadingHTTPServer | None = None
 
     def __enter__(self) -> _Callback:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -130,12 +131,13 @@ class _Callback:
                 pass
 
         try:
-            self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+            server = ThreadingHTTPServer((self.host, self.port), Handler)
         except OSError as error:
             raise AuthError(f"cannot listen on {self.host}:{self.port} for the browser's redirect: "
                             f"{error.strerror}", hint="close what uses the port, or use admin.authType: "
                             "DeviceFlow") from None
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="pkce-callback").start()
+        self._server = server
+        threading.Thread(target=server.serve_forever, daemon=True, name="pkce-callback").start()
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -172,7 +172,8 @@ def _from_values(values: Mapping[str, object]) -> Credentials | None:
     if not isinstance(access, str) or not access:
         return None
     try:
-        expires_at = float(values["expires_at"]) if values.get("expires_at") not in (None, "") else None
+        expiry = values.get("expires_at")
+        expires_at = float(expiry) if isinstance(expiry, (str, int, float)) and expiry != "" else None
     except (TypeError, ValueError):
         expires_at = None
     return Credentials(access, refresh if isinstance(refresh, str) and refresh else None, expires_at)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from typing import Any
 
 from flyrun.sandbox.admin.dataproxy import BlobError, open_download, receive_upload, stored_md5
 from flyrun.sandbox.services import Services
 
 
-def handle(sb: Services, endpoint: str, request: Any, values: dict[str, str]) -> Any:
+def handle(sb: Services, endpoint: str, request: Any, values: Mapping[str, Any]) -> Any:
     from werkzeug.wrappers import Response
 
     key = values["key"]

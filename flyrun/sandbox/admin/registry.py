@@ -269,8 +269,7 @@ def get_launch_plan_by_id(store: Store, identifier: Any) -> Any:
     from flyteidl.admin import launch_plan_pb2
 
     plan = _get(store, LAUNCH_PLAN, identifier, launch_plan_pb2.LaunchPlan())
-    row = store.entity(LAUNCH_PLAN, Key(*compiler.entity_key(identifier)))
-    plan.closure.state = row["state"]
+    plan.closure.state = store.existing_entity(LAUNCH_PLAN, Key(*compiler.entity_key(identifier)))["state"]
     return plan
 
 
@@ -280,7 +279,7 @@ def list_launch_plans(store: Store, request: Any) -> Any:
     result = _list(store, LAUNCH_PLAN, request, launch_plan_pb2.LaunchPlan, launch_plan_pb2.LaunchPlanList(),
                    "launch_plans")
     for plan in result.launch_plans:
-        plan.closure.state = store.entity(LAUNCH_PLAN, Key(*compiler.entity_key(plan.id)))["state"]
+        plan.closure.state = store.existing_entity(LAUNCH_PLAN, Key(*compiler.entity_key(plan.id)))["state"]
     return result
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import enum
 from typing import Any, TypeVar
 
-M = TypeVar("M")
+from google.protobuf.message import Message
+
+M = TypeVar("M", bound=Message)
 
 
 class Code(enum.IntEnum):

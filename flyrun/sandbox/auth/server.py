@@ -136,7 +136,7 @@ class AuthServer:
 
     def base_url(self) -> str:
         """The issuer URL, else the scheme and host the current request came to."""
-        return self.issuer_url or getattr(self._request_local, "base", "http://127.0.0.1")
+        return self.issuer_url or str(getattr(self._request_local, "base", "http://127.0.0.1"))
 
     # -- routing -----------------------------------------------------------------------------------
     def _dispatch(self, request):

@@ -12,6 +12,7 @@ import html
 import json
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ _BOUNDARY = ("start-node", "end-node")
 _MAX_ITEMS_SHOWN = 20
 
 
-def handle(sb: Services, endpoint: str, request: Any, values: dict[str, str], authorized: bool = True) -> Any:
+def handle(sb: Services, endpoint: str, request: Any, values: Mapping[str, Any], authorized: bool = True) -> Any:
     """A console page; with ``--auth`` and no bearer token, an empty page whose script signs in first."""
     from werkzeug.utils import redirect
     from werkzeug.wrappers import Response
@@ -49,7 +50,7 @@ def handle(sb: Services, endpoint: str, request: Any, values: dict[str, str], au
     return _page(title, f'<div id="{region}">{body}</div>', status=status)
 
 
-def _title(endpoint: str, values: dict[str, str]) -> tuple[str, str]:
+def _title(endpoint: str, values: Mapping[str, Any]) -> tuple[str, str]:
     if endpoint == "console_home":
         return "Executions", "content"
     if endpoint == "console_list":
@@ -57,7 +58,7 @@ def _title(endpoint: str, values: dict[str, str]) -> tuple[str, str]:
     return f"Execution {values.get('name', '')}", "execution"
 
 
-def _body(sb: Services, endpoint: str, values: dict[str, str]) -> tuple[str, int]:
+def _body(sb: Services, endpoint: str, values: Mapping[str, Any]) -> tuple[str, int]:
     if endpoint == "console_home":
         return _executions_table(sb.store.recent_executions(100)), 200
     if endpoint == "console_list":
@@ -79,7 +80,7 @@ def _static(name: str) -> Any:
 
     if name not in _STATIC:
         return Response("not found", status=404)
-    text = resources.files("flyrun.sandbox.console").joinpath("static", name).read_text()
+    text = resources.files("flyrun.sandbox.console").joinpath("static").joinpath(name).read_text()
     return Response(text, content_type=_STATIC[name])
 
 

@@ -60,7 +60,7 @@ def literal_text(literal: Any) -> str:
     if kind == "primitive":
         value_kind = scalar.primitive.WhichOneof("value")
         value = getattr(scalar.primitive, value_kind) if value_kind else None
-        if value_kind in ("datetime", "duration"):
+        if value is not None and value_kind in ("datetime", "duration"):
             return value.ToJsonString()
         return repr(value)
     if kind == "blob":

@@ -67,7 +67,9 @@ def _scalar(scalar: Any) -> Any:
 
 def _primitive(primitive: Any) -> Any:
     kind = primitive.WhichOneof("value")
-    value = getattr(primitive, kind) if kind else None
+    if kind is None:
+        return None
+    value = getattr(primitive, kind)
     if kind == "datetime":
         return value.ToDatetime()
     if kind == "duration":

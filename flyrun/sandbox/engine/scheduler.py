@@ -98,7 +98,7 @@ class Scheduler:
             self._forget(key)
             return
         with self._lock:
-            if self.store.execution(key)["phase"] in WF_FINAL:  # terminated before it started
+            if self.store.existing_execution(key)["phase"] in WF_FINAL:  # terminated before it started
                 self._threads.pop(key, None)
                 return
             self._runs[key] = ctx
@@ -111,7 +111,7 @@ class Scheduler:
     def _context(self, key: Key, record: ExecutionRecord) -> tuple[RunContext, Any, Any]:
         from flyteidl.core import compiler_pb2, literals_pb2
 
-        row = self.store.execution(key)
+        row = self.store.existing_execution(key)
         plan = load(compiler_pb2.CompiledWorkflowClosure(), row["plan"])
         inputs = load(literals_pb2.LiteralMap(), row["inputs"])
         ctx = RunContext(self.store, self.data, key, plan, record.message.spec, self.slots, self.wake)

@@ -146,6 +146,20 @@ class Store:
             return False
         return True
 
+    def existing_entity(self, resource_type: int, key: Key) -> sqlite3.Row:
+        """The entity's row, for callers that have just read or written it."""
+        row = self.entity(resource_type, key)
+        if row is None:
+            raise LookupError(f"entity {resource_type} {'/'.join(key)} is not in the store")
+        return row
+
+    def existing_execution(self, key: Key) -> sqlite3.Row:
+        """The execution's row, for callers that know it exists (it is never deleted)."""
+        row = self.execution(key)
+        if row is None:
+            raise LookupError(f"execution {'/'.join(key)} is not in the store")
+        return row
+
     def execution(self, key: Key) -> sqlite3.Row | None:
         rows = self._rows("SELECT * FROM executions WHERE project=? AND domain=? AND name=?", key[:3])
         return rows[0] if rows else None
