@@ -119,6 +119,42 @@ def flyrun_argv(*args: str) -> list[str]:
 
 
 # -- keyring backends for tests --------------------------------------------------------------------------
+class VaultKeyring(KeyringBackend):
+    """Stands in for an OS keyring (Keychain, Secret Service) on a machine without one: a backend keyring ranks
+    as a real choice, keeping its secrets in ``$HOME/.test-vault.json`` (0600) where a test can read them."""
+
+    priority = 5
+
+    @staticmethod
+    def _path() -> Path:
+        return Path(os.environ["HOME"]) / ".test-vault.json"
+
+    def _entries(self) -> dict[str, str]:
+        try:
+            return json.loads(self._path().read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+
+    def _write(self, entries: dict[str, str]) -> None:
+        path = self._path()
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(entries), encoding="utf-8")
+
+    def get_password(self, service, username):
+        return self._entries().get(f"{service}\0{username}")
+
+    def set_password(self, service, username, password):
+        self._write({**self._entries(), f"{service}\0{username}": password})
+
+    def delete_password(self, service, username):
+        from keyring.errors import PasswordDeleteError
+
+        entries = self._entries()
+        if entries.pop(f"{service}\0{username}", None) is None:
+            raise PasswordDeleteError("not found")
+        self._write(entries)
+
+
 class TouchedKeyring(KeyringBackend):
     """Records (in ``$FLYRUN_TEST_KEYRING_LOG``) that anything loaded or called it; stores nothing."""
 
@@ -143,6 +179,12 @@ class TouchedKeyring(KeyringBackend):
 
     def delete_password(self, service, username):
         self._record("delete")
+
+
+class LowlyKeyring(VaultKeyring):
+    """Works, but ranks itself below 1, as backends keyring would not choose on its own do: not a keyring."""
+
+    priority = 0.9
 
 
 class BrokenKeyring(KeyringBackend):

@@ -124,9 +124,9 @@ def auth_server_process_wide():
 
 @pytest.fixture
 def auth_server(auth_server_process_wide, isolated_home: Path, monkeypatch: pytest.MonkeyPatch):
-    """The running server with fresh state and fast polling; keyring: a plaintext file under the test's home."""
+    """The running server with fresh state and fast polling; keyring: a vault file under the test's home."""
     auth_server_process_wide.reset()
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "auth_support.VaultKeyring")
     for var in ("CI", "BROWSER", "DISPLAY", "WAYLAND_DISPLAY", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
                 "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(var, raising=False)

@@ -20,9 +20,9 @@ def service_of(url: str) -> str:
 
 
 def stored_token(service: str, name: str = "access_token") -> str | None:
-    from keyrings.alt.file import PlaintextKeyring
+    from auth_support import VaultKeyring
 
-    return PlaintextKeyring().get_password(service, name)
+    return VaultKeyring().get_password(service, name)
 
 
 def decide_when_pending(auth_server, approve: bool = True, subject: str = "alice",
@@ -106,7 +106,7 @@ def test_login_polls_while_the_code_is_approved_over_http(auth_server, tmp_path:
     ]
     assert "Authentication successful!" in lines
     assert stdout.strip() == (f"Signed in to {service_of(auth_server.url)} as alice; tokens kept in keyring "
-                              "(keyrings.alt.file.PlaintextKeyring)")
+                              "(auth_support.VaultKeyring)")
     assert TOKEN_PREFIX not in stdout + "\n".join(lines)
     assert stored_token(service_of(auth_server.url)).startswith(TOKEN_PREFIX)
     assert stored_token(service_of(auth_server.url), "refresh_token").startswith(TOKEN_PREFIX)

@@ -78,11 +78,11 @@ def test_a_failed_refresh_without_a_terminal_exits_4_and_forgets_the_tokens(cli,
 
 
 def test_an_expired_token_that_cannot_be_refreshed_exits_4(cli, auth_server, tmp_path: Path):
-    from keyrings.alt.file import PlaintextKeyring
+    from auth_support import VaultKeyring
 
     config = device_config(tmp_path, auth_server)
     signed_in(cli, auth_server, config)
-    PlaintextKeyring().set_password(service_of(auth_server.url), "expires_at", str(time.time() - 5))
+    VaultKeyring().set_password(service_of(auth_server.url), "expires_at", str(time.time() - 5))
     auth_server.server.reset()
     token = cli("-c", config, "auth", "token")
     assert token.exit_code == 4 and token.stdout == ""

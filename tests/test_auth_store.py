@@ -28,10 +28,10 @@ def mode(path: Path) -> int:
 
 
 def test_keyring_round_trip_per_endpoint(isolated_home, monkeypatch):
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "auth_support.VaultKeyring")
     notices: list[str] = []
     store = make_store(notices)
-    assert store.save(TOKENS) == "keyring (keyrings.alt.file.PlaintextKeyring)"
+    assert store.save(TOKENS) == "keyring (auth_support.VaultKeyring)"
     loaded = store.load()
     assert (loaded.access_token, loaded.refresh_token) == (TOKENS.access_token, TOKENS.refresh_token)
     assert loaded.expires_at == pytest.approx(TOKENS.expires_at)
@@ -43,6 +43,7 @@ def test_keyring_round_trip_per_endpoint(isolated_home, monkeypatch):
 
 @pytest.mark.parametrize("backend", ["keyring.backends.fail.Keyring", "keyring.backends.null.Keyring",
                                      "auth_support.BrokenKeyring", "auth_support.PromptingKeyring",
+                                     "keyrings.alt.file.PlaintextKeyring", "auth_support.LowlyKeyring",
                                      "no.such.module.Keyring"])
 def test_without_a_working_keyring_tokens_go_to_a_0600_file(isolated_home, monkeypatch, backend):
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", backend)
@@ -121,3 +122,46 @@ def test_disable_keyring_in_config(cli, auth_server, tmp_path: Path):
     assert login.exit_code == 0 and "Notice" not in login.stderr
     assert login.stdout.rstrip().endswith("credentials.json")
     assert stored_token(service_of(auth_server.url)) is None  # the (working) keyring was left alone
+
+
+def test_a_plaintext_keyring_is_never_written(isolated_home, monkeypatch):
+    """keyrings.alt's plaintext file (what keyring picks on a machine without an OS keyring) is no keyring."""
+    from keyrings.alt.file import PlaintextKeyring
+
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    monkeypatch.setattr("keyring.core._keyring_backend", PlaintextKeyring())  # keyring's own choice, here
+    store = make_store()
+    assert store.save(TOKENS).endswith("credentials.json")
+    plaintext = Path(PlaintextKeyring().file_path)
+    assert not plaintext.exists() or TOKEN_PREFIX not in plaintext.read_text()
+    assert make_store().load().access_token == TOKENS.access_token
+
+
+def test_tokens_left_in_a_plaintext_keyring_move_to_the_0600_file(isolated_home, monkeypatch):
+    from keyrings.alt.file import PlaintextKeyring
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    for name, value in (("access_token", TOKENS.access_token), ("refresh_token", TOKENS.refresh_token)):
+        PlaintextKeyring().set_password("flyte.example.com", name, value)  # what an earlier flyrun wrote
+    assert make_store().load().access_token == TOKENS.access_token
+    assert PlaintextKeyring().get_password("flyte.example.com", "access_token") is None
+    path = isolated_home / ".config" / "flyrun" / "credentials.json"
+    assert mode(path) == 0o600 and TOKEN_PREFIX in path.read_text()
+    assert make_store().delete() and make_store().load() is None
+
+
+@pytest.mark.parametrize("xdg", [True, False])
+def test_an_existing_loose_config_folder_is_tightened_to_0700(isolated_home, monkeypatch, xdg):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    if not xdg:
+        monkeypatch.delenv("XDG_CONFIG_HOME")
+    folders = [isolated_home / ".flyrun", isolated_home / ".config" / "flyrun"]
+    for folder in folders:
+        folder.mkdir(parents=True)
+        folder.chmod(0o755)
+    (isolated_home / ".flyrun" / "config.yaml").write_text("admin: {}\n")
+    make_store().load()  # reading is enough: the folder that holds (or will hold) tokens is closed at once
+    assert mode(folders[0]) == 0o700
+    assert mode(folders[1]) == (0o700 if xdg else 0o755)
+    make_store().save(TOKENS)
+    assert mode(folders[0]) == 0o700 and mode(config_dir(os.environ)) == 0o700

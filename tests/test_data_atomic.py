@@ -109,3 +109,60 @@ def test_killed_output_upload_leaves_no_object(tmp_path: Path, project, s3_peer,
     assert done.returncode == 0, done.stderr
     uri = json.loads(done.stdout)["outputs"]["o0"]
     assert s3_peer.filesystem().size(uri) == 160 * 2**20
+
+
+def _parts(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.endswith(".part")]
+
+
+def _kill_when(process: subprocess.Popen, ready, what: str) -> None:
+    try:
+        deadline = time.monotonic() + 60
+        while not ready():
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, f"{what} never started"
+            time.sleep(0.01)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+
+
+def test_the_next_run_removes_what_a_killed_local_writer_left(tmp_path: Path, isolated_home, flyrun_process):
+    target = tmp_path / "out" / "big.bin"
+    process = subprocess.Popen([sys.executable, "-c", WRITER, str(target), "-", "-"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=_environment())
+    _kill_when(process, lambda: process.stdout.readline().strip() == "half-written", "the write")
+    assert len(_parts(target.parent)) == 1  # the hidden temporary SIGKILL leaves behind (12 MiB here)
+    done = flyrun_process("run", str(REPO / "examples" / "hello.py"), "wf", "--x", "1")
+    assert done.exit_code == 0, done.stderr
+    assert list(target.parent.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_killed_run_copying_its_output_locally_leaves_nothing_after_the_next(tmp_path: Path, project,
+                                                                              isolated_home, flyrun_process):
+    root = project({"big.py": TASK})
+    raw = tmp_path / "raw"
+    command = [sys.executable, "-m", "flyrun.cli.main", "run", str(root / "big.py"), "big", "--path",
+               str(tmp_path / "big.bin"), "--mib", "160", "--raw-output-data-prefix", str(raw)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_environment())
+    _kill_when(process, lambda: raw.exists() and _parts(raw), "the output copy")
+    assert _parts(raw)
+    # A second run that writes into other folders: the first one's temporary is swept all the same.
+    done = flyrun_process("-o", "json", "run", str(root / "big.py"), "big", "--path", str(tmp_path / "small.bin"),
+                          "--mib", "1", "--raw-output-data-prefix", str(raw))
+    assert done.exit_code == 0, done.stderr
+    assert _parts(raw) == []
+    assert os.path.getsize(json.loads(done.stdout)["outputs"]["o0"]) == 2**20
+
+
+def test_a_destination_name_near_the_file_name_limit_is_written(tmp_path: Path):
+    from fsspec.implementations.local import LocalFileSystem
+
+    from flyrun.data.atomic import open_atomic
+
+    target = tmp_path / ("n" * 250 + ".bin")
+    with open_atomic(LocalFileSystem(), str(target)) as out:
+        out.write(b"whole")
+    assert target.read_bytes() == b"whole" and _parts(tmp_path) == []

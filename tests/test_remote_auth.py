@@ -51,12 +51,12 @@ def secured(tmp_path_factory):
 
 @pytest.fixture
 def person_env(tmp_path):
-    """A person's machine: their own home, and tokens in a plaintext keyring file under it."""
+    """A person's machine: their own home, and an OS keyring (a stand-in keeping its secrets under that home)."""
     home = tmp_path / "home"
     home.mkdir()
     return subprocess_env(HOME=str(home), XDG_DATA_HOME=str(home / ".local" / "share"),
                           XDG_CONFIG_HOME=str(home / ".config"),
-                          PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring")
+                          PYTHON_KEYRING_BACKEND="auth_support.VaultKeyring")
 
 
 def flyrun(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -28,10 +28,12 @@ def shop(tmp_path):
 def test_a_package_runs_from_another_folder_with_local_file_and_folder_inputs(remote, shop):
     done = remote("run", "--remote", "--wait", str(shop.flow), "inventory", *shop.inputs, cwd=shop.work)
     assert done.exit_code == 0, done.output
-    lines = done.stdout.splitlines()
-    assert lines[0].startswith("Execution ") and "(launch_plan flytesnacks/development/shop.flow.inventory@" in lines[0]
-    assert lines[1].startswith("Go to http://") and lines[1].endswith(" to see execution in the console.")
-    assert lines[2:] == OUTPUT_TEXT
+    assert done.stdout.splitlines() == OUTPUT_TEXT  # results only: progress lines are on stderr
+    lines = done.stderr.splitlines()
+    launched = next(i for i, line in enumerate(lines) if line.startswith("Execution "))
+    assert "(launch_plan flytesnacks/development/shop.flow.inventory@" in lines[launched]
+    assert lines[launched + 1].startswith("Go to http://")
+    assert lines[launched + 1].endswith(" to see execution in the console.")
     assert "  n2: SUCCEEDED" in done.stderr.splitlines()  # node progress: plain lines on stderr without a TTY
 
     uploads = [c.json for c in remote.proxy.calls() if c.path == "/api/v1/dataproxy/artifact_urn"]
@@ -103,12 +105,12 @@ def test_register_a_folder_then_launch_what_only_the_server_has(remote, shop):
     # shop.work has no Python files: the name can only be the server's, at its latest version
     latest = remote("run", "--remote", "--wait", "shop.flow.inventory", *shop.inputs, cwd=shop.work)
     assert latest.exit_code == 0, latest.output
-    assert "@v2)." in latest.stdout.splitlines()[0], latest.output
-    assert latest.stdout.splitlines()[2] == "o0: 3 line(s); files: one.txt, sub/two.txt", latest.output
+    assert any(line.startswith("Execution ") and "@v2)." in line for line in latest.stderr.splitlines())
+    assert latest.stdout.splitlines() == ["o0: 3 line(s); files: one.txt, sub/two.txt", "o1: 3"], latest.output
     pinned = remote("run", "--remote", "--wait", "--version", "v1", "shop.flow.inventory", *shop.inputs,
                     cwd=shop.work)
     assert pinned.exit_code == 0, pinned.output
-    assert pinned.stdout.splitlines()[2:] == OUTPUT_TEXT
+    assert pinned.stdout.splitlines() == OUTPUT_TEXT
     task = remote("run", "--remote", "--wait", "-o", "json", "--version", "v1", "shop.tasks.count_lines",
                   "--ff", "notes.txt", cwd=shop.work)
     assert task.exit_code == 0, task.output
@@ -137,6 +139,15 @@ def test_a_name_that_exists_is_taken_as_the_same_execution_with_a_warning(remote
     assert json.loads(second.stdout)["outputs"] == {"o0": "Hello world, the answer is 4"}
 
 
+def test_without_wait_the_launch_lines_are_progress_on_stderr(remote):
+    done = remote("run", "--remote", str(REPO / "examples" / "hello.py"), "wf", "--x", "1")
+    assert done.exit_code == 0, done.output
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert any(line.startswith("Execution ") and " launched (launch_plan " in line for line in lines), lines
+    assert any(line.startswith("Go to http") for line in lines), lines
+
+
 def test_on_a_terminal_wait_draws_a_live_table_of_the_nodes(remote, tmp_path):
     """stderr on a pseudo-terminal: rich redraws one table of nodes and phases instead of printing lines."""
     primary, secondary = pty.openpty()
@@ -158,7 +169,7 @@ def test_on_a_terminal_wait_draws_a_live_table_of_the_nodes(remote, tmp_path):
     os.close(primary)
     stdout = proc.stdout.read()
     assert proc.wait(timeout=60) == 0, drawn
-    assert stdout.splitlines()[-1] == "o0: Hello world, the answer is 9"
+    assert stdout == "o0: Hello world, the answer is 9\n"  # the launch lines and the table are on stderr
     text = drawn.decode()
     assert "\x1b[2K" in text and "\x1b[32mSUCCEEDED" in text  # lines redrawn in place, phases in colour
     assert "  n1: SUCCEEDED" not in text  # no plain progress lines

@@ -95,9 +95,9 @@ def _launch_and_follow(app: Application, client: Any, launch_id: Any, literals: 
     execution = launch(client, launch_id, literals, launch_options(options), notify=app.info)
     url = console_url(app.config, execution)
     document.update(execution={**execution.as_dict(), "url": url})
-    if not app.json_output:
-        app.echo(f"Execution {execution.name} launched ({launch_id}).")
-        app.echo(f"Go to {url} to see execution in the console.")
+    # Progress, not a result: stdout holds the outputs only (and -o json its one document).
+    app.info(f"Execution {execution.name} launched ({launch_id}).")
+    app.info(f"Go to {url} to see execution in the console.")
     if not options["wait"]:
         if app.json_output:
             app.print_json(document)

@@ -167,6 +167,7 @@ def _run_entity(app: Application, entity: Any, flags: dict[str, Any], run_option
     from flyrun.cli.progress import transfer_progress
     from flyrun.cli.render import render_outputs
     from flyrun.local.runner import LocalRunSettings, run_locally
+    from flyrun.local.streams import task_output_to_stderr
 
     inputs = _gather_inputs(app, entity, flags, run_options)
     settings = LocalRunSettings(raw_output_prefix=run_options.get("raw_output_data_prefix"),
@@ -179,7 +180,8 @@ def _run_entity(app: Application, entity: Any, flags: dict[str, Any], run_option
                                 signals=_signals(run_options.get("signal") or ()),
                                 interactive=app.env.interactive,
                                 container_runtime=run_options.get("container_runtime"))
-    outputs = run_locally(entity, inputs, settings, notify=app.info, ask=app.ask, debug=app.debug)
+    with task_output_to_stderr():  # stdout carries the results only
+        outputs = run_locally(entity, inputs, settings, notify=app.info, ask=app.ask, debug=app.debug)
     render_outputs(app, outputs, entity.interface.outputs)
 
 

@@ -1,7 +1,8 @@
 """Atomic writes: what a task writes appears at the destination whole, or not at all.
 
 A write reaches its destination only when the writer is closed without an error: a local file is written under a
-temporary name in the destination's folder and renamed; an S3 multipart upload or a GCS resumable upload is only
+hidden temporary name in the destination's folder and renamed (one a killed process left is removed by the next
+run: ``flyrun.data.partials``); an S3 multipart upload or a GCS resumable upload is only
 completed on close. An exception inside ``with``, ``discard()``, a writer dropped without ``close()``, or a killed
 process leaves nothing at the destination.
 """
@@ -32,20 +33,35 @@ class _LocalTarget(_Target):
     """A temporary file next to the destination, renamed over it on commit."""
 
     def __init__(self, path: str) -> None:
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
+        from flyrun.data import partials
+
+        absolute = os.path.abspath(path)
+        os.makedirs(os.path.dirname(absolute), exist_ok=True)
         self.path = path
-        self.temp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.part")
-        self.file = open(self.temp, "xb")  # noqa: SIM115 - closed by commit() or discard()
+        # Noted in this process's journal: if SIGKILL leaves it behind, the next run removes it (see partials).
+        self.temp = partials.temp_path(absolute)
+        try:
+            self.file = open(self.temp, "xb")  # noqa: SIM115 - closed by commit() or discard()
+        except BaseException:
+            partials.finished(self.temp)
+            raise
 
     def commit(self) -> None:
-        self.file.close()
-        os.replace(self.temp, self.path)
+        from flyrun.data import partials
+
+        try:
+            self.file.close()
+            os.replace(self.temp, self.path)
+        finally:
+            partials.finished(self.temp)
 
     def discard(self) -> None:
+        from flyrun.data import partials
+
         self.file.close()
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.temp)
+        partials.finished(self.temp)
 
 
 # S3 multipart part size for streamed writes when none is given: s3fs buffers about three parts' worth at once, so

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -140,7 +139,9 @@ def _local_files(local_dir: str) -> list[tuple[str, str, int]]:
 
 def _copy_local_tree(source: str, destination: str, advance: Callable[[int], None] | None) -> None:
     """Build the copy beside ``destination`` and rename it into place; the first failure stops and cleans up."""
-    temp = f"{destination.rstrip(os.sep)}.{secrets.token_hex(4)}.part"
+    from flyrun.data import partials
+
+    temp = partials.temp_path(destination)
     try:
         for root, dirs, names in os.walk(source):
             dirs.sort()
@@ -154,6 +155,8 @@ def _copy_local_tree(source: str, destination: str, advance: Callable[[int], Non
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
+    finally:
+        partials.finished(temp)
 
 
 def _remove_quietly(uris: list[str], context: Any) -> None:
@@ -175,14 +178,16 @@ def download_file(uri: str, local_path: str, context: Any) -> None:
 
 def download_directory(uri: str, local_dir: str, context: Any) -> None:
     """Copy every file under ``uri`` into ``local_dir``, which appears whole or not at all."""
+    from flyrun.data import partials
+
     storage = context.storage_options
     fs, base = filesystem_for(uri, storage)
-    temp = f"{local_dir.rstrip(os.sep)}.{secrets.token_hex(4)}.part"
     with storage_errors("download", uri, storage):
         listing = fs.find(base, withdirs=False, detail=True)
         if not listing and not fs.isdir(base):
             raise FileNotFoundError(uri)
         total = sum(int(entry.get("size") or 0) for entry in listing.values())
+        temp = partials.temp_path(local_dir)
         try:
             with progress(context, f"Downloading {basename(uri)}/", total) as advance:
                 os.makedirs(temp)
@@ -193,6 +198,8 @@ def download_directory(uri: str, local_dir: str, context: Any) -> None:
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise
+        finally:
+            partials.finished(temp)
 
 
 def _fetch(fs: Any, path: str, local_path: str, advance: Callable[[int], None] | None) -> None:

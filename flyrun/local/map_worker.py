@@ -7,7 +7,8 @@ container does. Values cross the boundary as literals, as they cross a cluster's
 
 Messages: the parent sends a spec (``worker_spec``), the worker answers ``("ready", pid)`` or ``("error", text)``;
 then each batch ``[(index, input literals), ...]`` gets ``[(index, output literals | ItemFailure, notices), ...]``;
-``None`` ends the worker. Standard output and error are the parent's, so a task's prints show as in-process.
+``None`` ends the worker. Standard output and error are the parent's, so a task's prints show as in-process: on
+stderr during a `flyrun run`, whose descriptor 1 points there while the run lasts (``flyrun.local.streams``).
 """
 
 from __future__ import annotations

@@ -3,18 +3,21 @@
 Keyring layout (as flytekit's, plus the expiry): service = the endpoint without ``dns:///`` (``localhost:30080``),
 usernames ``access_token``, ``refresh_token`` and ``expires_at`` (seconds since the epoch).
 
-A keyring backend counts as working unless it is keyring's ``fail`` or ``null`` backend, a chainer with nothing
-to chain (priority < 1), or one that would prompt for a password (keyrings.alt's encrypted file). Every keyring
-call is guarded: ``KeyringError``, ``EOFError`` (a backend reading a closed stdin), ``ValueError`` and
-``RuntimeError`` mean "no keyring". Without one — or with ``admin.disableKeyring`` — tokens go to
-``$XDG_CONFIG_HOME/flyrun/credentials.json`` (or ``~/.flyrun/credentials.json``), mode 0600 in a 0700 folder,
-written whole (temporary file, then rename).
+A keyring backend counts as working unless it is keyring's ``fail`` or ``null`` backend, one keyring itself ranks
+below 1 (a chainer with nothing to chain, keyrings.alt's plaintext file, which keeps tokens readable in a 0755
+folder), or one that would prompt for a password (keyrings.alt's encrypted file). Every keyring call is guarded:
+``KeyringError``, ``EOFError`` (a backend reading a closed stdin), ``ValueError`` and ``RuntimeError`` mean "no
+keyring". Without one — or with ``admin.disableKeyring`` — tokens go to ``$XDG_CONFIG_HOME/flyrun/credentials.json``
+(or ``~/.flyrun/credentials.json``), mode 0600 in a 0700 folder (an existing looser one is tightened), written
+whole (temporary file, then rename). Tokens an earlier flyrun left in a plaintext keyring move to that file on the
+next load, and leave the plaintext keyring.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -37,16 +40,19 @@ class TokenStore:
                  notify: Callable[[str], None] | None = None) -> None:
         self.service = service
         self.file = config_dir(environ) / "credentials.json"
+        # ~/.flyrun holds config (and credentials without XDG_CONFIG_HOME): tightened to 0700 like the file's folder
+        self._home_dir = Path(environ.get("HOME") or "~").expanduser() / ".flyrun"
         self.use_keyring = use_keyring
         self.notify = notify or (lambda _text: None)
         self._backend: object | None = None
+        self._plaintext: object | None = None  # keyrings.alt's plaintext file, when keyring would pick it
         self._backend_checked = False
         self._detected_name = "none"
 
     # -- the API ----------------------------------------------------------------------------------
     def load(self) -> Credentials | None:
         stored = self._keyring_load() if self.backend is not None else None
-        return stored or self._file_load()
+        return stored or self._file_load() or self._moved_from_plaintext()
 
     def save(self, credentials: Credentials) -> str:
         """Store the tokens; returns where they went (for ``auth login`` to say)."""
@@ -57,11 +63,13 @@ class TokenStore:
             self.notify(f"Notice: no working OS keyring ({self.backend_name}); tokens are saved in "
                         f"{self.file} (mode 0600)")
         self._file_save(credentials)
+        self._plaintext_delete()
         return str(self.file)
 
     def delete(self) -> bool:
         """Remove this endpoint's tokens everywhere; True when there were any."""
         removed = self._keyring_delete() if self.backend is not None else False
+        removed = self._plaintext_delete() or removed
         return self._file_delete() or removed
 
     @property
@@ -79,6 +87,7 @@ class TokenStore:
                 detected = _detect_backend()
                 self._detected_name = _class_name(detected)
                 self._backend = detected if detected is not None and _usable(detected) else None
+                self._plaintext = detected if _is_plaintext(detected) else None
         return self._backend
 
     @property
@@ -122,8 +131,41 @@ class TokenStore:
         except _keyring_errors():
             return False
 
+    # -- a plaintext keyring: only ever emptied -----------------------------------------------------
+    def _moved_from_plaintext(self) -> Credentials | None:
+        """Tokens an earlier flyrun kept in a plaintext keyring: moved into the 0600 file."""
+        self.backend  # noqa: B018 - looks the backends up
+        if self._plaintext is None:
+            return None
+        try:
+            values = {name: self._plaintext.get_password(self.service, name) for name in USERNAMES}
+        except _keyring_errors():
+            return None
+        found = _from_values(values)
+        if found is not None:
+            self._file_save(found)
+            self._plaintext_delete()
+        return found
+
+    def _plaintext_delete(self) -> bool:
+        self.backend  # noqa: B018 - looks the backends up
+        if self._plaintext is None:
+            return False
+        removed = False
+        for name in USERNAMES:
+            try:
+                if self._plaintext.get_password(self.service, name) is not None:
+                    self._plaintext.delete_password(self.service, name)
+                    removed = True
+            except _keyring_errors():
+                pass
+        return removed
+
     # -- file -------------------------------------------------------------------------------------
     def _file_entries(self) -> dict[str, dict]:
+        for folder in {self.file.parent, self._home_dir}:
+            _tighten(folder, 0o700)
+        _tighten(self.file, 0o600)
         try:
             document = json.loads(self.file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -150,6 +192,7 @@ class TokenStore:
     def _file_write(self, entries: dict[str, dict]) -> None:
         folder = self.file.parent
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _tighten(folder, 0o700)  # mkdir leaves an existing folder (a 0755 ~/.flyrun) as it was
         handle, temporary = tempfile.mkstemp(prefix=".credentials-", dir=folder)  # created 0600
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -159,6 +202,16 @@ class TokenStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """Take away what ``mode`` does not grant (group and others) from an existing file or folder of ours."""
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+        if current & ~mode:
+            os.chmod(path, current & mode)
+    except OSError:  # missing, or not ours to change: nothing to tighten
+        pass
 
 
 def _to_values(credentials: Credentials) -> dict[str, str | None]:
@@ -204,12 +257,24 @@ def _class_name(backend) -> str:
 def _usable(backend) -> bool:
     from keyring.backends import chainer, fail, null
 
-    if isinstance(backend, (fail.Keyring, null.Keyring)):
+    if isinstance(backend, (fail.Keyring, null.Keyring)) or _is_plaintext(backend) or _prompts(backend):
+        return False
+    try:
+        # keyring ranks the backends it would not choose on its own below 1: plaintext, encrypted file, fail, null
+        if not backend.priority >= 1:
+            return False
+    except Exception:  # a backend that cannot say how good it is, is not
         return False
     if isinstance(backend, chainer.ChainerBackend):
         chained = list(getattr(backend, "backends", []))
-        return backend.priority >= 1 and bool(chained) and all(_usable(b) for b in chained)
-    return not _prompts(backend)
+        return bool(chained) and all(_usable(b) for b in chained)
+    return True
+
+
+def _is_plaintext(backend) -> bool:
+    """keyrings.alt's plaintext file: tokens readable by anyone who can read its (0755) folder."""
+    return any(cls.__name__ == "PlaintextKeyring" and cls.__module__.startswith("keyrings.alt")
+               for cls in type(backend).__mro__)
 
 
 def _prompts(backend) -> bool:
