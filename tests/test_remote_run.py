@@ -12,7 +12,7 @@ import sys
 
 import pytest
 from conftest import REPO
-from remote_projects import write_shop
+from remote_projects import BOXES_INPUTS, write_boxes, write_shop
 
 pytestmark = pytest.mark.slow
 
@@ -162,3 +162,36 @@ def test_on_a_terminal_wait_draws_a_live_table_of_the_nodes(remote, tmp_path):
     text = drawn.decode()
     assert "\x1b[2K" in text and "\x1b[32mSUCCEEDED" in text  # lines redrawn in place, phases in colour
     assert "  n1: SUCCEEDED" not in text  # no plain progress lines
+
+
+def test_a_registered_workflow_takes_dataclasses_enums_dicts_and_files_by_name(remote, tmp_path):
+    """Launched by name, the inputs are built from the server's interface alone, and accept what a launch from
+    the file accepts: dataclasses (nested, in lists and maps), enums, a plain dict, a file and a folder."""
+    boxes = write_boxes(tmp_path)
+    local = remote("run", str(boxes.flow), "pack", *BOXES_INPUTS, cwd=boxes.work)
+    expected = "o0: a,b 5 blue ['k'] hi ['one.txt'] int Color"
+    assert local.exit_code == 0 and local.stdout == expected + "\n", local.output
+    registered = remote("register", str(boxes.root), "--version", "boxes-v1", cwd=boxes.work)
+    assert registered.exit_code == 0, registered.output
+
+    launched = remote("run", "--remote", "--wait", "boxes.pack", *BOXES_INPUTS, cwd=boxes.work)
+    assert launched.exit_code == 0, launched.output
+    assert launched.stdout.splitlines()[2:] == [expected]
+    created = [c.json for c in remote.proxy.calls() if c.method == "POST" and c.path == "/api/v1/executions"]
+    literals = created[-1]["inputs"]["literals"]
+    assert literals["boxes"]["collection"]["literals"][0]["scalar"]["generic"] == {
+        "name": "b", "size": {"width": 2, "height": 1.5}, "color": "blue"}
+    assert literals["color"]["scalar"]["primitive"]["string_value"] == "blue"
+    assert "/blobs/uploads/" in literals["notes"]["scalar"]["blob"]["uri"]
+
+    shown = remote("run", "--remote", "boxes.pack", "--help", cwd=boxes.work)
+    assert shown.exit_code == 0, shown.output
+    summary = " ".join(shown.stdout.split())
+    assert "first: Box = {'name': 'a', 'size': {'width': 1, 'height': 2.5}, 'color': 'red'}" in summary
+    assert "--color [red|blue]" in summary and "= ..." not in summary
+
+    wrong = remote("run", "--remote", "boxes.pack", *BOXES_INPUTS, "--first", '{"name": "c", "colour": "red"}',
+                   cwd=boxes.work)
+    assert wrong.exit_code == 2
+    assert wrong.stderr.splitlines()[0] == ("Error: Invalid value for '--first': Box has no field 'colour' "
+                                            "(fields: name, size, color)")
