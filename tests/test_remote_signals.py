@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from remote_projects import write_stages
@@ -60,3 +61,23 @@ def test_reject_fails_the_run(remote, stages):
     waited = remote("executions", "wait", name)
     assert waited.exit_code == 6
     assert waited.stderr.splitlines()[-1] == f"Error: execution {name} FAILED at node n1: gate 'review' was rejected"
+
+
+def test_a_gate_of_an_aborted_or_finished_run_cannot_be_answered(remote, stages):
+    name = launch(remote, stages, "reviewed")
+    reached = remote("signals", name)
+    for _ in range(100):  # the gate exists once the run reaches it
+        if reached.stdout:
+            break
+        time.sleep(0.1)
+        reached = remote("signals", name)
+    assert reached.stdout == "review: bool waiting\n", reached.output
+    assert remote("executions", "terminate", name).exit_code == 0
+    assert remote("executions", "wait", name).exit_code == 6
+    for command in (["approve", name, "review"], ["reject", name, "review"], ["set-input", name, "review", "true"]):
+        answered = remote(*command)
+        assert answered.exit_code == 2 and answered.stdout == "", answered.output
+        assert answered.stderr.splitlines() == [
+            f"Error: execution {name} is ABORTED: its gate 'review' can no longer be answered",
+            f"Hint: see `flyrun executions get {name}`"]
+    assert remote("signals", name).stdout == "review: bool waiting\n"  # nothing was set

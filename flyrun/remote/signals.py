@@ -43,12 +43,31 @@ def find_signal(client: AdminClient, execution: ExecutionId, gate: str, retry_fo
 def answer_gate(client: AdminClient, execution: ExecutionId, gate: str,
                 value_for: Callable[[dict[str, Any]], dict[str, Any]], retry_for: float = 10.0) -> dict[str, Any]:
     """Set the gate's value (``value_for(signal)``) once its signal exists; returns the value set."""
+    from flyrun.errors import InvalidArgumentError
+    from flyrun.remote.follow import TERMINAL_PHASES, phase_of
+
     signal = find_signal(client, execution, gate, retry_for)
     if signal.get("value"):
         raise UsageError(f"gate '{gate}' of execution {execution.name} was already answered")
     value = value_for(signal)
-    client.set_signal(execution, gate, value)
+    # The signal of a gate outlives its run: a FlyteAdmin takes a value for an ended run and nothing acts on it.
+    phase = phase_of(client.get_execution(execution))
+    if phase in TERMINAL_PHASES or phase == "ABORTING":
+        raise _ended(execution, gate, phase)
+    try:
+        client.set_signal(execution, gate, value)
+    except InvalidArgumentError as error:
+        # It ended in between; the server (flyrun sandbox) refuses with FAILED_PRECONDITION.
+        phase = phase_of(client.get_execution(execution))
+        if phase in TERMINAL_PHASES or phase == "ABORTING":
+            raise _ended(execution, gate, phase) from None
+        raise error
     return value
+
+
+def _ended(execution: ExecutionId, gate: str, phase: str) -> UsageError:
+    return UsageError(f"execution {execution.name} is {phase}: its gate '{gate}' can no longer be answered",
+                      hint=f"see `flyrun executions get {execution.name}`")
 
 
 def typed_value(signal: dict[str, Any], text: str) -> dict[str, Any]:
