@@ -224,6 +224,12 @@ def resolve_target(words: list[str], cwd: Path, root_dir: str | None = None) -> 
     module_file = module_file_for(first, module_root) if second else None
     if module_file is not None:
         return Target(locate(module_file, root_dir), second, 2)
+    module, dot, entity = first.rpartition(".")
+    if second is None and dot and entity.isidentifier():
+        # MODULE.ENTITY as one word, as `flyrun run --remote` takes it.
+        module_file = module_file_for(module, module_root)
+        if module_file is not None:
+            return Target(locate(module_file, root_dir), entity, 1)
     if second is None and first.isidentifier():
         return Target(_locate_by_scan(first, cwd, root_dir), first, 1)
     raise UsageError(f"{first}: no such file or module under {module_root}",

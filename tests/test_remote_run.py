@@ -195,3 +195,39 @@ def test_a_registered_workflow_takes_dataclasses_enums_dicts_and_files_by_name(r
     assert wrong.exit_code == 2
     assert wrong.stderr.splitlines()[0] == ("Error: Invalid value for '--first': Box has no field 'colour' "
                                             "(fields: name, size, color)")
+
+
+CHAIN3 = '''
+from flyrun import task, workflow
+
+
+@task
+def inc(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def chain3(x: int = 0) -> int:
+    return inc(x=inc(x=inc(x=x)))
+'''
+
+
+def test_a_server_name_is_launched_from_a_folder_holding_a_file_of_the_same_module_name(remote, tmp_path):
+    """`run --remote chain3.chain3` where chain3.py is a script that defines no chain3: the server's entity; where
+    chain3.py defines it: the local code, MODULE.ENTITY as one word."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "chain3.py").write_text(CHAIN3)
+    registered = remote("register", str(project / "chain3.py"), "--version", "chain3-v1", cwd=tmp_path)
+    assert registered.exit_code == 0, registered.output
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "chain3.py").write_text("print('a script, not a workflow')\n")
+    launched = remote("run", "--remote", "--wait", "chain3.chain3", "--x", "4", cwd=work)
+    assert launched.exit_code == 0, launched.output
+    assert "(launch_plan flytesnacks/development/chain3.chain3@chain3-v1)." in launched.stdout.splitlines()[0]
+    assert launched.stdout.splitlines()[2:] == ["o0: 7"]
+    local_code = remote("run", "--remote", "--wait", "-o", "json", "chain3.chain3", "--x", "1", cwd=project)
+    assert local_code.exit_code == 0, local_code.output
+    document = json.loads(local_code.stdout)
+    assert document["outputs"] == {"o0": 4} and "registration" in document

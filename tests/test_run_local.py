@@ -258,3 +258,12 @@ def test_a_plain_dict_input_and_output_run_locally(cli, project):
     assert cli("run", str(root / "loose.py"), "wf", "-o", "json").stdout.startswith('{\n  "outputs": {\n    "o0": {')
     bad = cli("run", str(root / "loose.py"), "wf", "--d", "[1, 2]")
     assert bad.exit_code == 2 and "expected a dict (a JSON object), got list [1, 2]" in bad.stderr
+
+
+def test_module_dot_entity_as_one_word(cli, monkeypatch):
+    monkeypatch.chdir(REPO / "examples" / "project")
+    result = cli("run", "flows.pipelines.report.report", "--rects", '[{"width": 2, "height": 3}]')
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "total_area: 12.0\nlargest: 6.0\n"
+    missing = cli("run", "flows.pipelines.report.nothing")
+    assert missing.exit_code == 2 and "nothing" in missing.stderr and "Traceback" not in missing.stderr
