@@ -84,6 +84,9 @@ def import_location(location: ModuleLocation) -> ModuleType:
     except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
+        extra = _missing_extra(exc)
+        if extra:
+            raise UserCodeError(f"{_user_frame(exc, location.root)}: {exc}: pip install 'flyrun[{extra}]'") from exc
         raise UserCodeError(f"{_user_frame(exc, location.root)}: {type(exc).__name__} while importing "
                             f"{location.module_name}: {exc}") from exc
     loaded = getattr(module, "__file__", None)
@@ -91,6 +94,17 @@ def import_location(location: ModuleLocation) -> ModuleType:
         raise UsageError(f"module name '{location.module_name}' is taken by {loaded}, so {location.file} "
                          "cannot be imported under it", hint="rename the file or choose --root-dir")
     return module
+
+
+# Packages that user code imports and that an extra of flyrun installs: top-level module -> extra.
+_EXTRAS = {"kubernetes": "kubernetes"}
+
+
+def _missing_extra(exc: BaseException) -> str | None:
+    """The flyrun extra that provides a missing package (a V1PodSpec needs ``kubernetes``), if one does."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    return _EXTRAS.get(exc.name.split(".", 1)[0])
 
 
 def _display(filename: str) -> str:
@@ -210,6 +224,12 @@ def resolve_target(words: list[str], cwd: Path, root_dir: str | None = None) -> 
     module_file = module_file_for(first, module_root) if second else None
     if module_file is not None:
         return Target(locate(module_file, root_dir), second, 2)
+    module, dot, entity = first.rpartition(".")
+    if second is None and dot and entity.isidentifier():
+        # MODULE.ENTITY as one word, as `flyrun run --remote` takes it.
+        module_file = module_file_for(module, module_root)
+        if module_file is not None:
+            return Target(locate(module_file, root_dir), entity, 1)
     if second is None and first.isidentifier():
         return Target(_locate_by_scan(first, cwd, root_dir), first, 1)
     raise UsageError(f"{first}: no such file or module under {module_root}",

@@ -2,7 +2,8 @@
 
 ``shop``: a package of two modules (the workflow module imports its tasks with an absolute and a relative import)
 taking a local file and a local folder. ``stages``: a single file with a task that raises, one that sleeps, a
-``wait_for_input(int)`` gate and an ``approve`` gate.
+``wait_for_input(int)`` gate and an ``approve`` gate. ``boxes``: a workflow whose inputs are dataclasses (nested,
+in a list and a map, and as a default), an enum, a plain dict, a file and a folder.
 """
 
 from __future__ import annotations
@@ -91,6 +92,64 @@ def asks() -> int:
 def reviewed(x: int = 1) -> int:
     return approve(double(n=x), "review")
 '''
+
+
+BOXES = '''
+import enum
+from dataclasses import dataclass
+
+from flyrun import FlyteDirectory, FlyteFile, task, workflow
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@dataclass
+class Size:
+    width: int
+    height: float
+
+
+@dataclass
+class Box:
+    name: str
+    size: Size
+    color: Color
+
+
+@task
+def describe(boxes: list[Box], spares: dict[str, Size], color: Color, extra: dict, notes: FlyteFile,
+             data: FlyteDirectory, first: Box) -> str:
+    with notes.open("r") as f:
+        text = f.read().strip()
+    names = sorted(relative for _, relative in data.crawl())
+    widths = sum(b.size.width for b in boxes) + sum(s.width for s in spares.values())
+    return (f"{first.name},{','.join(b.name for b in boxes)} {widths} {color.value} {sorted(extra)} {text} "
+            f"{names} {type(boxes[0].size.width).__name__} {type(boxes[0].color).__name__}")
+
+
+@workflow
+def pack(boxes: list[Box], spares: dict[str, Size], color: Color, extra: dict, notes: FlyteFile,
+         data: FlyteDirectory, first: Box = Box("a", Size(1, 2.5), Color.RED)) -> str:
+    return describe(boxes=boxes, spares=spares, color=color, extra=extra, notes=notes, data=data, first=first)
+'''
+BOXES_INPUTS = ["--boxes", '[{"name": "b", "size": {"width": 2, "height": 1.5}, "color": "blue"}]',
+                "--spares", '{"x": {"width": 3, "height": 1}}', "--color", "blue", "--extra", '{"k": [1, "two"]}',
+                "--notes", "notes.txt", "--data", "data"]
+
+
+def write_boxes(base: Path) -> Shop:
+    """``boxes.py`` in a project folder, and its file and folder inputs in another (see ``BOXES_INPUTS``)."""
+    root = base / "boxes"
+    root.mkdir(parents=True)
+    (root / "boxes.py").write_text(BOXES.lstrip())
+    work = base / "boxes-work"
+    (work / "data").mkdir(parents=True)
+    (work / "notes.txt").write_text("hi\n")
+    (work / "data" / "one.txt").write_text("1")
+    return Shop(root, root / "boxes.py", work)
 
 
 @dataclass

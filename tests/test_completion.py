@@ -14,9 +14,12 @@ def test_committed_completion_scripts_are_current(cli, shell):
     assert result.stdout == committed, "run `make completions` and commit the result"
 
 
-def test_unknown_shell_exits_2(cli):
-    result = cli("completion", "tcsh")
-    assert result.exit_code == 2 and "'tcsh' is not one of" in result.stderr
+@pytest.mark.parametrize("shell", ["tcsh", "powershell"])
+def test_unknown_shell_exits_2_naming_the_shells(cli, shell):
+    result = cli("completion", shell)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [f"Error: flyrun has no completion script for {shell}: the shells are "
+                                          "bash, zsh, fish"]
 
 
 def test_entity_names_complete_from_the_syntax_tree(flyrun_process, project):

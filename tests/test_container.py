@@ -94,6 +94,33 @@ def test_seed_example_runs_on_the_host(cli):
     assert (workflow.exit_code, workflow.stdout) == (0, "o0: 3.141592653589793\n"), workflow.stderr
 
 
+# Runs flyrun as a fresh Python without the kubernetes package: its import fails as on a machine after `make install`.
+WITHOUT_KUBERNETES = """
+import runpy, sys
+
+class NoKubernetes:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "kubernetes":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoKubernetes())
+sys.argv[0] = "flyrun"
+runpy.run_module("flyrun.cli.main", run_name="__main__")
+"""
+
+
+def test_the_seed_example_without_the_kubernetes_extra_says_how_to_install_it(tmp_path):
+    import subprocess
+
+    run = subprocess.run([sys.executable, "-c", WITHOUT_KUBERNETES, "run", str(REPO / "examples" / "container.py"),
+                          "ellipse", "--a", "2", "--b", "3", "--container-runtime", "host"], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.splitlines() == [f"Error: {REPO / 'examples' / 'container.py'}:10: No module named "
+                                       "'kubernetes': pip install 'flyrun[kubernetes]'"]
+
+
 def test_listing_names_container_tasks_by_their_variable(cli, project):
     root = project({"flows.py": FLOWS + 'ct = ContainerTask(name="ellipse-area", image="i", command=["true"], '
                                         'inputs=kwtypes(a=float))\n'})

@@ -177,3 +177,27 @@ def test_on_a_terminal_the_first_call_signs_in_with_the_device_flow_and_the_run_
     assert proc.returncode == 0, bytes(seen).decode(errors="replace")
     assert stdout.decode().splitlines()[-1] == f"o0: {HELLO_OUTPUT}"
     assert b"To Authenticate navigate in a browser to the following URL:" in seen
+
+
+@pytest.mark.parametrize("auth_type", [None, "DeviceFlow", "ClientSecret"])
+def test_a_server_without_authentication_needs_no_sign_in(cli, sandbox_server, secured, tmp_path, auth_type,
+                                                          monkeypatch):
+    """`auth status` and `auth login` against `flyrun sandbox` without --auth (whatever admin.authType says):
+    no sign-in is needed, exit 0; against `--auth` status still says "not signed in" (exit 4)."""
+    monkeypatch.setenv("FLYRUN_TEST_OPEN_SECRET", "unused")
+    chosen = (f"  authType: {auth_type}\n  clientId: c\n  clientSecretEnvVar: FLYRUN_TEST_OPEN_SECRET\n"
+              if auth_type else "")
+    endpoint = sandbox_server["url"].split("://", 1)[1]
+    config = tmp_path / "open.yaml"
+    config.write_text(f"admin:\n  endpoint: {endpoint}\n  insecure: true\n{chosen}")
+    for command in ("status", "login"):
+        answered = cli("-c", str(config), "auth", command)
+        assert answered.exit_code == 0, answered.output
+        assert answered.stdout == f"{endpoint} needs no sign-in: it accepts requests without a token\n"
+        assert "501" not in answered.output
+    as_json = cli("-c", str(config), "auth", "status", "-o", "json")
+    assert json.loads(as_json.stdout) == {"signed_in": False, "endpoint": endpoint, "sign_in_needed": False}
+
+    config.write_text(f"admin:\n  endpoint: {secured.endpoint}\n  insecure: true\n  authType: DeviceFlow\n")
+    closed = cli("-c", str(config), "auth", "status")
+    assert closed.exit_code == 4 and "not signed in" in closed.stderr

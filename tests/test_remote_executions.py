@@ -97,3 +97,52 @@ def test_list_get_and_outputs_print_one_json_document(remote, stages):
     assert remote("executions", "outputs", name).stdout == "o0: 2\n"
     text = remote("executions", "list", "--limit", "5").stdout.splitlines()
     assert text[0].split()[:3] == [name, "SUCCEEDED", "stages.breaks"]
+
+
+ORDERED = '''
+import time
+
+from flyrun import task, workflow
+
+
+@task
+def nap(seconds: float) -> int:
+    time.sleep(seconds)
+    return 1
+
+
+@task
+def double(n: int) -> int:
+    return n * 2
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@workflow
+def ordered(x: int = 1) -> int:
+    slow = nap(seconds=1.0)
+    after_slow = double(n=slow)
+    quick = double(n=x)
+    return add(a=after_slow, b=quick)
+'''
+
+
+def test_get_and_wait_list_nodes_in_the_workflows_order(remote, tmp_path):
+    """n1 (after the slow n0) starts after n2, so the server lists n0, n2, n1, n3; flyrun shows the graph's order."""
+    flow = tmp_path / "ordered.py"
+    flow.write_text(ORDERED)
+    done = remote("run", "--remote", "--wait", "-o", "json", str(flow), "ordered")
+    assert done.exit_code == 0, done.output
+    name = launched_name(done)
+    got = remote("executions", "get", name, "-o", "json")
+    assert [node["node_id"] for node in json.loads(got.stdout)["nodes"]] == ["n0", "n1", "n2", "n3"]
+    text = remote("executions", "get", name)
+    assert [line.split(":")[0].strip() for line in text.stdout.splitlines() if line.startswith("  ")] == \
+        ["n0", "n1", "n2", "n3"]
+    waited = remote("executions", "wait", name)
+    assert waited.exit_code == 0, waited.output
+    assert [line for line in waited.stderr.splitlines() if line.startswith("  n")] == [
+        "  n0: SUCCEEDED", "  n1: SUCCEEDED", "  n2: SUCCEEDED", "  n3: SUCCEEDED"]

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 from conftest import REPO
-from remote_projects import write_shop
+from remote_projects import BOXES_INPUTS, write_boxes, write_shop
 
 pytestmark = pytest.mark.slow
 
@@ -173,3 +173,72 @@ def test_on_a_terminal_wait_draws_a_live_table_of_the_nodes(remote, tmp_path):
     text = drawn.decode()
     assert "\x1b[2K" in text and "\x1b[32mSUCCEEDED" in text  # lines redrawn in place, phases in colour
     assert "  n1: SUCCEEDED" not in text  # no plain progress lines
+
+
+def test_a_registered_workflow_takes_dataclasses_enums_dicts_and_files_by_name(remote, tmp_path):
+    """Launched by name, the inputs are built from the server's interface alone, and accept what a launch from
+    the file accepts: dataclasses (nested, in lists and maps), enums, a plain dict, a file and a folder."""
+    boxes = write_boxes(tmp_path)
+    local = remote("run", str(boxes.flow), "pack", *BOXES_INPUTS, cwd=boxes.work)
+    expected = "o0: a,b 5 blue ['k'] hi ['one.txt'] int Color"
+    assert local.exit_code == 0 and local.stdout == expected + "\n", local.output
+    registered = remote("register", str(boxes.root), "--version", "boxes-v1", cwd=boxes.work)
+    assert registered.exit_code == 0, registered.output
+
+    launched = remote("run", "--remote", "--wait", "boxes.pack", *BOXES_INPUTS, cwd=boxes.work)
+    assert launched.exit_code == 0, launched.output
+    assert launched.stdout.splitlines()[2:] == [expected]
+    created = [c.json for c in remote.proxy.calls() if c.method == "POST" and c.path == "/api/v1/executions"]
+    literals = created[-1]["inputs"]["literals"]
+    assert literals["boxes"]["collection"]["literals"][0]["scalar"]["generic"] == {
+        "name": "b", "size": {"width": 2, "height": 1.5}, "color": "blue"}
+    assert literals["color"]["scalar"]["primitive"]["string_value"] == "blue"
+    assert "/blobs/uploads/" in literals["notes"]["scalar"]["blob"]["uri"]
+
+    shown = remote("run", "--remote", "boxes.pack", "--help", cwd=boxes.work)
+    assert shown.exit_code == 0, shown.output
+    summary = " ".join(shown.stdout.split())
+    assert "first: Box = {'name': 'a', 'size': {'width': 1, 'height': 2.5}, 'color': 'red'}" in summary
+    assert "--color [red|blue]" in summary and "= ..." not in summary
+
+    wrong = remote("run", "--remote", "boxes.pack", *BOXES_INPUTS, "--first", '{"name": "c", "colour": "red"}',
+                   cwd=boxes.work)
+    assert wrong.exit_code == 2
+    assert wrong.stderr.splitlines()[0] == ("Error: Invalid value for '--first': Box has no field 'colour' "
+                                            "(fields: name, size, color)")
+
+
+CHAIN3 = '''
+from flyrun import task, workflow
+
+
+@task
+def inc(x: int) -> int:
+    return x + 1
+
+
+@workflow
+def chain3(x: int = 0) -> int:
+    return inc(x=inc(x=inc(x=x)))
+'''
+
+
+def test_a_server_name_is_launched_from_a_folder_holding_a_file_of_the_same_module_name(remote, tmp_path):
+    """`run --remote chain3.chain3` where chain3.py is a script that defines no chain3: the server's entity; where
+    chain3.py defines it: the local code, MODULE.ENTITY as one word."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "chain3.py").write_text(CHAIN3)
+    registered = remote("register", str(project / "chain3.py"), "--version", "chain3-v1", cwd=tmp_path)
+    assert registered.exit_code == 0, registered.output
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "chain3.py").write_text("print('a script, not a workflow')\n")
+    launched = remote("run", "--remote", "--wait", "chain3.chain3", "--x", "4", cwd=work)
+    assert launched.exit_code == 0, launched.output
+    assert "(launch_plan flytesnacks/development/chain3.chain3@chain3-v1)." in launched.stdout.splitlines()[0]
+    assert launched.stdout.splitlines()[2:] == ["o0: 7"]
+    local_code = remote("run", "--remote", "--wait", "-o", "json", "chain3.chain3", "--x", "1", cwd=project)
+    assert local_code.exit_code == 0, local_code.output
+    document = json.loads(local_code.stdout)
+    assert document["outputs"] == {"o0": 4} and "registration" in document

@@ -237,3 +237,33 @@ def test_global_options_also_follow_the_inputs(cli, tmp_path):
     assert json.loads(result.stdout) == {"outputs": {"o0": "Hello world, the answer is 9"}}
     result = cli("run", "--remote", "--dry-run", HELLO, "wf", "--x", "3", "-c", str(missing))
     assert result.exit_code == 3 and f"config file {missing} (from --config) does not exist" in result.stderr
+
+
+def test_a_plain_dict_input_and_output_run_locally(cli, project):
+    """The README promises dicts: an untyped ``dict`` annotation is a JSON object (a Struct on the wire)."""
+    root = project({"loose.py": '''
+        from flyrun import task, workflow
+
+        @task
+        def keys(d: dict) -> dict:
+            return {"keys": sorted(d), "nested": d.get("n")}
+
+        @workflow
+        def wf(d: dict = {"x": 1}) -> dict:
+            return keys(d=d)
+    '''})
+    result = cli("run", str(root / "loose.py"), "wf", "--d", '{"b": 1, "a": {"c": [1, 2]}, "n": null}')
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == 'o0: {"keys": ["a", "b", "n"], "nested": null}\n'
+    assert cli("run", str(root / "loose.py"), "wf", "-o", "json").stdout.startswith('{\n  "outputs": {\n    "o0": {')
+    bad = cli("run", str(root / "loose.py"), "wf", "--d", "[1, 2]")
+    assert bad.exit_code == 2 and "expected a dict (a JSON object), got list [1, 2]" in bad.stderr
+
+
+def test_module_dot_entity_as_one_word(cli, monkeypatch):
+    monkeypatch.chdir(REPO / "examples" / "project")
+    result = cli("run", "flows.pipelines.report.report", "--rects", '[{"width": 2, "height": 3}]')
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "total_area: 12.0\nlargest: 6.0\n"
+    missing = cli("run", "flows.pipelines.report.nothing")
+    assert missing.exit_code == 2 and "nothing" in missing.stderr and "Traceback" not in missing.stderr

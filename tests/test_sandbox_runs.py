@@ -192,6 +192,23 @@ def test_rejected_gate_fails_the_run(runs):
     assert done["closure"]["phase"] == "FAILED" and "rejected" in done["closure"]["error"]["message"]
 
 
+def test_a_gate_of_an_ended_execution_cannot_be_answered(runs):
+    """What the console's Approve button sends (POST /api/v1/signals) to a run aborted while its gate waited:
+    FAILED_PRECONDITION (HTTP 400), not an approval nobody acts on."""
+    wf = approve_workflow()
+    runs.register(wf, launch_plan(wf))
+    name = runs.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(3)})
+    runs.wait_for_node(name, "n1", "RUNNING")
+    stopped = runs.http.delete(f"{runs.url}/api/v1/executions/flytesnacks/development/{name}",
+                               json={"cause": "enough"}, timeout=10)
+    assert stopped.status_code == 200
+    assert runs.wait(name, timeout=20)["closure"]["phase"] == "ABORTED"
+    refused = runs.signal(name, "review", {"scalar": {"primitive": {"boolean": True}}})
+    assert refused.status_code == 400, refused.text
+    message = f"execution flytesnacks:development:{name} is ABORTED; its gate 'review' can no longer be answered"
+    assert refused.json() == {"code": 9, "details": [], "message": message}  # 9: FAILED_PRECONDITION
+
+
 def test_wait_for_input_and_sleep_gates(runs):
     ask = {"id": "n0", "metadata": {"name": "number", "timeout": "600s"},
            "gate_node": {"signal": {"signal_id": "number", "type": INT, "output_variable_name": "o0"}}}

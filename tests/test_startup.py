@@ -64,3 +64,19 @@ def test_unknown_command_exits_2(flyrun_process):
     result = flyrun_process("frobnicate")
     assert result.exit_code == 2
     assert "No such command 'frobnicate'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_flyrun_alone_prints_the_help_and_exits_0(flyrun_process):
+    result = flyrun_process()
+    assert result.exit_code == 0 and result.stderr == ""
+    assert result.stdout.startswith("Usage: flyrun [OPTIONS] COMMAND [ARGS]...") and "  run " in result.stdout
+
+
+def test_python_dash_m_flyrun_is_the_flyrun_command(isolated_home):
+    proc = subprocess.run([sys.executable, "-m", "flyrun", "run", str(REPO / "examples" / "hello.py"), "wf",
+                           "--x", "3"], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=isolated_home)
+    assert (proc.returncode, proc.stdout) == (0, "o0: Hello world, the answer is 9\n"), proc.stderr
+    usage = subprocess.run([sys.executable, "-m", "flyrun", "--help"], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert usage.returncode == 0 and usage.stdout.startswith("Usage: flyrun ")

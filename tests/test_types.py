@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
@@ -112,3 +113,61 @@ def test_assignability():
 
 def test_struct_ints_survive_json_floats():
     assert engine.from_json({"x": 1.0, "y": 2}, Point) == Point(1, 2.0)
+
+
+def test_an_untyped_dict_is_a_struct_of_json():
+    assert engine.literal_type(dict) == {"simple": "STRUCT"}
+    value = {"a": [1, "two"], "b": {"c": None}}
+    assert engine.to_literal(value, dict) == {"scalar": {"generic": value}}
+    assert engine.roundtrip(value, dict) == value
+    assert engine.from_text('{"k": 1}', dict) == {"k": 1}
+    with pytest.raises(engine.TypeMismatch, match="expected a dict"):
+        engine.from_json([1], dict)
+    with pytest.raises(engine.TypeMismatch, match="must hold JSON values"):
+        engine.to_literal({"when": dt.datetime(2024, 1, 1)}, dict)
+
+
+def test_types_built_from_the_servers_literal_types_check_values_as_the_classes_would():
+    """A name-only launch has only the server's interface: a dataclass's STRUCT (with its schema and structure),
+    an enum, lists and maps of them, files."""
+    from flyrun.data.files import FlyteFile
+    from flyrun.idl.interface import python_type_for
+
+    shape = python_type_for(engine.literal_type(Shape))
+    assert engine.describe(shape) == "Shape"
+    given = {"name": "s", "corners": [{"x": 1.0, "y": 2}], "color": "green"}
+    assert engine.to_json(engine.from_json(given, shape), shape) == {
+        "name": "s", "corners": [{"x": 1, "y": 2.0}], "color": "green"}
+    literal = engine.to_literal(engine.from_json(given, shape), shape)
+    assert literal == engine.to_literal(Shape("s", [Point(1, 2.0)], Color.GREEN), Shape)  # as the class writes it
+    for bad, message in [({"name": "s", "corners": [], "colour": "red"}, "Shape has no field 'colour'"),
+                         ({"name": "s", "corners": []}, "Shape needs field 'color'"),
+                         ({**given, "color": "blue"}, "Shape.color: 'blue' is not one of red, green"),
+                         ({**given, "corners": [{"x": "1", "y": 2}]}, r"Shape.corners: Point.x: expected int")]:
+        with pytest.raises(engine.TypeMismatch, match=message):
+            engine.from_json(bad, shape)
+
+    many = python_type_for(engine.literal_type(dict[str, list[Shape]]))
+    assert engine.describe(many) == "Dict[str, List[Shape]]"
+    assert engine.to_json(engine.from_text(json.dumps({"k": [given]}), many), many)["k"][0]["color"] == "green"
+    color = python_type_for(engine.literal_type(Color))
+    assert engine.to_literal(engine.from_text("red", color), color) == engine.to_literal(Color.RED, Color)
+    assert python_type_for({"blob": {"format": "csv", "dimensionality": "SINGLE"}}) is FlyteFile["csv"]
+
+
+def test_a_struct_described_only_by_a_json_schema_with_refs():
+    """flytekit's schemas: marshmallow's ``definitions`` and mashumaro's ``$defs``, referenced by ``$ref``."""
+    from flyrun.idl.interface import python_type_for
+
+    size = {"type": "object", "title": "Size", "required": ["w"], "properties": {"w": {"type": "integer"}}}
+    tags = {"type": "array", "items": {"type": "string"}}
+    box_schema = {"type": "object", "title": "Box", "required": ["size"],
+                  "properties": {"size": {"$ref": "#/definitions/SizeSchema"}, "tags": tags, "any": {}}}
+    schema = {"$ref": "#/definitions/BoxSchema", "definitions": {"BoxSchema": box_schema, "SizeSchema": size}}
+    box = python_type_for({"simple": "STRUCT", "metadata": schema})
+    given = {"size": {"w": 2.0}, "tags": ["a"], "any": [1]}
+    assert engine.from_json(given, box) == {"size": {"w": 2}, "tags": ["a"], "any": [1]}
+    with pytest.raises(engine.TypeMismatch, match="Box.size: Size needs field 'w'"):
+        engine.from_json({"size": {}}, box)
+    anything = python_type_for({"simple": "STRUCT"})
+    assert engine.from_json({"free": 1}, anything) == {"free": 1}

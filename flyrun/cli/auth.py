@@ -24,9 +24,12 @@ def auth() -> None:
 @click.pass_obj
 def login(app: Application) -> None:
     """Sign in with admin.authType (DeviceFlow prints a URL and a code: no browser needed here)."""
-    from flyrun.remote.auth.account import sign_in
+    from flyrun.remote.auth.account import server_needs_no_sign_in, sign_in
 
     with app.admin_session() as session:
+        if server_needs_no_sign_in(session):
+            _render_open(app, session.endpoint)
+            return
         status = sign_in(session)
     if app.json_output:
         app.print_json(status.as_json())
@@ -40,13 +43,22 @@ def login(app: Application) -> None:
 @click.pass_obj
 def status(app: Application) -> None:
     """Show the endpoint, the signed-in user and the token's expiry (exit 4 when not signed in)."""
-    from flyrun.remote.auth.account import account_status, auth_disabled
+    from flyrun.errors import AuthError, ServerError
+    from flyrun.remote.auth.account import account_status, auth_disabled, server_needs_no_sign_in
 
     with app.admin_session(interactive=False) as session:
         if auth_disabled(session):
             _render_disabled(app, session.endpoint)
             return
-        state = account_status(session)
+        try:
+            state = account_status(session)
+        except (AuthError, ServerError):
+            # Not signed in (or no sign-in service to ask, HTTP 501): fine when the server takes requests
+            # without a token (a sandbox without --auth).
+            if not server_needs_no_sign_in(session):
+                raise
+            _render_open(app, session.endpoint)
+            return
     if app.json_output:
         app.print_json({"signed_in": True, **state.as_json()})
         return
@@ -95,6 +107,13 @@ def _render_disabled(app: Application, endpoint: str) -> None:
         app.print_json({"signed_in": False, "endpoint": endpoint, "auth_type": "None"})
     else:
         app.echo(f"endpoint:   {endpoint}\nauth type:  None (sign-in is off)")
+
+
+def _render_open(app: Application, endpoint: str) -> None:
+    if app.json_output:
+        app.print_json({"signed_in": False, "endpoint": endpoint, "sign_in_needed": False})
+    else:
+        app.echo(f"{endpoint} needs no sign-in: it accepts requests without a token")
 
 
 def _user_line(user: dict | None) -> str:

@@ -21,8 +21,17 @@ def completion_script(shell: str) -> str:
     return completer(build_root(), {}, "flyrun", COMPLETE_VAR).source()
 
 
+def _known_shell(ctx: click.Context, param: click.Parameter, shell: str) -> str:
+    if shell not in SHELLS:
+        from flyrun.errors import UsageError
+
+        raise UsageError(f"flyrun has no completion script for {shell}: the shells are {', '.join(SHELLS)}")
+    return shell
+
+
 @click.command()
-@click.argument("shell", type=click.Choice(SHELLS))
+@click.argument("shell", metavar="SHELL", callback=_known_shell,
+                shell_complete=lambda ctx, param, incomplete: [s for s in SHELLS if s.startswith(incomplete)])
 @global_options
 @click.pass_obj
 def completion(app: Application, shell: str) -> None:

@@ -63,10 +63,15 @@ def get(app: Application, name: str, project: str | None, domain: str | None) ->
     """One execution: its phase, what it runs, its nodes and any error."""
     ident = execution_id(app, name, project, domain)
     with admin_client(app) as client:
-        row = _summary(client.get_execution(ident))
+        from flyrun.remote.follow import graph_order
+
+        execution = client.get_execution(ident)
+        row = _summary(execution)
         nodes = [{"node_id": n["id"]["node_id"], "phase": n.get("closure", {}).get("phase"),
                   "error": (n.get("closure", {}).get("error") or {}).get("message")}
                  for n in client.node_executions(ident) if n["id"]["node_id"] not in ("start-node", "end-node")]
+        order = graph_order(client, execution)
+        nodes.sort(key=lambda node: order(node["node_id"]))
     if app.json_output:
         app.print_json({**row, "nodes": nodes})
         return

@@ -89,7 +89,7 @@ def _wants_rich_help(argv: Sequence[str], env: Environment) -> bool:
 
 def run_cli(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
     """Run the CLI and return its exit status; nothing here calls ``sys.exit``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv) or ["--help"]  # bare `flyrun`: the help, exit 0
     app = Application(env)
     if _wants_rich_help(argv, app.env):
         from rich_click.patch import patch

@@ -58,6 +58,7 @@ def run(app: Application, target: tuple[str, ...], root_dir: str | None, **run_o
     flyrun run examples/hello.py wf --x 3      FILE ENTITY
     flyrun run examples/hello.py:wf --x 3      FILE:ENTITY
     flyrun run pkg.flows wf                    a dotted module under the project root
+    flyrun run pkg.flows.wf                    the same, as one word
     flyrun run wf --x 3                        an entity name, found under the current folder
     flyrun run examples/hello.py               list the tasks and workflows in a file
     flyrun run examples/hello.py wf --help     list an entity's inputs
@@ -131,8 +132,9 @@ def _only_on_server(words: list[str], root_dir: str | None) -> bool:
     module, _, short = name.rpartition(".")
     if not short.isidentifier():
         return False
-    if module:  # a full name, module.function: local if that module is a file under the root
-        return loader.module_file_for(module, Path(root_dir or Path.cwd()).resolve()) is None
+    if module:  # a full name, module.function: local if that module is a file under the root that defines it
+        module_file = loader.module_file_for(module, Path(root_dir or Path.cwd()).resolve())
+        return module_file is None or short not in loader.defined_entity_names(module_file)
     return not loader.scan_for_entity(short, Path.cwd())
 
 

@@ -55,8 +55,9 @@ _SIMPLE_TYPES = {"INTEGER": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
 def python_type_for(literal_type_dict: dict) -> Any:
     """A Python type that reads and writes values of a ``LiteralType``, for entities known only from a server.
 
-    Enums become ``str`` and structs ``dict`` (their Python classes live in code flyrun does not have);
-    blobs become ``FlyteFile``/``FlyteDirectory``.
+    The Python classes of enums and structs live in code flyrun does not have: enums become an ``enum.Enum`` of
+    their values, structs a ``dict`` type that checks the fields the server describes (flyrun.types.described);
+    blobs become ``FlyteFile``/``FlyteDirectory`` of their format.
     """
     import datetime as dt
 
@@ -68,9 +69,13 @@ def python_type_for(literal_type_dict: dict) -> Any:
     if simple == "DURATION":
         return dt.timedelta
     if simple == "STRUCT":
-        return dict
+        from flyrun.types.described import struct_type
+
+        return struct_type(literal_type_dict, python_type_for)
     if "enum_type" in literal_type_dict:
-        return str
+        from flyrun.types.described import enum_type
+
+        return enum_type(list(literal_type_dict["enum_type"].get("values") or []))
     if "collection_type" in literal_type_dict:
         return list[python_type_for(literal_type_dict["collection_type"])]  # type: ignore[misc]
     if "map_value_type" in literal_type_dict:
@@ -83,6 +88,8 @@ def python_type_for(literal_type_dict: dict) -> Any:
         from flyrun.data.files import FlyteDirectory, FlyteFile
 
         multipart = literal_type_dict["blob"].get("dimensionality") == "MULTIPART"
-        return FlyteDirectory if multipart else FlyteFile
+        base = FlyteDirectory if multipart else FlyteFile
+        fmt = literal_type_dict["blob"].get("format")
+        return base[fmt] if fmt else base
     raise UsageError(f"flyrun cannot give values of type {literal_type_dict} on the command line",
                      hint="use --inputs-file with the registered workflow's launch plan defaults")

@@ -27,9 +27,12 @@ def wait_for(client: AdminClient, execution: ExecutionId, *, timeout: float | No
     deadline = None if timeout is None else clock() + timeout
     seen: dict[str, str] = {}
     interval = poll
+    order: Callable[[str], tuple] | None = None
     while True:
         current = client.get_execution(execution)
-        _report_nodes(client, execution, seen, on_node)
+        if order is None:
+            order = graph_order(client, current)
+        _report_nodes(client, execution, seen, on_node, order)
         if phase_of(current) in TERMINAL_PHASES:
             return current
         if deadline is not None and clock() >= deadline:
@@ -42,14 +45,56 @@ def wait_for(client: AdminClient, execution: ExecutionId, *, timeout: float | No
 
 
 def _report_nodes(client: AdminClient, execution: ExecutionId, seen: dict[str, str],
-                  on_node: Callable[[NodeChange], None]) -> None:
-    for node in client.node_executions(execution):
+                  on_node: Callable[[NodeChange], None], order: Callable[[str], tuple]) -> None:
+    nodes = sorted(client.node_executions(execution), key=lambda n: order(n.get("id", {}).get("node_id", "?")))
+    for node in nodes:
         node_id = node.get("id", {}).get("node_id", "?")
         phase = node.get("closure", {}).get("phase", "UNDEFINED")
         if node_id in ("start-node", "end-node") or seen.get(node_id) == phase:
             continue
         seen[node_id] = phase
         on_node(NodeChange(node_id, phase, _error_text(node.get("closure", {}))))
+
+
+def graph_order(client: AdminClient, execution: dict[str, Any]) -> Callable[[str], tuple]:
+    """A sort key for the execution's node ids: the workflow's graph order (upstream first; nodes free at the
+    same time in the order the workflow defines them). Ids the graph does not have (a task run on its own, whose
+    workflow the server made up) come after, ``n2`` before ``n10``."""
+    from flyrun.errors import FlyrunError
+    from flyrun.remote.client import EntityId
+
+    ident = execution.get("closure", {}).get("workflow_id") or {}
+    ranks: dict[str, int] = {}
+    if ident.get("name") and ident.get("version"):
+        try:
+            workflow = client.get_entity(EntityId("WORKFLOW", ident.get("project", ""), ident.get("domain", ""),
+                                                  ident["name"], ident["version"]))
+        except FlyrunError:
+            workflow = {}
+        primary = workflow.get("closure", {}).get("compiled_workflow", {}).get("primary", {})
+        defined = [node.get("id", "") for node in primary.get("template", {}).get("nodes", [])]
+        upstream = {node: list((ids or {}).get("ids", []))
+                    for node, ids in primary.get("connections", {}).get("upstream", {}).items()}
+        ranks = {node: rank for rank, node in enumerate(topological(defined, upstream))}
+    return lambda node_id: (node_id not in ranks, ranks.get(node_id, 0), natural_order(node_id))
+
+
+def topological(defined: list[str], upstream: dict[str, list[str]]) -> list[str]:
+    """``defined`` in an order where every node follows its upstream nodes; among nodes that are ready together,
+    the order of ``defined``. Nodes in a cycle (there should be none) keep their place at the end."""
+    position = {node: index for index, node in enumerate(defined)}
+    waiting = {node: {up for up in upstream.get(node, []) if up in position and up != node} for node in defined}
+    done: list[str] = []
+    while True:
+        ready = [node for node in defined if node in waiting and not waiting[node]]
+        if not ready:
+            break
+        node = ready[0]
+        done.append(node)
+        del waiting[node]
+        for rest in waiting.values():
+            rest.discard(node)
+    return done + [node for node in defined if node in waiting]
 
 
 def phase_of(execution: dict[str, Any]) -> str:

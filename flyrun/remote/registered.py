@@ -26,9 +26,15 @@ class RegisteredEntity:
     def signature(self) -> str:
         from flyrun.types import engine
 
-        parts = [f"{n}: {engine.describe(t)}" + (" = ..." if n in self.interface.defaults else "")
-                 for n, t in self.interface.inputs.items()]
-        return f"{self.short_name}({', '.join(parts)})"
+        parts = []
+        for name, python_type in self.interface.inputs.items():
+            text = f"{name}: {engine.describe(python_type)}"
+            if name in self.interface.defaults:
+                # The JSON form: the default's Python class (a dataclass, an enum) lives in code flyrun lacks.
+                text += f" = {engine.to_json(self.interface.defaults[name], python_type)!r}"
+            parts.append(text)
+        outputs = ", ".join(f"{n}: {engine.describe(t)}" for n, t in self.interface.outputs.items())
+        return f"{self.short_name}({', '.join(parts)})" + (f" -> {outputs}" if outputs else "")
 
 
 def find_registered(client: AdminClient, name: str, project: str, domain: str,

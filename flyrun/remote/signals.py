@@ -24,13 +24,23 @@ def find_signal(client: AdminClient, execution: ExecutionId, gate: str, retry_fo
     from flyrun.remote.follow import TERMINAL_PHASES, phase_of
 
     deadline = clock() + retry_for
+    checked = False
     while True:
         signals = client.list_signals(execution)
         for signal in signals:
             if signal.get("id", {}).get("signal_id") == gate:
                 return signal
-        phase = phase_of(client.get_execution(execution))  # NotFoundError when there is no such execution
+        current = client.get_execution(execution)  # NotFoundError when there is no such execution
+        phase = phase_of(current)
         known = ", ".join(sorted(s["id"]["signal_id"] for s in signals)) or "none"
+        if not checked:
+            checked = True
+            gates = graph_gates(client, current)
+            if gates is not None and gate not in gates:
+                # The workflow will never reach it: no point in waiting out --retry-for.
+                raise UsageError(f"execution {execution.name} has no gate '{gate}' (its workflow's gates: "
+                                 f"{', '.join(sorted(gates)) or 'none'})",
+                                 hint="check the gate name with `flyrun signals EXECUTION`")
         if phase in TERMINAL_PHASES:
             raise UsageError(f"execution {execution.name} ended ({phase}) without reaching gate '{gate}' "
                              f"(gates reached: {known})")
@@ -40,15 +50,71 @@ def find_signal(client: AdminClient, execution: ExecutionId, gate: str, retry_fo
         time.sleep(0.25)
 
 
+def graph_gates(client: AdminClient, execution: dict[str, Any]) -> set[str] | None:
+    """The signal ids of every gate in the execution's compiled workflow (sub-workflows and branches too), or None
+    when the graph is not known (a task run on its own, a server that does not say)."""
+    from flyrun.errors import FlyrunError
+    from flyrun.remote.client import EntityId
+
+    ident = execution.get("closure", {}).get("workflow_id") or {}
+    if not ident.get("name") or not ident.get("version"):
+        return None
+    try:
+        workflow = client.get_entity(EntityId("WORKFLOW", ident.get("project", ""), ident.get("domain", ""),
+                                              ident["name"], ident["version"]))
+    except FlyrunError:
+        return None
+    compiled = workflow.get("closure", {}).get("compiled_workflow")
+    if not compiled:
+        return None
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            gate_node = value.get("gate_node")
+            if isinstance(gate_node, dict):
+                for kind in ("approve", "signal"):
+                    signal_id = (gate_node.get(kind) or {}).get("signal_id")
+                    if signal_id:
+                        found.add(signal_id)
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(compiled)
+    return found
+
+
 def answer_gate(client: AdminClient, execution: ExecutionId, gate: str,
                 value_for: Callable[[dict[str, Any]], dict[str, Any]], retry_for: float = 10.0) -> dict[str, Any]:
     """Set the gate's value (``value_for(signal)``) once its signal exists; returns the value set."""
+    from flyrun.errors import InvalidArgumentError
+    from flyrun.remote.follow import TERMINAL_PHASES, phase_of
+
     signal = find_signal(client, execution, gate, retry_for)
     if signal.get("value"):
         raise UsageError(f"gate '{gate}' of execution {execution.name} was already answered")
     value = value_for(signal)
-    client.set_signal(execution, gate, value)
+    # The signal of a gate outlives its run: a FlyteAdmin takes a value for an ended run and nothing acts on it.
+    phase = phase_of(client.get_execution(execution))
+    if phase in TERMINAL_PHASES or phase == "ABORTING":
+        raise _ended(execution, gate, phase)
+    try:
+        client.set_signal(execution, gate, value)
+    except InvalidArgumentError as error:
+        # It ended in between; the server (flyrun sandbox) refuses with FAILED_PRECONDITION.
+        phase = phase_of(client.get_execution(execution))
+        if phase in TERMINAL_PHASES or phase == "ABORTING":
+            raise _ended(execution, gate, phase) from None
+        raise error
     return value
+
+
+def _ended(execution: ExecutionId, gate: str, phase: str) -> UsageError:
+    return UsageError(f"execution {execution.name} is {phase}: its gate '{gate}' can no longer be answered",
+                      hint=f"see `flyrun executions get {execution.name}`")
 
 
 def typed_value(signal: dict[str, Any], text: str) -> dict[str, Any]:

@@ -60,7 +60,8 @@ class ListTransformer(TypeTransformer):
 @register
 class DictTransformer(TypeTransformer):
     def matches(self, python_type: Any) -> bool:
-        return typing.get_origin(python_type) is dict
+        # Dict without arguments is an untyped dict (flyrun.types.structs).
+        return typing.get_origin(python_type) is dict and bool(_args(python_type))
 
     def _value(self, python_type: Any) -> Any:
         args = _args(python_type)

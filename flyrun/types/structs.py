@@ -1,4 +1,4 @@
-"""Enums and (nested) dataclasses."""
+"""Enums, (nested) dataclasses and untyped dicts."""
 
 from __future__ import annotations
 
@@ -143,3 +143,42 @@ def _json_schema(python_type: type) -> dict:
                                 "title": engine.describe(field_type)}
     return {"title": python_type.__name__, "type": "object", "properties": properties,
             "required": list(properties)}
+
+
+@register
+class UntypedDictTransformer(TypeTransformer):
+    """A plain ``dict`` (or ``Dict`` without arguments) travels as a Struct, as flytekit sends it: any JSON
+    object with string keys."""
+
+    def matches(self, python_type: Any) -> bool:
+        return python_type is dict or (typing.get_origin(python_type) is dict and not typing.get_args(python_type))
+
+    def literal_type(self, python_type: Any) -> dict:
+        return {"simple": "STRUCT"}
+
+    def describe(self, python_type: Any) -> str:
+        return "dict"
+
+    def to_literal(self, value: Any, python_type: Any) -> dict:
+        return {"scalar": {"generic": self.to_json(value, python_type)}}
+
+    def to_python(self, literal: dict, python_type: Any) -> dict:
+        try:
+            return dict(literal["scalar"]["generic"])
+        except (KeyError, TypeError):
+            raise TypeMismatch(f"literal {literal!r} is not a struct") from None
+
+    def from_json(self, value: Any, python_type: Any) -> dict:
+        return self.to_json(value, python_type)
+
+    def to_json(self, value: Any, python_type: Any) -> dict:
+        import json
+
+        if not isinstance(value, dict):
+            raise TypeMismatch(f"expected a dict (a JSON object), got {type(value).__name__} {value!r}")
+        try:
+            # A Struct holds JSON only; a round trip through its text says whether the value is JSON.
+            return json.loads(json.dumps(value, allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            raise TypeMismatch(f"a dict input must hold JSON values (str keys, numbers, strings, lists, "
+                               f"dicts): {exc}") from None

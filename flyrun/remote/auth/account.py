@@ -50,6 +50,15 @@ def auth_disabled(session) -> bool:
     return session.auth is None
 
 
+def server_needs_no_sign_in(session) -> bool:
+    """Whether the server answers an API call without a token, as FlyteAdmin and ``flyrun sandbox`` do with
+    authentication off (they also publish no ``/config/v1/flyte_client``: a sign-in flow has nothing to use)."""
+    # Anonymous, like the discovery requests: straight through the transport, never with a token.
+    response = session.transport.request("GET", session.url("/api/v1/projects"), params={"limit": 1},
+                                         headers={"Accept": "application/json"}, allow_redirects=False)
+    return response.status_code == 200
+
+
 def _manager(session):
     if session.auth is None:
         raise AuthError(f"sign-in is off for {session.endpoint} (admin.authType: None)",

@@ -87,6 +87,7 @@ def set_signal(sb: Services, request: Any) -> Any:
         raise missing("signal_id")
     if not request.HasField("value"):
         raise missing("value")
+    _refuse_if_ended(sb, key, request.id.signal_id)
     row = sb.store.signal(key, request.id.signal_id)
     if row is None:
         raise invalid(f"failed to validate that signal [{key.project}:{key.domain}:{key.name}:"
@@ -98,6 +99,25 @@ def set_signal(sb: Services, request: Any) -> Any:
     sb.store.set_signal(key, request.id.signal_id, dump(request.value))
     sb.scheduler.notify()
     return signal_pb2.SignalSetResponse()
+
+
+def _refuse_if_ended(sb: Services, key: Any, signal_id: str) -> None:
+    """A gate of an execution that has ended (or is being aborted) waits for nothing any more: setting its
+    signal would report an approval that nobody acts on. FAILED_PRECONDITION, as for any request the resource's
+    state forbids."""
+    from flyteidl.core import execution_pb2
+
+    from flyrun.sandbox.records import WF_FINAL
+
+    row = sb.store.execution(key)
+    if row is None:
+        raise ApiError(Code.NOT_FOUND, f"missing entity of type execution with identifier "
+                                       f"{key.project}:{key.domain}:{key.name}")
+    phase = execution_pb2.WorkflowExecution.Phase
+    if row["phase"] in (*WF_FINAL, phase.ABORTING):
+        ended = phase.Name(row["phase"])
+        raise ApiError(Code.FAILED_PRECONDITION, f"execution {key.project}:{key.domain}:{key.name} is {ended}; "
+                                                 f"its gate '{signal_id}' can no longer be answered")
 
 
 def list_signals(sb: Services, request: Any) -> Any:
