@@ -187,7 +187,7 @@ def test_a_registered_workflow_takes_dataclasses_enums_dicts_and_files_by_name(r
 
     launched = remote("run", "--remote", "--wait", "boxes.pack", *BOXES_INPUTS, cwd=boxes.work)
     assert launched.exit_code == 0, launched.output
-    assert launched.stdout.splitlines()[2:] == [expected]
+    assert launched.stdout.splitlines() == [expected]  # the launch lines are progress, on stderr
     created = [c.json for c in remote.proxy.calls() if c.method == "POST" and c.path == "/api/v1/executions"]
     literals = created[-1]["inputs"]["literals"]
     assert literals["boxes"]["collection"]["literals"][0]["scalar"]["generic"] == {
@@ -236,8 +236,8 @@ def test_a_server_name_is_launched_from_a_folder_holding_a_file_of_the_same_modu
     (work / "chain3.py").write_text("print('a script, not a workflow')\n")
     launched = remote("run", "--remote", "--wait", "chain3.chain3", "--x", "4", cwd=work)
     assert launched.exit_code == 0, launched.output
-    assert "(launch_plan flytesnacks/development/chain3.chain3@chain3-v1)." in launched.stdout.splitlines()[0]
-    assert launched.stdout.splitlines()[2:] == ["o0: 7"]
+    assert "(launch_plan flytesnacks/development/chain3.chain3@chain3-v1)." in launched.stderr
+    assert launched.stdout == "o0: 7\n"
     local_code = remote("run", "--remote", "--wait", "-o", "json", "chain3.chain3", "--x", "1", cwd=project)
     assert local_code.exit_code == 0, local_code.output
     document = json.loads(local_code.stdout)

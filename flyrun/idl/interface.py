@@ -90,6 +90,6 @@ def python_type_for(literal_type_dict: dict) -> Any:
         multipart = literal_type_dict["blob"].get("dimensionality") == "MULTIPART"
         base = FlyteDirectory if multipart else FlyteFile
         fmt = literal_type_dict["blob"].get("format")
-        return base[fmt] if fmt else base
+        return base[fmt] if fmt else base  # type: ignore[index]  # a class that takes a format, as FlyteFile["csv"]
     raise UsageError(f"flyrun cannot give values of type {literal_type_dict} on the command line",
                      hint="use --inputs-file with the registered workflow's launch plan defaults")

@@ -153,7 +153,7 @@ def _from_schema(schema: dict, root: dict, python_type_for: Any) -> Any:
     if isinstance(kind, str) and kind in _JSON_SCHEMA_TYPES:
         return _JSON_SCHEMA_TYPES[kind]
     if kind == "array" and isinstance(schema.get("items"), dict):
-        return list[_from_schema(_resolve(root, schema["items"]), root, python_type_for)]
+        return list[_from_schema(_resolve(root, schema["items"]), root, python_type_for)]  # type: ignore[misc]
     if kind == "object" and isinstance(schema.get("properties"), dict):
         # A nested dataclass: its own schema, with the root's definitions reachable for its $refs.
         nested = dict(schema, definitions=root.get("definitions"), **{"$defs": root.get("$defs")})

@@ -21,6 +21,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from flyrun.remote.auth.credentials import Credentials
 
@@ -45,7 +46,7 @@ class TokenStore:
         self.use_keyring = use_keyring
         self.notify = notify or (lambda _text: None)
         self._backend: object | None = None
-        self._plaintext: object | None = None  # keyrings.alt's plaintext file, when keyring would pick it
+        self._plaintext: Any = None  # keyrings.alt's plaintext file, when keyring would pick it
         self._backend_checked = False
         self._detected_name = "none"
 
