@@ -25,6 +25,13 @@ _EXPORTS = {
     "PodTemplate": "flyrun.sdk.container",
     "FlyteFile": "flyrun.data.files",
     "FlyteDirectory": "flyrun.data.files",
+    "LaunchPlan": "flyrun.sdk.launch_plan",
+    "CronSchedule": "flyrun.sdk.schedule",
+    "FixedRate": "flyrun.sdk.schedule",
+    "Email": "flyrun.sdk.notification",
+    "Slack": "flyrun.sdk.notification",
+    "PagerDuty": "flyrun.sdk.notification",
+    "WorkflowExecutionPhase": "flyrun.sdk.notification",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -34,7 +41,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.container import ContainerTask, PodTemplate
     from flyrun.sdk.gates import approve, sleep, wait_for_input
     from flyrun.sdk.interface import kwtypes
+    from flyrun.sdk.launch_plan import LaunchPlan
     from flyrun.sdk.map import map_task, partial
+    from flyrun.sdk.notification import Email, PagerDuty, Slack, WorkflowExecutionPhase
+    from flyrun.sdk.schedule import CronSchedule, FixedRate
     from flyrun.sdk.task import PythonFunctionTask, Resources, task
     from flyrun.sdk.workflow import Workflow, workflow
 

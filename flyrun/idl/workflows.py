@@ -59,7 +59,11 @@ def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> 
         "upstream_node_ids": node.depends_on(),
     }
     kind = getattr(entity, "kind", "")
-    if kind == "workflow":
+    if kind == "launch_plan":
+        from flyrun.idl.launch_plans import launch_plan_node
+
+        result["metadata"], result["workflow_node"] = launch_plan_node(entity, settings)
+    elif kind == "workflow":
         result["workflow_node"] = {"sub_workflow_ref": settings.identifier("WORKFLOW", entity.name)}
     elif kind in GATE_KINDS:
         result["metadata"] = gate_metadata(entity)

@@ -95,8 +95,9 @@ def _register_all(client: AdminClient, entities: list[Any], registration: Regist
 
 
 def launch_id_for(entity: Any, project: str, domain: str, version: str) -> EntityId:
-    """Workflows run through their default launch plan, tasks directly (as pyflyte does)."""
-    kind = "LAUNCH_PLAN" if entity.kind == "workflow" else "TASK"
+    """Workflows run through their default launch plan, launch plans as themselves, tasks directly (as pyflyte
+    does)."""
+    kind = "LAUNCH_PLAN" if entity.kind in ("workflow", "launch_plan") else "TASK"
     return EntityId(kind, project, domain, entity.name, version)
 
 
