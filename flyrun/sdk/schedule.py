@@ -9,6 +9,7 @@ day matches either of them, as in every cron.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from flyrun.errors import WorkflowDefinitionError
@@ -196,10 +197,13 @@ def _with_kickoff(schedule: dict, kickoff: str | None) -> dict:
     return schedule
 
 
+_parsed = functools.lru_cache(maxsize=64)(parse_cron)
+
+
 def next_fire(schedule: dict, last: dt.datetime) -> dt.datetime | None:
     """When a serialized ``Schedule`` (protojson dict) fires next after ``last`` (naive UTC)."""
     if "cron_schedule" in schedule:
-        return parse_cron(schedule["cron_schedule"]["schedule"]).next_after(last)
+        return _parsed(schedule["cron_schedule"]["schedule"]).next_after(last)
     rate = schedule.get("rate")
     if rate:
         size = dict(_UNITS)[rate.get("unit", "MINUTE")]
