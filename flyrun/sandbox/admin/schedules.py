@@ -62,9 +62,7 @@ class ScheduleRunner:
             try:
                 self.tick()
             except Exception as error:  # a bad plan must not stop the other schedules
-                import sys
-
-                print(f"flyrun sandbox: schedules: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+                _log(f"{type(error).__name__}: {error}")
 
     def tick(self, now: float | None = None) -> list[str]:
         """Fire every active schedule that is due at ``now``; returns the names of the executions created."""
@@ -82,9 +80,13 @@ class ScheduleRunner:
                 store.record_fire(row["project"], row["domain"], row["name"], now)
                 continue
             due = _latest_due(_schedule_dict(plan.spec.entity_metadata.schedule), last, now)
-            if due is not None:
+            if due is None:
+                continue
+            try:
                 created.append(self._fire(plan, due))
-                store.record_fire(row["project"], row["domain"], row["name"], due)
+            except ApiError as error:  # e.g. an input with no value: say so once, and wait for the next time
+                _log(f"launch plan {row['name']} could not start at its scheduled time: {error.message}")
+            store.record_fire(row["project"], row["domain"], row["name"], due)
         return created
 
     def _fire(self, plan: Any, fire_at: float) -> str:
@@ -108,6 +110,12 @@ class ScheduleRunner:
             if error.code != Code.ALREADY_EXISTS:  # already there: this time fired before a restart
                 raise
         return name
+
+
+def _log(text: str) -> None:
+    import sys
+
+    print(f"flyrun sandbox: schedules: {text}", file=sys.stderr, flush=True)
 
 
 def _schedule_dict(schedule: Any) -> dict:
