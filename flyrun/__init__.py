@@ -32,6 +32,8 @@ _EXPORTS = {
     "Slack": "flyrun.sdk.notification",
     "PagerDuty": "flyrun.sdk.notification",
     "WorkflowExecutionPhase": "flyrun.sdk.notification",
+    "WorkflowFailurePolicy": "flyrun.sdk.failure",
+    "FlyteError": "flyrun.types.error",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -39,6 +41,7 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:  # pragma: no cover
     from flyrun.data.files import FlyteDirectory, FlyteFile
     from flyrun.sdk.container import ContainerTask, PodTemplate
+    from flyrun.sdk.failure import WorkflowFailurePolicy
     from flyrun.sdk.gates import approve, sleep, wait_for_input
     from flyrun.sdk.interface import kwtypes
     from flyrun.sdk.launch_plan import LaunchPlan
@@ -47,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.schedule import CronSchedule, FixedRate
     from flyrun.sdk.task import PythonFunctionTask, Resources, task
     from flyrun.sdk.workflow import Workflow, workflow
+    from flyrun.types.error import FlyteError
 
 
 def __getattr__(name: str):

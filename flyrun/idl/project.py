@@ -86,7 +86,9 @@ def collect(entities: list[Any]) -> tuple[list[Any], list[Any]]:
         elif entity.kind == "workflow":
             if entity.name in workflows:
                 return
-            for node in entity.nodes:
+            from flyrun.idl.failure import failure_handlers
+
+            for node in [*entity.nodes, *failure_handlers(entity)]:
                 visit(node.entity)
             workflows[entity.name] = entity
         else:

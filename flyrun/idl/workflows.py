@@ -25,7 +25,7 @@ def workflow_template(workflow: Any, settings: SerializationSettings) -> dict:
     interface = workflow.interface
     outputs = [{"var": name, "binding": _binding_data(binding, interface.outputs[name], owner, f"output '{name}'")}
                for name, binding in workflow.output_bindings.items()]
-    return {
+    template = {
         "id": settings.identifier("WORKFLOW", workflow.name),
         "metadata": {},
         "interface": typed_interface(interface.inputs, interface.outputs, owner),
@@ -33,14 +33,20 @@ def workflow_template(workflow: Any, settings: SerializationSettings) -> dict:
         "outputs": outputs,
         "metadata_defaults": {},
     }
+    from flyrun.idl.failure import add_failure_handling
+
+    add_failure_handling(template, workflow, settings, owner)
+    return template
 
 
 def subworkflows(workflow: Any) -> list[Any]:
     """Every workflow run as a node inside ``workflow``, at any depth, innermost first, once each."""
     found: dict[str, Any] = {}
 
+    from flyrun.idl.failure import failure_handlers
+
     def visit(parent: Any) -> None:
-        for node in parent.nodes:
+        for node in [*parent.nodes, *failure_handlers(parent)]:
             if getattr(node.entity, "kind", "") == "workflow" and node.entity.name not in found:
                 visit(node.entity)
                 found[node.entity.name] = node.entity
