@@ -34,6 +34,8 @@ _EXPORTS = {
     "WorkflowExecutionPhase": "flyrun.sdk.notification",
     "WorkflowFailurePolicy": "flyrun.sdk.failure",
     "FlyteError": "flyrun.types.error",
+    "create_node": "flyrun.sdk.overrides",
+    "TaskMetadata": "flyrun.sdk.task",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -47,8 +49,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.launch_plan import LaunchPlan
     from flyrun.sdk.map import map_task, partial
     from flyrun.sdk.notification import Email, PagerDuty, Slack, WorkflowExecutionPhase
+    from flyrun.sdk.overrides import create_node
     from flyrun.sdk.schedule import CronSchedule, FixedRate
-    from flyrun.sdk.task import PythonFunctionTask, Resources, task
+    from flyrun.sdk.task import PythonFunctionTask, Resources, TaskMetadata, task
     from flyrun.sdk.workflow import Workflow, workflow
     from flyrun.types.error import FlyteError
 

@@ -79,6 +79,10 @@ def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> 
         result["array_node"] = array_node(entity, result["inputs"], settings)
     else:
         result["task_node"] = {"reference_id": settings.identifier("TASK", entity.name)}
+    if "overrides" in node.metadata:  # with_overrides(...)
+        from flyrun.idl.overrides import apply_overrides
+
+        apply_overrides(result, node.metadata["overrides"])
     return result
 
 
