@@ -25,6 +25,17 @@ _EXPORTS = {
     "PodTemplate": "flyrun.sdk.container",
     "FlyteFile": "flyrun.data.files",
     "FlyteDirectory": "flyrun.data.files",
+    "LaunchPlan": "flyrun.sdk.launch_plan",
+    "CronSchedule": "flyrun.sdk.schedule",
+    "FixedRate": "flyrun.sdk.schedule",
+    "Email": "flyrun.sdk.notification",
+    "Slack": "flyrun.sdk.notification",
+    "PagerDuty": "flyrun.sdk.notification",
+    "WorkflowExecutionPhase": "flyrun.sdk.notification",
+    "WorkflowFailurePolicy": "flyrun.sdk.failure",
+    "FlyteError": "flyrun.types.error",
+    "create_node": "flyrun.sdk.overrides",
+    "TaskMetadata": "flyrun.sdk.task",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -32,11 +43,17 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:  # pragma: no cover
     from flyrun.data.files import FlyteDirectory, FlyteFile
     from flyrun.sdk.container import ContainerTask, PodTemplate
+    from flyrun.sdk.failure import WorkflowFailurePolicy
     from flyrun.sdk.gates import approve, sleep, wait_for_input
     from flyrun.sdk.interface import kwtypes
+    from flyrun.sdk.launch_plan import LaunchPlan
     from flyrun.sdk.map import map_task, partial
-    from flyrun.sdk.task import PythonFunctionTask, Resources, task
+    from flyrun.sdk.notification import Email, PagerDuty, Slack, WorkflowExecutionPhase
+    from flyrun.sdk.overrides import create_node
+    from flyrun.sdk.schedule import CronSchedule, FixedRate
+    from flyrun.sdk.task import PythonFunctionTask, Resources, TaskMetadata, task
     from flyrun.sdk.workflow import Workflow, workflow
+    from flyrun.types.error import FlyteError
 
 
 def __getattr__(name: str):

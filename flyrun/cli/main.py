@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "cache": "flyrun.cli.cache:cache",
     "package": "flyrun.cli.package:package",
     "sandbox": "flyrun.cli.sandbox:sandbox",
+    "launchplan": "flyrun.cli.launchplan:launchplan",
 }
 
 COMMAND_HELP: dict[str, str] = {
@@ -43,6 +44,7 @@ COMMAND_HELP: dict[str, str] = {
     "cache": "Show or clear the local cache of cache=True tasks.",
     "package": "Serialize tasks and workflows for a Flyte cluster and bundle the code.",
     "sandbox": "Start, inspect or stop a local Flyte-compatible server.",
+    "launchplan": "Activate, deactivate and list launch plans (and their schedules) on the server.",
 }
 
 

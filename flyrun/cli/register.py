@@ -18,11 +18,14 @@ from flyrun.cli.options import global_options
               help="Which files go into the code bundle.")
 @click.option("--root-dir", type=click.Path(file_okay=False), help="Project root (default: detected).")
 @click.option("--dry-run", is_flag=True, help="Say what would be registered; send nothing.")
+@click.option("--activate-launchplans", "activate", is_flag=True,
+              help="Activate every named launch plan registered (their schedules start).")
 @global_options
 @click.pass_obj
 def register(app: Application, paths: tuple[str, ...], project: str | None, domain: str | None,
-             version: str | None, images: tuple[str, ...], copy: str, root_dir: str | None, dry_run: bool) -> None:
-    """Register every task and workflow in FILE_OR_DIR... (and what they use) on the server."""
+             version: str | None, images: tuple[str, ...], copy: str, root_dir: str | None, dry_run: bool,
+             activate: bool) -> None:
+    """Register every task, workflow and launch plan in FILE_OR_DIR... (and what they use) on the server."""
     from flyrun.idl import package as packaging
     from flyrun.idl.settings import settings_from_config
 
@@ -43,7 +46,7 @@ def register(app: Application, paths: tuple[str, ...], project: str | None, doma
 
     with app.admin_session() as session:
         registration = register_package(AdminClient(session), session.transport, built, app.info,
-                                        progress=transfer_progress(app))
+                                        progress=transfer_progress(app), activate=activate)
     if app.json_output:
         app.print_json(registration.as_json())
         return
@@ -51,4 +54,6 @@ def register(app: Application, paths: tuple[str, ...], project: str | None, doma
         app.echo(f"registered {line}")
     for line in registration.existing:
         app.echo(f"unchanged  {line}")
+    for line in registration.activated:
+        app.echo(f"activated  {line}")
     app.echo(f"version: {registration.version}")

@@ -83,6 +83,8 @@ def run(app: Application, target: tuple[str, ...], root_dir: str | None, **run_o
         return
     entity = loader.get_entity(module, chosen.entity_name, shown)
     input_words = words[chosen.consumed:]
+    if entity.kind == "launch_plan":
+        entity.check_not_fixed([w[2:].partition("=")[0].replace("-", "_") for w in input_words if w.startswith("--")])
 
     from flyrun.cli.inputs import GLOBAL_PASSTHROUGH, entity_command
 
@@ -162,6 +164,8 @@ def _gather_inputs(app: Application, entity: Any, flags: dict[str, Any], run_opt
 
     inputs_file = run_options.get("inputs_file")
     from_file = read_inputs_file(inputs_file, app.env.stdin) if inputs_file else {}
+    if getattr(entity, "kind", "") == "launch_plan":
+        entity.check_not_fixed(list(from_file))
     return merge_inputs(entity, from_file, flags)
 
 
@@ -232,10 +236,10 @@ def _list_entities(app: Application, entities: dict[str, Any], shown: str) -> No
     if not entities:
         app.info(f"{shown} defines no tasks or workflows.")
         return
-    for kind in ("workflow", "task"):
+    for kind in ("workflow", "launch_plan", "task"):
         rows = [e for e in entities.values() if e.kind == kind]
         if rows:
-            app.echo(f"{kind.capitalize()}s in {shown}:")
+            app.echo(f"{kind.replace('_', ' ').capitalize()}s in {shown}:")
             for entity in rows:
                 app.echo(f"  {entity.signature()}")
 

@@ -79,12 +79,17 @@ def version_of(project: Project, bundle: bundles.Bundle, settings: Serialization
 
 
 def serialize(project: Project, settings: SerializationSettings) -> list[SerializedEntity]:
-    """Every entity in registration order (tasks, then each workflow followed by its launch plan), checked
+    """Every entity in registration order (tasks, then each workflow followed by its launch plans), checked
     against flyteidl's messages."""
+    from flyrun.idl.launch_plans import named_launch_plan_spec
+
     entities = [_entity("task", task.name, task_spec(task, settings), settings) for task in project.tasks]
     for workflow in project.workflows:
         entities.append(_entity("workflow", workflow.name, workflow_spec(workflow, settings), settings))
         entities.append(_entity("launch_plan", workflow.name, launch_plan_spec(workflow, settings), settings))
+        # A named launch plan follows its workflow, so it is registered before any workflow that calls it.
+        for plan in (p for p in project.launch_plans if p.workflow is workflow):
+            entities.append(_entity("launch_plan", plan.name, named_launch_plan_spec(plan, settings), settings))
     return entities
 
 

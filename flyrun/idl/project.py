@@ -17,6 +17,7 @@ class Project:
     modules: list[str] = field(default_factory=list)
     tasks: list[Any] = field(default_factory=list)  # every task to register, once each
     workflows: list[Any] = field(default_factory=list)  # sub-workflows before the workflows that run them
+    launch_plans: list[Any] = field(default_factory=list)  # named launch plans (not the default ones)
 
 
 def python_files(paths: list[str]) -> list[Path]:
@@ -52,7 +53,26 @@ def load_project(paths: list[str], root_dir: str | None = None) -> Project:
         project.modules.append(location.module_name)
         defined.extend(loader.entities_in(module).values())
     project.tasks, project.workflows = collect(defined)
+    project.launch_plans = launch_plans_of(defined)
     return project
+
+
+def launch_plans_of(entities: list[Any]) -> list[Any]:
+    """Named launch plans among ``entities`` and called as nodes by their workflows, once each by name."""
+    found: dict[str, Any] = {}
+
+    def visit(entity: Any) -> None:
+        if entity.kind == "launch_plan":
+            if not entity.is_default:
+                found.setdefault(entity.name, entity)
+            visit(entity.workflow)
+        elif entity.kind == "workflow":
+            for node in entity.nodes:
+                visit(node.entity)
+
+    for entity in entities:
+        visit(entity)
+    return list(found.values())
 
 
 def collect(entities: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -61,10 +81,14 @@ def collect(entities: list[Any]) -> tuple[list[Any], list[Any]]:
     workflows: dict[str, Any] = {}
 
     def visit(entity: Any) -> None:
-        if entity.kind == "workflow":
+        if entity.kind == "launch_plan":
+            visit(entity.workflow)
+        elif entity.kind == "workflow":
             if entity.name in workflows:
                 return
-            for node in entity.nodes:
+            from flyrun.idl.failure import failure_handlers
+
+            for node in [*entity.nodes, *failure_handlers(entity)]:
                 visit(node.entity)
             workflows[entity.name] = entity
         else:

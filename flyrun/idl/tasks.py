@@ -129,6 +129,10 @@ def task_metadata(task: Any) -> dict:
         metadata["interruptible"] = meta.interruptible
     if getattr(task, "pod_template_name", None):
         metadata["pod_template_name"] = task.pod_template_name
+    if getattr(meta, "deprecated", ""):
+        metadata["deprecated_error_message"] = meta.deprecated
+    if getattr(meta, "cache_serialize", False):
+        metadata["cache_serializable"] = True
     return metadata
 
 

@@ -26,7 +26,7 @@ def workflow_template(workflow: Any, settings: SerializationSettings) -> dict:
     interface = workflow.interface
     outputs = [{"var": name, "binding": _binding_data(binding, interface.outputs[name], owner, f"output '{name}'")}
                for name, binding in workflow.output_bindings.items()]
-    return {
+    template = {
         "id": settings.identifier("WORKFLOW", workflow.name),
         "metadata": {},
         "interface": typed_interface(interface.inputs, interface.outputs, owner),
@@ -34,14 +34,20 @@ def workflow_template(workflow: Any, settings: SerializationSettings) -> dict:
         "outputs": outputs,
         "metadata_defaults": {},
     }
+    from flyrun.idl.failure import add_failure_handling
+
+    add_failure_handling(template, workflow, settings, owner)
+    return template
 
 
 def subworkflows(workflow: Any) -> list[Any]:
     """Every workflow run as a node inside ``workflow``, at any depth, innermost first, once each."""
     found: dict[str, Any] = {}
 
+    from flyrun.idl.failure import failure_handlers
+
     def visit(parent: Any) -> None:
-        for node in parent.nodes:
+        for node in [*parent.nodes, *failure_handlers(parent)]:
             if getattr(node.entity, "kind", "") == "workflow" and node.entity.name not in found:
                 visit(node.entity)
                 found[node.entity.name] = node.entity
@@ -60,7 +66,11 @@ def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> 
         "upstream_node_ids": node.depends_on(),
     }
     kind = getattr(entity, "kind", "")
-    if kind == "workflow":
+    if kind == "launch_plan":
+        from flyrun.idl.launch_plans import launch_plan_node
+
+        result["metadata"], result["workflow_node"] = launch_plan_node(entity, settings)
+    elif kind == "workflow":
         result["workflow_node"] = {"sub_workflow_ref": settings.identifier("WORKFLOW", entity.name)}
     elif kind in GATE_KINDS:
         result["metadata"] = gate_metadata(entity)
@@ -70,6 +80,10 @@ def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> 
         result["array_node"] = array_node(entity, result["inputs"], settings)
     else:
         result["task_node"] = {"reference_id": settings.identifier("TASK", entity.name)}
+    if "overrides" in node.metadata:  # with_overrides(...)
+        from flyrun.idl.overrides import apply_overrides
+
+        apply_overrides(result, node.metadata["overrides"])
     return result
 
 

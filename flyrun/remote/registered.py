@@ -103,3 +103,14 @@ def _task_interface(task: dict[str, Any]) -> Interface:
     outputs = typed.get("outputs", {}).get("variables", {})
     return Interface(inputs={n: python_type_for(v["type"]) for n, v in inputs.items()},
                      outputs=_in_order({n: python_type_for(v["type"]) for n, v in outputs.items()}))
+
+
+def find_launch_plan(client: AdminClient, name: str, project: str, domain: str,
+                     version: str | None = None) -> tuple[str, str]:
+    """(full name, version) of the launch plan ``name`` (full or short), at ``version`` or the latest one."""
+    full_name = _full_name(client, "LAUNCH_PLAN", name, project, domain)
+    chosen = version or (client.latest_version("LAUNCH_PLAN", project, domain, full_name) if full_name else None)
+    if full_name is None or chosen is None:
+        raise NotFoundError(f"no launch plan named '{name}' in {project}/{domain}",
+                            hint="register it first: flyrun register FILE; see flyrun launchplan list")
+    return full_name, chosen

@@ -47,10 +47,11 @@ class Registration:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     entities: list[Any] = field(default_factory=list)  # flyrun.idl.package.SerializedEntity
+    activated: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {"version": self.version, "bundle": self.bundle_url, "bundle_uploaded": self.bundle_uploaded,
-                "created": self.created, "existing": self.existing}
+                "created": self.created, "existing": self.existing, "activated": self.activated}
 
 
 def entity_id(identifier: dict[str, str]) -> EntityId:
@@ -59,8 +60,9 @@ def entity_id(identifier: dict[str, str]) -> EntityId:
 
 
 def register_package(client: AdminClient, transport: Any, package: Any, notify: Notify,
-                     progress: ProgressWrapper | None = None) -> Registration:
-    """Upload the bundle of a built ``flyrun.idl.package.Package`` and register its entities."""
+                     progress: ProgressWrapper | None = None, activate: bool = False) -> Registration:
+    """Upload the bundle of a built ``flyrun.idl.package.Package`` and register its entities; named launch plans
+    with ``auto_activate=True`` (all of them with ``activate``) are then activated."""
     from flyrun.idl import bundle as bundles
     from flyrun.idl import package as packaging
 
@@ -77,6 +79,11 @@ def register_package(client: AdminClient, transport: Any, package: Any, notify: 
     entities = packaging.serialize(package.project, final)
     registration = Registration(final.version, bundle_url, uploaded, entities=entities)
     _register_all(client, entities, registration)
+    for plan in getattr(package.project, "launch_plans", ()):
+        if plan.auto_activate or activate:
+            ident = EntityId("LAUNCH_PLAN", final.project, final.domain, plan.name, final.version)
+            client.update_launch_plan_state(ident, "ACTIVE")
+            registration.activated.append(str(ident))
     return registration
 
 
@@ -95,8 +102,9 @@ def _register_all(client: AdminClient, entities: list[Any], registration: Regist
 
 
 def launch_id_for(entity: Any, project: str, domain: str, version: str) -> EntityId:
-    """Workflows run through their default launch plan, tasks directly (as pyflyte does)."""
-    kind = "LAUNCH_PLAN" if entity.kind == "workflow" else "TASK"
+    """Workflows run through their default launch plan, launch plans as themselves, tasks directly (as pyflyte
+    does)."""
+    kind = "LAUNCH_PLAN" if entity.kind in ("workflow", "launch_plan") else "TASK"
     return EntityId(kind, project, domain, entity.name, version)
 
 

@@ -158,13 +158,18 @@ def serve(options: SandboxOptions, ready: Callable[[str], None] | None = None) -
     _require_server_libraries(options.auth)
     server, services = _open(options)
     stop = _install_stop_handlers(server)
+    from flyrun.sandbox.admin.schedules import ScheduleRunner
+
+    schedules = ScheduleRunner(services)
     try:
         services.scheduler.resume_unfinished()
+        schedules.start()
         if ready is not None:
             ready(services.base_url)
         server.serve_forever(poll_interval=0.2)
     finally:
         stop()
+        schedules.stop()
         services.scheduler.shutdown()
         server.server_close()
         services.store.close()

@@ -77,6 +77,13 @@ class NodeHandle:
             downstream.upstream_ids.append(self.node.id)
         return other
 
+    def with_overrides(self, **overrides: Any) -> Any:
+        """Per-node settings (name, timeout, retries, resources, image, cache...) that win over the entity's."""
+        from flyrun.sdk.overrides import apply
+
+        apply(self.node, overrides, user_call_site())
+        return self
+
     def __bool__(self) -> bool:
         raise WorkflowDefinitionError(
             f"{user_call_site()}: the output of {self.node.label} is a promise, not a value: it cannot be "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Callable
@@ -32,11 +33,30 @@ class Resources:
 
 @dataclass(frozen=True)
 class TaskMetadata:
+    """flytekit's ``TaskMetadata``: what a task declares about how it runs (``metadata=`` of a task)."""
+
     retries: int = 0
-    timeout: dt.timedelta | None = None
+    timeout: dt.timedelta | int | None = None
     cache: bool = False
     cache_version: str = ""
     interruptible: bool | None = None
+    deprecated: str = ""
+    cache_serialize: bool = False
+
+
+def _merged_metadata(where: str, metadata: Any, deprecated: str, **settings: Any) -> TaskMetadata:
+    """``metadata=TaskMetadata(...)`` wins over the decorator's own settings; both are checked alike."""
+    if metadata is not None:
+        if not isinstance(metadata, TaskMetadata):
+            raise WorkflowDefinitionError(f"{where}: metadata must be a TaskMetadata, not {metadata!r}")
+        settings = dict(retries=metadata.retries, timeout=metadata.timeout, cache=metadata.cache,
+                        cache_version=metadata.cache_version, interruptible=metadata.interruptible)
+        deprecated = metadata.deprecated or deprecated
+    checked = task_metadata(where, **settings)
+    if not isinstance(deprecated, str):
+        raise WorkflowDefinitionError(f"{where}: deprecated must be a message string, not {deprecated!r}")
+    serialize = bool(metadata.cache_serialize) if metadata is not None else False
+    return dataclasses.replace(checked, deprecated=deprecated, cache_serialize=serialize)
 
 
 def task_metadata(where: str, retries: int = 0, timeout: dt.timedelta | int | None = None, cache: bool = False,
@@ -70,12 +90,17 @@ class PythonFunctionTask(Entity):
                  requests: Resources | None = None, limits: Resources | None = None,
                  container_image: str | None = None, environment: dict[str, str] | None = None,
                  pod_template: Any = None, pod_template_name: str | None = None,
-                 interruptible: bool | None = None) -> None:
+                 interruptible: bool | None = None, task_config: Any = None, deprecated: str = "",
+                 metadata: TaskMetadata | None = None, cache_serialize: bool = False) -> None:
         self.fn = fn
         self.name = name or task_name(fn)
         where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}: task '{self.name}'"
-        self.metadata = task_metadata(where, retries=retries, timeout=timeout, cache=cache,
-                                      cache_version=cache_version, interruptible=interruptible)
+        self.metadata = _merged_metadata(where, metadata, deprecated, retries=retries, timeout=timeout, cache=cache,
+                                         cache_version=cache_version, interruptible=interruptible)
+        if cache_serialize:
+            self.metadata = dataclasses.replace(self.metadata, cache_serialize=True)
+        # A plugin's settings object (flytekit's task_config); plain python tasks keep it for plugins to read.
+        self.task_config = task_config
         self.interface = interface_from_function(fn, where)
         for label, types in (("input", self.interface.inputs), ("output", self.interface.outputs)):
             for var, python_type in types.items():

@@ -17,7 +17,8 @@ from flyrun.types import engine
 class Workflow(Entity):
     kind = "workflow"
 
-    def __init__(self, fn: Callable[..., Any], name: str | None = None) -> None:
+    def __init__(self, fn: Callable[..., Any], name: str | None = None, failure_policy: Any = None,
+                 on_failure: Any = None) -> None:
         self.fn = fn
         self.name = name or task_name(fn)
         self.call_site = f"{graph._short_path(fn.__code__.co_filename)}:{fn.__code__.co_firstlineno}"
@@ -27,6 +28,9 @@ class Workflow(Entity):
         self.output_bindings: dict[str, graph.Binding] = {}
         self._trace(where)
         self.ordered_nodes = graph.topological_order(self.nodes)
+        from flyrun.sdk import failure
+
+        self.failure = failure.configure(self, failure_policy, on_failure, where)
         functools.update_wrapper(self, fn)
 
     @property
@@ -66,6 +70,10 @@ class Workflow(Entity):
                 for (name, value) in zip(outputs, values)}
 
     def local_execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        if self.failure is not None:  # failure_policy= / on_failure=
+            from flyrun.sdk.failure import local_execute
+
+            return local_execute(self, inputs)
         results: dict[str, dict[str, Any]] = {graph.START_NODE: inputs}
         for node in self.ordered_nodes:
             node_inputs = {name: binding.resolve(results) for name, binding in node.bindings.items()}
@@ -78,8 +86,9 @@ class Workflow(Entity):
         return f"<workflow {self.name}>"
 
 
-def workflow(_fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
-    """Make a workflow of a function: ``@workflow`` or ``@workflow(name=...)``."""
+def workflow(_fn: Callable[..., Any] | None = None, *, name: str | None = None, failure_policy: Any = None,
+             on_failure: Any = None) -> Any:
+    """Make a workflow of a function: ``@workflow`` or ``@workflow(name=..., failure_policy=..., on_failure=...)``."""
     if _fn is not None:
         return Workflow(_fn, name=name)
-    return lambda fn: Workflow(fn, name=name)
+    return lambda fn: Workflow(fn, name=name, failure_policy=failure_policy, on_failure=on_failure)

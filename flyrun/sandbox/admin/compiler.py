@@ -72,7 +72,8 @@ def compile_workflow(template: Any, sub_workflows: Any, get_task: Callable[[Any]
     tasks: dict[tuple[str, str, str, str], Any] = {}
     for workflow in [template, *sub_workflows]:
         _check_workflow(workflow, subs)
-        for node in walk_nodes(workflow.nodes):
+        failure_node = [workflow.failure_node] if workflow.HasField("failure_node") else []
+        for node in walk_nodes([*workflow.nodes, *failure_node]):
             kind = node.WhichOneof("target")
             if kind == "task_node":
                 ref = node.task_node.reference_id

@@ -138,6 +138,9 @@ def create_execution(sb: Services, request: Any) -> Any:
     execution.id.org = request.org
     execution.spec.CopyFrom(request.spec)
     _merge_launch_plan_spec(execution.spec, plan_spec)
+    from flyrun.sandbox.engine.notifications import for_execution
+
+    execution.closure.notifications.extend(for_execution(request.spec, plan_spec))
     execution.closure.phase = WF_QUEUED
     execution.closure.workflow_id.CopyFrom(workflow_id)
     now = time.time()

@@ -295,6 +295,8 @@ def update_launch_plan(store: Store, request: Any) -> Any:
             for other in _active_versions(store, plan.id.project, plan.id.domain, plan.id.name):
                 _set_state(store, other, launch_plan_pb2.INACTIVE)
         _set_state(store, plan, request.state)
+        if request.state != launch_plan_pb2.ACTIVE:  # its schedule stops; activated again, it starts afresh
+            store.forget_fire(plan.id.project, plan.id.domain, plan.id.name)
     return launch_plan_pb2.LaunchPlanUpdateResponse()
 
 

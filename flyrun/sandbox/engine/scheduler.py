@@ -134,6 +134,10 @@ class Scheduler:
                                           SYSTEM))
         else:
             record.succeeded(_boundary_node(ctx, END_NODE, outputs, outputs))
+        if record.phase in WF_FINAL:
+            from flyrun.sandbox.engine.notifications import announce
+
+            announce(self.store, ctx.key, record.message)
 
     def _forget(self, key: Key) -> None:
         with self._lock:

@@ -50,8 +50,10 @@ def run_workflow(ctx: RunContext, template: Any, inputs: Any, prefix: str, paren
             scope.stop()
     if ctx.aborted:  # terminated: whatever the nodes said while being stopped, the run was aborted
         raise Aborted()
-    if failures:
-        raise _first(failures)
+    if failures:  # the failure node, if any, runs in the scope around this (stopped) one
+        from flyrun.sandbox.engine.failure import run_failure_node
+
+        raise run_failure_node(ctx, template, outputs, prefix, parent_id, scope.parent or scope, _first(failures))
     if scope.stopped:
         raise Aborted()
     try:

@@ -89,4 +89,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX executions_by_phase ON executions (phase)",
         "CREATE INDEX node_executions_by_parent ON node_executions (project, domain, execution, parent_id)",
     )),
+    Migration(3, "launch plan schedule fires and execution events", (
+        # One row per scheduled launch plan name (activation moves a schedule between versions): the scheduled
+        # time it last fired for, so a restarted server neither fires it twice nor starts from scratch.
+        """CREATE TABLE schedule_fires (
+            project TEXT NOT NULL, domain TEXT NOT NULL, name TEXT NOT NULL,
+            last_fire REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (project, domain, name)
+        )""",
+        # What happened to an execution besides its phases (notifications it would have sent), as JSON.
+        """CREATE TABLE execution_events (
+            project TEXT NOT NULL, domain TEXT NOT NULL, execution TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+        "CREATE INDEX execution_events_by_execution ON execution_events (project, domain, execution)",
+    )),
 )

@@ -234,6 +234,30 @@ class Store:
         rows = self._rows("SELECT * FROM blobs WHERE key=?", (key,))
         return rows[0] if rows else None
 
+    # -- schedules and execution events --------------------------------------------------------------
+    def active_launch_plans(self) -> list[sqlite3.Row]:
+        return self._rows("SELECT * FROM entities WHERE resource_type=3 AND state=1 ORDER BY project, domain, name")
+
+    def last_fire(self, project: str, domain: str, name: str) -> float | None:
+        rows = self._rows("SELECT last_fire FROM schedule_fires WHERE project=? AND domain=? AND name=?",
+                          (project, domain, name))
+        return rows[0]["last_fire"] if rows else None
+
+    def record_fire(self, project: str, domain: str, name: str, fired_for: float) -> None:
+        self._write("INSERT INTO schedule_fires VALUES (?,?,?,?,?) ON CONFLICT (project, domain, name) DO UPDATE "
+                    "SET last_fire=excluded.last_fire, updated_at=excluded.updated_at",
+                    (project, domain, name, fired_for, time.time()))
+
+    def forget_fire(self, project: str, domain: str, name: str) -> None:
+        self._write("DELETE FROM schedule_fires WHERE project=? AND domain=? AND name=?", (project, domain, name))
+
+    def add_event(self, execution: Key, kind: str, body: str) -> None:
+        self._write("INSERT INTO execution_events VALUES (?,?,?,?,?,?)", (*execution[:3], kind, body, time.time()))
+
+    def events(self, execution: Key) -> list[sqlite3.Row]:
+        return self._rows("SELECT * FROM execution_events WHERE project=? AND domain=? AND execution=? "
+                          "ORDER BY created_at, rowid", execution[:3])
+
     # -- queries -------------------------------------------------------------------------------------
     def _select(self, table: str, where: Sequence[Filter], page: Page) -> list[sqlite3.Row]:
         clauses, args = [], []

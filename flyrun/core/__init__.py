@@ -1,0 +1,1 @@
+"""Mirrors of flytekit.core paths that flytekit's documented examples import from."""

@@ -1,0 +1,91 @@
+"""``create_node`` and ``with_overrides``: nodes made explicitly, and per-node settings that win over the task's
+(flyte-language-wire.md sections 5 and 6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from flyrun.errors import WorkflowDefinitionError
+from flyrun.sdk import graph
+
+_KNOWN = ("node_name", "name", "timeout", "retries", "interruptible", "cache", "cache_version", "cache_serialize",
+          "requests", "limits", "resources", "container_image", "task_config")
+
+
+def apply(node: graph.Node, overrides: dict[str, Any], call_site: str) -> None:
+    """Check and record ``with_overrides(...)`` on ``node`` (the last call wins for each setting)."""
+    where = f"{call_site}: with_overrides on {node.label}"
+    unknown = [key for key in overrides if key not in _KNOWN]
+    if unknown:
+        raise WorkflowDefinitionError(f"{where}: unknown setting '{unknown[0]}'; settings are: {', '.join(_KNOWN)}")
+    checked = node.metadata.setdefault("overrides", {})
+    for key, value in overrides.items():
+        checked[key] = _checked(key, value, where)
+    if "resources" in overrides:
+        resources = checked.pop("resources")
+        checked["requests"], checked["limits"] = _split_resources(resources, where)
+    if "node_name" in overrides:
+        node.id = checked.pop("node_name")
+
+
+def _checked(key: str, value: Any, where: str) -> Any:
+    from flyrun.sdk.task import Resources
+
+    if key == "node_name":
+        if not isinstance(value, str) or not value:
+            raise WorkflowDefinitionError(f"{where}: node_name must be a non-empty string, not {value!r}")
+        return re.sub(r"[^a-z0-9-]", "-", value.lower())  # flytekit dnsifies it
+    if key == "timeout":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = dt.timedelta(seconds=value)
+        if not isinstance(value, dt.timedelta):
+            raise WorkflowDefinitionError(f"{where}: timeout must be a timedelta or seconds, not {value!r}")
+    if key == "retries" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise WorkflowDefinitionError(f"{where}: retries must be a whole number >= 0, not {value!r}")
+    if key in ("requests", "limits") and value is not None and not isinstance(value, Resources):
+        raise WorkflowDefinitionError(f"{where}: {key} must be Resources(...), not {value!r}")
+    if key in ("name", "container_image", "cache_version") and not isinstance(value, str):
+        raise WorkflowDefinitionError(f"{where}: {key} must be a string, not {value!r}")
+    return value
+
+
+def _split_resources(resources: Any, where: str) -> tuple[Any, Any]:
+    """``resources=Resources(cpu=("1", "2"))``: the first of each pair is the request, the second the limit."""
+    from flyrun.sdk.task import Resources
+
+    if not isinstance(resources, Resources):
+        raise WorkflowDefinitionError(f"{where}: resources must be Resources(...), not {resources!r}")
+    requests, limits = {}, {}
+    for field in ("cpu", "mem", "gpu", "ephemeral_storage"):
+        value = getattr(resources, field)
+        if isinstance(value, (tuple, list)):
+            requests[field], limits[field] = value
+        elif value is not None:
+            requests[field] = limits[field] = value
+    return Resources(**requests), Resources(**limits)
+
+
+class CreatedNode(graph.NodeHandle):
+    """What ``create_node`` returns inside a workflow: the node, its outputs as attributes (``node.o0``)."""
+
+    def __init__(self, node: graph.Node, outputs: dict[str, Any]) -> None:
+        super().__init__(node)
+        self.outputs = {name: graph.Promise(node, name, t) for name, t in outputs.items()}
+
+    def __getattr__(self, name: str) -> Any:
+        outputs = self.__dict__.get("outputs", {})
+        if name in outputs:
+            return outputs[name]
+        raise AttributeError(f"{self.node.label} has no output '{name}'; outputs are: "
+                             f"{', '.join(outputs) or 'none'}")
+
+
+def create_node(entity: Any, *args: Any, **kwargs: Any) -> Any:
+    """flytekit's ``create_node``: inside a workflow, a node whose outputs are ``node.o0``...; outside, a call."""
+    builder = graph.active_builder()
+    if builder is None:
+        return entity(*args, **kwargs)
+    node = builder.add_node(entity, args, kwargs)
+    return CreatedNode(node, entity.interface.outputs)
