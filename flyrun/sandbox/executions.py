@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flyrun.protocol.literals import fits
 from flyrun.sandbox import compiler, listing, registry
 from flyrun.sandbox.listing import Column
-from flyrun.sandbox.literals import fits, read_literal_map, write_message
+from flyrun.sandbox.literals import read_literal_map, write_message
 from flyrun.sandbox.records import WF_FINAL, WF_QUEUED
 from flyrun.sandbox.services import Services
 from flyrun.sandbox.store import Key

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from flyrun.protocol.literals import fits
 from flyrun.sandbox import listing
 from flyrun.sandbox.executions import execution_key, url_blob
 from flyrun.sandbox.listing import Column
-from flyrun.sandbox.literals import fits, read_literal_map
+from flyrun.sandbox.literals import read_literal_map
 from flyrun.sandbox.services import Services
 from flyrun.sandbox.wire import ApiError, Code, dump, invalid, load, missing
 
