@@ -273,6 +273,21 @@ def test_container_task_runs_on_the_host_when_no_engine_works(runs):
         assert value(runs.outputs(name)["o0"]) == "2"
 
 
+def test_container_task_with_a_missing_input_file_fails_naming_it(runs, tmp_path):
+    raw = task("tests.raw_file", "", {"f": {"blob": {}}}, {}, task_type="raw-container")
+    raw["spec"]["template"]["container"].update(
+        args=["cat", "/var/inputs/f"], data_config={"enabled": True, "input_path": "/var/inputs"})
+    runs.register(raw)
+    missing = tmp_path / "gone.txt"
+    name = runs.launch(raw["id"], {"f": {"scalar": {"blob": {"metadata": {"type": {}}, "uri": str(missing)}}}})
+    done = runs.wait(name, timeout=60)
+    assert done["closure"]["phase"] == "FAILED"
+    error = done["closure"]["error"]
+    assert error["code"] == "InputsUnavailable" and error["kind"] == "USER"
+    assert error["message"].startswith("container task tests.raw_file: cannot lay out its inputs in ")
+    assert str(missing) in error["message"]
+
+
 def test_max_parallelism_bounds_running_tasks(runs, tmp_path):
     """Three independent 0.4 s tasks with max_parallelism 1 run one after another."""
     nap = task("tests.nap", "time.sleep(0.4)\nwrite({'o0': time.time()})", {"i": INT}, {"o0": {"simple": "FLOAT"}})

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from flyrun.errors import FlyrunError
 from flyrun.sandbox.records import USER
 from flyrun.sandbox.runtime import NodeFailed
 
@@ -82,7 +83,11 @@ def container_argv(task: Any, words: list[str], attempt: Any, inputs: Any, env: 
 
     config = _data_config(task)
     host_inputs, host_outputs = attempt.work_dir / "inputs", attempt.work_dir / "outputs"
-    copilot.write_inputs(host_inputs, inputs, _format(config), storage_options_from_environment(os.environ))
+    try:
+        copilot.write_inputs(host_inputs, inputs, _format(config), storage_options_from_environment(os.environ))
+    except (OSError, FlyrunError) as error:
+        raise NodeFailed.of("InputsUnavailable", f"container task {task.id.name}: cannot lay out its inputs in "
+                                                 f"{host_inputs}: {error}", USER) from None
     host_outputs.mkdir(parents=True, exist_ok=True)
     data_dirs = {config.input_path or "/var/inputs": str(host_inputs),
                  config.output_path or "/var/outputs": str(host_outputs)}
