@@ -273,21 +273,36 @@ def test_failure_policy_lets_independent_nodes_finish(runs):
     assert runs.nodes(name)["n1"]["closure"]["phase"] == "SUCCEEDED"
 
 
-def test_container_task_needs_a_container_engine(runs):
-    from flyrun.sandbox.engine.containers import available_engine
+def test_container_task_runs_on_the_host_when_no_engine_works(runs):
+    """The default runtime is the first of docker, podman and host that works; on a machine whose engines do not
+    answer that is the host, with /var/inputs and /var/outputs mapped to the attempt's folders."""
+    from flyrun.protocol.runtimes import first_engine
 
     raw = task("tests.raw", "", {"x": INT}, {"o0": INT}, task_type="raw-container")
     raw["spec"]["template"]["container"].update(
-        args=["sh", "-c", "echo $(( {{.inputs.x}} + 1 )) > /var/outputs/o0"],
+        args=["sh", "-c", "echo $(( {{.inputs.x}} + $(cat /var/inputs/x) )) > /var/outputs/o0"],
         data_config={"enabled": True, "input_path": "/var/inputs", "output_path": "/var/outputs"})
     runs.register(raw)
     name = runs.launch(raw["id"], {"x": integer(1)})
     done = runs.wait(name, timeout=300)
-    if available_engine() is None:
-        assert done["closure"]["phase"] == "FAILED"
-        assert "needs docker or podman" in done["closure"]["error"]["message"]
-    else:  # pragma: no cover - machines with a container engine
-        assert done["closure"]["phase"] == "SUCCEEDED"
+    assert done["closure"]["phase"] == "SUCCEEDED", done["closure"].get("error")
+    if first_engine()[0] is None:
+        assert value(runs.outputs(name)["o0"]) == "2"
+
+
+def test_container_task_with_a_missing_input_file_fails_naming_it(runs, tmp_path):
+    raw = task("tests.raw_file", "", {"f": {"blob": {}}}, {}, task_type="raw-container")
+    raw["spec"]["template"]["container"].update(
+        args=["cat", "/var/inputs/f"], data_config={"enabled": True, "input_path": "/var/inputs"})
+    runs.register(raw)
+    missing = tmp_path / "gone.txt"
+    name = runs.launch(raw["id"], {"f": {"scalar": {"blob": {"metadata": {"type": {}}, "uri": str(missing)}}}})
+    done = runs.wait(name, timeout=60)
+    assert done["closure"]["phase"] == "FAILED"
+    error = done["closure"]["error"]
+    assert error["code"] == "InputsUnavailable" and error["kind"] == "USER"
+    assert error["message"].startswith("container task tests.raw_file: cannot lay out its inputs in ")
+    assert str(missing) in error["message"]
 
 
 def test_max_parallelism_bounds_running_tasks(runs, tmp_path):

@@ -2,7 +2,8 @@
 
 Storage settings travel in ``ExecutionContext.storage_options``: fsspec keyword arguments by protocol (``"s3"``,
 ``"gs"``), plus ``"credential_sources"``, a readable note per protocol of where the credentials come from (never
-the credentials themselves). ``storage_options_from_config`` builds them from Flyte's ``storage.*`` configuration.
+the credentials themselves). One builder makes them: ``storage_options_from_config`` from Flyte's ``storage.*``
+configuration, ``storage_options_from_environment`` from the variables a task pod sees (read as those same items).
 Nothing here is imported or read at module import: fsspec, s3fs and gcsfs load on first use.
 """
 
@@ -83,6 +84,41 @@ def storage_options_from_config(config: Any, environ: Mapping[str, str]) -> dict
     s3, s3_source = _s3_options(config, environ)
     gs, gs_source = _gcs_options(config, environ)
     return {"s3": s3, "gs": gs, CREDENTIAL_SOURCES: {"s3": s3_source, "gs": gs_source}}
+
+
+# The environment a task pod sees, as the configuration items they stand for (first variable set wins). Flyte's
+# sandbox sets the FLYTE_AWS_* ones; STORAGE_EMULATOR_HOST means anonymous GCS, as Google's libraries read it.
+_POD_ENVIRONMENT = {
+    "storage.connection.endpoint": ("FLYRUN_STORAGE_ENDPOINT", "FLYTE_AWS_ENDPOINT", "AWS_ENDPOINT_URL"),
+    "storage.connection.access-key": ("FLYRUN_STORAGE_ACCESS_KEY", "FLYTE_AWS_ACCESS_KEY_ID"),
+    "storage.connection.secret-key": ("FLYRUN_STORAGE_SECRET_KEY", "FLYTE_AWS_SECRET_ACCESS_KEY"),
+    "storage.gcs.anonymous": ("STORAGE_EMULATOR_HOST",),
+}
+
+
+class _PodEnvironment:
+    """The ``get``/``source`` of a ``flyrun.config.Config``, answered from environment variables."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+
+    def _variable(self, key: str) -> str | None:
+        return next((name for name in _POD_ENVIRONMENT.get(key, ()) if self.environ.get(name)), None)
+
+    def get(self, key: str) -> Any:
+        name = self._variable(key)
+        if name is None:
+            return None
+        return True if key == "storage.gcs.anonymous" else self.environ[name]
+
+    def source(self, key: str) -> str:
+        name = self._variable(key)
+        return f"${name}" if name else "default"
+
+
+def storage_options_from_environment(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """The same options from the environment a task pod sees (``FLYRUN_STORAGE_*``, ``FLYTE_AWS_*``, ...)."""
+    return storage_options_from_config(_PodEnvironment(environ), environ)
 
 
 def _s3_options(config: Any, environ: Mapping[str, str]) -> tuple[dict[str, Any], str]:

@@ -184,13 +184,14 @@ def _decode(given: dict[str, dict], task: Any) -> dict[str, Any]:
 
 
 def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace, environ: Mapping[str, str]) -> bytes:
+    from flyrun.data.fs import storage_options_from_environment
     from flyrun.errors import TaskExecutionError
-    from flyrun.idl import literals, storage
+    from flyrun.idl import literals
     from flyrun.sdk.context import ExecutionContext, use_context
 
     task = loaded.task
     context = ExecutionContext(raw_output_prefix=args.raw_output_data_prefix.rstrip("/"),
-                               storage_options=storage.options_by_protocol(environ),
+                               storage_options=storage_options_from_environment(environ),
                                execution_id=environ.get("FLYTE_INTERNAL_EXECUTION_ID", "flyrun-execute"),
                                notify=lambda message: print(message, file=sys.stderr))
     with use_context(context):

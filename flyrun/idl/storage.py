@@ -1,10 +1,10 @@
 """Reading and writing the entrypoint's files: local paths with plain I/O, anything else through fsspec.
 
-Kept small so the task entrypoint imports fsspec only when a URI is remote, and so this can switch to
-``flyrun.data.fs`` in one place. Remote endpoints and keys come from the task container's environment:
-``FLYRUN_STORAGE_ENDPOINT`` / ``FLYTE_AWS_ENDPOINT``, ``FLYRUN_STORAGE_ACCESS_KEY`` / ``FLYTE_AWS_ACCESS_KEY_ID``,
-``FLYRUN_STORAGE_SECRET_KEY`` / ``FLYTE_AWS_SECRET_ACCESS_KEY`` (Flyte sets the FLYTE_AWS_* ones in its sandbox);
-otherwise s3fs/gcsfs find their usual credentials. ``STORAGE_EMULATOR_HOST`` means anonymous GCS.
+Small so that the task entrypoint imports fsspec only when a URI is remote. The file systems, their options and
+``join`` are ``flyrun.data.fs``'s: remote endpoints and keys come from the task container's environment
+(``storage_options_from_environment``: ``FLYRUN_STORAGE_ENDPOINT`` / ``FLYTE_AWS_ENDPOINT``,
+``FLYRUN_STORAGE_ACCESS_KEY`` / ``FLYTE_AWS_ACCESS_KEY_ID``, ``FLYRUN_STORAGE_SECRET_KEY`` /
+``FLYTE_AWS_SECRET_ACCESS_KEY``, ``STORAGE_EMULATOR_HOST``); otherwise s3fs/gcsfs find their usual credentials.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flyrun.data.fs import filesystem_for, join, storage_options_from_environment
+
+__all__ = ["download", "join", "local_path", "read_bytes", "write_bytes"]
+
 
 def local_path(uri: str) -> str | None:
     """The local path ``uri`` names (a plain path or ``file://``), else None."""
     if uri.startswith("file://"):
         return uri[len("file://"):]
     return None if "://" in uri else uri
-
-
-def join(prefix: str, name: str) -> str:
-    return prefix.rstrip("/") + "/" + name
 
 
 def read_bytes(uri: str, environ: Mapping[str, str] | None = None) -> bytes:
@@ -58,32 +58,4 @@ def download(uri: str, destination: Path, environ: Mapping[str, str] | None = No
 
 
 def _filesystem(uri: str, environ: Mapping[str, str] | None) -> tuple[Any, str]:
-    import fsspec.core
-
-    return fsspec.core.url_to_fs(uri, **storage_options(uri, os.environ if environ is None else environ))
-
-
-def options_by_protocol(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """The same settings in ``ExecutionContext.storage_options`` form, for the files a task reads and writes."""
-    return {"s3": storage_options("s3://", environ), "gs": storage_options("gs://", environ)}
-
-
-def storage_options(uri: str, environ: Mapping[str, str]) -> dict[str, Any]:
-    if uri.startswith(("gs://", "gcs://")) and environ.get("STORAGE_EMULATOR_HOST"):
-        # gcsfs finds the emulator itself; without this it would first look for cloud credentials.
-        return {"token": "anon"}
-    if not uri.startswith("s3://"):
-        return {}
-    options: dict[str, Any] = {}
-    endpoint = _first(environ, "FLYRUN_STORAGE_ENDPOINT", "FLYTE_AWS_ENDPOINT", "AWS_ENDPOINT_URL")
-    if endpoint:
-        options["client_kwargs"] = {"endpoint_url": endpoint}
-    key = _first(environ, "FLYRUN_STORAGE_ACCESS_KEY", "FLYTE_AWS_ACCESS_KEY_ID")
-    secret = _first(environ, "FLYRUN_STORAGE_SECRET_KEY", "FLYTE_AWS_SECRET_ACCESS_KEY")
-    if key and secret:
-        options.update(key=key, secret=secret)
-    return options
-
-
-def _first(environ: Mapping[str, str], *names: str) -> str | None:
-    return next((environ[name] for name in names if environ.get(name)), None)
+    return filesystem_for(uri, storage_options_from_environment(os.environ if environ is None else environ))

@@ -1,7 +1,7 @@
 """Run a ContainerTask locally: in docker or podman with the data dirs mounted, or on this machine (``host``).
 
 With ``host``, the command runs as a subprocess and every mention of ``input_data_dir``/``output_data_dir`` in its
-words is replaced by a temporary folder; the data layout is Flyte's (see ``flyrun.local.copilot``). The container's
+words is replaced by a temporary folder; the data layout is Flyte's (see ``flyrun.protocol.copilot``). The container's
 output lines are passed on as notices, prefixed with the task's name.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -18,31 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from flyrun.errors import TaskExecutionError, UsageError
-from flyrun.local import copilot
+from flyrun.protocol.runtimes import RUNTIMES, engine_argv, first_engine, host_argv, runtime_problem
 from flyrun.types import engine
-
-RUNTIMES = ("docker", "podman", "host")
-_ENGINE_CHECK_SECONDS = 15
 
 
 class ContainerFailed(Exception):
     """The container's command exited with a non-zero status."""
-
-
-def runtime_problem(name: str) -> str | None:
-    """Why ``name`` cannot run containers here (not installed, or its engine does not answer), or None."""
-    executable = shutil.which(name)
-    if executable is None:
-        return f"{name} is not installed (not on PATH)"
-    try:
-        probe = subprocess.run([executable, "info"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               timeout=_ENGINE_CHECK_SECONDS)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"`{name} info` failed: {exc}"
-    if probe.returncode != 0:
-        first = next((line.strip() for line in probe.stderr.splitlines() if line.strip()), "no engine answered")
-        return f"`{name} info` failed: {first}"
-    return None
 
 
 def choose_runtime(requested: str | None, task_name: str) -> str:
@@ -58,12 +38,9 @@ def choose_runtime(requested: str | None, task_name: str) -> str:
                              hint="start its engine, or run the command on this machine with "
                                   "--container-runtime host")
         return requested
-    problems = []
-    for name in ("docker", "podman"):
-        problem = runtime_problem(name)
-        if problem is None:
-            return name
-        problems.append(problem)
+    found, problems = first_engine()
+    if found is not None:
+        return found
     raise UsageError(f"container task {task_name} needs a container runtime, and none works here: "
                      f"{'; '.join(problems)}",
                      hint="start Docker or Podman, or run the command on this machine with --container-runtime host")
@@ -83,16 +60,19 @@ class ContainerRunner:
             self.runtime = choose_runtime(None, task.name)
         folder = self.work_dir() / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', task.name)}-{secrets.token_hex(4)}"
         in_dir, out_dir = folder / "inputs", folder / "outputs"
-        literals = {name: engine.to_literal(inputs[name], t) for name, t in task.interface.inputs.items()}
+        from flyrun.protocol import copilot
+
+        literals = input_literals(task, inputs)
         copilot.write_inputs(in_dir, literals, task.metadata_format)
         out_dir.mkdir(parents=True, exist_ok=True)
         words = render_command(task, literals)
+        data_dirs = {task.input_data_dir or "": str(in_dir), task.output_data_dir or "": str(out_dir)}
         if self.runtime == "host":
-            argv, env = host_command(task, words, in_dir, out_dir), {**os.environ, **task.environment}
+            argv, env = host_argv(words, data_dirs), {**os.environ, **task.environment}
         else:
-            argv, env = engine_command(self.runtime, task, words, in_dir, out_dir), None
+            argv, env = engine_argv(self.runtime, task.image, words, data_dirs, task.environment), None
         self._run(task, argv, env)
-        return copilot.read_outputs(task, out_dir)
+        return read_outputs(task, out_dir)
 
     def _run(self, task: Any, argv: list[str], env: dict[str, str] | None) -> None:
         timeout = task.metadata.timeout.total_seconds() if task.metadata.timeout else None
@@ -112,39 +92,45 @@ class ContainerRunner:
                                                                 f"{done.returncode}{detail}"))
 
 
-def render_command(task: Any, literals: dict[str, dict]) -> list[str]:
-    """The command and arguments with ``{{.inputs.x}}`` replaced as propeller does."""
-    from flyrun.sdk.container import INPUT_TEMPLATE
+def input_literals(task: Any, inputs: dict[str, Any]) -> Any:
+    """The inputs as a ``LiteralMap`` message: where the type engine's dict literals meet the protocol layer."""
+    from flyteidl.core import literals_pb2
 
-    def fill(match: re.Match) -> str:
+    from flyrun.idl.literals import parse
+
+    literals = {name: engine.to_literal(inputs[name], t) for name, t in task.interface.inputs.items()}
+    return parse({"literals": literals}, literals_pb2.LiteralMap)
+
+
+def read_outputs(task: Any, folder: Path) -> dict[str, Any]:
+    """The task's outputs as Python values; TaskExecutionError names what is missing or wrong."""
+    from flyteidl.core import types_pb2
+
+    from flyrun.idl.literals import parse, to_dict
+    from flyrun.protocol import copilot
+
+    types = {name: parse(engine.literal_type(t), types_pb2.LiteralType) for name, t in task.interface.outputs.items()}
+    try:
+        literals = copilot.read_outputs(folder, types, task.output_data_dir or "")
+    except copilot.ContainerOutputError as error:
+        raise TaskExecutionError(task.name, error) from None
+    values = {}
+    for name, python_type in task.interface.outputs.items():
         try:
-            return copilot.template_text(literals[match.group(1)])
-        except ValueError as exc:
-            raise UsageError(f"container task {task.name}: {match.group(0)}: {exc}") from None
-
-    return [INPUT_TEMPLATE.sub(fill, word) for word in task.command + task.arguments]
-
-
-def host_command(task: Any, words: list[str], in_dir: Path, out_dir: Path) -> list[str]:
-    """Map the container's data dirs onto the temporary folders in every word of the command."""
-    mapped = words
-    for container_dir, host_dir in ((task.input_data_dir, in_dir), (task.output_data_dir, out_dir)):
-        if container_dir:
-            pattern = re.compile(re.escape(container_dir) + r"(?=/|$|[^\w.-])")
-            replacement = str(host_dir).replace("\\", "\\\\")  # a literal path, not a template
-            mapped = [pattern.sub(replacement, word) for word in mapped]
-    return mapped
+            values[name] = engine.to_python(to_dict(literals.literals[name]), python_type)
+        except engine.TypeMismatch as error:
+            raise TaskExecutionError(task.name, copilot.ContainerOutputError(f"output '{name}': {error}")) from None
+    return values
 
 
-def engine_command(runtime: str, task: Any, words: list[str], in_dir: Path, out_dir: Path) -> list[str]:
-    argv = [runtime, "run", "--rm"]
-    if task.input_data_dir:
-        argv += ["-v", f"{in_dir}:{task.input_data_dir}"]
-    if task.output_data_dir:
-        argv += ["-v", f"{out_dir}:{task.output_data_dir}"]
-    for key, value in task.environment.items():
-        argv += ["-e", f"{key}={value}"]
-    return argv + [task.image, *words]
+def render_command(task: Any, literals: Any) -> list[str]:
+    """The command and arguments with ``{{.inputs.x}}`` replaced as propeller does."""
+    from flyrun.protocol.templates import TemplateError, render
+
+    try:
+        return render(task.command + task.arguments, literals)
+    except TemplateError as error:
+        raise UsageError(f"container task {task.name}: {error}") from None
 
 
 def local_work_dir(raw_output_prefix: str) -> Callable[[], Path]:

@@ -35,6 +35,7 @@ class SandboxOptions:
     port: int = DEFAULT_PORT
     auth: bool = False
     quiet: bool = True
+    container_runtime: str | None = None  # host, docker, podman; None: the first of docker, podman, host that works
 
 
 def is_loopback(host: str) -> bool:
@@ -52,6 +53,14 @@ def check_options(options: SandboxOptions) -> None:
                          hint="add --auth, or keep the default --host 127.0.0.1")
     if not 0 <= options.port < 65536:
         raise UsageError(f"--port {options.port} is not a TCP port")
+    if options.container_runtime not in (None, "host"):
+        from flyrun.protocol.runtimes import runtime_problem
+
+        problem = runtime_problem(options.container_runtime)
+        if problem:
+            raise UsageError(f"--container-runtime {options.container_runtime}: {problem}",
+                             hint="start its engine, or run container tasks on this machine with "
+                                  "--container-runtime host")
 
 
 def endpoint_of(host: str, port: int) -> str:
@@ -189,7 +198,8 @@ def _open(options: SandboxOptions) -> tuple[Any, Any]:
     data = _prepare(options)
     store = Store.open(data.root)
     registry.ensure_default_project(store)
-    services = Services(store=store, data=data, scheduler=Scheduler(store, data), signer=Signer(data.key()))
+    scheduler = Scheduler(store, data, container_runtime=options.container_runtime)
+    services = Services(store=store, data=data, scheduler=scheduler, signer=Signer(data.key()))
     try:
         server = _bind(options, SandboxApp(services))
     except BaseException:

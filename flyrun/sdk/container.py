@@ -20,12 +20,12 @@ import enum
 import hashlib
 import json
 import os
-import re
 import sys
 import types
 from typing import Any
 
 from flyrun.errors import UsageError, WorkflowDefinitionError
+from flyrun.protocol.templates import INPUT_TEMPLATE
 from flyrun.sdk import graph
 from flyrun.sdk.context import current_context
 from flyrun.sdk.entity import Entity
@@ -33,8 +33,6 @@ from flyrun.sdk.interface import Interface
 from flyrun.sdk.task import Resources, cached_execute, checked_pod_settings, task_metadata
 from flyrun.types import engine
 
-# Propeller's input template: case-insensitive, `.` or `$`, spaces allowed inside the braces.
-INPUT_TEMPLATE = re.compile(r"(?i)\{\{\s*[.$]inputs\.([^}\s]+)\s*\}\}")
 METADATA_FORMATS = ("JSON", "YAML", "PROTO")
 
 

@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flyrun.protocol.literals import fits
 from flyrun.sandbox.admin import compiler, listing, registry
 from flyrun.sandbox.admin.listing import Column
 from flyrun.sandbox.admin.wire import ApiError, Code, dump, id_text, invalid, load, missing, stamp
-from flyrun.sandbox.engine.literals import fits, read_literal_map, write_message
+from flyrun.sandbox.engine.literals import read_literal_map, write_message
 from flyrun.sandbox.engine.records import WF_FINAL, WF_QUEUED
 from flyrun.sandbox.services import Services
 from flyrun.sandbox.state.store import Key

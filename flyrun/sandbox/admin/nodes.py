@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from flyrun.protocol.literals import fits
 from flyrun.sandbox.admin import listing
 from flyrun.sandbox.admin.executions import execution_key, url_blob
 from flyrun.sandbox.admin.listing import Column
 from flyrun.sandbox.admin.wire import ApiError, Code, dump, invalid, load, missing
-from flyrun.sandbox.engine.literals import fits, read_literal_map
+from flyrun.sandbox.engine.literals import read_literal_map
 from flyrun.sandbox.services import Services
 
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flyrun.protocol.literals import display_text
 from flyrun.sandbox.admin.wire import load
 from flyrun.sandbox.state.store import Key
 
@@ -81,7 +82,7 @@ def literal_text(literal: Any) -> str:
 
 
 def literal_map_rows(literals: Any) -> list[tuple[str, str]]:
-    return [(name, _clip(literal_text(literal))) for name, literal in sorted(literals.literals.items())]
+    return [(name, _clip(display_text(literal))) for name, literal in sorted(literals.literals.items())]
 
 
 def _clip(text: str) -> str:

@@ -1,24 +1,21 @@
-"""Container tasks (``raw-container``, or any container with a ``data_config``) through docker or podman.
+"""Container tasks (``raw-container``, or any container with a ``data_config``) on the sandbox.
 
-Like Flyte's copilot, inputs are laid out in the container's ``input_path`` (one file per input holding its value
-or its file, plus the whole LiteralMap as ``inputs.pb``/``inputs.json``/``inputs.yaml``) and outputs are read
-from ``output_path`` (one file per output) after the container exits.
+They run where ``flyrun sandbox start --container-runtime`` says: ``docker`` or ``podman`` with the data folders
+mounted, or ``host`` (this machine, as the local runner's ``--container-runtime host`` does); by default the first
+of docker and podman that works, else the host. Inputs are laid out and outputs read by Flyte's copilot protocol,
+written once in ``flyrun.protocol.copilot``.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import shutil
-import subprocess
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
-from flyrun.sandbox.engine.records import SYSTEM, USER
+from flyrun.errors import FlyrunError
+from flyrun.sandbox.engine.records import USER
 from flyrun.sandbox.engine.runtime import NodeFailed
-
-ENGINES = ("docker", "podman")
-_FORMATS = {0: "json", 1: "yaml", 2: "pb"}  # flyteidl.core.DataLoadingConfig.LiteralMapFormat
 
 
 def is_container_task(task: Any) -> bool:
@@ -39,19 +36,22 @@ def primary_container(task: Any) -> dict[str, Any]:
     raise NodeFailed.of("BadTaskSpec", f"task {task.id.name}: its pod spec has no container named {name!r}", USER)
 
 
-@functools.lru_cache(maxsize=1)
-def available_engine() -> str | None:
-    """The first of docker/podman whose ``info`` succeeds (a client without a daemon does not count)."""
-    for name in ENGINES:
-        if shutil.which(name) is None:
-            continue
-        try:
-            done = subprocess.run([name, "info"], capture_output=True, timeout=15)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if done.returncode == 0:
-            return name
-    return None
+class ContainerRuntime:
+    """The sandbox's ``--container-runtime``: the one given, or (on the first container task, so that starting the
+    sandbox never waits for ``docker info``) the first of docker and podman that works, else ``host``."""
+
+    def __init__(self, requested: str | None = None) -> None:
+        self.requested = requested
+        self._chosen: str | None = requested
+        self._lock = threading.Lock()
+
+    def name(self) -> str:
+        with self._lock:
+            if self._chosen is None:
+                from flyrun.protocol.runtimes import first_engine
+
+                self._chosen = first_engine()[0] or "host"
+            return self._chosen
 
 
 def _data_config(task: Any) -> Any:
@@ -64,104 +64,68 @@ def _image(task: Any) -> str:
     return task.container.image if task.HasField("container") else primary_container(task).get("image", "")
 
 
+def _format(config: Any) -> str:
+    from flyteidl.core import tasks_pb2
+
+    return tasks_pb2.DataLoadingConfig.LiteralMapFormat.Name(config.format)
+
+
 def container_argv(task: Any, words: list[str], attempt: Any, inputs: Any, env: dict[str, str],
-                   engine: str | None = None) -> list[str]:
-    """``docker run`` for this attempt, with the input and output folders mounted where the task expects them."""
-    engine = engine or available_engine()
-    if engine is None:
-        raise NodeFailed.of("ContainerEngineUnavailable",
-                            f"task {task.id.name} is a container task ({task.type}); running it needs docker or "
-                            "podman, and neither answers here (`docker info` failed)", SYSTEM)
+                   runtime: ContainerRuntime | None = None) -> list[str]:
+    """The command for this attempt, its inputs laid out in the attempt's work folder.
+
+    On ``host`` the command runs as it is with the container's data folders replaced by the folders on disk (``env``
+    is the whole process environment); in an engine they are mounted where the task expects them.
+    """
+    from flyrun.data.fs import storage_options_from_environment
+    from flyrun.protocol import copilot
+    from flyrun.protocol.runtimes import engine_argv, host_argv
+
     config = _data_config(task)
     host_inputs, host_outputs = attempt.work_dir / "inputs", attempt.work_dir / "outputs"
-    write_inputs(host_inputs, inputs, _FORMATS.get(config.format, "pb"))
+    try:
+        copilot.write_inputs(host_inputs, inputs, _format(config), storage_options_from_environment(os.environ))
+    except (OSError, FlyrunError) as error:
+        raise NodeFailed.of("InputsUnavailable", f"container task {task.id.name}: cannot lay out its inputs in "
+                                                 f"{host_inputs}: {error}", USER) from None
     host_outputs.mkdir(parents=True, exist_ok=True)
-    argv = [engine, "run", "--rm", "-v", f"{host_inputs}:{config.input_path or '/var/inputs'}:ro",
-            "-v", f"{host_outputs}:{config.output_path or '/var/outputs'}"]
-    own_env = task.container.env if task.HasField("container") else []
-    for pair in own_env:
-        argv += ["-e", f"{pair.key}={pair.value}"]
+    data_dirs = {config.input_path or "/var/inputs": str(host_inputs),
+                 config.output_path or "/var/outputs": str(host_outputs)}
+    chosen = (runtime or ContainerRuntime()).name()
+    if chosen == "host":
+        return host_argv(words, data_dirs)
+    own_env = {pair.key: pair.value for pair in (task.container.env if task.HasField("container") else [])}
     for name in ("FLYTE_INTERNAL_EXECUTION_ID", "FLYTE_INTERNAL_EXECUTION_PROJECT",
                  "FLYTE_INTERNAL_EXECUTION_DOMAIN", "FLYTE_ATTEMPT_NUMBER"):
-        argv += ["-e", f"{name}={env[name]}"]
-    return [*argv, _image(task), *words]
+        own_env[name] = env[name]
+    return engine_argv(chosen, _image(task), words, data_dirs, own_env)
 
 
-def write_inputs(folder: Path, inputs: Any, fmt: str) -> None:
-    from google.protobuf import json_format
+def collect_outputs(task: Any, attempt: Any, code: int) -> None:
+    """Turn the files a container left in its output folder into ``outputs.pb`` in the output prefix.
 
-    from flyrun.sandbox.engine.literals import literal_text
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, literal in inputs.literals.items():
-        scalar = literal.scalar
-        if scalar.HasField("blob"):
-            _fetch(scalar.blob.uri, folder / name)
-        elif scalar.HasField("primitive"):
-            (folder / name).write_text(literal_text(literal))
-    if fmt == "pb":
-        (folder / "inputs.pb").write_bytes(inputs.SerializeToString())
-    else:
-        document = json_format.MessageToDict(inputs, preserving_proto_field_name=True)
-        if fmt == "yaml":
-            import yaml
-
-            (folder / "inputs.yaml").write_text(yaml.safe_dump(document))
-        else:
-            (folder / "inputs.json").write_text(json.dumps(document))
-
-
-def _fetch(uri: str, target: Path) -> None:
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(uri)
-    if fs.isdir(path):
-        fs.get(path, str(target), recursive=True)
-    else:
-        fs.get(path, str(target))
-
-
-def collect_outputs(task: Any, attempt: Any) -> None:
-    """Turn the files a container left in its output folder into ``outputs.pb`` in the output prefix."""
-    from flyteidl.core import literals_pb2, types_pb2
-
+    After a failed exit only an ``_ERROR`` file is looked at; the exit code tells the rest.
+    """
+    from flyrun.protocol import copilot
     from flyrun.sandbox.engine.literals import write_message
 
     folder = attempt.work_dir / "outputs"
-    outputs = literals_pb2.LiteralMap()
-    for name, variable in task.interface.outputs.variables.items():
-        path = folder / name
-        if not path.exists():
-            raise NodeFailed.of("OutputsNotFound", f"container task {task.id.name} wrote no output {name!r} in "
-                                                   "its output folder", USER)
-        literal = outputs.literals[name]
-        if variable.type.HasField("blob"):
-            literal.scalar.blob.uri = _store_blob(path, attempt.raw_prefix, name)
-            literal.scalar.blob.metadata.type.CopyFrom(variable.type.blob)
-            continue
-        text = path.read_text().strip()
-        primitive = literal.scalar.primitive
-        simple = types_pb2.SimpleType.Name(variable.type.simple)
-        try:
-            if simple == "INTEGER":
-                primitive.integer = int(text)
-            elif simple == "FLOAT":
-                primitive.float_value = float(text)
-            elif simple == "BOOLEAN":
-                primitive.boolean = text.lower() in ("true", "1", "yes")
-            else:
-                primitive.string_value = text
-        except ValueError:
-            raise NodeFailed.of("OutputsNotFound", f"output {name!r} of {task.id.name} is not a valid "
-                                                   f"{simple.lower()}: {text[:80]!r}", USER) from None
+    if code != 0 and not (folder / copilot.ERROR_FILE).is_file():
+        return
+    types = {name: variable.type for name, variable in task.interface.outputs.variables.items()}
+    try:
+        outputs = copilot.read_outputs(folder, types, _data_config(task).output_path or "/var/outputs",
+                                       store=lambda path, name: _store_blob(path, attempt.raw_prefix, name))
+    except copilot.ContainerOutputError as error:
+        raise NodeFailed.of("ContainerOutputError", f"container task {task.id.name}: {error}", USER) from None
     write_message(attempt.output_prefix / "outputs.pb", outputs)
 
 
 def _store_blob(path: Path, raw_prefix: str, name: str) -> str:
-    import fsspec
+    from flyrun.data.fs import filesystem_for, join, storage_options_from_environment
 
-    target = f"{raw_prefix.rstrip('/')}/{name}"
-    fs, remote = fsspec.core.url_to_fs(target)
+    target = join(raw_prefix, name)
+    fs, remote = filesystem_for(target, storage_options_from_environment(os.environ))
     fs.makedirs(fs._parent(remote), exist_ok=True)
     fs.put(str(path), remote, recursive=path.is_dir())
     return target

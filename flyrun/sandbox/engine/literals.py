@@ -1,4 +1,7 @@
-"""Literals as propeller handles them: binding resolution, attribute paths, type checks and ``.pb`` files."""
+"""Literals as propeller handles them: binding resolution, attribute paths and ``.pb`` files.
+
+Type checks (``fits``) and literal text are the protocol layer's (``flyrun.protocol.literals``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from flyrun.protocol.literals import fits  # noqa: F401  (compiler.py takes it from here)
 
 
 class BindingError(Exception):
@@ -56,22 +61,6 @@ def collection_literal(items: list[Any]) -> Any:
     for item in items:
         literal.collection.literals.add().CopyFrom(item)
     return literal
-
-
-def literal_text(literal: Any) -> str:
-    """A primitive's value as text (for ``{{.Inputs.x}}`` and container input files); a blob's URI."""
-    scalar = literal.scalar
-    if scalar.HasField("primitive"):
-        kind = scalar.primitive.WhichOneof("value")
-        value = getattr(scalar.primitive, kind)
-        if kind == "boolean":
-            return "true" if value else "false"
-        if kind in ("datetime", "duration"):
-            return value.ToJsonString()
-        return str(value)
-    if scalar.HasField("blob"):
-        return scalar.blob.uri
-    return ""
 
 
 # -- bindings ---------------------------------------------------------------------------------------
@@ -165,54 +154,3 @@ def python_to_literal(value: Any) -> Any:
     elif value is None:
         return none_literal()
     return literal
-
-
-# -- types ------------------------------------------------------------------------------------------
-_PRIMITIVE_SIMPLE = {"integer": "INTEGER", "float_value": "FLOAT", "string_value": "STRING", "boolean": "BOOLEAN",
-                     "datetime": "DATETIME", "duration": "DURATION"}
-
-
-def fits(literal: Any, expected: Any) -> bool:
-    """Whether ``literal`` may be bound to a variable of ``expected`` type.
-
-    Strict where Flyte is (an int is not a string, a scalar is not a list), lenient for kinds it cannot judge
-    without the type's own transformer (binary, structured datasets, offloaded literals).
-    """
-    from flyteidl.core import types_pb2
-
-    type_kind = expected.WhichOneof("type")
-    if type_kind is None:
-        return True
-    if type_kind == "union_type":
-        is_union = literal.HasField("scalar") and literal.scalar.HasField("union")
-        return is_union or any(fits(literal, variant) for variant in expected.union_type.variants)
-    if literal.HasField("collection"):
-        return type_kind == "collection_type" and all(
-            fits(item, expected.collection_type) for item in literal.collection.literals)
-    if literal.HasField("map"):
-        return type_kind == "map_value_type" and all(
-            fits(item, expected.map_value_type) for item in literal.map.literals.values())
-    if not literal.HasField("scalar"):
-        return True
-    scalar_kind = literal.scalar.WhichOneof("value")
-    if type_kind in ("collection_type", "map_value_type"):
-        return scalar_kind in ("binary", "union")
-    if scalar_kind == "none_type":
-        return type_kind == "simple" and expected.simple == types_pb2.NONE
-    if type_kind == "simple":
-        return _fits_simple(literal.scalar, scalar_kind, types_pb2.SimpleType.Name(expected.simple))
-    if type_kind == "blob":
-        return scalar_kind == "blob"
-    if type_kind == "enum_type":
-        return scalar_kind == "primitive" and literal.scalar.primitive.WhichOneof("value") == "string_value"
-    return True
-
-
-def _fits_simple(scalar: Any, scalar_kind: str, simple: str) -> bool:
-    if scalar_kind == "primitive":
-        return _PRIMITIVE_SIMPLE.get(scalar.primitive.WhichOneof("value")) == simple
-    if scalar_kind == "generic":
-        return simple == "STRUCT"
-    if scalar_kind == "error":
-        return simple == "ERROR"
-    return True

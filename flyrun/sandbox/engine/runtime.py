@@ -70,6 +70,7 @@ class RunContext:
         limit = spec.max_parallelism
         self.parallelism = threading.Semaphore(limit) if limit > 0 else None
         self.root = Scope()
+        self.container_runtime: Any = None  # the scheduler's containers.ContainerRuntime
         self.abort_cause = ""
         self.shutting_down = False
         self._tasks: dict[tuple[str, str, str, str], Any] = {}

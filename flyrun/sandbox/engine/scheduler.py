@@ -31,8 +31,12 @@ from flyrun.sandbox.state.store import Key, Store
 
 
 class Scheduler:
-    def __init__(self, store: Store, data: DataDir, slots: int | None = None) -> None:
+    def __init__(self, store: Store, data: DataDir, slots: int | None = None,
+                 container_runtime: str | None = None) -> None:
+        from flyrun.sandbox.engine.containers import ContainerRuntime
+
         self.store = store
+        self.container_runtime = ContainerRuntime(container_runtime)
         self.data = data
         self.slots = threading.Semaphore(slots or os.cpu_count() or 1)
         self.wake = threading.Condition()
@@ -115,6 +119,7 @@ class Scheduler:
         plan = load(compiler_pb2.CompiledWorkflowClosure(), row["plan"])
         inputs = load(literals_pb2.LiteralMap(), row["inputs"])
         ctx = RunContext(self.store, self.data, key, plan, record.message.spec, self.slots, self.wake)
+        ctx.container_runtime = self.container_runtime
         return ctx, plan.primary.template, inputs
 
     def _walk(self, ctx: RunContext, record: ExecutionRecord, template: Any, inputs: Any) -> None:

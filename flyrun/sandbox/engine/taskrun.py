@@ -2,7 +2,8 @@
 process, honour retries and timeouts, then read ``outputs.pb`` or ``error.pb`` from the output prefix.
 
 ``flyrun-execute`` (flyrun's task entrypoint) runs as ``sys.executable -m flyrun.idl.entrypoint`` so the task
-uses the same Python and flyrun as the server; container tasks go to docker or podman (``containers.py``).
+uses the same Python and flyrun as the server; container tasks run where ``--container-runtime`` says
+(``containers.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -20,12 +20,12 @@ from typing import Any
 
 import flyrun
 from flyrun.sandbox.engine import containers
-from flyrun.sandbox.engine.literals import literal_text, read_literal_map
+from flyrun.sandbox.engine.literals import read_literal_map
 from flyrun.sandbox.engine.records import USER, NodeRecord
 from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
 
-_TEMPLATE = re.compile(r"\{\{\s*\.([A-Za-z]+)(?:\.([A-Za-z0-9_]+))?\s*\}\}")
 _FLYRUN_ROOT = str(Path(flyrun.__file__).resolve().parent.parent)  # the folder holding the flyrun package
+
 _PR_SET_PDEATHSIG = 1
 _RECOVERABLE = 1  # flyteidl.core.ContainerError.Kind.RECOVERABLE
 _LOG_TAIL = 2000
@@ -53,14 +53,12 @@ class Attempt:
 
 def substitute(words: list[str], values: dict[str, str], inputs: Any) -> list[str]:
     """Replace ``{{.input}}``, ``{{.outputPrefix}}``, ... and ``{{.Inputs.name}}`` as propeller does."""
+    from flyrun.protocol.templates import TemplateError, render
 
-    def replace(match: re.Match[str]) -> str:
-        name, member = match.group(1).lower(), match.group(2)
-        if name == "inputs" and member is not None and member in inputs.literals:
-            return literal_text(inputs.literals[member])
-        return values.get(name, match.group(0)) if member is None else match.group(0)
-
-    return [_TEMPLATE.sub(replace, word) for word in words]
+    try:
+        return render(words, inputs, values)
+    except TemplateError as error:
+        raise NodeFailed.of("BadTaskSpec", f"the command of the task: {error}", USER) from None
 
 
 def command_of(task: Any) -> list[str]:
@@ -132,7 +130,7 @@ def _run_attempt(ctx: RunContext, task: Any, inputs: Any, attempt: Attempt, scop
     words = substitute(command_of(task), attempt.values(), inputs)
     env = task_environment(ctx, task, attempt.unique_id, attempt.number)
     if containers.is_container_task(task):
-        argv = containers.container_argv(task, words, attempt, inputs, env)
+        argv = containers.container_argv(task, words, attempt, inputs, env, ctx.container_runtime)
     else:
         argv = local_argv(words)
     limit = task.metadata.timeout.ToTimedelta().total_seconds() if task.metadata.HasField("timeout") else 0
@@ -143,7 +141,7 @@ def _run_attempt(ctx: RunContext, task: Any, inputs: Any, attempt: Attempt, scop
             raise _Retryable(NodeFailed.of("Timeout", f"task {task.id.name} exceeded its timeout ({seconds}s)",
                                            USER, timed_out=True))
         if containers.is_container_task(task):
-            containers.collect_outputs(task, attempt)
+            containers.collect_outputs(task, attempt, code)
         return _outputs(task, attempt, code)
     finally:
         shutil.rmtree(attempt.work_dir, ignore_errors=True)
