@@ -10,7 +10,7 @@ import hashlib
 import time
 from typing import Any
 
-from flyrun.sandbox import compiler, listing
+from flyrun.sandbox import compiler, limits, listing
 from flyrun.sandbox.listing import Column
 from flyrun.sandbox.store import Key, Store
 from flyrun.sandbox.wire import ApiError, Code, dump, id_text, invalid, load, missing, stamp
@@ -62,6 +62,9 @@ def register_project(store: Store, request: Any) -> Any:
         raise missing("project_name")
     if not project.id:
         raise missing("project_id")
+    limits.check_text("project id", project.id)
+    limits.check_text("project name", project.name)
+    limits.check_text("project description", project.description, limits.MAX_DESCRIPTION)
     if project.domains:
         raise invalid("Domains are currently only set system wide. Please retry without domains included in "
                       "your request.")
@@ -82,6 +85,8 @@ def get_project(store: Store, request: Any) -> Any:
 
 
 def check_project_domain(store: Store, project: str, domain: str) -> None:
+    limits.check_text("project", project)
+    limits.check_text("domain", domain)
     if store.project(project) is None:
         raise invalid(f"failed to validate that project [{project}] and domain [{domain}] are registered, "
                       f"err: [project {project} not found]")
@@ -103,6 +108,7 @@ def check_identifier(identifier: Any, kind: int, present: bool = True) -> None:
     for field in ("project", "domain", "name", "version"):
         if not getattr(identifier, field):
             raise missing(field)
+    limits.check_identifier(identifier)
 
 
 def _insert(store: Store, kind: int, identifier: Any, digest: bytes, body: Any, state: int = 0) -> None:
@@ -169,6 +175,7 @@ def create_task(store: Store, request: Any) -> Any:
     if template.HasField("container") and not template.container.image:
         raise missing("image")
     template.id.CopyFrom(request.id)
+    limits.check_task_template(template)
     task = task_pb2.Task(id=request.id, short_description=request.spec.description.short_description)
     task.closure.compiled_task.template.CopyFrom(template)
     stamp(task.closure.created_at, time.time())

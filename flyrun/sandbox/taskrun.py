@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flyrun.sandbox import containers
+from flyrun.sandbox import containers, limits
 from flyrun.sandbox.literals import literal_text, read_literal_map
 from flyrun.sandbox.records import USER, NodeRecord
 from flyrun.sandbox.runtime import Aborted, NodeFailed, RunContext, Scope
@@ -100,12 +100,15 @@ def run_task(ctx: RunContext, record: NodeRecord, node: Any, task: Any, inputs: 
              scope: Scope) -> tuple[Any, str]:
     """Run the task's attempts; returns (outputs LiteralMap, outputs.pb path) or raises NodeFailed/Aborted."""
     retries = node.metadata.retries.retries if node.metadata.HasField("retries") else 0
-    retries = retries or task.metadata.retries.retries
+    # Capped here too: entities registered before the cap (or by an older server) may ask for more.
+    retries = min(retries or task.metadata.retries.retries, limits.MAX_RETRIES)
     first = record.extra.get("attempt", -1) + 1
     deadline = time.monotonic() + node.metadata.timeout.ToTimedelta().total_seconds() \
         if node.metadata.HasField("timeout") and node.metadata.timeout.ToNanoseconds() > 0 else None
     failure: NodeFailed | None = None
     for number in range(first, first + max(1, retries + 1 - first)):
+        if number > 0:
+            _back_off(limits.backoff(number), scope, deadline)
         attempt = Attempt(ctx, record.node_id, node_dir, number)
         record.note(attempt=number, log=str(attempt.log_path))
         try:
@@ -116,6 +119,17 @@ def run_task(ctx: RunContext, record: NodeRecord, node: Any, task: Any, inputs: 
                 break
     assert failure is not None
     raise failure
+
+
+def _back_off(seconds: float, scope: Scope, deadline: float | None) -> None:
+    """Wait before a retry (a failing task must not respawn in a tight loop); a terminate ends the wait."""
+    end = time.monotonic() + seconds
+    if deadline is not None:
+        end = min(end, deadline)
+    while time.monotonic() < end:
+        if scope.stopped:
+            raise Aborted()
+        time.sleep(min(0.05, max(end - time.monotonic(), 0)))
 
 
 class _Retryable(Exception):
@@ -134,6 +148,8 @@ def _run_attempt(ctx: RunContext, task: Any, inputs: Any, attempt: Attempt, scop
         argv = containers.container_argv(task, words, attempt, inputs, env)
     else:
         argv = local_argv(words)
+    if not argv:  # refused at registration; a task stored by an older server can still have none
+        raise NodeFailed.of("NothingToRun", f"task {task.id.name} has no command and no args to run", USER)
     limit = task.metadata.timeout.ToTimedelta().total_seconds() if task.metadata.HasField("timeout") else 0
     code, timed_out = _run_process(ctx, argv, env, attempt, scope, limit or None, deadline)
     try:
