@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from flyrun.sandbox.compiler import END_NODE, START_NODE
@@ -31,9 +32,14 @@ from flyrun.sandbox.wire import load
 
 
 class Scheduler:
-    def __init__(self, store: Store, data: DataDir, slots: int | None = None) -> None:
+    def __init__(self, store: Store, data: DataDir, slots: int | None = None,
+                 task_env: Mapping[str, str] | None = None) -> None:
+        from flyrun.sandbox.taskrun import operator_task_env
+
         self.store = store
         self.data = data
+        # Read once at start: `flyrun sandbox start --task-env` puts it in the server's environment.
+        self.task_env = dict(task_env) if task_env is not None else operator_task_env(os.environ)
         self.slots = threading.Semaphore(slots or os.cpu_count() or 1)
         self.wake = threading.Condition()
         self._runs: dict[Key, RunContext] = {}
@@ -114,7 +120,8 @@ class Scheduler:
         row = self.store.execution(key)
         plan = load(compiler_pb2.CompiledWorkflowClosure(), row["plan"])
         inputs = load(literals_pb2.LiteralMap(), row["inputs"])
-        ctx = RunContext(self.store, self.data, key, plan, record.message.spec, self.slots, self.wake)
+        ctx = RunContext(self.store, self.data, key, plan, record.message.spec, self.slots, self.wake,
+                         self.task_env)
         return ctx, plan.primary.template, inputs
 
     def _walk(self, ctx: RunContext, record: ExecutionRecord, template: Any, inputs: Any) -> None:

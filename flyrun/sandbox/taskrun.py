@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +80,61 @@ def local_argv(words: list[str]) -> list[str]:
     return words
 
 
-def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int) -> dict[str, str]:
-    """What propeller puts in a task pod's environment, on top of the server's own."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_FLYRUN_ROOT, env.get("PYTHONPATH")]))
+# What every task process gets from the server's environment: enough to find programs, a home, a locale and a
+# scratch folder. Nothing else of the operator's shell reaches a task (its secrets would be in every task.log).
+BASE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+# Settings for remote storage, passed only to a task whose command line or raw output prefix names a remote URI.
+STORAGE_VARIABLES = ("FLYRUN_STORAGE_ENDPOINT", "FLYRUN_STORAGE_ACCESS_KEY", "FLYRUN_STORAGE_SECRET_KEY",
+                     "FLYTE_AWS_ENDPOINT", "FLYTE_AWS_ACCESS_KEY_ID", "FLYTE_AWS_SECRET_ACCESS_KEY",
+                     "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                     "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE",
+                     "AWS_SHARED_CREDENTIALS_FILE", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT",
+                     "STORAGE_EMULATOR_HOST", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy",
+                     "https_proxy", "no_proxy", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+# What docker or podman itself needs to reach its daemon, for container tasks only.
+ENGINE_VARIABLES = ("DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY",
+                    "CONTAINER_HOST", "XDG_RUNTIME_DIR")
+TASK_ENV_VARIABLE = "FLYRUN_SANDBOX_TASK_ENV"
+
+
+def operator_task_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """What the operator passed with ``flyrun sandbox start --task-env`` (JSON in FLYRUN_SANDBOX_TASK_ENV)."""
+    text = environ.get(TASK_ENV_VARIABLE, "")
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError(f"{TASK_ENV_VARIABLE} must be a JSON object of strings, as `flyrun sandbox start "
+                         "--task-env NAME[=VALUE]` writes it")
+    return {str(k): v for k, v in value.items()}
+
+
+def _names_remote_storage(words: list[str], raw_prefix: str) -> bool:
+    return any("://" in word and "file://" not in word for word in [*words, raw_prefix])
+
+
+def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, words: list[str] = (),
+                     raw_prefix: str = "") -> dict[str, str]:
+    """The environment a task process starts with, as propeller builds a pod's: a minimal base, then the
+    operator's ``--task-env``, the task's own env, the execution's envs and the FLYTE_INTERNAL_* ids.
+
+    Never the server's whole environment: the operator's secrets (FLYRUN_SANDBOX_CLIENT_SECRET, cloud keys
+    not meant for tasks) would reach every task, its task.log and the console's log route.
+    """
+    server = os.environ
+    names = list(BASE_VARIABLES)
+    if _names_remote_storage(list(words), raw_prefix):
+        names += STORAGE_VARIABLES
+    if containers.is_container_task(task):
+        names += ENGINE_VARIABLES
+    env = {name: server[name] for name in names if name in server}
+    env.setdefault("PATH", os.defpath)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_FLYRUN_ROOT, server.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"  # task.log shows output as it happens, as a pod's log does
+    env.update(ctx.task_env)
     source = task.container.env if task.HasField("container") else []
     env.update({pair.key: pair.value for pair in source})
     env.update({pair.key: pair.value for pair in ctx.spec.envs.values})
@@ -143,7 +196,7 @@ def _run_attempt(ctx: RunContext, task: Any, inputs: Any, attempt: Attempt, scop
     attempt.output_prefix.mkdir(parents=True, exist_ok=True)
     attempt.work_dir.mkdir(parents=True, exist_ok=True)
     words = substitute(command_of(task), attempt.values(), inputs)
-    env = task_environment(ctx, task, attempt.unique_id, attempt.number)
+    env = task_environment(ctx, task, attempt.unique_id, attempt.number, words, attempt.raw_prefix)
     if containers.is_container_task(task):
         argv = containers.container_argv(task, words, attempt, inputs, env)
     else:
