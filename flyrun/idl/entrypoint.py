@@ -70,7 +70,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    _die_with_parent()
     sys.exit(execute(sys.argv[1:] if argv is None else argv))
+
+
+def _die_with_parent() -> None:
+    """When the sandbox started this process (FLYRUN_DIE_WITH_PARENT holds its pid), have the kernel SIGKILL it
+    if the sandbox dies, so no task outlives its server. Done here, in the task's own code path, because a
+    ``preexec_fn`` in the multi-threaded server can deadlock."""
+    parent = os.environ.pop("FLYRUN_DIE_WITH_PARENT", "")  # popped: the task's own children are not ours
+    if not parent.isdigit() or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(parent):  # the server died before the request was made
+        os._exit(137)
 
 
 def execute(argv: list[str], environ: Mapping[str, str] | None = None) -> int:

@@ -7,7 +7,6 @@ uses the same Python and flyrun as the server; container tasks go to docker or p
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import json
 import os
@@ -27,7 +26,6 @@ from flyrun.sandbox.runtime import Aborted, NodeFailed, RunContext, Scope
 
 _TEMPLATE = re.compile(r"\{\{\s*\.([A-Za-z]+)(?:\.([A-Za-z0-9_]+))?\s*\}\}")
 _FLYRUN_ROOT = str(Path(__file__).resolve().parents[2])
-_PR_SET_PDEATHSIG = 1
 _RECOVERABLE = 1  # flyteidl.core.ContainerError.Kind.RECOVERABLE
 _LOG_TAIL = 2000
 
@@ -254,27 +252,41 @@ def _log_tail(path: Path) -> str:
     return f"\n{text[-_LOG_TAIL:]}" if text else ""
 
 
+DIE_WITH_PARENT_VARIABLE = "FLYRUN_DIE_WITH_PARENT"
+# For a command that is not flyrun-execute, on a Linux without setpriv: ask the kernel to SIGKILL this process
+# when its parent (the server) dies, check the parent is still the server, then become the task.
+_GUARD = ("import ctypes,os,sys\n"
+          "ctypes.CDLL(None,use_errno=True).prctl(1,9)\n"
+          "if os.getppid()!=int(sys.argv[1]):os._exit(137)\n"
+          "os.execvp(sys.argv[2],sys.argv[2:])\n")
+
+
 @functools.lru_cache(maxsize=1)
-def _libc() -> Any:
+def _setpriv() -> str | None:
+    return shutil.which("setpriv")
+
+
+def guarded(argv: list[str], env: dict[str, str], cwd: Path) -> list[str]:
+    """The command line that makes the kernel kill the task if the server dies, even by SIGKILL.
+
+    Not a ``preexec_fn``: the server is multi-threaded, and CPython documents that a pre-exec hook can deadlock
+    there. The request is made in the child's own code path instead: flyrun-execute does it itself when
+    FLYRUN_DIE_WITH_PARENT names its parent; any other command starts through ``setpriv --pdeathsig`` (or a
+    few lines of Python that do the same, then exec the command).
+    """
+    program = argv[0]
+    found = os.path.join(cwd, program) if os.sep in program else shutil.which(program, path=env.get("PATH"))
+    if found is None or not os.path.exists(found):
+        raise NodeFailed.of("CommandNotFound", f"cannot start {program!r}: No such file or directory", USER)
     if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:  # pragma: no cover
-        return None
-
-
-def _child_setup() -> Any:
-    """A pre-exec hook asking the kernel to kill the task when the thread that started it (the server) dies."""
-    libc = _libc()
-    if libc is None:
-        return None
-    prctl = libc.prctl
-
-    def die_with_parent() -> None:
-        prctl(_PR_SET_PDEATHSIG, 9)
-
-    return die_with_parent
+        return argv
+    if argv[1:3] == ["-m", "flyrun.idl.entrypoint"]:
+        env[DIE_WITH_PARENT_VARIABLE] = str(os.getpid())
+        return argv
+    setpriv = _setpriv()
+    if setpriv is not None:
+        return [setpriv, "--pdeathsig", "KILL", "--", *argv]
+    return [sys.executable, "-I", "-S", "-c", _GUARD, str(os.getpid()), *argv]
 
 
 def _run_process(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attempt, scope: Scope,
@@ -302,10 +314,13 @@ def _run_process(ctx: RunContext, argv: list[str], env: dict[str, str], attempt:
 
 def _spawn(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attempt, scope: Scope,
            limit: float | None, deadline: float | None) -> tuple[int, bool]:
+    argv = guarded(argv, env, attempt.work_dir)
     with open(attempt.log_path, "wb") as log:
         try:
+            # Its own session: stopping the task stops its whole process group, and a Ctrl-C at the server's
+            # terminal is the server's to handle.
             process = subprocess.Popen(argv, cwd=attempt.work_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup())
+                                       stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as error:
             raise NodeFailed.of("CommandNotFound", f"cannot start {argv[0]!r}: {error.strerror}", USER) from None
         ctx.track(process)
