@@ -132,9 +132,11 @@ def _unpack_code(bundle: str, dest_dir: Path, environ: Mapping[str, str]) -> Non
 
 def _load(resolver_name: str, loader_args: list[str]) -> Any:
     from flyrun.idl import resolver
+    from flyrun.sdk.workflow import deferred_tracing
 
     try:
-        return resolver.load(resolver_name, loader_args)
+        with deferred_tracing():  # the task is all this process runs: trace no workflow it does not use
+            return resolver.load(resolver_name, loader_args)
     except resolver.ResolverError as exc:
         raise Failure("USER", "USER:TaskNotFound", str(exc)) from exc
     except Exception as exc:  # the user's module failed to import
