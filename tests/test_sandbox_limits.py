@@ -98,6 +98,16 @@ def test_max_parallelism_out_of_range_is_refused(api, value):
     refused(api.post("/api/v1/executions", body), f"max_parallelism {value}", "out of range")
 
 
+def test_a_launch_plan_with_max_parallelism_out_of_range_is_refused(api):
+    from sandbox_entities import launch_plan, square_twice
+
+    api.register(square_twice())
+    plan = launch_plan(square_twice())
+    plan["id"]["version"] = "parallelism"
+    plan["spec"]["max_parallelism"] = -5
+    refused(api.post("/api/v1/launch_plans", plan), "max_parallelism -5")
+
+
 STAMP = """
 with open(inputs['marker'], 'a') as f:
     f.write(repr(time.time()) + '\\n')

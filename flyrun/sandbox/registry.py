@@ -254,6 +254,7 @@ def create_launch_plan(store: Store, request: Any) -> Any:
         if literal.WhichOneof("value") is None:
             raise invalid(f"missing valid literal in fixed_inputs {name}")
     compiler.check_parameters(spec.default_inputs, "default_inputs")
+    limits.check_execution_spec(spec)  # a launch plan's max_parallelism becomes its executions'
     workflow = get_workflow_by_id(store, spec.workflow_id)
     interface = workflow.closure.compiled_workflow.primary.template.interface
     expected = compiler.expected_inputs(interface.inputs, spec.fixed_inputs, spec.default_inputs)
