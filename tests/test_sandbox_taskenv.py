@@ -86,3 +86,17 @@ def test_task_env_naming_an_unset_variable_is_a_usage_error(tmp_path):
     bad = sandbox_cli("start", "--port", str(free_port()), "--data-dir", str(tmp_path), "--detach",
                       "--task-env", "1BAD=x")
     assert bad.exit_code == 2 and "not a variable name" in bad.stderr
+
+
+def test_a_remote_file_among_the_inputs_counts_as_naming_remote_storage():
+    from flyteidl.core import literals_pb2 as L
+
+    from flyrun.sandbox.taskrun import _names_remote_storage
+
+    remote = L.LiteralMap()
+    remote.literals["f"].scalar.blob.uri = "s3://bucket/data.csv"
+    local = L.LiteralMap()
+    local.literals["f"].scalar.blob.uri = "file:///data/data.csv"
+    assert _names_remote_storage(["python", "-c", "..."], "/data/raw", remote)
+    assert not _names_remote_storage(["python", "-c", "..."], "/data/raw", local)
+    assert not _names_remote_storage(["flyrun-execute", "--bundle", "file:///b.tar.gz"], "/data/raw", None)

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,12 +110,20 @@ def operator_task_env(environ: Mapping[str, str]) -> dict[str, str]:
     return {str(k): v for k, v in value.items()}
 
 
-def _names_remote_storage(words: list[str], raw_prefix: str) -> bool:
-    return any("://" in word and "file://" not in word for word in [*words, raw_prefix])
+_REMOTE_URI = re.compile(r"\b(?!file://)[a-z][a-z0-9+.-]*://")
 
 
-def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, words: list[str] = (),
-                     raw_prefix: str = "") -> dict[str, str]:
+def _names_remote_storage(words: Sequence[str], raw_prefix: str, inputs: Any) -> bool:
+    """Whether the task will read or write remote storage: its command line, its raw output prefix or a file,
+    directory or dataset among its inputs names a URI other than ``file://``."""
+    texts = [*words, raw_prefix]
+    if inputs is not None:
+        texts.append(inputs.SerializeToString().decode("utf-8", errors="replace"))
+    return any(_REMOTE_URI.search(text) for text in texts)
+
+
+def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, words: Sequence[str] = (),
+                     raw_prefix: str = "", inputs: Any = None) -> dict[str, str]:
     """The environment a task process starts with, as propeller builds a pod's: a minimal base, then the
     operator's ``--task-env``, the task's own env, the execution's envs and the FLYTE_INTERNAL_* ids.
 
@@ -124,7 +132,7 @@ def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, w
     """
     server = os.environ
     names = list(BASE_VARIABLES)
-    if _names_remote_storage(list(words), raw_prefix):
+    if _names_remote_storage(words, raw_prefix, inputs):
         names += STORAGE_VARIABLES
     if containers.is_container_task(task):
         names += ENGINE_VARIABLES
@@ -194,7 +202,7 @@ def _run_attempt(ctx: RunContext, task: Any, inputs: Any, attempt: Attempt, scop
     attempt.output_prefix.mkdir(parents=True, exist_ok=True)
     attempt.work_dir.mkdir(parents=True, exist_ok=True)
     words = substitute(command_of(task), attempt.values(), inputs)
-    env = task_environment(ctx, task, attempt.unique_id, attempt.number, words, attempt.raw_prefix)
+    env = task_environment(ctx, task, attempt.unique_id, attempt.number, words, attempt.raw_prefix, inputs)
     if containers.is_container_task(task):
         argv = containers.container_argv(task, words, attempt, inputs, env)
     else:
