@@ -51,3 +51,44 @@ def test_a_write_that_fails_fails_the_execution_and_the_server_goes_on(sandbox_s
     again = client.launch(PLAN, {"x": integer(3)})
     assert client.wait(again, timeout=60)["closure"]["phase"] == "SUCCEEDED"
     assert client.outputs(again)["o0"]["scalar"]["primitive"]["integer"] == "81"
+
+
+def test_the_end_of_a_run_is_recorded_once_the_store_can_be_written_again(tmp_path):
+    """The store refuses writes (SQLite's query_only: what a full disk does to it) when the scheduler records how an
+    execution ended: the thread keeps retrying instead of dying, and the record lands when writes work again."""
+    import time
+
+    from flyteidl.admin import execution_pb2
+
+    from flyrun.sandbox.layout import DataDir
+    from flyrun.sandbox.scheduler import Scheduler
+    from flyrun.sandbox.store import Key, Store
+    from flyrun.sandbox.wire import load
+
+    data = DataDir(tmp_path)
+    data.prepare()
+    store = Store.open(tmp_path)
+    key = Key("p", "d", "stuck")
+    execution = execution_pb2.Execution()
+    execution.id.project, execution.id.domain, execution.id.name = "p", "d", "stuck"
+    execution.closure.phase = 2
+    store.insert_execution(key, execution.SerializeToString(), b"", b"\xff\xff not a plan", 2)
+    with store._lock:
+        store._db.execute("PRAGMA query_only = ON")
+    scheduler = Scheduler(store, data)
+    try:
+        scheduler.resume_unfinished()
+        time.sleep(1.0)
+        assert store.execution(key)["phase"] == 2  # not written yet...
+        assert key in scheduler._threads and scheduler._threads[key].is_alive()  # ...and still trying
+        with store._lock:
+            store._db.execute("PRAGMA query_only = OFF")
+        deadline = time.monotonic() + 15
+        while store.execution(key)["phase"] == 2:
+            assert time.monotonic() < deadline, "the failure was never recorded"
+            time.sleep(0.05)
+        failed = load(execution_pb2.Execution(), store.execution(key)["body"])
+        assert failed.closure.phase == 6 and "could not run this execution" in failed.closure.error.message
+    finally:
+        scheduler.shutdown()
+        store.close()
