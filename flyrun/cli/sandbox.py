@@ -44,24 +44,61 @@ def sandbox() -> None:
 @click.option("--detach", is_flag=True, help="Run in the background; stop it with `flyrun sandbox stop`.")
 @click.option("--container-runtime", type=click.Choice(["host", "docker", "podman"]), default=None,
               help="Where container tasks run (default: the first of docker, podman, host that works).")
+@click.option("--task-env", "task_env", multiple=True, metavar="NAME[=VALUE]",
+              help="Give every task this variable (NAME alone: its value in this shell). Repeatable. Tasks get "
+                   "no other variable of this shell but PATH, HOME, the locale and TMPDIR.")
 @global_options
 @click.pass_obj
 def start(app: Application, port: int, host: str, data_dir: Path | None, auth: bool, detach: bool,
-          container_runtime: str | None) -> None:
+          container_runtime: str | None, task_env: tuple[str, ...]) -> None:
     """Start the sandbox and print the config that points flyrun (or pyflyte) at it."""
     from flyrun.sandbox.server import SandboxOptions, check_options, serve
 
     options = SandboxOptions(data_dir=_data_dir(app, data_dir), host=host, port=port, auth=auth,
                              quiet=not app.verbose, container_runtime=container_runtime)
     check_options(options)
+    task_variables = _task_environment(app, task_env)
     if detach:
-        info = _start_detached(app, options)
+        info = _start_detached(app, options, task_variables)
         _render_started(app, info["url"], info["pid"], options, detached=True)
         return
+    os.environ.update(task_variables)  # a foreground server reads its own process environment
     serve(options, ready=lambda url: _render_started(app, url, os.getpid(), options, detached=False))
 
 
-def _start_detached(app: Application, options: Any) -> dict[str, Any]:
+def _task_environment(app: Application, given: tuple[str, ...]) -> dict[str, str]:
+    """Resolve ``--task-env`` and hand it to the server (this process, or the detached one) in its environment.
+
+    Values travel in the environment, never on a command line, where any user of the machine could read them.
+    """
+    import json
+    import re
+
+    from flyrun.errors import UsageError
+    from flyrun.sandbox.engine.taskrun import TASK_ENV_VARIABLE, operator_task_env
+
+    if not given:
+        try:
+            operator_task_env(app.env.environ)  # one exported by hand must be well-formed too
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        return {}
+    resolved: dict[str, str] = {}
+    for item in given:
+        name, has_value, value = item.partition("=")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise UsageError(f"--task-env {item.split('=')[0]!r} is not a variable name",
+                             hint="use --task-env NAME or --task-env NAME=VALUE")
+        if not has_value:
+            if name not in app.env.environ:
+                raise UsageError(f"--task-env {name}: {name} is not set in this shell",
+                                 hint=f"export {name} first, or pass --task-env {name}=VALUE")
+            value = app.env.environ[name]
+        resolved[name] = value
+    return {TASK_ENV_VARIABLE: json.dumps(resolved)}
+
+
+def _start_detached(app: Application, options: Any, extra_env: dict[str, str]) -> dict[str, Any]:
     from flyrun.sandbox.server import healthy, read_pid_file
     from flyrun.sandbox.state.layout import DataDir
 
@@ -80,7 +117,7 @@ def _start_detached(app: Application, options: Any) -> dict[str, Any]:
     started = time.time()
     with log:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                   env=dict(app.env.environ))
+                                   env={**app.env.environ, **extra_env})
     deadline = time.monotonic() + _READY_TIMEOUT
     while time.monotonic() < deadline:
         info = read_pid_file(data)

@@ -70,7 +70,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    _die_with_parent()
     sys.exit(execute(sys.argv[1:] if argv is None else argv))
+
+
+def _die_with_parent() -> None:
+    """When the sandbox started this process (FLYRUN_DIE_WITH_PARENT holds its pid), have the kernel SIGKILL it
+    if the sandbox dies, so no task outlives its server. Done here, in the task's own code path, because a
+    ``preexec_fn`` in the multi-threaded server can deadlock."""
+    parent = os.environ.pop("FLYRUN_DIE_WITH_PARENT", "")  # popped: the task's own children are not ours
+    if not parent.isdigit() or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(parent):  # the server died before the request was made
+        os._exit(137)
 
 
 def execute(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
@@ -116,9 +132,11 @@ def _unpack_code(bundle: str, dest_dir: Path, environ: Mapping[str, str]) -> Non
 
 def _load(resolver_name: str, loader_args: list[str]) -> Any:
     from flyrun.idl import resolver
+    from flyrun.sdk.workflow import deferred_tracing
 
     try:
-        return resolver.load(resolver_name, loader_args)
+        with deferred_tracing():  # the task is all this process runs: trace no workflow it does not use
+            return resolver.load(resolver_name, loader_args)
     except resolver.ResolverError as exc:
         raise Failure("USER", "USER:TaskNotFound", str(exc)) from exc
     except Exception as exc:  # the user's module failed to import

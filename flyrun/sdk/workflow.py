@@ -1,9 +1,14 @@
-"""``@workflow``: a function traced, when its module loads, into a graph of task nodes."""
+"""``@workflow``: a function traced, when its module loads, into a graph of task nodes.
+
+A task container (flyrun-execute) imports the module only to find one task; there tracing is deferred to the first
+use of a workflow's graph (``deferred_tracing``), so a task of a 2,000-node workflow does not trace 2,000 nodes.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flyrun.errors import WorkflowDefinitionError
@@ -12,6 +17,19 @@ from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import interface_from_function
 from flyrun.sdk.task import task_name
 from flyrun.types import engine
+
+_DEFER_TRACING = False
+
+
+@contextlib.contextmanager
+def deferred_tracing() -> Iterator[None]:
+    """Workflows defined inside this block are traced when their graph is first used, not when defined."""
+    global _DEFER_TRACING
+    previous, _DEFER_TRACING = _DEFER_TRACING, True
+    try:
+        yield
+    finally:
+        _DEFER_TRACING = previous
 
 
 class Workflow(Entity):
@@ -24,14 +42,32 @@ class Workflow(Entity):
         self.call_site = f"{graph._short_path(fn.__code__.co_filename)}:{fn.__code__.co_firstlineno}"
         where = f"{self.call_site}: workflow '{self.name}'"
         self.interface = interface_from_function(fn, where)
-        self.nodes: list[graph.Node] = []
-        self.output_bindings: dict[str, graph.Binding] = {}
-        self._trace(where)
-        self.ordered_nodes = graph.topological_order(self.nodes)
+        self._where = where
+        self._graph: tuple[list[graph.Node], dict[str, graph.Binding], list[graph.Node]] | None = None
+        if not _DEFER_TRACING:
+            self._traced()  # wiring mistakes are found when the module loads
         from flyrun.sdk import failure
 
         self.failure = failure.configure(self, failure_policy, on_failure, where)
         functools.update_wrapper(self, fn)
+
+    def _traced(self) -> tuple[list[graph.Node], dict[str, graph.Binding], list[graph.Node]]:
+        if self._graph is None:
+            nodes, bindings = self._trace(self._where)
+            self._graph = (nodes, bindings, graph.topological_order(nodes))
+        return self._graph
+
+    @property
+    def nodes(self) -> list[graph.Node]:
+        return self._traced()[0]
+
+    @property
+    def output_bindings(self) -> dict[str, graph.Binding]:
+        return self._traced()[1]
+
+    @property
+    def ordered_nodes(self) -> list[graph.Node]:
+        return self._traced()[2]
 
     @property
     def module(self) -> str:
@@ -41,7 +77,7 @@ class Workflow(Entity):
     def attribute(self) -> str:
         return self.fn.__qualname__
 
-    def _trace(self, where: str) -> None:
+    def _trace(self, where: str) -> tuple[list[graph.Node], dict[str, graph.Binding]]:
         builder = graph.GraphBuilder(self.name)
         inputs = {name: graph.Promise(None, name, t) for name, t in self.interface.inputs.items()}
         token = graph._BUILDER.set(builder)
@@ -49,8 +85,7 @@ class Workflow(Entity):
             result = self.fn(**inputs)
         finally:
             graph._BUILDER.reset(token)
-        self.nodes = builder.nodes
-        self.output_bindings = self._bind_outputs(result, where)
+        return builder.nodes, self._bind_outputs(result, where)
 
     def _bind_outputs(self, result: Any, where: str) -> dict[str, graph.Binding]:
         outputs = self.interface.outputs

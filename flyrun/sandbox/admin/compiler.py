@@ -10,10 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from flyrun.sandbox import limits
 from flyrun.sandbox.admin.wire import ApiError, Code, id_text, invalid
 
 START_NODE = "start-node"
 END_NODE = "end-node"
+MAX_NODES_VARIABLE = "FLYRUN_SANDBOX_MAX_WORKFLOW_NODES"
+DEFAULT_MAX_NODES = 50_000
+
+
+def max_workflow_nodes() -> int:
+    """The most nodes (counting subworkflows, branches and array sub-nodes) one registered workflow may have."""
+    import os
+
+    text = os.environ.get(MAX_NODES_VARIABLE, "")
+    return int(text) if text.isdigit() and int(text) > 0 else DEFAULT_MAX_NODES
 
 
 def entity_key(identifier: Any) -> tuple[str, str, str, str]:
@@ -70,8 +81,10 @@ def compile_workflow(template: Any, sub_workflows: Any, get_task: Callable[[Any]
     closure = compiler_pb2.CompiledWorkflowClosure()
     subs = {entity_key(s.id): s for s in sub_workflows}
     tasks: dict[tuple[str, str, str, str], Any] = {}
+    _check_size(template, sub_workflows)
+    waits = []
     for workflow in [template, *sub_workflows]:
-        _check_workflow(workflow, subs)
+        waits.append(_check_workflow(workflow, subs))
         failure_node = [workflow.failure_node] if workflow.HasField("failure_node") else []
         for node in walk_nodes([*workflow.nodes, *failure_node]):
             kind = node.WhichOneof("target")
@@ -81,15 +94,27 @@ def compile_workflow(template: Any, sub_workflows: Any, get_task: Callable[[Any]
                     tasks[entity_key(ref)] = get_task(ref)
             elif kind == "workflow_node" and node.workflow_node.HasField("launchplan_ref"):
                 get_launch_plan(node.workflow_node.launchplan_ref)
-    closure.primary.CopyFrom(_compiled(template))
-    for sub in sub_workflows:
-        closure.sub_workflows.add().CopyFrom(_compiled(sub))
+    closure.primary.CopyFrom(_compiled(template, waits[0]))
+    for sub, sub_waits in zip(sub_workflows, waits[1:]):
+        closure.sub_workflows.add().CopyFrom(_compiled(sub, sub_waits))
     for key in sorted(tasks):
         closure.tasks.add().template.CopyFrom(tasks[key])
     return closure
 
 
-def _check_workflow(workflow: Any, subs: dict[tuple[str, str, str, str], Any]) -> None:
+def _check_size(template: Any, sub_workflows: Any) -> None:
+    limit = max_workflow_nodes()
+    count = 0
+    for workflow in [template, *sub_workflows]:
+        for _ in walk_nodes(workflow.nodes):
+            count += 1
+            if count > limit:
+                raise _compile_error(template.id.name, f"it has more than {limit} nodes; split it into "
+                                     f"subworkflows or launch plans, or raise {MAX_NODES_VARIABLE}")
+
+
+def _check_workflow(workflow: Any, subs: dict[tuple[str, str, str, str], Any]) -> dict[str, set[str]]:
+    """Checks one workflow; returns each node's dependencies (computed once: big workflows are common)."""
     name = workflow.id.name
     ids = [node.id for node in workflow.nodes]
     for node_id in ids:
@@ -102,6 +127,7 @@ def _check_workflow(workflow: Any, subs: dict[tuple[str, str, str, str], Any]) -
     for node in walk_nodes(workflow.nodes):
         if node.WhichOneof("target") is None:
             raise _compile_error(name, f"node {node.id!r} has no target")
+        limits.check_node(name, node)
         for binding in node.inputs:
             _check_promises(name, node.id, binding.binding, known, inputs)
         ref = node.workflow_node.sub_workflow_ref if node.HasField("workflow_node") else None
@@ -109,7 +135,7 @@ def _check_workflow(workflow: Any, subs: dict[tuple[str, str, str, str], Any]) -
             raise _compile_error(name, f"node {node.id!r} refers to an unknown subworkflow {ref.name!r}")
     for binding in workflow.outputs:
         _check_promises(name, END_NODE, binding.binding, known, inputs)
-    _check_acyclic(name, workflow.nodes, set(ids))
+    return _check_acyclic(name, workflow.nodes, set(ids))
 
 
 def _check_promises(workflow: str, node_id: str, data: Any, known: set[str], inputs: set[str]) -> None:
@@ -129,24 +155,37 @@ def _check_promises(workflow: str, node_id: str, data: Any, known: set[str], inp
             _check_promises(workflow, node_id, item, known, inputs)
 
 
-def _check_acyclic(workflow: str, nodes: Any, ids: set[str]) -> None:
-    waiting = {node.id: dependencies(node, ids) - {node.id} for node in nodes}
+def _check_acyclic(workflow: str, nodes: Any, ids: set[str]) -> dict[str, set[str]]:
+    """Kahn's algorithm: linear in nodes plus edges, so any client can register a big workflow cheaply."""
+    waits: dict[str, set[str]] = {}
     for node in nodes:
-        if node.id in dependencies(node, ids):
+        deps = dependencies(node, ids)
+        if node.id in deps:
             raise _compile_error(workflow, f"node {node.id!r} depends on itself")
-    while waiting:
-        ready = [n for n, deps in waiting.items() if not deps & set(waiting)]
-        if not ready:
-            raise _compile_error(workflow, f"the nodes {', '.join(sorted(waiting))} form a cycle")
-        for node_id in ready:
-            del waiting[node_id]
+        waits[node.id] = deps
+    downstream: dict[str, list[str]] = {node_id: [] for node_id in waits}
+    for node_id, deps in waits.items():
+        for upstream in deps:
+            downstream[upstream].append(node_id)
+    remaining = {node_id: len(deps) for node_id, deps in waits.items()}
+    ready = [node_id for node_id, count in remaining.items() if count == 0]
+    while ready:
+        for child in downstream[ready.pop()]:
+            remaining[child] -= 1
+            if remaining[child] == 0:
+                ready.append(child)
+    cycle = sorted(node_id for node_id, count in remaining.items() if count)
+    if cycle:
+        shown = ", ".join(cycle[:20]) + (f" and {len(cycle) - 20} more" if len(cycle) > 20 else "")
+        raise _compile_error(workflow, f"the nodes {shown} form a cycle or wait on one")
+    return waits
 
 
 def _compile_error(workflow: str, reason: str) -> ApiError:
     return invalid(f"failed to compile workflow for [{workflow}] with err {reason}")
 
 
-def _compiled(template: Any) -> Any:
+def _compiled(template: Any, waits: dict[str, set[str]] | None = None) -> Any:
     """The template with propeller's start and end nodes, and its connections."""
     from flyteidl.core import compiler_pb2, workflow_pb2
 
@@ -159,24 +198,31 @@ def _compiled(template: Any) -> Any:
     end_upstream: set[str] = set()
     for binding in template.outputs:
         end_upstream |= set(_promised_nodes(binding.binding)) & ids
+    upstream: dict[str, list[str]] = {}
     for node in template.nodes:
         copy = nodes.add()
         copy.CopyFrom(node)
-        deps = sorted(dependencies(node, ids))
+        deps = sorted(waits[node.id] if waits is not None else dependencies(node, ids))
         del copy.upstream_node_ids[:]
         copy.upstream_node_ids.extend(deps)
-        _connect(compiled.connections, node.id, deps or [START_NODE])
+        upstream[node.id] = deps or [START_NODE]
     end = nodes.add()
     end.id = END_NODE
     end.inputs.extend(template.outputs)
-    _connect(compiled.connections, END_NODE, sorted(end_upstream) or [START_NODE])
+    upstream[END_NODE] = sorted(end_upstream) or [START_NODE]
+    _connect(compiled.connections, upstream)
     return compiled
 
 
-def _connect(connections: Any, node_id: str, upstream: list[str]) -> None:
-    connections.upstream[node_id].ids.extend(upstream)
-    for parent in upstream:
-        connections.downstream[parent].ids.append(node_id)
+def _connect(connections: Any, upstream: dict[str, list[str]]) -> None:
+    # Built in Python first: a protobuf map lookup per edge costs more than the rest of the compile.
+    downstream: dict[str, list[str]] = {}
+    for node_id, parents in upstream.items():
+        connections.upstream[node_id].ids.extend(parents)
+        for parent in parents:
+            downstream.setdefault(parent, []).append(node_id)
+    for parent, children in downstream.items():
+        connections.downstream[parent].ids.extend(children)
 
 
 def single_task_closure(task: Any) -> Any:

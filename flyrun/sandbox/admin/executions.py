@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flyrun.protocol.literals import fits
+from flyrun.sandbox import limits
 from flyrun.sandbox.admin import compiler, listing, registry
 from flyrun.sandbox.admin.listing import Column
 from flyrun.sandbox.admin.wire import ApiError, Code, dump, id_text, invalid, load, missing, stamp
@@ -45,7 +46,8 @@ def _check_request(sb: Services, request: Any) -> None:
         raise missing("domain")
     if request.name:
         if len(request.name) > MAX_NAME:
-            raise invalid(f"size of name exceeded length {MAX_NAME} : {request.name.lower()}")
+            shown = request.name.lower() if len(request.name) <= 100 else f"{request.name[:100].lower()}..."
+            raise invalid(f"size of name exceeded length {MAX_NAME} : {shown}")
         if not _NAME.match(request.name.lower()):
             raise invalid(f"invalid name format: {request.name.lower()}")
     registry.check_project_domain(sb.store, request.project, request.domain)
@@ -53,10 +55,12 @@ def _check_request(sb: Services, request: Any) -> None:
         raise missing("spec")
     if not request.spec.HasField("launch_plan"):
         raise missing("id")
+    limits.check_execution_spec(request.spec)
     reference = request.spec.launch_plan
     for field in ("project", "domain", "name", "version"):
         if not getattr(reference, field):
             raise missing(field)
+    limits.check_identifier(reference)
     if reference.resource_type not in (registry.TASK, registry.LAUNCH_PLAN):
         raise invalid(f"Invalid reference entity resource type [{reference.resource_type}], only "
                       "[LAUNCH_PLAN TASK] allowed")

@@ -10,6 +10,7 @@ import hashlib
 import time
 from typing import Any
 
+from flyrun.sandbox import limits
 from flyrun.sandbox.admin import compiler, listing
 from flyrun.sandbox.admin.listing import Column
 from flyrun.sandbox.admin.wire import ApiError, Code, dump, id_text, invalid, load, missing, stamp
@@ -62,6 +63,9 @@ def register_project(store: Store, request: Any) -> Any:
         raise missing("project_name")
     if not project.id:
         raise missing("project_id")
+    limits.check_text("project id", project.id)
+    limits.check_text("project name", project.name)
+    limits.check_text("project description", project.description, limits.MAX_DESCRIPTION)
     if project.domains:
         raise invalid("Domains are currently only set system wide. Please retry without domains included in "
                       "your request.")
@@ -82,6 +86,8 @@ def get_project(store: Store, request: Any) -> Any:
 
 
 def check_project_domain(store: Store, project: str, domain: str) -> None:
+    limits.check_text("project", project)
+    limits.check_text("domain", domain)
     if store.project(project) is None:
         raise invalid(f"failed to validate that project [{project}] and domain [{domain}] are registered, "
                       f"err: [project {project} not found]")
@@ -103,6 +109,7 @@ def check_identifier(identifier: Any, kind: int, present: bool = True) -> None:
     for field in ("project", "domain", "name", "version"):
         if not getattr(identifier, field):
             raise missing(field)
+    limits.check_identifier(identifier)
 
 
 def _insert(store: Store, kind: int, identifier: Any, digest: bytes, body: Any, state: int = 0) -> None:
@@ -169,6 +176,7 @@ def create_task(store: Store, request: Any) -> Any:
     if template.HasField("container") and not template.container.image:
         raise missing("image")
     template.id.CopyFrom(request.id)
+    limits.check_task_template(template)
     task = task_pb2.Task(id=request.id, short_description=request.spec.description.short_description)
     task.closure.compiled_task.template.CopyFrom(template)
     stamp(task.closure.created_at, time.time())
@@ -247,6 +255,7 @@ def create_launch_plan(store: Store, request: Any) -> Any:
         if literal.WhichOneof("value") is None:
             raise invalid(f"missing valid literal in fixed_inputs {name}")
     compiler.check_parameters(spec.default_inputs, "default_inputs")
+    limits.check_execution_spec(spec)  # a launch plan's max_parallelism becomes its executions'
     workflow = get_workflow_by_id(store, spec.workflow_id)
     interface = workflow.closure.compiled_workflow.primary.template.interface
     expected = compiler.expected_inputs(interface.inputs, spec.fixed_inputs, spec.default_inputs)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,9 @@ class RunContext:
     """One execution while it runs."""
 
     def __init__(self, store: Store, data: DataDir, key: Key, plan: Any, spec: Any, slots: threading.Semaphore,
-                 wake: threading.Condition) -> None:
+                 wake: threading.Condition, task_env: Mapping[str, str] | None = None) -> None:
         self.store = store
+        self.task_env = dict(task_env or {})  # the operator's --task-env, given to every task
         self.data = data
         self.key = key
         self.spec = spec

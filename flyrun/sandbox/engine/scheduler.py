@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
+import time
+from collections.abc import Mapping
 from typing import Any
 
 from flyrun.sandbox.admin.compiler import END_NODE, START_NODE
@@ -32,12 +35,15 @@ from flyrun.sandbox.state.store import Key, Store
 
 class Scheduler:
     def __init__(self, store: Store, data: DataDir, slots: int | None = None,
-                 container_runtime: str | None = None) -> None:
+                 container_runtime: str | None = None, task_env: Mapping[str, str] | None = None) -> None:
         from flyrun.sandbox.engine.containers import ContainerRuntime
+        from flyrun.sandbox.engine.taskrun import operator_task_env
 
         self.store = store
         self.container_runtime = ContainerRuntime(container_runtime)
         self.data = data
+        # Read once at start: `flyrun sandbox start --task-env` puts it in the server's environment.
+        self.task_env = dict(task_env) if task_env is not None else operator_task_env(os.environ)
         self.slots = threading.Semaphore(slots or os.cpu_count() or 1)
         self.wake = threading.Condition()
         self._runs: dict[Key, RunContext] = {}
@@ -97,9 +103,14 @@ class Scheduler:
             self._forget(key)
             return
         except Exception as error:  # an unreadable plan: say so rather than leave it RUNNING forever
-            record.failed(execution_error("ResumeFailed", f"the sandbox could not run this execution: {error}",
-                                          SYSTEM))
-            self._forget(key)
+            failure = execution_error("ResumeFailed", f"the sandbox could not run this execution: {error}", SYSTEM)
+            try:
+                failed = ExecutionRecord(self.store, key)
+                self._record(failed, lambda: failed.failed(failure))
+            except Exception as again:  # the store itself is unreadable: a restart will try again
+                _log(f"cannot record the failure of execution {key.name}: {_describe(again)}")
+            finally:
+                self._forget(key)
             return
         with self._lock:
             if self.store.existing_execution(key)["phase"] in WF_FINAL:  # terminated before it started
@@ -118,36 +129,81 @@ class Scheduler:
         row = self.store.existing_execution(key)
         plan = load(compiler_pb2.CompiledWorkflowClosure(), row["plan"])
         inputs = load(literals_pb2.LiteralMap(), row["inputs"])
-        ctx = RunContext(self.store, self.data, key, plan, record.message.spec, self.slots, self.wake)
+        ctx = RunContext(self.store, self.data, key, plan, record.message.spec, self.slots, self.wake,
+                         self.task_env)
         ctx.container_runtime = self.container_runtime
         return ctx, plan.primary.template, inputs
 
     def _walk(self, ctx: RunContext, record: ExecutionRecord, template: Any, inputs: Any) -> None:
+        """Run the workflow and record how it ended. Nothing escapes: an exception here (a full disk, a folder
+        that cannot be written, a bug) would end this thread silently and leave the execution RUNNING forever."""
         from flyrun.sandbox.engine.walker import run_workflow
 
-        record.running()
-        _boundary_node(ctx, START_NODE, None, inputs)
         try:
+            record.running()
+            _boundary_node(ctx, START_NODE, None, inputs)
             outputs = run_workflow(ctx, template, inputs, "", None, ctx.root)
+            end = _boundary_node(ctx, END_NODE, outputs, outputs)
         except NodeFailed as failure:
-            record.failed(failure.error)
+            node_error = failure.error
+            self._record(record, lambda: record.failed(node_error))
         except Aborted:
             if not ctx.shutting_down:
-                record.aborted(ctx.abort_cause or "aborted")
-        except Exception as error:  # a bug in flyrun: fail the execution with it rather than hang
-            record.failed(execution_error("InternalError", f"flyrun sandbox: {type(error).__name__}: {error}",
-                                          SYSTEM))
+                self._record(record, lambda: record.aborted(ctx.abort_cause or "aborted"))
+        except Exception as error:
+            internal = execution_error(_failure_code(error), f"flyrun sandbox: {_describe(error)}", SYSTEM)
+            self._record(record, lambda: record.failed(internal))
         else:
-            record.succeeded(_boundary_node(ctx, END_NODE, outputs, outputs))
+            self._record(record, lambda: record.succeeded(end))
         if record.phase in WF_FINAL:
-            from flyrun.sandbox.engine.notifications import announce
+            self._announce(ctx, record)
 
+    def _announce(self, ctx: RunContext, record: ExecutionRecord) -> None:
+        """Record the notifications due for how the execution ended; a failure here is logged, never raised."""
+        from flyrun.sandbox.engine.notifications import announce
+
+        try:
             announce(self.store, ctx.key, record.message)
+        except Exception as error:
+            _log(f"cannot record the notifications of execution {record.key.name}: {_describe(error)}")
+
+    def _record(self, record: ExecutionRecord, write: Any) -> None:
+        """Write how an execution ended, retrying while the store cannot be written (a full disk): the server
+        keeps serving meanwhile, and the record lands once space returns or at the next start (the execution is
+        still RUNNING in the store, so a restart resumes it)."""
+        delay = 0.5
+        while True:
+            try:
+                write()
+                return
+            except Exception as error:
+                _log(f"cannot record the end of execution {record.key.name} ({_describe(error)}); retrying in "
+                     f"{delay:.0f}s")
+            with self._lock:
+                if self._closed:
+                    return
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     def _forget(self, key: Key) -> None:
         with self._lock:
             self._runs.pop(key, None)
             self._threads.pop(key, None)
+
+
+def _failure_code(error: BaseException) -> str:
+    return "StorageFailed" if isinstance(error, OSError) else "InternalError"
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{type(error).__name__}: {error.strerror}{where}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _log(message: str) -> None:
+    print(f"flyrun sandbox: {message}", file=sys.stderr, flush=True)
 
 
 def _boundary_node(ctx: RunContext, node_id: str, inputs: Any | None, outputs: Any) -> str:

@@ -8,17 +8,20 @@ uses the same Python and flyrun as the server; container tasks run where ``--con
 
 from __future__ import annotations
 
-import ctypes
 import functools
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import flyrun
+from flyrun.sandbox import limits
 from flyrun.sandbox.engine import containers
 from flyrun.sandbox.engine.literals import read_literal_map
 from flyrun.sandbox.engine.records import USER, NodeRecord
@@ -27,6 +30,7 @@ from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
 _FLYRUN_ROOT = str(Path(flyrun.__file__).resolve().parent.parent)  # the folder holding the flyrun package
 
 _PR_SET_PDEATHSIG = 1
+
 _RECOVERABLE = 1  # flyteidl.core.ContainerError.Kind.RECOVERABLE
 _LOG_TAIL = 2000
 
@@ -77,10 +81,69 @@ def local_argv(words: list[str]) -> list[str]:
     return words
 
 
-def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int) -> dict[str, str]:
-    """What propeller puts in a task pod's environment, on top of the server's own."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_FLYRUN_ROOT, env.get("PYTHONPATH")]))
+# What every task process gets from the server's environment: enough to find programs, a home, a locale and a
+# scratch folder. Nothing else of the operator's shell reaches a task (its secrets would be in every task.log).
+BASE_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+# Settings for remote storage, passed only to a task whose command line or raw output prefix names a remote URI.
+STORAGE_VARIABLES = ("FLYRUN_STORAGE_ENDPOINT", "FLYRUN_STORAGE_ACCESS_KEY", "FLYRUN_STORAGE_SECRET_KEY",
+                     "FLYTE_AWS_ENDPOINT", "FLYTE_AWS_ACCESS_KEY_ID", "FLYTE_AWS_SECRET_ACCESS_KEY",
+                     "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                     "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE",
+                     "AWS_SHARED_CREDENTIALS_FILE", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT",
+                     "STORAGE_EMULATOR_HOST", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy",
+                     "https_proxy", "no_proxy", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+# What docker or podman itself needs to reach its daemon, for container tasks only.
+ENGINE_VARIABLES = ("DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY",
+                    "CONTAINER_HOST", "XDG_RUNTIME_DIR")
+TASK_ENV_VARIABLE = "FLYRUN_SANDBOX_TASK_ENV"
+
+
+def operator_task_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """What the operator passed with ``flyrun sandbox start --task-env`` (JSON in FLYRUN_SANDBOX_TASK_ENV)."""
+    text = environ.get(TASK_ENV_VARIABLE, "")
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError(f"{TASK_ENV_VARIABLE} must be a JSON object of strings, as `flyrun sandbox start "
+                         "--task-env NAME[=VALUE]` writes it")
+    return {str(k): v for k, v in value.items()}
+
+
+_REMOTE_URI = re.compile(r"\b(?!file://)[a-z][a-z0-9+.-]*://")
+
+
+def _names_remote_storage(words: Sequence[str], raw_prefix: str, inputs: Any) -> bool:
+    """Whether the task will read or write remote storage: its command line, its raw output prefix or a file,
+    directory or dataset among its inputs names a URI other than ``file://``."""
+    texts = [*words, raw_prefix]
+    if inputs is not None:
+        texts.append(inputs.SerializeToString().decode("utf-8", errors="replace"))
+    return any(_REMOTE_URI.search(text) for text in texts)
+
+
+def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, words: Sequence[str] = (),
+                     raw_prefix: str = "", inputs: Any = None) -> dict[str, str]:
+    """The environment a task process starts with, as propeller builds a pod's: a minimal base, then the
+    operator's ``--task-env``, the task's own env, the execution's envs and the FLYTE_INTERNAL_* ids.
+
+    Never the server's whole environment: the operator's secrets (FLYRUN_SANDBOX_CLIENT_SECRET, cloud keys
+    not meant for tasks) would reach every task, its task.log and the console's log route.
+    """
+    server = os.environ
+    names = list(BASE_VARIABLES)
+    if _names_remote_storage(words, raw_prefix, inputs):
+        names += STORAGE_VARIABLES
+    if containers.is_container_task(task):
+        names += ENGINE_VARIABLES
+    env = {name: server[name] for name in names if name in server}
+    env.setdefault("PATH", os.defpath)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_FLYRUN_ROOT, server.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"  # task.log shows output as it happens, as a pod's log does
+    env.update(ctx.task_env)
     source = task.container.env if task.HasField("container") else []
     env.update({pair.key: pair.value for pair in source})
     env.update({pair.key: pair.value for pair in ctx.spec.envs.values})
@@ -99,12 +162,15 @@ def run_task(ctx: RunContext, record: NodeRecord, node: Any, task: Any, inputs: 
              scope: Scope) -> tuple[Any, str]:
     """Run the task's attempts; returns (outputs LiteralMap, outputs.pb path) or raises NodeFailed/Aborted."""
     retries = node.metadata.retries.retries if node.metadata.HasField("retries") else 0
-    retries = retries or task.metadata.retries.retries
+    # Capped here too: entities registered before the cap (or by an older server) may ask for more.
+    retries = min(retries or task.metadata.retries.retries, limits.MAX_RETRIES)
     first = record.extra.get("attempt", -1) + 1
     deadline = time.monotonic() + node.metadata.timeout.ToTimedelta().total_seconds() \
         if node.metadata.HasField("timeout") and node.metadata.timeout.ToNanoseconds() > 0 else None
     failure: NodeFailed | None = None
     for number in range(first, first + max(1, retries + 1 - first)):
+        if number > 0:
+            _back_off(limits.backoff(number), scope, deadline)
         attempt = Attempt(ctx, record.node_id, node_dir, number)
         record.note(attempt=number, log=str(attempt.log_path))
         try:
@@ -115,6 +181,17 @@ def run_task(ctx: RunContext, record: NodeRecord, node: Any, task: Any, inputs: 
                 break
     assert failure is not None
     raise failure
+
+
+def _back_off(seconds: float, scope: Scope, deadline: float | None) -> None:
+    """Wait before a retry (a failing task must not respawn in a tight loop); a terminate ends the wait."""
+    end = time.monotonic() + seconds
+    if deadline is not None:
+        end = min(end, deadline)
+    while time.monotonic() < end:
+        if scope.stopped:
+            raise Aborted()
+        time.sleep(min(0.05, max(end - time.monotonic(), 0)))
 
 
 class _Retryable(Exception):
@@ -128,11 +205,13 @@ def _run_attempt(ctx: RunContext, task: Any, inputs: Any, attempt: Attempt, scop
     attempt.output_prefix.mkdir(parents=True, exist_ok=True)
     attempt.work_dir.mkdir(parents=True, exist_ok=True)
     words = substitute(command_of(task), attempt.values(), inputs)
-    env = task_environment(ctx, task, attempt.unique_id, attempt.number)
+    env = task_environment(ctx, task, attempt.unique_id, attempt.number, words, attempt.raw_prefix, inputs)
     if containers.is_container_task(task):
         argv = containers.container_argv(task, words, attempt, inputs, env, ctx.container_runtime)
     else:
         argv = local_argv(words)
+    if not argv:  # refused at registration; a task stored by an older server can still have none
+        raise NodeFailed.of("NothingToRun", f"task {task.id.name} has no command and no args to run", USER)
     limit = task.metadata.timeout.ToTimedelta().total_seconds() if task.metadata.HasField("timeout") else 0
     code, timed_out = _run_process(ctx, argv, env, attempt, scope, limit or None, deadline)
     try:
@@ -184,27 +263,41 @@ def _log_tail(path: Path) -> str:
     return f"\n{text[-_LOG_TAIL:]}" if text else ""
 
 
+DIE_WITH_PARENT_VARIABLE = "FLYRUN_DIE_WITH_PARENT"
+# For a command that is not flyrun-execute, on a Linux without setpriv: ask the kernel to SIGKILL this process
+# when its parent (the server) dies, check the parent is still the server, then become the task.
+_GUARD = ("import ctypes,os,sys\n"
+          "ctypes.CDLL(None,use_errno=True).prctl(1,9)\n"
+          "if os.getppid()!=int(sys.argv[1]):os._exit(137)\n"
+          "os.execvp(sys.argv[2],sys.argv[2:])\n")
+
+
 @functools.lru_cache(maxsize=1)
-def _libc() -> Any:
+def _setpriv() -> str | None:
+    return shutil.which("setpriv")
+
+
+def guarded(argv: list[str], env: dict[str, str], cwd: Path) -> list[str]:
+    """The command line that makes the kernel kill the task if the server dies, even by SIGKILL.
+
+    Not a ``preexec_fn``: the server is multi-threaded, and CPython documents that a pre-exec hook can deadlock
+    there. The request is made in the child's own code path instead: flyrun-execute does it itself when
+    FLYRUN_DIE_WITH_PARENT names its parent; any other command starts through ``setpriv --pdeathsig`` (or a
+    few lines of Python that do the same, then exec the command).
+    """
+    program = argv[0]
+    found = os.path.join(cwd, program) if os.sep in program else shutil.which(program, path=env.get("PATH"))
+    if found is None or not os.path.exists(found):
+        raise NodeFailed.of("CommandNotFound", f"cannot start {program!r}: No such file or directory", USER)
     if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:  # pragma: no cover
-        return None
-
-
-def _child_setup() -> Any:
-    """A pre-exec hook asking the kernel to kill the task when the thread that started it (the server) dies."""
-    libc = _libc()
-    if libc is None:
-        return None
-    prctl = libc.prctl
-
-    def die_with_parent() -> None:
-        prctl(_PR_SET_PDEATHSIG, 9)
-
-    return die_with_parent
+        return argv
+    if argv[1:3] == ["-m", "flyrun.idl.entrypoint"]:
+        env[DIE_WITH_PARENT_VARIABLE] = str(os.getpid())
+        return argv
+    setpriv = _setpriv()
+    if setpriv is not None:
+        return [setpriv, "--pdeathsig", "KILL", "--", *argv]
+    return [sys.executable, "-I", "-S", "-c", _GUARD, str(os.getpid()), *argv]
 
 
 def _run_process(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attempt, scope: Scope,
@@ -232,10 +325,13 @@ def _run_process(ctx: RunContext, argv: list[str], env: dict[str, str], attempt:
 
 def _spawn(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attempt, scope: Scope,
            limit: float | None, deadline: float | None) -> tuple[int, bool]:
+    argv = guarded(argv, env, attempt.work_dir)
     with open(attempt.log_path, "wb") as log:
         try:
+            # Its own session: stopping the task stops its whole process group, and a Ctrl-C at the server's
+            # terminal is the server's to handle.
             process = subprocess.Popen(argv, cwd=attempt.work_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup())
+                                       stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as error:
             raise NodeFailed.of("CommandNotFound", f"cannot start {argv[0]!r}: {error.strerror}", USER) from None
         ctx.track(process)

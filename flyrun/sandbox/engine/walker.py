@@ -27,23 +27,38 @@ def run_workflow(ctx: RunContext, template: Any, inputs: Any, prefix: str, paren
     """Run every node of ``template``; returns the workflow's outputs or raises NodeFailed/Aborted."""
     scope = scope.child()
     nodes = {n.id: n for n in template.nodes if n.id not in (START_NODE, END_NODE)}
-    waits = {node_id: dependencies(node, set(nodes)) for node_id, node in nodes.items()}
+    known = set(nodes)
+    # Each node counts the upstream nodes it still waits for (Kahn's algorithm): a finished node touches only
+    # its own downstream nodes, so a 2,000-node workflow is not rescanned after every node.
+    remaining: dict[str, int] = {}
+    downstream: dict[str, list[str]] = {node_id: [] for node_id in nodes}
+    for node_id, node in nodes.items():
+        upstream = dependencies(node, known)
+        remaining[node_id] = len(upstream)
+        for parent in upstream:
+            downstream[parent].append(node_id)
+    ready = sorted(node_id for node_id, count in remaining.items() if count == 0)
     outputs: dict[str, Any] = {START_NODE: inputs}
-    pending, running, failures = set(nodes), 0, []
+    running, failures = 0, []
     finished: queue.Queue = queue.Queue()
     keep_going = template.metadata.on_failure == FAIL_AFTER_EXECUTABLE_NODES_COMPLETE
     while True:
-        for node_id in sorted(pending):
-            if waits[node_id] <= set(outputs) and not scope.stopped:
-                pending.discard(node_id)
+        if not scope.stopped:
+            for node_id in ready:
                 running += 1
                 _start(ctx, nodes[node_id], dict(outputs), prefix, parent_id, scope, finished)
+            ready = []
         if running == 0:
             break
         node_id, result, error = finished.get()
         running -= 1
         if error is None:
             outputs[node_id] = result
+            for child in downstream[node_id]:
+                remaining[child] -= 1
+                if remaining[child] == 0:
+                    ready.append(child)
+            ready.sort()
             continue
         failures.append(error)
         if not keep_going or isinstance(error, Aborted):
