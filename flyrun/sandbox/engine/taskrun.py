@@ -29,7 +29,6 @@ from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
 
 _FLYRUN_ROOT = str(Path(flyrun.__file__).resolve().parent.parent)  # the folder holding the flyrun package
 
-_PR_SET_PDEATHSIG = 1
 
 _RECOVERABLE = 1  # flyteidl.core.ContainerError.Kind.RECOVERABLE
 _LOG_TAIL = 2000
