@@ -14,7 +14,7 @@ from typing import Any
 
 from flyrun.sandbox.engine.literals import collection_literal, literal_map, none_literal
 from flyrun.sandbox.engine.records import USER, NodeRecord
-from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
+from flyrun.sandbox.engine.runtime import Aborted, ExecuteNode, NodeFailed, RunContext, Scope
 
 
 def item_inputs(inputs: Any, bound: set[str], index: int) -> Any:
@@ -40,9 +40,7 @@ def required_successes(array: Any, total: int) -> int:
     return math.ceil(total * ratio)
 
 
-def run_array(ctx: RunContext, record: NodeRecord, node: Any, inputs: Any, scope: Scope) -> Any:
-    from flyrun.sandbox.engine.walker import execute
-
+def run_array(ctx: RunContext, record: NodeRecord, node: Any, inputs: Any, scope: Scope, execute: ExecuteNode) -> Any:
     array = node.array_node
     bound = set(array.bound_inputs)
     total = item_count(inputs, bound)

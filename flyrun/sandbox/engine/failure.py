@@ -6,15 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from flyrun.sandbox.engine.literals import BindingError, resolve_bindings
-from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
+from flyrun.sandbox.engine.runtime import Aborted, ExecuteNode, NodeFailed, RunContext, Scope
 
 
 def run_failure_node(ctx: RunContext, template: Any, outputs: dict[str, Any], prefix: str, parent_id: str | None,
-                     scope: Scope, failure: BaseException) -> BaseException:
+                     scope: Scope, failure: BaseException, execute: ExecuteNode) -> BaseException:
     """Run ``template.failure_node`` if there is one; returns the error the workflow fails with."""
     from flyteidl.core import literals_pb2, types_pb2
-
-    from flyrun.sandbox.engine.walker import execute
 
     if not template.HasField("failure_node") or not isinstance(failure, NodeFailed) or ctx.aborted:
         return failure

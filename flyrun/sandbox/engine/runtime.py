@@ -8,7 +8,7 @@ import subprocess
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from flyrun.sandbox.admin.compiler import entity_key
 from flyrun.sandbox.engine.records import FAILED, SYSTEM, TIMED_OUT, execution_error
@@ -167,3 +167,11 @@ def stop_process(process: subprocess.Popen, grace: float = 5.0) -> None:
                 pass
 
     threading.Thread(target=_finish, name="flyrun-reaper", daemon=True).start()
+
+
+class ExecuteNode(Protocol):
+    """Runs one node with its inputs known and returns its outputs (``walker.execute``); handed to the node kinds
+    that run nodes of their own (array items, a failure node), so they need not import the walker."""
+
+    def __call__(self, ctx: RunContext, node: Any, inputs: Any, unique_id: str, parent_id: str | None,
+                 scope: Scope) -> Any: ...

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from flyrun.sandbox.admin.compiler import END_NODE, START_NODE, dependencies
-from flyrun.sandbox.engine import branches
+from flyrun.sandbox.engine import arrays, branches, gates, taskrun
+from flyrun.sandbox.engine.failure import run_failure_node
 from flyrun.sandbox.engine.literals import BindingError, literal_map, read_literal_map, resolve_bindings, write_message
 from flyrun.sandbox.engine.records import ABORTED, SUCCEEDED, SYSTEM, NodeRecord
 from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
@@ -66,9 +67,8 @@ def run_workflow(ctx: RunContext, template: Any, inputs: Any, prefix: str, paren
     if ctx.aborted:  # terminated: whatever the nodes said while being stopped, the run was aborted
         raise Aborted()
     if failures:  # the failure node, if any, runs in the scope around this (stopped) one
-        from flyrun.sandbox.engine.failure import run_failure_node
-
-        raise run_failure_node(ctx, template, outputs, prefix, parent_id, scope.parent or scope, _first(failures))
+        raise run_failure_node(ctx, template, outputs, prefix, parent_id, scope.parent or scope, _first(failures),
+                               execute)
     if scope.stopped:
         raise Aborted()
     try:
@@ -121,9 +121,7 @@ def execute(ctx: RunContext, node: Any, inputs: Any, unique_id: str, parent_id: 
     node_dir = ctx.metadata_root / unique_id / "data"
     write_message(node_dir / "inputs.pb", inputs)
     if node.HasField("gate_node"):
-        from flyrun.sandbox.engine.gates import create_signal
-
-        create_signal(ctx, node)  # before the node shows RUNNING, so a client seeing that can set the signal
+        gates.create_signal(ctx, node)  # before the node shows RUNNING, so a client seeing that can set the signal
     record.running(str(node_dir / "inputs.pb"), kind=node.WhichOneof("target"), name=node.metadata.name)
     try:
         result, output_uri = _dispatch(ctx, node, inputs, record, node_dir, scope, outputs or {})
@@ -146,8 +144,6 @@ def execute(ctx: RunContext, node: Any, inputs: Any, unique_id: str, parent_id: 
 
 def _dispatch(ctx: RunContext, node: Any, inputs: Any, record: NodeRecord, node_dir: Path, scope: Scope,
               outputs: Mapping[str, Any]) -> tuple[Any, str | None]:
-    from flyrun.sandbox.engine import arrays, gates, taskrun
-
     kind = node.WhichOneof("target")
     if kind == "task_node":
         return taskrun.run_task(ctx, record, node, ctx.task(node.task_node.reference_id), inputs, node_dir, scope)
@@ -156,7 +152,7 @@ def _dispatch(ctx: RunContext, node: Any, inputs: Any, record: NodeRecord, node_
     if kind == "array_node":
         record.message.metadata.is_array = True
         record.message.metadata.is_parent_node = True
-        return arrays.run_array(ctx, record, node, inputs, scope), None
+        return arrays.run_array(ctx, record, node, inputs, scope, execute), None
     if kind == "workflow_node":
         record.message.metadata.is_parent_node = True
         return _run_workflow_node(ctx, node, inputs, record, scope), None
