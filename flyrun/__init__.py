@@ -22,7 +22,7 @@ _EXPORTS = {
     "wait_for_input": "flyrun.sdk.gates",
     "sleep": "flyrun.sdk.gates",
     "ContainerTask": "flyrun.sdk.container",
-    "PodTemplate": "flyrun.sdk.container",
+    "PodTemplate": "flyrun.sdk.pods",
     "FlyteFile": "flyrun.data.files",
     "FlyteDirectory": "flyrun.data.files",
     "LaunchPlan": "flyrun.sdk.launch_plan",
@@ -42,7 +42,7 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
     from flyrun.data.files import FlyteDirectory, FlyteFile
-    from flyrun.sdk.container import ContainerTask, PodTemplate
+    from flyrun.sdk.container import ContainerTask
     from flyrun.sdk.failure import WorkflowFailurePolicy
     from flyrun.sdk.gates import approve, sleep, wait_for_input
     from flyrun.sdk.interface import kwtypes
@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.map import map_task, partial
     from flyrun.sdk.notification import Email, PagerDuty, Slack, WorkflowExecutionPhase
     from flyrun.sdk.overrides import create_node
+    from flyrun.sdk.pods import PodTemplate
     from flyrun.sdk.schedule import CronSchedule, FixedRate
     from flyrun.sdk.task import PythonFunctionTask, Resources, TaskMetadata, task
     from flyrun.sdk.workflow import Workflow, workflow

