@@ -35,6 +35,16 @@ def test_local_run_of_the_builder_by_its_variable_name(cli, example):
     assert json.loads(done.stdout)["outputs"] == EXPECTED
 
 
+def test_a_bare_name_finds_the_builder_and_completion_offers_it(cli, example, monkeypatch):
+    from flyrun.loader import defined_entity_names
+
+    assert {"wb", "nested", "twice_plan"} <= set(defined_entity_names(example))
+    monkeypatch.chdir(example.parent)
+    done = cli("run", "wb", "--in1", "hello")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.splitlines()[0] == "greeting: hello world"
+
+
 def test_called_in_python_and_inside_a_traced_workflow(project, cli):
     root = project({"flows.py": '''
         from flyrun import Workflow, task, workflow
