@@ -104,6 +104,15 @@ def test_a_reference_cannot_run_locally_and_says_how_to_mock_it(cli, tmp_path):
                                                   "development, version v1) cannot run locally")
 
 
+def test_listing_shows_references_apart(cli, tmp_path):
+    caller = _write(tmp_path / "c", "caller.py", CALLER.format(version="v1"))
+    listed = cli("run", str(caller))
+    assert listed.exit_code == 0, listed.output
+    references = listed.stdout.split("References in")[1]
+    assert "  double(x: int) -> o0: int" in references and "  pipeline_plan(x: int = 1) -> o0: int" in references
+    assert "Tasks in" not in listed.stdout  # a reference is not a task of this file
+
+
 def test_a_replaced_reference_runs_locally_in_a_workflow(tmp_path, monkeypatch):
     """flytekit's task_mock replaces a reference's ``execute``; flyrun's references call it, so a stand-in runs."""
     import importlib
@@ -227,3 +236,7 @@ def test_references_run_the_registered_entities_on_the_sandbox(remote, cli, tmp_
     alone = remote("run", "--remote", "--wait", "-o", "json", str(caller), "double", "--x", "5")
     assert alone.exit_code == 0, alone.output
     assert json.loads(alone.stdout)["outputs"] == {"o0": 10}
+    unknown = _write(tmp_path / "u", "caller.py", CALLER.format(version="no-such-version"))
+    refused = remote("register", str(unknown))
+    assert refused.exit_code == 2, refused.output
+    assert "node 'n1' refers to an unknown subworkflow 'base.pipeline'" in refused.stderr, refused.stderr
