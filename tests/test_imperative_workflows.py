@@ -165,3 +165,42 @@ def test_the_builder_on_the_sandbox_gives_the_local_outputs(remote, example):
     assert nested.exit_code == 0, nested.output
     local = remote("run", "-o", "json", str(example), "nested", "--word", "hi")
     assert json.loads(nested.stdout)["outputs"] == json.loads(local.stdout)["outputs"] == {"o0": 192}
+
+
+def test_failure_policy_and_handler_on_the_builder(project, cli, tmp_path):
+    log = tmp_path / "log.txt"
+    root = project({"flows.py": f'''
+        from typing import Optional
+
+        from flyrun import FlyteError, Workflow, WorkflowFailurePolicy, task
+
+        @task
+        def breaks(x: int) -> int:
+            if x < 0:
+                raise ValueError(f"negative: {{x}}")
+            return x
+
+        @task
+        def note(x: int) -> None:
+            open({str(log)!r}, "a").write(f"note {{x}}\\n")
+
+        @task
+        def cleanup(x: int, err: Optional[FlyteError] = None) -> None:
+            open({str(log)!r}, "a").write(f"cleanup {{x}} {{err.failed_node_id}}: {{err.message}}\\n")
+
+        wb = Workflow(name="flows.guarded",
+                      failure_policy=WorkflowFailurePolicy.FAIL_AFTER_EXECUTABLE_NODES_COMPLETE)
+        wb.add_workflow_input("x", int)
+        wb.add_entity(breaks, x=wb.inputs["x"])
+        wb.add_entity(note, x=wb.inputs["x"])
+        wb.add_on_failure_handler(cleanup)
+        '''})
+    done = cli("run", str(root / "flows.py"), "wb", "--x", "-1")
+    assert done.exit_code == 6, done.output
+    assert log.read_text().splitlines() == ["note -1",
+                                            "cleanup -1 fn0: task flows.breaks failed: ValueError: negative: -1"]
+    out = tmp_path / "out"
+    assert cli("package", str(root / "flows.py"), "--output-dir", str(out)).exit_code == 0
+    template = json.loads((out / "workflows" / "flows.guarded.json").read_text())["template"]
+    assert template["metadata"] == {"on_failure": "FAIL_AFTER_EXECUTABLE_NODES_COMPLETE"}
+    assert template["failure_node"]["id"] == "fn0"
