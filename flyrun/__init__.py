@@ -14,7 +14,17 @@ _EXPORTS = {
     "Resources": "flyrun.sdk.task",
     "PythonFunctionTask": "flyrun.sdk.task",
     "workflow": "flyrun.sdk.workflow",
-    "Workflow": "flyrun.sdk.workflow",
+    # flytekit's top-level ``Workflow`` is its imperative builder; the traced class stays flyrun.sdk.workflow's.
+    "Workflow": "flyrun.sdk.imperative",
+    "ImperativeWorkflow": "flyrun.sdk.imperative",
+    "reference_task": "flyrun.sdk.reference",
+    "reference_workflow": "flyrun.sdk.reference",
+    "reference_launch_plan": "flyrun.sdk.reference",
+    "ReferenceEntity": "flyrun.sdk.reference",
+    "ReferenceTask": "flyrun.sdk.reference",
+    "ReferenceWorkflow": "flyrun.sdk.reference",
+    "ReferenceLaunchPlan": "flyrun.sdk.reference",
+    "get_reference_entity": "flyrun.sdk.reference",
     "kwtypes": "flyrun.sdk.interface",
     "map_task": "flyrun.sdk.map",
     "partial": "flyrun.sdk.map",
@@ -45,15 +55,26 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.container import ContainerTask
     from flyrun.sdk.failure import WorkflowFailurePolicy
     from flyrun.sdk.gates import approve, sleep, wait_for_input
+    from flyrun.sdk.imperative import ImperativeWorkflow, Workflow
     from flyrun.sdk.interface import kwtypes
     from flyrun.sdk.launch_plan import LaunchPlan
     from flyrun.sdk.map import map_task, partial
     from flyrun.sdk.notification import Email, PagerDuty, Slack, WorkflowExecutionPhase
     from flyrun.sdk.overrides import create_node
     from flyrun.sdk.pods import PodTemplate
+    from flyrun.sdk.reference import (
+        ReferenceEntity,
+        ReferenceLaunchPlan,
+        ReferenceTask,
+        ReferenceWorkflow,
+        get_reference_entity,
+        reference_launch_plan,
+        reference_task,
+        reference_workflow,
+    )
     from flyrun.sdk.schedule import CronSchedule, FixedRate
     from flyrun.sdk.task import PythonFunctionTask, Resources, TaskMetadata, task
-    from flyrun.sdk.workflow import Workflow, workflow
+    from flyrun.sdk.workflow import workflow
     from flyrun.types.error import FlyteError
 
 

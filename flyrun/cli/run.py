@@ -236,7 +236,7 @@ def _list_entities(app: Application, entities: dict[str, Any], shown: str) -> No
     if not entities:
         app.info(f"{shown} defines no tasks or workflows.")
         return
-    for kind in ("workflow", "launch_plan", "task"):
+    for kind in ("workflow", "launch_plan", "task", "reference"):
         rows = [e for e in entities.values() if e.kind == kind]
         if rows:
             app.echo(f"{kind.replace('_', ' ').capitalize()}s in {shown}:")

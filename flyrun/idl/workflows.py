@@ -66,7 +66,12 @@ def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> 
         "upstream_node_ids": node.depends_on(),
     }
     kind = getattr(entity, "kind", "")
-    if kind == "launch_plan":
+    if kind == "reference":  # reference_task / reference_workflow / reference_launch_plan
+        from flyrun.idl.references import reference_node
+
+        target, value = reference_node(entity)
+        result[target] = value
+    elif kind == "launch_plan":
         from flyrun.idl.launch_plans import launch_plan_node
 
         result["metadata"], result["workflow_node"] = launch_plan_node(entity, settings)

@@ -104,6 +104,10 @@ def _register_all(client: AdminClient, entities: list[Any], registration: Regist
 def launch_id_for(entity: Any, project: str, domain: str, version: str) -> EntityId:
     """Workflows run through their default launch plan, launch plans as themselves, tasks directly (as pyflyte
     does)."""
+    if entity.kind == "reference":  # the registered entity itself, by its own id
+        ref = entity.id
+        kind = "TASK" if ref["resource_type"] == "TASK" else "LAUNCH_PLAN"  # a workflow by its default plan
+        return EntityId(kind, ref["project"], ref["domain"], ref["name"], ref["version"])
     kind = "LAUNCH_PLAN" if entity.kind in ("workflow", "launch_plan") else "TASK"
     return EntityId(kind, project, domain, entity.name, version)
 

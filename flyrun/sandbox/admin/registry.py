@@ -212,6 +212,9 @@ def create_workflow(store: Store, request: Any) -> Any:
         raise missing("spec")
     spec = request.spec
     spec.template.id.CopyFrom(request.id)
+    from flyrun.sandbox.admin.references import embed_referenced_workflows
+
+    embed_referenced_workflows(spec, lambda i: get_workflow_by_id(store, i))  # reference_workflow nodes
     closure = compiler.compile_workflow(spec.template, spec.sub_workflows, lambda i: task_template(store, i),
                                         lambda i: get_launch_plan_by_id(store, i))
     workflow = workflow_pb2.Workflow(id=request.id, short_description=spec.description.short_description)
