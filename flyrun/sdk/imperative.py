@@ -30,17 +30,17 @@ class ImperativeWorkflow(_TracedWorkflow):
         self.name = name
         self._module = sys._getframe(1).f_globals.get("__name__", "__main__")
         self.interface = Interface()
-        self.nodes: list[graph.Node] = []
-        self.output_bindings: dict[str, graph.Binding] = {}
+        self._nodes: list[graph.Node] = []
+        self._output_bindings: dict[str, graph.Binding] = {}
         self.inputs: dict[str, graph.Promise] = {}
         self.interruptible = interruptible
         self._builder = graph.GraphBuilder(name)
         self._failure_policy = failure_policy
         from flyrun.sdk import failure
 
-        self.failure = failure.configure(self, failure_policy, None, self._where(self.call_site))
+        self.failure = failure.configure(self, failure_policy, None, self._where_at(self.call_site))
 
-    def _where(self, call_site: str) -> str:
+    def _where_at(self, call_site: str) -> str:
         return f"{call_site}: workflow '{self.name}'"
 
     # -- what the rest of flyrun reads off a workflow -----------------------------------------------------------
@@ -52,9 +52,9 @@ class ImperativeWorkflow(_TracedWorkflow):
     def attribute(self) -> str:
         return self.module_attribute(self._module) or self.short_name
 
-    @property
-    def ordered_nodes(self) -> list[graph.Node]:  # type: ignore[override]
-        return graph.topological_order(self.nodes)
+    def _traced(self) -> tuple[list[graph.Node], dict[str, graph.Binding], list[graph.Node]]:
+        # Built call by call, never traced: the graph is whatever has been added so far.
+        return self._nodes, self._output_bindings, graph.topological_order(self._nodes)
 
     @property
     def python_interface(self) -> Interface:
@@ -64,7 +64,7 @@ class ImperativeWorkflow(_TracedWorkflow):
     # -- building ---------------------------------------------------------------------------------------------
     def add_workflow_input(self, input_name: str, python_type: Any) -> graph.Promise:
         """Declare an input; the returned promise (also ``wb.inputs[name]``) can be bound to nodes and outputs."""
-        where = self._where(graph.user_call_site())
+        where = self._where_at(graph.user_call_site())
         if not isinstance(input_name, str) or not input_name.isidentifier():
             raise WorkflowDefinitionError(f"{where}: input name {input_name!r} is not a Python identifier")
         if input_name in self.interface.inputs:
@@ -94,7 +94,7 @@ class ImperativeWorkflow(_TracedWorkflow):
             raise WorkflowDefinitionError(f"{graph.user_call_site()}: in workflow '{self.name}', add_entity of "
                                           f"{entity!r} must add exactly one node")
         node = self._builder.nodes[-1]
-        self.nodes = self._builder.nodes
+        self._nodes = self._builder.nodes
         created = CreatedNode(node, {})
         values = result if isinstance(result, tuple) else (result,)
         created.outputs = {p.var: p for p in values if isinstance(p, graph.Promise)}
@@ -111,7 +111,7 @@ class ImperativeWorkflow(_TracedWorkflow):
 
     def add_workflow_output(self, output_name: str, p: Any, python_type: Any = None) -> None:
         """Make a node's output (or a workflow input, or a list/dict of them with ``python_type``) an output."""
-        where = self._where(graph.user_call_site())
+        where = self._where_at(graph.user_call_site())
         label = f"{where}: output '{output_name}'"
         if not isinstance(output_name, str) or not output_name.isidentifier():
             raise WorkflowDefinitionError(f"{where}: output name {output_name!r} is not a Python identifier")
@@ -127,7 +127,7 @@ class ImperativeWorkflow(_TracedWorkflow):
                 raise WorkflowDefinitionError(f"{label}: a list or dict of promises needs python_type=, e.g. "
                                               "python_type=list[int]")
             python_type = p.python_type
-        self.output_bindings[output_name] = graph.bind(p, python_type, label)
+        self._output_bindings[output_name] = graph.bind(p, python_type, label)
         self.interface.outputs[output_name] = python_type
 
     def add_on_failure_handler(self, entity: Any) -> None:
@@ -135,7 +135,7 @@ class ImperativeWorkflow(_TracedWorkflow):
         from flyrun.sdk import failure
 
         self.failure = failure.configure(self, self._failure_policy, entity,
-                                         self._where(graph.user_call_site()))
+                                         self._where_at(graph.user_call_site()))
 
     def ready(self) -> bool:
         """flytekit's check: there is at least one node, and every declared input is used."""
