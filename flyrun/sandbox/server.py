@@ -141,8 +141,12 @@ def _prepare(options: SandboxOptions) -> tuple[DataDir, int]:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(lock)
-        raise ServerError(f"another flyrun sandbox is already using the data dir {data.root}",
-                          hint="stop it with `flyrun sandbox stop`, or use another --data-dir") from None
+        other = read_pid_file(data)
+        if other is not None and process_alive(int(other.get("pid", 0) or 0)):
+            what = f"a sandbox (pid {other['pid']}) already serves {other.get('url')} from {data.root}"
+        else:
+            what = f"another flyrun sandbox is already using the data dir {data.root}"
+        raise ServerError(what, hint="stop it with `flyrun sandbox stop`, or use another --data-dir") from None
     try:
         return _prepare_locked(data), lock
     except BaseException:
