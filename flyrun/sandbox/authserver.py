@@ -15,7 +15,8 @@ RFC 7636 PKCE) and werkzeug. It serves what a Flyte client discovers and uses::
 Use::
 
     server = AuthServer(clients=[Client("flytectl"),
-                                 Client("ci", client_secret="...", grant_types=("client_credentials",))])
+                                 Client("ci", client_secret="...", grant_types=("client_credentials",))],
+                        operator_secret="...")  # or a function returning it; default: random, known to no one
     server.wsgi_app                      # a WSGI app serving only the paths above
     server.protect(api_app)              # the paths above, and a bearer token required for everything else
     server.validate_bearer(header)       # "Bearer <token>" -> subject, or None
