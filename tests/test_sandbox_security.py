@@ -190,12 +190,17 @@ def test_a_signed_upload_url_takes_one_upload(sandbox_server):
 
 
 def test_stalled_connections_do_not_hold_threads(sandbox_server):
-    """500 connections that never send a byte: the server's thread count stays bounded and it keeps answering."""
+    """400 connections that never send a byte and 100 that send half a request head and stop (slowloris): the
+    server's thread count stays bounded and it keeps answering at once."""
     pid = int(sandbox_server["pid"])
     sockets = []
     try:
-        for _ in range(500):
-            sockets.append(socket.create_connection(("127.0.0.1", port_of(sandbox_server)), timeout=5))
+        for index in range(500):
+            sock = socket.create_connection(("127.0.0.1", port_of(sandbox_server)), timeout=5)
+            sockets.append(sock)
+            if index % 5 == 0:
+                sock.sendall(b"GET /api/v1/projects HTTP/1.1\r\nHost: localhost")
+        time.sleep(0.5)
         started = time.monotonic()
         assert requests.get(sandbox_server["url"] + "/healthcheck", timeout=10).status_code == 200
         assert time.monotonic() - started < 5

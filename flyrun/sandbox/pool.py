@@ -1,15 +1,16 @@
 """The sandbox's HTTP server: werkzeug's WSGI server with a bounded pool of worker threads.
 
 werkzeug's threaded server starts a thread per connection, so 1,000 stalled connections hold 1,000 threads. Here a
-new connection waits in a "waiting room" (one selector, no thread) until its first bytes arrive, and only then takes
-one of ``workers`` threads; a connection silent for ``idle_timeout`` seconds there is closed, and the request
-handler's socket timeout bounds a request that stalls half-way.
+new connection waits in a "waiting room" (one epoll, no thread) until its whole request head (request line and
+headers) has arrived, and only then takes one of ``workers`` threads; a connection that has not sent its head
+within ``idle_timeout`` seconds is closed there, so neither silent nor trickling ("slowloris") connections hold a
+worker. The request handler's socket timeout bounds a body that stalls half-way.
 """
 
 from __future__ import annotations
 
 import os
-import selectors
+import select
 import socket
 import threading
 import time
@@ -18,7 +19,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer
 
-MAX_WAITING = 512  # connections parked before their first byte; past that, the oldest are closed
+MAX_WAITING = 512  # connections parked before their request head is in; past that, the oldest are closed
+MAX_HEAD = 65536  # bytes of request line and headers; a longer head goes to werkzeug, which refuses it
 
 
 class PooledWSGIServer(BaseWSGIServer):
@@ -30,11 +32,14 @@ class PooledWSGIServer(BaseWSGIServer):
         super().__init__(host, port, app, handler, fd=fd)
         self.idle_timeout = idle_timeout
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox-http")
-        self._room = selectors.DefaultSelector()
+        # Edge-triggered: a parked connection wakes the doorman once per arrival of new bytes, not while unread
+        # bytes merely sit there (the doorman only peeks; the worker reads them).
+        self._epoll = select.epoll()
+        self._parked: dict[int, tuple[socket.socket, Any, float]] = {}
         self._room_lock = threading.Lock()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
-        self._room.register(self._wake_read, selectors.EVENT_READ, None)
+        self._epoll.register(self._wake_read, select.EPOLLIN)
         self._closing = False
         self._doorman = threading.Thread(target=self._watch_room, name="sandbox-http-waiting", daemon=True)
         self._doorman.start()
@@ -46,18 +51,22 @@ class PooledWSGIServer(BaseWSGIServer):
             if self._closing:
                 self.shutdown_request(request)
                 return
-            self._room.register(request, selectors.EVENT_READ, (client_address, time.monotonic()))
+            self._parked[request.fileno()] = (request, client_address, time.monotonic())
+            self._epoll.register(request.fileno(), select.EPOLLIN | select.EPOLLET | select.EPOLLRDHUP)
             self._evict_over_capacity()
         self._wake()
 
+    def _unpark(self, fd: int) -> tuple[socket.socket, Any, float]:
+        entry = self._parked.pop(fd)
+        self._epoll.unregister(fd)
+        return entry
+
     def _evict_over_capacity(self) -> None:
-        parked = [key for key in self._room.get_map().values() if key.data is not None]
-        if len(parked) <= MAX_WAITING:
+        if len(self._parked) <= MAX_WAITING:
             return
-        parked.sort(key=lambda key: key.data[1])
-        for key in parked[:len(parked) - MAX_WAITING]:
-            self._room.unregister(key.fileobj)
-            self.shutdown_request(key.fileobj)
+        oldest = sorted(self._parked, key=lambda fd: self._parked[fd][2])
+        for fd in oldest[:len(self._parked) - MAX_WAITING]:
+            self.shutdown_request(self._unpark(fd)[0])
 
     def _wake(self) -> None:
         try:
@@ -67,24 +76,33 @@ class PooledWSGIServer(BaseWSGIServer):
 
     def _watch_room(self) -> None:
         while True:
-            events = self._room.select(timeout=1.0)
+            events = self._epoll.poll(1.0)
             with self._room_lock:
                 if self._closing:
                     return
-                for key, _ in events:
-                    if key.data is None:
+                for fd, _ in events:
+                    if fd == self._wake_read:
                         os.read(self._wake_read, 4096)
-                        continue
-                    self._room.unregister(key.fileobj)
-                    self._pool.submit(self._serve, key.fileobj, key.data[0])
+                    elif fd in self._parked and self._head_is_in(self._parked[fd][0]):
+                        request, address, _ = self._unpark(fd)
+                        self._pool.submit(self._serve, request, address)
                 self._close_idle()
+
+    @staticmethod
+    def _head_is_in(request: socket.socket) -> bool:
+        """True once the request line and headers have arrived (or the peer closed: the worker sees that)."""
+        try:
+            seen = request.recv(MAX_HEAD, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        return not seen or b"\r\n\r\n" in seen or b"\n\n" in seen or len(seen) >= MAX_HEAD
 
     def _close_idle(self) -> None:
         now = time.monotonic()
-        for key in list(self._room.get_map().values()):
-            if key.data is not None and now - key.data[1] > self.idle_timeout:
-                self._room.unregister(key.fileobj)
-                self.shutdown_request(key.fileobj)
+        for fd in [fd for fd, (_, _, since) in self._parked.items() if now - since > self.idle_timeout]:
+            self.shutdown_request(self._unpark(fd)[0])
 
     def _serve(self, request: socket.socket, client_address: Any) -> None:
         try:
@@ -95,9 +113,9 @@ class PooledWSGIServer(BaseWSGIServer):
             self.shutdown_request(request)
 
     def waiting(self) -> int:
-        """Connections parked before their first byte (for tests and diagnostics)."""
+        """Connections parked until their request head is in (for tests and diagnostics)."""
         with self._room_lock:
-            return sum(1 for key in self._room.get_map().values() if key.data is not None)
+            return len(self._parked)
 
     def server_close(self) -> None:
         if not self._started:
@@ -106,14 +124,12 @@ class PooledWSGIServer(BaseWSGIServer):
         self._started = False
         with self._room_lock:
             self._closing = True
-            for key in list(self._room.get_map().values()):
-                if key.data is not None:
-                    self._room.unregister(key.fileobj)
-                    self.shutdown_request(key.fileobj)
+            for fd in list(self._parked):
+                self.shutdown_request(self._unpark(fd)[0])
         self._wake()
         self._doorman.join(timeout=5)
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._room.close()
+        self._epoll.close()
         os.close(self._wake_read)
         os.close(self._wake_write)
         super().server_close()

@@ -30,7 +30,7 @@ DEFAULT_PORT = 30080
 DEFAULT_HOST = "127.0.0.1"
 WORKERS = 32  # requests served at once; more wait in the queue, not in threads of their own
 REQUEST_TIMEOUT = 30.0  # seconds a connection may stay silent while a request is read or answered
-IDLE_TIMEOUT = 15.0  # seconds a new connection may wait for its first byte before it is closed
+IDLE_TIMEOUT = 15.0  # seconds a new connection has to send its request head before it is closed
 
 
 @dataclass(frozen=True)
