@@ -29,6 +29,7 @@ TOKEN_PREFIX = "TOKSEKRIT"
 CI_CLIENT_ID = "ci-deployer"
 CI_SECRET = "CISEKRIT+/=&x%"  # characters HTTP Basic must quote (no space: authlib decodes "+" as "+")
 PUBLIC_CLIENT_ID = "flytectl"
+OPERATOR_SECRET = "OPSEKRIT-only-the-operator-knows"  # what approves a sign-in on /activate and the consent page
 TESTS = Path(__file__).resolve().parent
 
 
@@ -75,7 +76,8 @@ def start_auth_server(app_wrapper=None) -> RunningAuthServer:
     redirect_uri = f"http://localhost:{redirect_port}/callback"
     clients = [Client(PUBLIC_CLIENT_ID, redirect_uris=(redirect_uri,)),
                Client(CI_CLIENT_ID, client_secret=CI_SECRET, grant_types=("client_credentials",))]
-    server = AuthServer(clients=clients, public_client_id=PUBLIC_CLIENT_ID, redirect_uri=redirect_uri)
+    server = AuthServer(clients=clients, public_client_id=PUBLIC_CLIENT_ID, redirect_uri=redirect_uri,
+                        operator_secret=OPERATOR_SECRET)
     app = server.protect(app_wrapper or echo_app, public_prefixes=("/public",))
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,

@@ -153,12 +153,13 @@ def sandbox_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 
 def sandbox_server(tmp_path_factory: pytest.TempPathFactory):
     """A sandbox started with `flyrun sandbox start --detach` on a free loopback port, stopped at the end."""
     data_dir = tmp_path_factory.mktemp("sandbox")
+    proxy_port = free_port()  # the recording proxy's (tests/remote_support.py): a Host the sandbox must accept
     started = sandbox_cli("start", "--port", str(free_port()), "--data-dir", str(data_dir), "--detach",
-                          "-o", "json")
+                          "--allowed-host", f"127.0.0.1:{proxy_port}", "-o", "json")
     assert started.exit_code == 0, started.output
     import json
 
     info = json.loads(started.stdout)
-    yield dict(info, data_dir=data_dir)
+    yield dict(info, data_dir=data_dir, proxy_port=proxy_port)
     stopped = sandbox_cli("stop", "--data-dir", str(data_dir))
     assert stopped.exit_code == 0, stopped.output

@@ -2,9 +2,10 @@
 of every body the client sends.
 
 The proxy forwards each request as it came (the ``Host`` header too, so the sandbox signs upload URLs for the
-proxy and the PUTs pass through it as well) and records method, path, body and status. ``strict_errors`` parses
-each recorded JSON body with ``json_format.Parse(..., ignore_unknown_fields=False)`` into the flyteidl request
-message of its route; a body on an API route that no message is known for is an error too.
+proxy and the PUTs pass through it as well; the sandbox is started with ``--allowed-host`` for the proxy's address,
+as an operator would for a reverse proxy in front of it) and records method, path, body and status.
+``strict_errors`` parses each recorded JSON body with ``json_format.Parse(..., ignore_unknown_fields=False)``
+into the flyteidl request message of its route; a body on an API route that no message is known for is an error too.
 """
 
 from __future__ import annotations
@@ -60,11 +61,11 @@ class Call:
 class RecordingProxy:
     """``http://127.0.0.1:<port>`` forwarding to ``upstream`` (host:port) and recording every call."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, port: int = 0) -> None:
         self.upstream = upstream
         self._calls: list[Call] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True, name="recording-proxy")
@@ -156,8 +157,8 @@ def strict_errors(calls: list[Call]) -> list[str]:
 # -- fixtures (imported by conftest.py) ------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def recording_proxy(sandbox_server):
-    """The recording proxy in front of the session's sandbox."""
-    proxy = RecordingProxy(f"127.0.0.1:{urlsplit(sandbox_server['url']).port}")
+    """The recording proxy in front of the session's sandbox, on the port the sandbox allows as a Host."""
+    proxy = RecordingProxy(f"127.0.0.1:{urlsplit(sandbox_server['url']).port}", sandbox_server["proxy_port"])
     yield proxy
     proxy.stop()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from auth_support import TOKEN_PREFIX, flyrun_argv, subprocess_env, write_config
+from auth_support import OPERATOR_SECRET, TOKEN_PREFIX, flyrun_argv, subprocess_env, write_config
 
 
 def service_of(url: str) -> str:
@@ -89,7 +89,8 @@ def test_login_polls_while_the_code_is_approved_over_http(auth_server, tmp_path:
         page = requests.get(f"{auth_server.url}/activate?user_code={code}", timeout=5)
         assert page.status_code == 200
         done = requests.post(f"{auth_server.url}/activate", timeout=5,
-                             data={"user_code": code, "decision": "approve", "subject": "alice"})
+                             data={"user_code": code, "decision": "approve", "subject": "alice",
+                                   "operator_secret": OPERATOR_SECRET})
         assert "Device approved" in done.text
         stdout = proc.stdout.read()
         assert proc.wait(timeout=30) == 0
@@ -200,7 +201,7 @@ import html, re, sys, urllib.parse, urllib.request
 url = sys.argv[1]
 page = urllib.request.urlopen(url, timeout=10).read().decode()
 action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page).group(1))
-form = urllib.parse.urlencode({{"decision": "approve", "subject": "carol"}}).encode()
+form = urllib.parse.urlencode({{"decision": "approve", "subject": "carol", "operator_secret": {secret!r}}}).encode()
 urllib.request.urlopen(urllib.parse.urljoin(url, action), data=form, timeout=10).read()
 """
 
@@ -208,7 +209,7 @@ urllib.request.urlopen(urllib.parse.urljoin(url, action), data=form, timeout=10)
 @pytest.mark.slow
 def test_pkce_signs_in_through_a_browser_and_a_loopback_redirect(auth_server, tmp_path: Path):
     browser = tmp_path / "fake-browser"
-    browser.write_text(textwrap.dedent(FAKE_BROWSER.format(python=sys.executable)))
+    browser.write_text(textwrap.dedent(FAKE_BROWSER.format(python=sys.executable, secret=OPERATOR_SECRET)))
     browser.chmod(0o755)
     config = write_config(tmp_path / "c.yaml", auth_server.url, authType="Pkce")
     proc = subprocess.run(flyrun_argv("-c", str(config), "auth", "login"), capture_output=True, text=True,

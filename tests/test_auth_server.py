@@ -7,7 +7,7 @@ from urllib.parse import quote_plus
 
 import pytest
 import requests
-from auth_support import CI_CLIENT_ID, CI_SECRET, PUBLIC_CLIENT_ID, TOKEN_PREFIX
+from auth_support import CI_CLIENT_ID, CI_SECRET, OPERATOR_SECRET, PUBLIC_CLIENT_ID, TOKEN_PREFIX
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # The field names of flyteidl's service.OAuth2MetadataResponse, PublicClientAuthConfigResponse and
@@ -82,13 +82,29 @@ def test_activate_page_approves_and_denies_over_http(auth_server):
     code = device_code(auth_server)
     page = requests.get(code["verification_uri_complete"], timeout=5)
     assert page.status_code == 200 and f'value="{code["user_code"]}"' in page.text
-    unknown = requests.post(auth_server.url + "/activate", data={"user_code": "<b>NOPE</b>", "decision": "approve"},
-                            timeout=5)
+    unknown = requests.post(auth_server.url + "/activate", timeout=5, data={
+        "user_code": "<b>NOPE</b>", "decision": "approve", "operator_secret": OPERATOR_SECRET})
     assert unknown.status_code == 400 and "<b>NOPE" not in unknown.text and "&lt;b&gt;NOPE" in unknown.text
     done = requests.post(auth_server.url + "/activate", timeout=5,
-                         data={"user_code": code["user_code"], "decision": "approve", "subject": "bob"})
+                         data={"user_code": code["user_code"], "decision": "approve", "subject": "bob",
+                               "operator_secret": OPERATOR_SECRET})
     assert done.status_code == 200 and "Device approved" in done.text
     assert poll(auth_server, code).status_code == 200
+
+
+def test_approval_needs_the_operator_secret_and_wrong_ones_are_rate_limited(auth_server):
+    """Whoever reaches /activate could approve their own code; only the operator's secret may."""
+    code = device_code(auth_server)
+    form = {"user_code": code["user_code"], "decision": "approve", "subject": "mallory"}
+    assert requests.post(auth_server.url + "/activate", data=form, timeout=5).status_code == 403
+    for _ in range(4):
+        wrong = requests.post(auth_server.url + "/activate", data=dict(form, operator_secret="guess"), timeout=5)
+        assert wrong.status_code == 403 and "operator secret is missing or wrong" in wrong.text
+    assert poll(auth_server, code).json()["error"] == "authorization_pending"
+    limited = requests.post(auth_server.url + "/activate", data=dict(form, operator_secret=OPERATOR_SECRET),
+                            timeout=5)
+    assert limited.status_code == 429 and "Too many wrong operator secrets" in limited.text
+    assert poll(auth_server, code).json()["error"] in ("authorization_pending", "slow_down")  # no token
 
 
 def test_client_credentials_with_http_basic(auth_server):

@@ -35,6 +35,10 @@ class SecuredSandbox:
                               "--detach", "-o", "json", env={"FLYRUN_SANDBOX_CLIENT_SECRET": CI_SECRET})
         assert started.exit_code == 0, started.output
         assert json.loads(started.stdout)["auth"] is True
+        # What the operator types on /activate: `flyrun sandbox operator-secret` shows it.
+        shown = sandbox_cli("operator-secret", "--data-dir", str(self.data_dir))
+        assert shown.exit_code == 0, shown.output
+        self.operator_secret = shown.stdout.strip()
 
     def stop(self) -> None:
         stopped = sandbox_cli("stop", "--data-dir", str(self.data_dir))
@@ -63,7 +67,7 @@ def flyrun(env: dict[str, str], *args: str, cwd: Path | None = None) -> subproce
     return subprocess.run(flyrun_argv(*args), env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
-def device_login(config: Path, env: dict[str, str], url: str) -> None:
+def device_login(config: Path, env: dict[str, str], url: str, operator_secret: str) -> None:
     """`flyrun auth login` as a person does it: read the code from the terminal, approve it on /activate."""
     proc = subprocess.Popen(flyrun_argv("-c", str(config), "auth", "login"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
@@ -72,7 +76,8 @@ def device_login(config: Path, env: dict[str, str], url: str) -> None:
         stderr.wait_for("Authentication Pending...")
         code = stderr.lines[0].rsplit("enter code: ", 1)[1]
         page = requests.post(f"{url}/activate", timeout=10,
-                             data={"user_code": code, "decision": "approve", "subject": "ci-tester"})
+                             data={"user_code": code, "decision": "approve", "subject": "ci-tester",
+                                   "operator_secret": operator_secret})
         assert page.status_code == 200 and "Device approved" in page.text
         assert proc.wait(timeout=30) == 0, stderr.read_to_end()
         assert "Signed in to" in proc.stdout.read()
@@ -116,7 +121,7 @@ def test_the_readme_ci_script_runs_as_written(secured, tmp_path):
 def test_device_login_then_a_remote_run_and_a_forgotten_token_exits_4(secured, person_env, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(f"admin:\n  endpoint: dns:///{secured.endpoint}\n  insecure: true\n  authType: DeviceFlow\n")
-    device_login(config, person_env, secured.url)
+    device_login(config, person_env, secured.url, secured.operator_secret)
     hello = str(REPO / "examples" / "hello.py")
     done = flyrun(person_env, "-c", str(config), "run", "--remote", "--wait", hello, "wf", "--x", "3")
     assert done.returncode == 0, done.stderr
@@ -160,7 +165,8 @@ def test_on_a_terminal_the_first_call_signs_in_with_the_device_flow_and_the_run_
                 seen.extend(os.read(leader, 4096))
         code = re.search(rb"enter code: (\S+)", bytes(seen)).group(1).decode()
         page = requests.post(f"{secured.url}/activate", timeout=10,
-                             data={"user_code": code, "decision": "approve", "subject": "ssh-user"})
+                             data={"user_code": code, "decision": "approve", "subject": "ssh-user",
+                                   "operator_secret": secured.operator_secret})
         assert page.status_code == 200
         while proc.poll() is None:  # keep reading the terminal, or a full pty buffer would block the run
             assert time.monotonic() < deadline, bytes(seen)

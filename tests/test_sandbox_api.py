@@ -88,8 +88,11 @@ def test_bad_task_bodies_are_400(api, mutate, fragment):
 
 
 def test_body_that_is_not_json_is_400(api):
-    response = api.http.post(api.url + "/api/v1/tasks", data=b"{not json", timeout=10)
+    response = api.http.post(api.url + "/api/v1/tasks", data=b"{not json", timeout=10,
+                             headers={"Content-Type": "application/json"})
     error_of(response, 400, 3)
+    untyped = api.http.post(api.url + "/api/v1/tasks", data=b"{}", timeout=10)  # no Content-Type: the gate's 415
+    assert error_of(untyped, 415, 3).startswith("Content-Type '(none)' is not accepted here")
 
 
 def test_get_task_and_its_closure(api):

@@ -21,15 +21,18 @@ def secured(tmp_path_factory):
                           "-o", "json")
     assert started.exit_code == 0, started.output
     info = json.loads(started.stdout)
+    # The first --auth start creates the operator secret and shows it once (here, in the JSON).
+    assert len(info["operator_secret"]) >= 20 and info["operator_secret_file"] == str(data_dir / "operator-secret")
     yield info
     sandbox_cli("stop", "--data-dir", str(data_dir))
 
 
-def sign_in(url: str) -> str:
-    """The device flow as a CLI runs it, with the user's approval given on /activate."""
+def sign_in(url: str, operator_secret: str) -> str:
+    """The device flow as a CLI runs it, with the operator's approval given on /activate."""
     grant = requests.post(f"{url}/oauth2/device_authorization", data={"client_id": "flytectl"}, timeout=10).json()
     page = requests.post(grant["verification_uri"], data={"user_code": grant["user_code"], "decision": "approve",
-                                                          "subject": "tester"}, timeout=10)
+                                                          "subject": "tester", "operator_secret": operator_secret},
+                         timeout=10)
     assert page.status_code == 200
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -63,7 +66,7 @@ def test_every_api_route_needs_a_bearer_token(secured):
     assert requests.post(f"{url}/api/v1/signals", json={}, timeout=10).status_code == 401
     bad = requests.get(f"{url}/api/v1/projects", headers={"Authorization": "Bearer nope"}, timeout=10)
     assert bad.status_code == 401
-    token = sign_in(url)
+    token = sign_in(url, secured["operator_secret"])
     assert requests.get(f"{url}/api/v1/projects", headers={"Authorization": f"Bearer {token}"},
                         timeout=10).status_code == 200
     assert requests.get(f"{url}/api/v1/projects", headers={"flyte-authorization": f"Bearer {token}"},
@@ -85,7 +88,7 @@ def test_console_signs_in_then_approves(secured):
     from test_sandbox_console import ARGS, CHROMIUM, wait_for_phase
 
     client = Client(secured["url"])
-    client.http.headers["Authorization"] = f"Bearer {sign_in(secured['url'])}"
+    client.http.headers["Authorization"] = f"Bearer {sign_in(secured['url'], secured['operator_secret'])}"
     wf = approve_workflow("tests.secured_approve")
     client.register(SQUARE, ADD, wf, launch_plan(wf))
     name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(5)})
@@ -98,6 +101,7 @@ def test_console_signs_in_then_approves(secured):
         activate = page.wait_for_selector("a.activate").get_attribute("href")
         approval = browser.new_page()
         approval.goto(activate)
+        approval.fill("#operator_secret", secured["operator_secret"])
         approval.click("#approve")
         page.wait_for_selector("button.approve", timeout=30000)
         page.click("button.approve")
@@ -127,10 +131,63 @@ def test_flyrun_auth_login_then_run_remote(secured, tmp_path):
     while "user_code=" not in printed:
         printed += login.stdout.readline()
     code = re.search(r"user_code=([A-Z0-9-]+)", printed).group(1)
-    approved = requests.post(f"{secured['url']}/activate", data={"user_code": code, "decision": "approve"}, timeout=10)
+    approved = requests.post(f"{secured['url']}/activate", timeout=10,
+                             data={"user_code": code, "decision": "approve",
+                                   "operator_secret": secured["operator_secret"]})
     assert approved.status_code == 200
     assert login.wait(timeout=60) == 0, login.stdout.read()
     done = subprocess.run([*flyrun, "run", "--remote", "--wait", str(REPO / "examples" / "hello.py"), "wf", "--x", "2"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("o0: Hello world, the answer is 4")
+
+
+def test_self_approval_without_the_operator_secret_is_refused(secured, tmp_path):
+    """The probe's sequence: device authorization, self-approval, token, register, execute; refused at approval."""
+    from test_sandbox_security import launch_body, shell_task
+
+    url = secured["url"]
+    marker = tmp_path / "MARKER"
+    grant = requests.post(f"{url}/oauth2/device_authorization", data={"client_id": "flytectl"}, timeout=10).json()
+    refused = requests.post(f"{url}/activate", timeout=10,
+                            data={"user_code": grant["user_code"], "decision": "approve", "subject": "mallory"})
+    assert refused.status_code == 403 and "operator secret is missing or wrong" in refused.text
+    token = requests.post(f"{url}/oauth2/token", timeout=10, data={
+        "grant_type": DEVICE_GRANT, "client_id": "flytectl", "device_code": grant["device_code"]}).json()
+    assert "access_token" not in token and token["error"] in ("authorization_pending", "slow_down")
+    client = Client(url)
+    assert client.post("/api/v1/tasks", shell_task("tests.rce", marker)).status_code == 401
+    assert client.post("/api/v1/executions", launch_body("tests.rce")).status_code == 401
+    # The same sequence with the operator's secret signs in, and the token registers and runs the task.
+    client.http.headers["Authorization"] = f"Bearer {sign_in(url, secured['operator_secret'])}"
+    client.register(shell_task("tests.rce", marker))
+    assert client.post("/api/v1/executions", launch_body("tests.rce")).status_code == 200
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists()
+
+
+def test_the_operator_secret_is_kept_0600_and_can_be_rotated(secured):
+    import os
+    import stat
+
+    data_dir = secured["data_dir"]
+    path = os.path.join(data_dir, "operator-secret")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    shown = sandbox_cli("operator-secret", "--data-dir", data_dir)
+    assert shown.exit_code == 0 and shown.stdout.strip() == secured["operator_secret"]
+    rotated = sandbox_cli("operator-secret", "--rotate", "--data-dir", data_dir, "-o", "json")
+    assert rotated.exit_code == 0, rotated.output
+    new = json.loads(rotated.stdout)["operator_secret"]
+    try:
+        assert new != secured["operator_secret"] and stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        grant = requests.post(f"{secured['url']}/oauth2/device_authorization", data={"client_id": "flytectl"},
+                              timeout=10).json()
+        old = requests.post(f"{secured['url']}/activate", timeout=10, data={
+            "user_code": grant["user_code"], "decision": "approve", "operator_secret": secured["operator_secret"]})
+        assert old.status_code == 403  # the running server uses the new one at once
+        assert sign_in(secured["url"], new)
+    finally:  # later tests in this module use the secret the fixture saw
+        with open(path, "w") as handle:
+            handle.write(secured["operator_secret"] + "\n")

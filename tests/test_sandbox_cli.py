@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 from conftest import free_port, sandbox_cli
@@ -92,3 +93,41 @@ def test_foreground_start_prints_the_config_and_stops_on_ctrl_c(tmp_path):
     assert process.wait(timeout=30) == 0, process.stderr.read()
     assert "endpoint: localhost:" in rest and "insecure: true" in rest
     assert not (tmp_path / "sandbox.pid").exists()
+
+
+def test_two_starts_on_one_data_dir_at_the_same_moment_run_one_server(tmp_path):
+    """Both processes start together: exactly one serves; the other exits 5 with one line naming the data dir."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    data_dir = tmp_path / "shared"
+    argv = [sys.executable, "-m", "flyrun.cli.main", "sandbox", "start", "--port", "0", "--data-dir", str(data_dir)]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    try:
+        loser = None
+        deadline = time.monotonic() + 60
+        while loser is None and time.monotonic() < deadline:
+            loser = next((p for p in procs if p.poll() is not None), None)
+            time.sleep(0.05)
+        assert loser is not None, "both servers kept running"
+        winner = procs[1 - procs.index(loser)]
+        out, err = loser.communicate(timeout=10)
+        assert loser.returncode == 5, out + err
+        lines = err.strip().splitlines()
+        assert lines[0].startswith("Error: ") and str(data_dir) in lines[0] and len(lines) == 2, err
+        assert "another flyrun sandbox is already using" in lines[0] or "already serves" in lines[0]
+        assert winner.poll() is None
+        assert "is ready at" in winner.stdout.readline()  # serving; its stop handlers are installed
+        winner.send_signal(signal.SIGTERM)
+        assert winner.wait(timeout=30) == 0
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

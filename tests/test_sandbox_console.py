@@ -40,7 +40,9 @@ def execution_url(server, name):
 
 
 def wait_for_phase(page, phase):
-    page.wait_for_function(f"document.getElementById('execution-phase').textContent === '{phase}'", timeout=30000)
+    # A selector, not wait_for_function: the sandbox's Content-Security-Policy (rightly) forbids the eval() that
+    # Playwright's string predicates need.
+    page.wait_for_selector(f"#execution-phase:text-is('{phase}')", timeout=30000)
 
 
 def test_approve_in_the_console_finishes_the_run(sandbox_server, browser):

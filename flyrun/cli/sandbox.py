@@ -40,7 +40,10 @@ def sandbox() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; anything but loopback needs --auth.")
 @_data_dir_option
-@click.option("--auth", is_flag=True, help="Require OAuth2 bearer tokens (device flow at /activate).")
+@click.option("--auth", is_flag=True,
+              help="Require OAuth2 bearer tokens (device flow at /activate, approved with the operator secret).")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Another name clients reach the server by (Host header), e.g. a DNS name; repeatable.")
 @click.option("--detach", is_flag=True, help="Run in the background; stop it with `flyrun sandbox stop`.")
 @click.option("--container-runtime", type=click.Choice(["host", "docker", "podman"]), default=None,
               help="Where container tasks run (default: the first of docker, podman, host that works).")
@@ -49,21 +52,24 @@ def sandbox() -> None:
                    "no other variable of this shell but PATH, HOME, the locale and TMPDIR.")
 @global_options
 @click.pass_obj
-def start(app: Application, port: int, host: str, data_dir: Path | None, auth: bool, detach: bool,
-          container_runtime: str | None, task_env: tuple[str, ...]) -> None:
+def start(app: Application, port: int, host: str, data_dir: Path | None, auth: bool, allowed_hosts: tuple[str, ...],
+          detach: bool, container_runtime: str | None, task_env: tuple[str, ...]) -> None:
     """Start the sandbox and print the config that points flyrun (or pyflyte) at it."""
     from flyrun.sandbox.server import SandboxOptions, check_options, serve
 
     options = SandboxOptions(data_dir=_data_dir(app, data_dir), host=host, port=port, auth=auth,
-                             quiet=not app.verbose, container_runtime=container_runtime)
+                             quiet=not app.verbose, allowed_hosts=tuple(allowed_hosts),
+                             container_runtime=container_runtime)
     check_options(options)
     task_variables = _task_environment(app, task_env)
+    new_secret = _announce_operator_secret(app, options.data_dir) if auth else None
     if detach:
         info = _start_detached(app, options, task_variables)
-        _render_started(app, info["url"], info["pid"], options, detached=True)
+        _render_started(app, info["url"], info["pid"], options, detached=True, new_secret=new_secret)
         return
     os.environ.update(task_variables)  # a foreground server reads its own process environment
-    serve(options, ready=lambda url: _render_started(app, url, os.getpid(), options, detached=False))
+    serve(options, ready=lambda url: _render_started(app, url, os.getpid(), options, detached=False,
+                                                     new_secret=new_secret))
 
 
 def _task_environment(app: Application, given: tuple[str, ...]) -> dict[str, str]:
@@ -98,8 +104,30 @@ def _task_environment(app: Application, given: tuple[str, ...]) -> dict[str, str
     return {TASK_ENV_VARIABLE: json.dumps(resolved)}
 
 
+def _announce_operator_secret(app: Application, data_dir: Path) -> str | None:
+    """Create the operator secret at the first --auth start and show it that once (never in a log file);
+    returns it when it was just created (``-o json`` shows it then)."""
+    from flyrun.errors import StorageError
+    from flyrun.sandbox.state.layout import DataDir
+
+    data = DataDir(data_dir)
+    try:
+        secret, created = data.operator_secret()
+    except OSError as error:
+        raise StorageError(f"cannot write the operator secret in {data.root}: {error.strerror or error}",
+                           hint="choose another folder with --data-dir") from None
+    if app.json_output:
+        return secret if created else None
+    if created:
+        app.info(f"Operator secret (approves sign-ins at /activate; shown once, kept in "
+                 f"{data.operator_secret_file}): {secret}")
+    else:
+        app.info("Approve sign-ins with the operator secret: `flyrun sandbox operator-secret` shows it.")
+    return None
+
+
 def _start_detached(app: Application, options: Any, extra_env: dict[str, str]) -> dict[str, Any]:
-    from flyrun.sandbox.server import healthy, read_pid_file
+    from flyrun.sandbox.server import healthy, local_url, read_pid_file
     from flyrun.sandbox.state.layout import DataDir
 
     data = DataDir(options.data_dir)
@@ -113,7 +141,8 @@ def _start_detached(app: Application, options: Any, extra_env: dict[str, str]) -
                            hint="choose another folder with --data-dir") from None
     argv = [sys.executable, "-m", "flyrun.cli.main", "sandbox", "start", "--port", str(options.port),
             "--host", options.host, "--data-dir", str(data.root), *(["--auth"] if options.auth else []),
-            *(["--container-runtime", options.container_runtime] if options.container_runtime else [])]
+            *(["--container-runtime", options.container_runtime] if options.container_runtime else []),
+            *(word for name in options.allowed_hosts for word in ("--allowed-host", name))]
     started = time.time()
     with log:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
@@ -121,7 +150,9 @@ def _start_detached(app: Application, options: Any, extra_env: dict[str, str]) -
     deadline = time.monotonic() + _READY_TIMEOUT
     while time.monotonic() < deadline:
         info = read_pid_file(data)
-        if info and info.get("pid") == process.pid and healthy(info["url"], timeout=0.5):
+        # The bound address itself: "localhost" may resolve elsewhere (a server on 127.0.0.2, on ::1).
+        if info and info.get("pid") == process.pid and healthy(
+                info.get("local_url") or local_url(options.host, int(info["port"])), timeout=0.5):
             return info
         code = process.poll()
         if code is not None:
@@ -145,7 +176,8 @@ def _relay_failure(app: Application, log_file: Path, started: float, code: int) 
     raise Abort(code or 5)
 
 
-def _render_started(app: Application, url: str, pid: int, options: Any, detached: bool) -> None:
+def _render_started(app: Application, url: str, pid: int, options: Any, detached: bool,
+                    new_secret: str | None = None) -> None:
     from flyrun.sandbox.server import endpoint_of
 
     endpoint = endpoint_of(options.host, int(url.rsplit(":", 1)[1]))
@@ -154,8 +186,15 @@ def _render_started(app: Application, url: str, pid: int, options: Any, detached
         snippet += "  authType: DeviceFlow\n"
     snippet += f"console:\n  endpoint: {url}\n"
     if app.json_output:
+        extra = {}
+        if options.auth:
+            from flyrun.sandbox.state.layout import DataDir
+
+            extra["operator_secret_file"] = str(DataDir(options.data_dir).operator_secret_file)
+            if new_secret:
+                extra["operator_secret"] = new_secret
         app.print_json({"url": url, "endpoint": endpoint, "pid": pid, "data_dir": str(options.data_dir),
-                        "auth": options.auth, "console": f"{url}/console", "config": snippet})
+                        "auth": options.auth, "console": f"{url}/console", "config": snippet, **extra})
     else:
         app.echo(f"flyrun sandbox is ready at {url} (console: {url}/console)")
         app.echo(f"data dir: {options.data_dir}; pid {pid}")
@@ -177,7 +216,7 @@ def status(app: Application, data_dir: Path | None) -> None:
 
     data = DataDir(_data_dir(app, data_dir))
     info = running_server(data)
-    up = info is not None and healthy(info["url"])
+    up = info is not None and healthy(info.get("local_url") or info["url"])
     if app.json_output:
         app.print_json({"running": up, "data_dir": str(data.root), **({"url": info["url"], "pid": info["pid"]}
                                                                         if up and info else {})})
@@ -207,3 +246,30 @@ def stop(app: Application, data_dir: Path | None) -> None:
         app.info(f"No sandbox is running for {data.root}; nothing to stop.")
     else:
         app.echo(f"stopped the sandbox at {info['url']} (pid {info['pid']})")
+
+
+@sandbox.command("operator-secret")
+@_data_dir_option
+@click.option("--rotate", is_flag=True, help="Replace it with a new one (a running sandbox uses it at once).")
+@global_options
+@click.pass_obj
+def operator_secret(app: Application, data_dir: Path | None, rotate: bool) -> None:
+    """Show the secret that approves sign-ins (with --auth) at /activate; --rotate replaces it."""
+    from flyrun.errors import ExitStatus
+    from flyrun.sandbox.state.layout import DataDir
+
+    data = DataDir(_data_dir(app, data_dir))
+    if not rotate and not data.operator_secret_file.exists():
+        app.abort(f"no operator secret in {data.root} yet", ExitStatus.USAGE,
+                  hint="`flyrun sandbox start --auth` creates it, or run this with --rotate")
+    try:
+        secret, _ = data.operator_secret(rotate=rotate)
+    except OSError as error:
+        from flyrun.errors import StorageError
+
+        raise StorageError(f"cannot {'write' if rotate else 'read'} {data.operator_secret_file}: "
+                           f"{error.strerror or error}") from None
+    if app.json_output:
+        app.print_json({"operator_secret": secret, "file": str(data.operator_secret_file), "rotated": rotate})
+    else:
+        app.echo(secret)

@@ -3,6 +3,9 @@
 Requests are parsed into flyteidl request messages exactly as FlyteAdmin's grpc-gateway does (strict JSON body,
 then path and query parameters) and answered in protojson with every field; errors are ``{code, message,
 details}`` with grpc-gateway's HTTP status for the code.
+
+Every request passes ``flyrun.sandbox.gate`` first (Host, Origin, preflight, body type, security headers), the
+authorization server's paths, the console and the signed blob URLs included.
 """
 
 from __future__ import annotations
@@ -45,9 +48,21 @@ class SandboxApp:
             self._fields[index] = fields
         for path, endpoint, methods in _OTHER_RULES:
             rules.append(Rule(path, endpoint=endpoint, methods=methods))
-        self._map = Map(rules, strict_slashes=False)
+        # merge_slashes would answer "//x" with a redirect (werkzeug's RequestRedirect); a 404 says more.
+        self._map = Map(rules, strict_slashes=False, merge_slashes=False)
+        self._gated: Any = None
+
+    def guard(self, gate: Any) -> None:
+        """Put the request gate (``flyrun.sandbox.gate.RequestGate``) in front of everything this app serves."""
+        self._gated = gate.wrap(self._dispatch)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self._gated is None:  # fail closed: no gate, no service
+            response = _error(ApiError(Code.UNAVAILABLE, "the sandbox is starting; try again"))
+            return response(environ, start_response)
+        return self._gated(environ, start_response)
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
         from werkzeug.wrappers import Request
 
         auth = self.services.auth
@@ -63,9 +78,11 @@ class SandboxApp:
         return auth is None or auth.subject_from_environ(request.environ) is not None
 
     def respond(self, request: Any) -> Any:
-        from werkzeug.exceptions import MethodNotAllowed, NotFound
+        from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
         self.services.serving(request.host_url)
+        if "\x00" in request.path or any("\x00" in item for _, items in request.args.lists() for item in items):
+            return _error(ApiError(Code.INVALID_ARGUMENT, "a NUL byte (%00) is not allowed in a URL"))
         adapter = self._map.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()
@@ -73,6 +90,8 @@ class SandboxApp:
             return _error(ApiError(Code.NOT_FOUND, "Not Found"))
         except MethodNotAllowed:
             return _error(ApiError(Code.UNIMPLEMENTED, "Method Not Allowed"))
+        except HTTPException as other:  # anything else routing may raise is the client's mistake, not ours
+            return _error(ApiError(Code.INVALID_ARGUMENT, f"cannot route {request.path}: {other.name}"))
         if not isinstance(endpoint, int):
             return self._other(endpoint, request, values)
         if not self.authorized(request):  # with --auth, the auth server answers the public paths itself

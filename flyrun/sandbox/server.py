@@ -1,12 +1,14 @@
 """Start and stop the sandbox server: bind, open the store, resume unfinished runs, serve, clean up.
 
-The pid file (``<data-dir>/sandbox.pid``) is JSON: ``{"pid", "url", "host", "port", "data_dir", "auth"}``;
+The pid file (``<data-dir>/sandbox.pid``) is JSON: ``{"pid", "url", "local_url", "host", "port", "data_dir",
+"auth"}`` (``local_url`` reaches the bound address from this machine);
 ``flyrun sandbox status``/``stop`` read it.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import ipaddress
 import json
 import os
@@ -26,6 +28,9 @@ from flyrun.sandbox.state.layout import DataDir
 
 DEFAULT_PORT = 30080
 DEFAULT_HOST = "127.0.0.1"
+WORKERS = 32  # requests served at once; more wait in the queue, not in threads of their own
+REQUEST_TIMEOUT = 30.0  # seconds a connection may stay silent while a request is read or answered
+IDLE_TIMEOUT = 15.0  # seconds a new connection has to send its request head before it is closed
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class SandboxOptions:
     auth: bool = False
     quiet: bool = True
     container_runtime: str | None = None  # host, docker, podman; None: the first of docker, podman, host that works
+    allowed_hosts: tuple[str, ...] = ()
 
 
 def is_loopback(host: str) -> bool:
@@ -61,12 +67,29 @@ def check_options(options: SandboxOptions) -> None:
             raise UsageError(f"--container-runtime {options.container_runtime}: {problem}",
                              hint="start its engine, or run container tasks on this machine with "
                                   "--container-runtime host")
+    for name in options.allowed_hosts:
+        if not name or any(c in name for c in "/ @\\,") or name != name.strip():
+            raise UsageError(f"--allowed-host {name!r} is not a host name",
+                             hint="give a name or address as clients type it, e.g. --allowed-host sandbox.lan")
 
 
 def endpoint_of(host: str, port: int) -> str:
-    """``admin.endpoint`` for clients: localhost for a loopback server, the host otherwise."""
-    shown = "localhost" if is_loopback(host) or host in ("0.0.0.0", "::") else host
+    """``admin.endpoint`` for clients: localhost for the usual loopback or wildcard binds, the host otherwise."""
+    from flyrun.sandbox.gate import host_name
+
+    shown = "localhost" if host in ("127.0.0.1", "localhost", "0.0.0.0", "::") else host_name(host)
     return f"{shown}:{port}"
+
+
+def local_url(host: str, port: int) -> str:
+    """A URL that reaches a server bound to ``host`` from this machine (what readiness checks use)."""
+    from flyrun.sandbox.gate import host_name
+
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://{host_name(host)}:{port}"
 
 
 def read_pid_file(data: DataDir) -> dict[str, Any] | None:
@@ -114,8 +137,33 @@ def healthy(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def _prepare(options: SandboxOptions) -> DataDir:
+def _prepare(options: SandboxOptions) -> tuple[DataDir, int]:
+    """The data dir, locked for this process (the lock's descriptor is returned; closing it unlocks)."""
     data = DataDir(options.data_dir.expanduser().resolve())
+    try:
+        data.root.mkdir(parents=True, exist_ok=True)
+        lock = os.open(data.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        raise StorageError(f"cannot write the data dir {data.root}: {error.strerror or error}",
+                           hint="choose another folder with --data-dir") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(lock)
+        other = read_pid_file(data)
+        if other is not None and process_alive(int(other.get("pid", 0) or 0)):
+            what = f"a sandbox (pid {other['pid']}) already serves {other.get('url')} from {data.root}"
+        else:
+            what = f"another flyrun sandbox is already using the data dir {data.root}"
+        raise ServerError(what, hint="stop it with `flyrun sandbox stop`, or use another --data-dir") from None
+    try:
+        return _prepare_locked(data), lock
+    except BaseException:
+        os.close(lock)
+        raise
+
+
+def _prepare_locked(data: DataDir) -> DataDir:
     try:
         data.prepare()
     except OSError as error:
@@ -146,17 +194,23 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _bind(options: SandboxOptions, app: Any) -> Any:
-    from werkzeug.serving import WSGIRequestHandler, make_server
+    from werkzeug.serving import WSGIRequestHandler
+
+    from flyrun.sandbox.pool import PooledWSGIServer
 
     class QuietHandler(WSGIRequestHandler):
+        # One request per connection: a kept-alive idle connection would hold a worker until its timeout.
+        protocol_version = "HTTP/1.0"
+        timeout = REQUEST_TIMEOUT
+
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             if not options.quiet:
                 super().log_request(*args, **kwargs)
 
     sock = _listen(options.host, options.port)
     try:
-        return make_server(options.host, options.port, app, threaded=True, request_handler=QuietHandler,
-                           fd=sock.fileno())
+        return PooledWSGIServer(options.host, options.port, app, QuietHandler, fd=sock.fileno(), workers=WORKERS,
+                                idle_timeout=IDLE_TIMEOUT)
     finally:
         sock.close()  # the server holds its own duplicate of the descriptor
 
@@ -165,7 +219,7 @@ def serve(options: SandboxOptions, ready: Callable[[str], None] | None = None) -
     """Run the sandbox until SIGTERM/SIGINT; ``ready(url)`` is called once requests are being accepted."""
     check_options(options)
     _require_server_libraries(options.auth)
-    server, services = _open(options)
+    server, services, lock = _open(options)
     stop = _install_stop_handlers(server)
     from flyrun.sandbox.admin.schedules import ScheduleRunner
 
@@ -184,33 +238,42 @@ def serve(options: SandboxOptions, ready: Callable[[str], None] | None = None) -
         services.store.close()
         if (read_pid_file(services.data) or {}).get("pid") == os.getpid():
             services.data.pid_file.unlink(missing_ok=True)
+        os.close(lock)  # last: the data dir is free for the next server only once this one is done with it
 
 
-def _open(options: SandboxOptions) -> tuple[Any, Any]:
-    """The data dir, store, scheduler and listening server, and the pid file that announces them."""
+def _open(options: SandboxOptions) -> tuple[Any, Any, int]:
+    """The locked data dir, store, scheduler and listening server, and the pid file that announces them."""
     from flyrun.sandbox.admin import registry
     from flyrun.sandbox.admin.signing import Signer
     from flyrun.sandbox.app import SandboxApp
+    from flyrun.sandbox.auth.server import FORM_PATHS
     from flyrun.sandbox.engine.scheduler import Scheduler
+    from flyrun.sandbox.gate import RequestGate
     from flyrun.sandbox.services import Services
     from flyrun.sandbox.state.store import Store
 
-    data = _prepare(options)
-    store = Store.open(data.root)
-    registry.ensure_default_project(store)
-    scheduler = Scheduler(store, data, container_runtime=options.container_runtime)
-    services = Services(store=store, data=data, scheduler=scheduler, signer=Signer(data.key()))
+    data, lock = _prepare(options)
     try:
-        server = _bind(options, SandboxApp(services))
+        store = Store.open(data.root)
+        registry.ensure_default_project(store)
+        scheduler = Scheduler(store, data, container_runtime=options.container_runtime)
+        services = Services(store=store, data=data, scheduler=scheduler, signer=Signer(data.key()))
+        app = SandboxApp(services)
+        try:
+            server = _bind(options, app)
+        except BaseException:
+            store.close()
+            raise
     except BaseException:
-        store.close()
+        os.close(lock)
         raise
     port = server.server_address[1]
+    app.guard(RequestGate(options.host, port, options.allowed_hosts, form_paths=FORM_PATHS))
     services.base_url = f"http://{endpoint_of(options.host, port)}"
     if options.auth:  # off loopback, the issuer follows the host each request came to
-        services.auth = _authorization_server(services.base_url if is_loopback(options.host) else None)
+        services.auth = _authorization_server(services.base_url if is_loopback(options.host) else None, data)
     _write_pid_file(data, services.base_url, options, port)
-    return server, services
+    return server, services, lock
 
 
 def _require_server_libraries(auth: bool) -> None:
@@ -222,9 +285,10 @@ def _require_server_libraries(auth: bool) -> None:
                              hint="pip install 'flyrun[sandbox]'")
 
 
-def _authorization_server(url: str | None) -> Any:
+def _authorization_server(url: str | None, data: DataDir) -> Any:
     """The OAuth2 server of ``--auth``: public client ``flytectl`` (device flow, PKCE); with
-    ``FLYRUN_SANDBOX_CLIENT_SECRET`` set, also ``sandbox-ci`` for client credentials. Tokens live in memory."""
+    ``FLYRUN_SANDBOX_CLIENT_SECRET`` set, also ``sandbox-ci`` for client credentials. Tokens live in memory.
+    Approvals take the data dir's operator secret, read at each approval so that a rotation applies at once."""
     from flyrun.sandbox.auth.models import Client, Settings
     from flyrun.sandbox.auth.server import DEFAULT_CLIENT_ID, AuthServer
 
@@ -232,12 +296,14 @@ def _authorization_server(url: str | None) -> Any:
     secret = os.environ.get("FLYRUN_SANDBOX_CLIENT_SECRET")
     if secret:
         clients.append(Client("sandbox-ci", client_secret=secret, grant_types=("client_credentials",)))
-    return AuthServer(issuer_url=url, clients=clients, settings=Settings(poll_interval=1.0))
+    data.operator_secret()
+    return AuthServer(issuer_url=url, clients=clients, settings=Settings(poll_interval=1.0),
+                      operator_secret=lambda: data.operator_secret()[0])
 
 
 def _write_pid_file(data: DataDir, url: str, options: SandboxOptions, port: int) -> None:
-    info = {"pid": os.getpid(), "url": url, "host": options.host, "port": port, "data_dir": str(data.root),
-            "auth": options.auth, "started_at": time.time()}
+    info = {"pid": os.getpid(), "url": url, "local_url": local_url(options.host, port), "host": options.host,
+            "port": port, "data_dir": str(data.root), "auth": options.auth, "started_at": time.time()}
     scratch = data.pid_file.with_suffix(".tmp")
     scratch.write_text(json.dumps(info))
     os.replace(scratch, data.pid_file)

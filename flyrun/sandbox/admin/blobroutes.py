@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flyrun.sandbox.admin.dataproxy import BlobError, open_download, receive_upload, stored_md5
+from flyrun.sandbox.admin.wire import ApiError
 from flyrun.sandbox.services import Services
 
 
@@ -22,6 +23,8 @@ def handle(sb: Services, endpoint: str, request: Any, values: Mapping[str, Any])
         path = open_download(sb, key, query)
     except BlobError as error:
         return Response(error.reason + "\n", status=error.status, content_type="text/plain")
+    except ApiError as error:  # a malformed object key
+        return Response(error.message + "\n", status=400, content_type="text/plain")
     md5_hex = stored_md5(sb, key)
     headers = {"ETag": f'"{md5_hex}"', "Content-MD5": base64.b64encode(bytes.fromhex(md5_hex)).decode(),
                "Content-Length": str(path.stat().st_size)}

@@ -1,7 +1,9 @@
 """FlyteAdmin's DataProxyService over the sandbox's own blob folder.
 
 ``POST /api/v1/dataproxy/artifact_urn`` (CreateUploadLocation) answers with a ``signed_url`` on this server and a
-``native_url`` (``file://`` under ``<data-dir>/blobs/uploads``) that tasks read. The signed URL takes one PUT;
+``native_url`` (``file://`` under ``<data-dir>/blobs/uploads``) that tasks read. The signed URL takes one
+successful PUT (the server remembers used upload signatures until they expire; a restart forgets them, so a URL
+signed before a restart could be used once more within its hour);
 when the location was asked for with a ``content_md5``, the PUT must carry that ``Content-MD5`` and bytes that
 match it. ``GET /api/v1/dataproxy/artifact_urn?native_url=...`` (CreateDownloadLocation) signs a GET (and HEAD)
 URL for any object the sandbox stores.
@@ -29,6 +31,7 @@ from flyrun.sandbox.services import Services
 
 MAX_EXPIRES = 3600.0
 _CHUNK = 1024 * 1024
+_NAME_MAX = 255  # bytes in one file name on Linux file systems
 
 
 def _object_key(*parts: str) -> str:
@@ -36,6 +39,8 @@ def _object_key(*parts: str) -> str:
     segments = key.split("/")
     if any(segment in ("", ".", "..") for segment in segments):
         raise invalid(f"invalid object location {key!r}")
+    if any(len(segment.encode()) > _NAME_MAX for segment in segments):
+        raise invalid(f"a name in the object location is longer than {_NAME_MAX} bytes; use a shorter filename")
     return key
 
 
@@ -148,9 +153,27 @@ def receive_upload(sb: Services, key: str, query: dict[str, str], headers: Any, 
     given = headers.get("Content-MD5", "")
     if promised and given != promised:
         raise BlobError(403, "the Content-MD5 header does not match the one the URL was signed for")
-    target = object_path(sb, _object_key(key))
+    try:
+        target = object_path(sb, _object_key(key))
+    except ApiError as error:
+        raise BlobError(400, error.message) from None
+    signature = query.get("signature", "")
+    if not sb.signer.claim(signature, int(query.get("expires", "0"))):
+        raise BlobError(403, "this signed upload URL has already been used; ask for a new upload location")
+    done = False
+    try:
+        md5_hex = _write_object(sb, key, target, given, stream)
+        done = True
+    finally:
+        if not done:  # a failed upload may be tried again with the same URL
+            sb.signer.release(signature)
+    return md5_hex
+
+
+def _write_object(sb: Services, key: str, target: Path, given: str, stream: Any) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
+    # A short scratch name: the object's own name may already be near the file-name limit.
+    scratch = target.with_name(f".{secrets.token_hex(6)}.part")
     digest, size = hashlib.md5(), 0
     try:
         with open(scratch, "wb") as handle:

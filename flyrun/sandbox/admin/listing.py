@@ -29,7 +29,7 @@ def page(request: Any, sortable: Mapping[str, Column], default_sort: str = "crea
         raise invalid("invalid value for limit")
     offset = 0
     if request.token:
-        if not request.token.isdigit():
+        if not request.token.isdigit() or len(request.token) > 18:  # SQLite's integers are 64-bit
             raise invalid(f"invalid pagination token {request.token}")
         offset = int(request.token)
     key, descending = default_sort, True

@@ -156,10 +156,13 @@ def set_field(message: Any, path: str, text: str) -> None:
     if field is None or field.message_type is not None:
         return
     value = _scalar_from_text(field, text, path)
-    if _is_repeated(field):
-        getattr(target, leaf).append(value)
-    else:
-        setattr(target, leaf, value)
+    try:
+        if _is_repeated(field):
+            getattr(target, leaf).append(value)
+        else:
+            setattr(target, leaf, value)
+    except (ValueError, TypeError):  # a number outside the field's range (limit=99999999999)
+        raise invalid(f"invalid value {text!r} for parameter {path}: out of range") from None
 
 
 def _scalar_from_text(field: Any, text: str, path: str) -> Any:

@@ -15,21 +15,30 @@ RFC 7636 PKCE) and werkzeug. It serves what a Flyte client discovers and uses::
 Use::
 
     server = AuthServer(clients=[Client("flytectl"),
-                                 Client("ci", client_secret="...", grant_types=("client_credentials",))])
+                                 Client("ci", client_secret="...", grant_types=("client_credentials",))],
+                        operator_secret="...")  # or a function returning it; default: random, known to no one
     server.wsgi_app                      # a WSGI app serving only the paths above
     server.protect(api_app)              # the paths above, and a bearer token required for everything else
     server.validate_bearer(header)       # "Bearer <token>" -> subject, or None
     server.approve_user_code(code, subject="alice") / server.deny_user_code(code)   # what /activate does
     server.settings.poll_interval = 0.05 # tune a running server (interval, lifetimes, forced slow_down)
 
-Plain http is accepted only on loopback addresses (authlib's rule, RFC 8252); put TLS in front otherwise. The
-/activate page trusts whoever reaches it: it is a sandbox sign-in, not an identity provider.
+Plain http is accepted only on loopback addresses (authlib's rule, RFC 8252); put TLS in front otherwise.
+
+Approving a sign-in (``/activate`` or the consent page) takes the operator secret: whoever reaches the server can
+ask for a code, but only the person who runs it can let that code sign in. Wrong secrets are counted per client
+address: after ``MAX_FAILURES`` in ``FAILURE_WINDOW`` seconds, approvals from that address get 429 until the
+window has passed.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
+import secrets
 import threading
+import time
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -40,6 +49,9 @@ DEFAULT_SCOPES = ("all", "offline")
 AUTHORIZATION_METADATA_KEY = "flyte-authorization"
 PATHS = ("/config/v1/flyte_client", "/.well-known/oauth-authorization-server", "/oauth2/device_authorization",
          "/oauth2/token", "/oauth2/authorize", "/oauth2/jwks", "/activate", "/me")
+FORM_PATHS = ("/oauth2/device_authorization", "/oauth2/token", "/oauth2/authorize", "/activate")
+MAX_FAILURES = 5
+FAILURE_WINDOW = 60.0
 
 
 class AuthServer:
@@ -47,7 +59,8 @@ class AuthServer:
 
     def __init__(self, issuer_url: str | None = None, clients: Iterable[Client] | None = None, *,
                  public_client_id: str = DEFAULT_CLIENT_ID, redirect_uri: str = "http://localhost:53593/callback",
-                 scopes: Iterable[str] = DEFAULT_SCOPES, settings: Settings | None = None) -> None:
+                 scopes: Iterable[str] = DEFAULT_SCOPES, settings: Settings | None = None,
+                 operator_secret: str | Callable[[], str] | None = None) -> None:
         registered = list(clients) if clients is not None else [Client(public_client_id, redirect_uris=(redirect_uri,))]
         self.issuer_url = issuer_url.rstrip("/") if issuer_url else None
         self.public_client_id = public_client_id
@@ -55,6 +68,10 @@ class AuthServer:
         self.scopes = tuple(scopes)
         self.settings = settings or Settings()
         self.store = Store(registered, self.settings)
+        # A callable is read at each approval, so rotating the secret on disk takes effect at once.
+        self._operator_secret = operator_secret if operator_secret is not None else secrets.token_urlsafe(24)
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._failures_lock = threading.Lock()
         self._request_local = threading.local()
         self._oauth = _oauth_server(self)
         # authlib logs every issued token at DEBUG; a sandbox must never log a token.
@@ -128,6 +145,8 @@ class AuthServer:
     def reset(self, settings: Settings | None = None) -> None:
         """Forget every code and token (clients stay); optionally start from new settings."""
         self.settings = settings or self.settings
+        with self._failures_lock:
+            self._failures.clear()
         self.store = Store(list(self.store.clients.values()), self.settings)
 
     @property
@@ -199,12 +218,38 @@ class AuthServer:
                       "given_name": "", "family_name": "", "email": f"{subject}@sandbox.local", "picture": "",
                       "additional_claims": {}})
 
+    def operator_secret(self) -> str:
+        value = self._operator_secret
+        return value() if callable(value) else value
+
+    def _operator_refusal(self, request) -> tuple[str, int] | None:
+        """None when the form carries the operator secret; else the message and status to answer with."""
+        client = request.remote_addr or "?"
+        now = time.monotonic()
+        with self._failures_lock:
+            failures = self._failures[client]
+            while failures and now - failures[0] > FAILURE_WINDOW:
+                failures.popleft()
+            if len(failures) >= MAX_FAILURES:
+                wait = int(FAILURE_WINDOW - (now - failures[0])) + 1
+                return f"Too many wrong operator secrets; try again in {wait} s.", 429
+            given = request.form.get("operator_secret") or ""
+            expected = self.operator_secret()
+            if expected and hmac.compare_digest(given.encode(), expected.encode()):
+                return None
+            failures.append(now)
+        return ("The operator secret is missing or wrong: ask the person running the sandbox "
+                "(`flyrun sandbox operator-secret` shows it).", 403)
+
     def _activate(self, request):
         from flyrun.sandbox.auth.pages import activate_page
 
         code = (request.values.get("user_code") or "").strip()
         if request.method == "GET":
             return activate_page(code)
+        refusal = self._operator_refusal(request)
+        if refusal is not None:
+            return activate_page(code, error=refusal[0], status=refusal[1])
         subject = (request.form.get("subject") or "sandbox-user").strip() or "sandbox-user"
         approved = request.form.get("decision") == "approve"
         if not self._decide(code, subject, approved):
@@ -222,6 +267,10 @@ class AuthServer:
             return consent_page(request.full_path, error=f"{error.error}: {error.description or ''}", status=400)
         if request.method == "GET":
             return consent_page(request.full_path, client_id=grant.client.client_id)
+        refusal = self._operator_refusal(request)
+        if refusal is not None:
+            return consent_page(request.full_path, client_id=grant.client.client_id, notice=refusal[0],
+                                status=refusal[1])
         subject = (request.form.get("subject") or "sandbox-user").strip() or "sandbox-user"
         user = subject if request.form.get("decision") == "approve" else None
         return self._oauth.create_authorization_response(request, grant_user=user, grant=grant)
@@ -255,4 +304,5 @@ def _unauthenticated():
     return response
 
 
-__all__ = ["AuthServer", "Client", "Settings", "AUTHORIZATION_METADATA_KEY", "DEFAULT_CLIENT_ID", "PATHS"]
+__all__ = ["AuthServer", "Client", "Settings", "AUTHORIZATION_METADATA_KEY", "DEFAULT_CLIENT_ID", "PATHS",
+           "FORM_PATHS"]

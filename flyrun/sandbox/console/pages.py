@@ -25,6 +25,7 @@ from flyrun.sandbox.state.store import Key
 _STATIC = {"console.js": "application/javascript", "console.css": "text/css"}
 _BOUNDARY = ("start-node", "end-node")
 _MAX_ITEMS_SHOWN = 20
+LOG_TAIL_BYTES = 1_000_000
 
 
 def handle(sb: Services, endpoint: str, request: Any, values: Mapping[str, Any], authorized: bool = True) -> Any:
@@ -228,6 +229,10 @@ def _log(sb: Services, key: Key, node_id: str) -> Any:
 
     row = sb.store.node(key, node_id)
     log = json.loads(row["extra"]).get("log") if row is not None else None
-    if not log or not Path(log).exists():
+    try:
+        with open(log or "", "rb") as handle:  # the last megabyte only: seek, never read a whole big log
+            handle.seek(max(0, handle.seek(0, 2) - LOG_TAIL_BYTES))
+            tail = handle.read(LOG_TAIL_BYTES)
+    except OSError:
         return Response("no log for this node\n", status=404, content_type="text/plain")
-    return Response(Path(log).read_bytes()[-1_000_000:], content_type="text/plain; charset=utf-8")
+    return Response(tail, content_type="text/plain; charset=utf-8")

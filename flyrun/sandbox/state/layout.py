@@ -5,6 +5,8 @@
 <data-dir>/sandbox.pid       the running server: pid and URL
 <data-dir>/sandbox.log       a detached server's output
 <data-dir>/signing.key       HMAC key for signed upload/download URLs (0600)
+<data-dir>/operator-secret   with --auth: what approves a sign-in at /activate (0600; created at first start)
+<data-dir>/sandbox.lock      locked (flock) by the one server that uses this data dir, for its whole life
 <data-dir>/blobs/uploads/    objects PUT through signed URLs: <project>/<domain>/<root>/<filename>
 <data-dir>/blobs/metadata/   per-execution node inputs.pb/outputs.pb/error.pb, as propeller's metadata bucket
 <data-dir>/blobs/raw/        default raw output data prefix (offloaded files and directories)
@@ -43,6 +45,14 @@ class DataDir:
         return self.root / "signing.key"
 
     @property
+    def operator_secret_file(self) -> Path:
+        return self.root / "operator-secret"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "sandbox.lock"
+
+    @property
     def blobs(self) -> Path:
         return self.root / "blobs"
 
@@ -67,6 +77,35 @@ class DataDir:
         probe = self.root / f".write-probe-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
+
+    def operator_secret(self, rotate: bool = False) -> tuple[str, bool]:
+        """The operator secret and whether it was just created (first use, or ``rotate``)."""
+        import secrets
+
+        path = self.operator_secret_file
+        if not rotate:
+            try:
+                text = path.read_text().strip()
+            except FileNotFoundError:
+                text = ""
+            if text:
+                return text, False
+        self.root.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(18)
+        scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value + "\n")
+        if rotate:
+            os.replace(scratch, path)
+            return value, True
+        try:  # two first starts at once: the first secret written wins, and both report it
+            os.link(scratch, path)
+        except FileExistsError:
+            return path.read_text().strip(), False
+        finally:
+            scratch.unlink(missing_ok=True)
+        return value, True
 
     def key(self) -> bytes:
         """The signing key, created on first use; it survives restarts so issued URLs stay valid."""
