@@ -25,16 +25,22 @@ _EXPORTS = {
     "PodTemplate": "flyrun.sdk.container",
     "FlyteFile": "flyrun.data.files",
     "FlyteDirectory": "flyrun.data.files",
+    "Secret": "flyrun.sdk.secrets",
+    "current_context": "flyrun.sdk.params",
+    "Deck": "flyrun.deck",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
     from flyrun.data.files import FlyteDirectory, FlyteFile
+    from flyrun.deck import Deck
     from flyrun.sdk.container import ContainerTask, PodTemplate
     from flyrun.sdk.gates import approve, sleep, wait_for_input
     from flyrun.sdk.interface import kwtypes
     from flyrun.sdk.map import map_task, partial
+    from flyrun.sdk.params import current_context
+    from flyrun.sdk.secrets import Secret
     from flyrun.sdk.task import PythonFunctionTask, Resources, task
     from flyrun.sdk.workflow import Workflow, workflow
 

@@ -101,6 +101,9 @@ def task_template(task: Any, settings: SerializationSettings, *, resolver: str =
         "env": key_values({**settings.env, **task.environment}),
     }
     place_container(template, task.pod_template, container, settings)
+    secrets = getattr(task, "secret_requests", None)
+    if secrets:
+        template["security_context"] = {"secrets": [secret.to_wire() for secret in secrets]}
     return template
 
 
@@ -129,6 +132,8 @@ def task_metadata(task: Any) -> dict:
         metadata["interruptible"] = meta.interruptible
     if getattr(task, "pod_template_name", None):
         metadata["pod_template_name"] = task.pod_template_name
+    if getattr(task, "enable_deck", False):  # propeller then records <output prefix>/deck.html as the deck
+        metadata["generates_deck"] = True
     return metadata
 
 
