@@ -42,14 +42,17 @@ def sandbox() -> None:
 @_data_dir_option
 @click.option("--auth", is_flag=True, help="Require OAuth2 bearer tokens (device flow at /activate).")
 @click.option("--detach", is_flag=True, help="Run in the background; stop it with `flyrun sandbox stop`.")
+@click.option("--secrets-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of secrets (DIR/<group>/<key> files) for tasks that request them with secret_requests.")
 @global_options
 @click.pass_obj
-def start(app: Application, port: int, host: str, data_dir: Path | None, auth: bool, detach: bool) -> None:
+def start(app: Application, port: int, host: str, data_dir: Path | None, auth: bool, detach: bool,
+          secrets_dir: Path | None) -> None:
     """Start the sandbox and print the config that points flyrun (or pyflyte) at it."""
     from flyrun.sandbox.server import SandboxOptions, check_options, serve
 
     options = SandboxOptions(data_dir=_data_dir(app, data_dir), host=host, port=port, auth=auth,
-                             quiet=not app.verbose)
+                             quiet=not app.verbose, secrets_dir=secrets_dir.resolve() if secrets_dir else None)
     check_options(options)
     if detach:
         info = _start_detached(app, options)
@@ -72,7 +75,8 @@ def _start_detached(app: Application, options: Any) -> dict[str, Any]:
         raise StorageError(f"cannot write the data dir {data.root}: {error.strerror or error}",
                            hint="choose another folder with --data-dir") from None
     argv = [sys.executable, "-m", "flyrun.cli.main", "sandbox", "start", "--port", str(options.port),
-            "--host", options.host, "--data-dir", str(data.root), *(["--auth"] if options.auth else [])]
+            "--host", options.host, "--data-dir", str(data.root), *(["--auth"] if options.auth else []),
+            *(["--secrets-dir", str(options.secrets_dir)] if options.secrets_dir else [])]
     started = time.time()
     with log:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,

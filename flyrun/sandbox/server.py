@@ -35,6 +35,9 @@ class SandboxOptions:
     port: int = DEFAULT_PORT
     auth: bool = False
     quiet: bool = True
+    # The operator's secrets: <dir>/<group>/<key> files handed to tasks that request them, as propeller's webhook
+    # mounts Kubernetes secrets. None: tasks that request a secret fail.
+    secrets_dir: Path | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -52,6 +55,9 @@ def check_options(options: SandboxOptions) -> None:
                          hint="add --auth, or keep the default --host 127.0.0.1")
     if not 0 <= options.port < 65536:
         raise UsageError(f"--port {options.port} is not a TCP port")
+    if options.secrets_dir is not None and not options.secrets_dir.is_dir():
+        raise UsageError(f"--secrets-dir {options.secrets_dir} is not a folder",
+                         hint="give a folder holding <group>/<key> files")
 
 
 def endpoint_of(host: str, port: int) -> str:
@@ -184,7 +190,8 @@ def _open(options: SandboxOptions) -> tuple[Any, Any]:
     data = _prepare(options)
     store = Store.open(data.root)
     registry.ensure_default_project(store)
-    services = Services(store=store, data=data, scheduler=Scheduler(store, data), signer=Signer(data.key()))
+    services = Services(store=store, data=data, scheduler=Scheduler(store, data, secrets_dir=options.secrets_dir),
+                        signer=Signer(data.key()))
     try:
         server = _bind(options, SandboxApp(services))
     except BaseException:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from pathlib import Path
 from typing import Any
 
 from flyrun.sandbox.admin.compiler import END_NODE, START_NODE
@@ -31,8 +32,9 @@ from flyrun.sandbox.state.store import Key, Store
 
 
 class Scheduler:
-    def __init__(self, store: Store, data: DataDir, slots: int | None = None) -> None:
+    def __init__(self, store: Store, data: DataDir, slots: int | None = None, secrets_dir: Path | None = None) -> None:
         self.store = store
+        self.secrets_dir = secrets_dir
         self.data = data
         self.slots = threading.Semaphore(slots or os.cpu_count() or 1)
         self.wake = threading.Condition()
@@ -115,6 +117,7 @@ class Scheduler:
         plan = load(compiler_pb2.CompiledWorkflowClosure(), row["plan"])
         inputs = load(literals_pb2.LiteralMap(), row["inputs"])
         ctx = RunContext(self.store, self.data, key, plan, record.message.spec, self.slots, self.wake)
+        ctx.secrets_dir = self.secrets_dir
         return ctx, plan.primary.template, inputs
 
     def _walk(self, ctx: RunContext, record: ExecutionRecord, template: Any, inputs: Any) -> None:

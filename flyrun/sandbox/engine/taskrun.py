@@ -23,6 +23,7 @@ from flyrun.sandbox.engine import containers
 from flyrun.sandbox.engine.literals import literal_text, read_literal_map
 from flyrun.sandbox.engine.records import USER, NodeRecord
 from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
+from flyrun.sandbox.engine.secrets import secret_environment
 
 _TEMPLATE = re.compile(r"\{\{\s*\.([A-Za-z]+)(?:\.([A-Za-z0-9_]+))?\s*\}\}")
 _FLYRUN_ROOT = str(Path(flyrun.__file__).resolve().parent.parent)  # the folder holding the flyrun package
@@ -94,6 +95,7 @@ def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int) -
         "FLYTE_INTERNAL_TASK_PROJECT": task.id.project, "FLYTE_INTERNAL_TASK_DOMAIN": task.id.domain,
         "FLYTE_INTERNAL_TASK_NAME": task.id.name, "FLYTE_INTERNAL_TASK_VERSION": task.id.version,
     })
+    env.update(secret_environment(task, ctx.secrets_dir))
     return env
 
 
@@ -115,8 +117,17 @@ def run_task(ctx: RunContext, record: NodeRecord, node: Any, task: Any, inputs: 
             failure = retryable.failure
             if deadline is not None and time.monotonic() >= deadline:
                 break
+        finally:
+            _note_deck(record, attempt)
     assert failure is not None
     raise failure
+
+
+def _note_deck(record: NodeRecord, attempt: Attempt) -> None:
+    """propeller's deck_uri: the attempt's ``deck.html``, when the task wrote one (also when it failed)."""
+    deck = attempt.output_prefix / "deck.html"
+    if deck.is_file():
+        record.message.closure.deck_uri = str(deck)
 
 
 class _Retryable(Exception):
