@@ -312,7 +312,7 @@ def test_the_console_shows_a_deck_under_its_policy(secrets_sandbox, tmp_path, pr
             page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
             page.goto(url)
             href = page.get_attribute("a.deck", "href")
-            assert href and href.endswith("/nodes/n0/deck")
+            assert href and href.endswith("/deck")
             page.goto(secrets_sandbox["url"] + href)
             assert page.locator("section[data-deck=Report]").is_visible()
             assert "Totals" in page.inner_text("section[data-deck=Report]")
