@@ -237,7 +237,10 @@ def task_scope(task: Any, inputs: dict[str, Any], attempt: int | None = None) ->
     finally:
         _PARAMS.reset(token)
         if params.enable_deck:
-            _write_deck(task, params, inputs, outputs, runner)
+            try:
+                _write_deck(task, params, inputs, outputs, runner)
+            except Exception as exc:  # a deck is a report: it must not hide the task's own result or error
+                runner.notify(f"{task.name}: the deck could not be written: {type(exc).__name__}: {exc}")
 
 
 def _container_checkpoint(runner: runner_context.ExecutionContext) -> Checkpoint | None:
