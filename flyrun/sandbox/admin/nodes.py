@@ -107,7 +107,7 @@ def _refuse_if_ended(sb: Services, key: Any, signal_id: str) -> None:
     state forbids."""
     from flyteidl.core import execution_pb2
 
-    from flyrun.sandbox.records import WF_FINAL
+    from flyrun.sandbox.engine.records import WF_FINAL
 
     row = sb.store.execution(key)
     if row is None:
