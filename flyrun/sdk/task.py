@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flyrun.errors import FlyrunError, TaskExecutionError, WorkflowDefinitionError
+from flyrun.exceptions.user import FlyteRecoverableException
 from flyrun.sdk.context import current_context
 from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import interface_from_function
+from flyrun.sdk.params import task_scope  # here, not at the first call: a map's probe times items, not imports
 from flyrun.types import engine
 
 
@@ -109,8 +111,6 @@ class PythonFunctionTask(Entity):
 
     def run_function(self, inputs: dict[str, Any], attempt: int | None = None) -> dict[str, Any]:
         """Call the user's function and pass its outputs through their literal form."""
-        from flyrun.sdk.params import task_scope
-
         with task_scope(self, inputs, attempt) as params:
             params.outputs = self.call_function(inputs)
             return params.outputs
@@ -170,8 +170,6 @@ def cached_execute(entity: Any, inputs: dict[str, Any],
 
 def run_with_retries(entity: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     """Run a task locally; a FlyteRecoverableException is retried up to ``retries`` times, as a cluster would."""
-    from flyrun.exceptions.user import FlyteRecoverableException
-
     retries = entity.metadata.retries
     for attempt in range(retries + 1):
         try:
