@@ -46,12 +46,16 @@ _EXPORTS = {
     "FlyteError": "flyrun.types.error",
     "create_node": "flyrun.sdk.overrides",
     "TaskMetadata": "flyrun.sdk.task",
+    "Secret": "flyrun.sdk.secrets",
+    "current_context": "flyrun.sdk.params",
+    "Deck": "flyrun.deck",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
     from flyrun.data.files import FlyteDirectory, FlyteFile
+    from flyrun.deck import Deck
     from flyrun.sdk.container import ContainerTask
     from flyrun.sdk.failure import WorkflowFailurePolicy
     from flyrun.sdk.gates import approve, sleep, wait_for_input
@@ -61,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.map import map_task, partial
     from flyrun.sdk.notification import Email, PagerDuty, Slack, WorkflowExecutionPhase
     from flyrun.sdk.overrides import create_node
+    from flyrun.sdk.params import current_context
     from flyrun.sdk.pods import PodTemplate
     from flyrun.sdk.reference import (
         ReferenceEntity,
@@ -73,6 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover
         reference_workflow,
     )
     from flyrun.sdk.schedule import CronSchedule, FixedRate
+    from flyrun.sdk.secrets import Secret
     from flyrun.sdk.task import PythonFunctionTask, Resources, TaskMetadata, task
     from flyrun.sdk.workflow import workflow
     from flyrun.types.error import FlyteError

@@ -28,6 +28,9 @@ RUN_OPTIONS: list[OptionSpec] = [
                               "help": "Reject the approve() gate GATE; the run fails (repeatable)."}),
     (["--signal"], "signal", {"metavar": "GATE=VALUE", "multiple": True,
                               "help": "The value for the wait_for_input() gate GATE (repeatable)."}),
+    (["--secrets-dir"], "secrets_dir",
+     {"metavar": "DIR", "help": "Local runs: the folder of secret files, DIR/<group>/<key> (default: "
+                                "$FLYTE_SECRETS_DEFAULT_DIR, else /etc/secrets)."}),
     (["--container-runtime"], "container_runtime",
      {"type": click.Choice(["docker", "podman", "host"]), "default": None,
       "help": "Run container tasks with docker, podman, or on this machine (host). Default: docker or podman, "
@@ -185,7 +188,8 @@ def _run_entity(app: Application, entity: Any, flags: dict[str, Any], run_option
                                 reject=tuple(run_options.get("reject") or ()),
                                 signals=_signals(run_options.get("signal") or ()),
                                 interactive=app.env.interactive,
-                                container_runtime=run_options.get("container_runtime"))
+                                container_runtime=run_options.get("container_runtime"),
+                                secrets_dir=run_options.get("secrets_dir"))
     with task_output_to_stderr():  # stdout carries the results only
         outputs = run_locally(entity, inputs, settings, notify=app.info, ask=app.ask, debug=app.debug)
     render_outputs(app, outputs, entity.interface.outputs)

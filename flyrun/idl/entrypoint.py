@@ -23,8 +23,9 @@ The contract (the container arguments ``flyrun.idl.tasks`` writes; the container
    origin SYSTEM, RECOVERABLE, when the bundle, inputs or storage failed), the message also goes to stderr
    and to the Kubernetes termination log when there is one, and the exit status is 1. Bad arguments exit 2.
 
-The checkpoint paths are accepted and not used yet. Only what the task needs is imported: protobuf for the
-literal maps, fsspec only when a URI is remote, the user's module and what it imports.
+The checkpoint paths are ``current_context().checkpoint`` (this attempt's and the previous one's); a task
+with ``enable_deck=True`` also writes ``<output-prefix>/deck.html``. Only what the task needs is imported:
+protobuf for the literal maps, fsspec only when a URI is remote, the user's module and what it imports.
 """
 
 from __future__ import annotations
@@ -45,9 +46,11 @@ TERMINATION_LOG = "/dev/termination-log"
 class Failure(Exception):
     """A failure to report in error.pb: who caused it (USER or SYSTEM) and the message."""
 
-    def __init__(self, origin: str, code: str, message: str) -> None:
+    def __init__(self, origin: str, code: str, message: str, recoverable: bool | None = None) -> None:
         super().__init__(message)
         self.origin, self.code, self.message = origin, code, message
+        # SYSTEM failures are retried; USER ones only when the task raised FlyteRecoverableException.
+        self.recoverable = origin != "USER" if recoverable is None else recoverable
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -203,7 +206,8 @@ def _decode(given: dict[str, dict], task: Any) -> dict[str, Any]:
 
 def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace, environ: Mapping[str, str]) -> bytes:
     from flyrun.data.fs import storage_options_from_environment
-    from flyrun.errors import TaskExecutionError
+    from flyrun.errors import ConfigError, TaskExecutionError, UsageError
+    from flyrun.exceptions.user import FlyteRecoverableException
     from flyrun.idl import literals
     from flyrun.sdk.context import ExecutionContext, use_context
 
@@ -211,17 +215,31 @@ def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace, environ
     context = ExecutionContext(raw_output_prefix=args.raw_output_data_prefix.rstrip("/"),
                                storage_options=storage_options_from_environment(environ),
                                execution_id=environ.get("FLYTE_INTERNAL_EXECUTION_ID", "flyrun-execute"),
+                               project=environ.get("FLYTE_INTERNAL_EXECUTION_PROJECT", ""),
+                               domain=environ.get("FLYTE_INTERNAL_EXECUTION_DOMAIN", ""),
+                               output_prefix=args.output_prefix.rstrip("/"),
+                               checkpoint_path=_given_path(args.checkpoint_path),
+                               prev_checkpoint=_given_path(args.prev_checkpoint),
+                               attempt=int(environ.get("FLYTE_ATTEMPT_NUMBER", "0") or 0),
                                notify=lambda message: print(message, file=sys.stderr))
     with use_context(context):
         try:
             outputs = task.run_function(inputs)
         except TaskExecutionError as exc:
-            raise Failure("USER", f"USER:{type(exc.error).__name__}", _user_traceback(exc.error)) from exc
+            raise Failure("USER", f"USER:{type(exc.error).__name__}", _user_traceback(exc.error),
+                          recoverable=isinstance(exc.error, FlyteRecoverableException)) from exc
+        except (ConfigError, UsageError) as exc:  # e.g. a secret the task reads is missing: one line, no traceback
+            raise Failure("USER", f"USER:{type(exc).__name__}", str(exc)) from exc
         try:
             return literals.literal_map_to_bytes(literals.to_literal_map(outputs, task.interface.outputs))
         except Exception as exc:
             raise Failure("SYSTEM", "SYSTEM:OutputsFailed", f"cannot store the outputs of {task.name}: "
                           f"{type(exc).__name__}: {exc}") from exc
+
+
+def _given_path(value: str) -> str:
+    """Propeller renders a missing checkpoint as the two characters ``""``; an unrendered template means none too."""
+    return "" if value in ("", '""') or "{{" in value else value
 
 
 def _user_traceback(error: BaseException) -> str:
@@ -255,8 +273,8 @@ def error_document(failure: Failure) -> bytes:
 
     error = errors_pb2.ContainerError(
         code=failure.code, message=failure.message,
-        kind=errors_pb2.ContainerError.NON_RECOVERABLE if failure.origin == "USER" else
-        errors_pb2.ContainerError.RECOVERABLE,
+        kind=errors_pb2.ContainerError.RECOVERABLE if failure.recoverable else
+        errors_pb2.ContainerError.NON_RECOVERABLE,
         origin=execution_pb2.ExecutionError.ErrorKind.Value(failure.origin))
     error.timestamp.FromNanoseconds(time.time_ns())
     return errors_pb2.ErrorDocument(error=error).SerializeToString()

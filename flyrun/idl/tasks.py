@@ -101,6 +101,9 @@ def task_template(task: Any, settings: SerializationSettings, *, resolver: str =
         "env": key_values({**settings.env, **task.environment}),
     }
     place_container(template, task.pod_template, container, settings)
+    secrets = getattr(task, "secret_requests", None)
+    if secrets:
+        template["security_context"] = {"secrets": [secret.to_wire() for secret in secrets]}
     return template
 
 
@@ -133,6 +136,8 @@ def task_metadata(task: Any) -> dict:
         metadata["deprecated_error_message"] = meta.deprecated
     if getattr(meta, "cache_serialize", False):
         metadata["cache_serializable"] = True
+    if getattr(task, "enable_deck", False):  # propeller then records <output prefix>/deck.html as the deck
+        metadata["generates_deck"] = True
     return metadata
 
 

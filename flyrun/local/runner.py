@@ -33,6 +33,8 @@ class LocalRunSettings:
     interactive: bool = False
     # "docker", "podman", "host", or None to use whichever of docker and podman works.
     container_runtime: str | None = None
+    # Where tasks find secret files (flyrun run --secrets-dir); None: $FLYTE_SECRETS_DEFAULT_DIR or /etc/secrets.
+    secrets_dir: str | None = None
 
 
 def new_execution_id() -> str:
@@ -55,6 +57,7 @@ def build_context(settings: LocalRunSettings, notify: Callable[[str], None],
         notify=notify,
         container_runtime=settings.container_runtime,
         execution_id=execution_id,
+        secrets_dir=os.path.abspath(settings.secrets_dir) if settings.secrets_dir else "",
     )
     _attach_services(context, settings, ask, debug)
     return context

@@ -143,6 +143,8 @@ _OTHER_RULES = [
     ("/console/projects/<project>/domains/<domain>/executions/<name>", "console_execution", ["GET"]),
     ("/console/projects/<project>/domains/<domain>/executions/<name>/nodes/<path:node>/log", "console_log",
      ["GET"]),
+    ("/console/projects/<project>/domains/<domain>/executions/<name>/nodes/<path:node>/deck", "console_deck",
+     ["GET"]),
 ]
 
 

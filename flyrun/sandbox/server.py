@@ -42,6 +42,9 @@ class SandboxOptions:
     quiet: bool = True
     container_runtime: str | None = None  # host, docker, podman; None: the first of docker, podman, host that works
     allowed_hosts: tuple[str, ...] = ()
+    # The operator's secrets: <dir>/<group>/<key> files handed to tasks that request them, as propeller's webhook
+    # mounts Kubernetes secrets. None: tasks that request a secret fail.
+    secrets_dir: Path | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -71,6 +74,9 @@ def check_options(options: SandboxOptions) -> None:
         if not name or any(c in name for c in "/ @\\,") or name != name.strip():
             raise UsageError(f"--allowed-host {name!r} is not a host name",
                              hint="give a name or address as clients type it, e.g. --allowed-host sandbox.lan")
+    if options.secrets_dir is not None and not options.secrets_dir.is_dir():
+        raise UsageError(f"--secrets-dir {options.secrets_dir} is not a folder",
+                         hint="give a folder holding <group>/<key> files")
 
 
 def endpoint_of(host: str, port: int) -> str:
@@ -256,7 +262,8 @@ def _open(options: SandboxOptions) -> tuple[Any, Any, int]:
     try:
         store = Store.open(data.root)
         registry.ensure_default_project(store)
-        scheduler = Scheduler(store, data, container_runtime=options.container_runtime)
+        scheduler = Scheduler(store, data, container_runtime=options.container_runtime,
+                              secrets_dir=options.secrets_dir)
         services = Services(store=store, data=data, scheduler=scheduler, signer=Signer(data.key()))
         app = SandboxApp(services)
         try:

@@ -66,6 +66,16 @@ class ExecutionContext:
     # Container tasks: "docker", "podman", "host" or None (detect).
     container_runtime: str | None = None
     execution_id: str = "local"
+    project: str = ""
+    # flyrun run --secrets-dir: where a local run's tasks find secret files (else $FLYTE_SECRETS_DEFAULT_DIR).
+    secrets_dir: str = ""
+    domain: str = ""
+    # Set in a task container (flyrun-execute): where outputs.pb and deck.html go, propeller's checkpoint paths and
+    # the attempt number. Empty in a local run.
+    output_prefix: str = ""
+    checkpoint_path: str = ""
+    prev_checkpoint: str = ""
+    attempt: int = 0
 
     def ensure_storage(self) -> ExecutionContext:
         """Apply ``load_storage`` once; the data layer calls this before it reads the storage settings."""

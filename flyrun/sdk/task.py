@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flyrun.errors import FlyrunError, TaskExecutionError, WorkflowDefinitionError
+from flyrun.exceptions.user import FlyteRecoverableException
 from flyrun.sdk.context import current_context
 from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import interface_from_function
+from flyrun.sdk.params import task_scope  # here, not at the first call: a map's probe times items, not imports
 from flyrun.sdk.pods import PodTemplate
 from flyrun.types import engine
 
@@ -92,7 +94,11 @@ class PythonFunctionTask(Entity):
                  container_image: str | None = None, environment: dict[str, str] | None = None,
                  pod_template: Any = None, pod_template_name: str | None = None,
                  interruptible: bool | None = None, task_config: Any = None, deprecated: str = "",
-                 metadata: TaskMetadata | None = None, cache_serialize: bool = False) -> None:
+                 metadata: TaskMetadata | None = None, cache_serialize: bool = False,
+                 secret_requests: list[Any] | None = None, enable_deck: bool = False,
+                 deck_fields: Any = None) -> None:
+        from flyrun.sdk.secrets import checked_secret_requests
+
         self.fn = fn
         self.name = name or task_name(fn)
         where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}: task '{self.name}'"
@@ -114,6 +120,8 @@ class PythonFunctionTask(Entity):
         self.container_image = container_image
         self.environment = dict(environment or {})
         self.pod_template, self.pod_template_name = checked_pod_settings(pod_template, pod_template_name, where)
+        self.secret_requests = checked_secret_requests(secret_requests, where)
+        self.enable_deck = bool(enable_deck)
         functools.update_wrapper(self, fn)
 
     # The module and attribute a worker or a task container imports to find this task again.
@@ -126,10 +134,15 @@ class PythonFunctionTask(Entity):
         return self.fn.__qualname__
 
     def local_execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        return cached_execute(self, inputs, self.run_function)
+        return cached_execute(self, inputs, lambda given: run_with_retries(self, given))
 
-    def run_function(self, inputs: dict[str, Any]) -> dict[str, Any]:
+    def run_function(self, inputs: dict[str, Any], attempt: int | None = None) -> dict[str, Any]:
         """Call the user's function and pass its outputs through their literal form."""
+        with task_scope(self, inputs, attempt) as params:
+            params.outputs = self.call_function(inputs)
+            return params.outputs
+
+    def call_function(self, inputs: dict[str, Any]) -> dict[str, Any]:
         try:
             result = self.fn(**inputs)
         except FlyrunError:
@@ -178,6 +191,20 @@ def cached_execute(entity: Any, inputs: dict[str, Any],
     outputs = compute(inputs)
     cache.put(key, entity, outputs)
     return outputs
+
+
+def run_with_retries(entity: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Run a task locally; a FlyteRecoverableException is retried up to ``retries`` times, as a cluster would."""
+    retries = entity.metadata.retries
+    for attempt in range(retries + 1):
+        try:
+            return entity.run_function(inputs, attempt)
+        except TaskExecutionError as exc:
+            if attempt == retries or not isinstance(exc.error, FlyteRecoverableException):
+                raise
+            current_context().notify(f"{entity.name}: attempt {attempt + 1} of {retries + 1} failed ({exc.error}); "
+                                     "retrying")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def task(_fn: Callable[..., Any] | None = None, **options: Any) -> Any:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from flyrun.errors import WorkflowDefinitionError
-from flyrun.sdk import graph
+from flyrun.sdk import graph, mocks
 from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import interface_from_function
 from flyrun.sdk.task import task_name
@@ -113,7 +113,7 @@ class Workflow(Entity):
         for node in self.ordered_nodes:
             node_inputs = {name: binding.resolve(results) for name, binding in node.bindings.items()}
             # Bindings were type-checked when the workflow was traced; only defaults are left to fill.
-            results[node.id] = node.entity.local_execute({**node.entity.interface.defaults, **node_inputs})
+            results[node.id] = mocks.execute(node.entity, {**node.entity.interface.defaults, **node_inputs})
         outputs = {name: binding.resolve(results) for name, binding in self.output_bindings.items()}
         return {name: engine.roundtrip(value, self.interface.outputs[name]) for name, value in outputs.items()}
 

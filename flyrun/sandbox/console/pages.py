@@ -40,11 +40,13 @@ def handle(sb: Services, endpoint: str, request: Any, values: Mapping[str, Any],
     fragment = bool(request.args.get("fragment"))
     title, region = _title(endpoint, values)
     if not authorized:
-        if fragment or endpoint == "console_log":
+        if fragment or endpoint in ("console_log", "console_deck"):
             return Response("sign in first", status=401, content_type="text/plain")
         return _page(title, f'<div id="{region}" data-auth="required"></div>')
     if endpoint == "console_log":
         return _log(sb, Key(values["project"], values["domain"], values["name"]), values["node"])
+    if endpoint == "console_deck":
+        return _deck(sb, Key(values["project"], values["domain"], values["name"]), values["node"])
     body, status = _body(sb, endpoint, values)
     if fragment:
         return Response(body, status=status, content_type="text/html; charset=utf-8")
@@ -236,3 +238,21 @@ def _log(sb: Services, key: Key, node_id: str) -> Any:
     except OSError:
         return Response("no log for this node\n", status=404, content_type="text/plain")
     return Response(tail, content_type="text/plain; charset=utf-8")
+
+
+# A deck is the task's own HTML: served as a document of its own, sandboxed (no scripts, no same-origin access
+# to the console or the API), which its self-contained, script-free tabs need nothing beyond.
+DECK_POLICY = ("sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+               "frame-ancestors 'self'")
+
+
+def _deck(sb: Services, key: Key, node_id: str) -> Any:
+    from flyteidl.admin import node_execution_pb2
+    from werkzeug.wrappers import Response
+
+    row = sb.store.node(key, node_id)
+    deck = load(node_execution_pb2.NodeExecution(), row["body"]).closure.deck_uri if row is not None else ""
+    if not deck or not Path(deck).is_file():
+        return Response("no deck for this node\n", status=404, content_type="text/plain")
+    return Response(Path(deck).read_bytes(), content_type="text/html; charset=utf-8",
+                    headers={"Content-Security-Policy": DECK_POLICY, "X-Content-Type-Options": "nosniff"})

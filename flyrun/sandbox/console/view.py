@@ -120,6 +120,10 @@ def node_row(key: Key, row: Any, depth: int) -> str:
         link = (f"/console/projects/{key.project}/domains/{key.domain}/executions/{key.name}/nodes/"
                 f"{node.id.node_id}/log")
         label += f' <a class="log" href="{html.escape(link)}">log</a>'
+    if closure.deck_uri:
+        link = (f"/console/projects/{key.project}/domains/{key.domain}/executions/{key.name}/nodes/"
+                f"{node.id.node_id}/deck")
+        label += f' <a class="deck" href="{html.escape(link)}" target="_blank" rel="noopener">deck</a>'
     error = f'<pre class="error">{html.escape(closure.error.message[-2000:])}</pre>' if closure.HasField(
         "error") else ""
     output = _map_cell(closure.output_uri) if closure.output_uri else ""

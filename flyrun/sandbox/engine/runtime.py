@@ -79,6 +79,7 @@ class RunContext:
         self._subworkflows: dict[tuple[str, str, str, str], Any] = {}
         self._processes: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
+        self.secrets_dir: Path | None = None  # the operator's secrets folder (sandbox start --secrets-dir)
         self.add_closure(plan)
 
     # -- the plan --------------------------------------------------------------------------------------

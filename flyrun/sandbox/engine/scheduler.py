@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flyrun.sandbox.admin.compiler import END_NODE, START_NODE
@@ -35,12 +36,14 @@ from flyrun.sandbox.state.store import Key, Store
 
 class Scheduler:
     def __init__(self, store: Store, data: DataDir, slots: int | None = None,
-                 container_runtime: str | None = None, task_env: Mapping[str, str] | None = None) -> None:
+                 container_runtime: str | None = None, task_env: Mapping[str, str] | None = None,
+                 secrets_dir: Path | None = None) -> None:
         from flyrun.sandbox.engine.containers import ContainerRuntime
         from flyrun.sandbox.engine.taskrun import operator_task_env
 
         self.store = store
         self.container_runtime = ContainerRuntime(container_runtime)
+        self.secrets_dir = secrets_dir
         self.data = data
         # Read once at start: `flyrun sandbox start --task-env` puts it in the server's environment.
         self.task_env = dict(task_env) if task_env is not None else operator_task_env(os.environ)
@@ -132,6 +135,7 @@ class Scheduler:
         ctx = RunContext(self.store, self.data, key, plan, record.message.spec, self.slots, self.wake,
                          self.task_env)
         ctx.container_runtime = self.container_runtime
+        ctx.secrets_dir = self.secrets_dir
         return ctx, plan.primary.template, inputs
 
     def _walk(self, ctx: RunContext, record: ExecutionRecord, template: Any, inputs: Any) -> None:

@@ -26,6 +26,7 @@ from flyrun.sandbox.engine import containers
 from flyrun.sandbox.engine.literals import read_literal_map
 from flyrun.sandbox.engine.records import USER, NodeRecord
 from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
+from flyrun.sandbox.engine.secrets import secret_environment
 
 _FLYRUN_ROOT = str(Path(flyrun.__file__).resolve().parent.parent)  # the folder holding the flyrun package
 
@@ -154,6 +155,7 @@ def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, w
         "FLYTE_INTERNAL_TASK_PROJECT": task.id.project, "FLYTE_INTERNAL_TASK_DOMAIN": task.id.domain,
         "FLYTE_INTERNAL_TASK_NAME": task.id.name, "FLYTE_INTERNAL_TASK_VERSION": task.id.version,
     })
+    env.update(secret_environment(task, ctx.secrets_dir))
     return env
 
 
@@ -178,6 +180,8 @@ def run_task(ctx: RunContext, record: NodeRecord, node: Any, task: Any, inputs: 
             failure = retryable.failure
             if deadline is not None and time.monotonic() >= deadline:
                 break
+        finally:
+            _note_deck(record, attempt)
     assert failure is not None
     raise failure
 
@@ -191,6 +195,13 @@ def _back_off(seconds: float, scope: Scope, deadline: float | None) -> None:
         if scope.stopped:
             raise Aborted()
         time.sleep(min(0.05, max(end - time.monotonic(), 0)))
+
+
+def _note_deck(record: NodeRecord, attempt: Attempt) -> None:
+    """propeller's deck_uri: the attempt's ``deck.html``, when the task wrote one (also when it failed)."""
+    deck = attempt.output_prefix / "deck.html"
+    if deck.is_file():
+        record.message.closure.deck_uri = str(deck)
 
 
 class _Retryable(Exception):

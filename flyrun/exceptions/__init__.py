@@ -1,0 +1,1 @@
+"""flytekit's user-facing exceptions (``flytekit.exceptions.user``), for programs ported to flyrun."""

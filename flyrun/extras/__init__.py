@@ -1,0 +1,1 @@
+"""flytekit's ``flytekit.extras``: extra kinds of tasks."""

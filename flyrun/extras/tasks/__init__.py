@@ -1,0 +1,1 @@
+"""Extra kinds of tasks: ``flyrun.extras.tasks.shell.ShellTask``."""
