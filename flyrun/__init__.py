@@ -25,6 +25,8 @@ _EXPORTS = {
     "PodTemplate": "flyrun.sdk.container",
     "FlyteFile": "flyrun.data.files",
     "FlyteDirectory": "flyrun.data.files",
+    "HashMethod": "flyrun.types.annotated",
+    "StructuredDataset": "flyrun.types.structured",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -37,6 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.map import map_task, partial
     from flyrun.sdk.task import PythonFunctionTask, Resources, task
     from flyrun.sdk.workflow import Workflow, workflow
+    from flyrun.types.annotated import HashMethod
+    from flyrun.types.structured import StructuredDataset
 
 
 def __getattr__(name: str):

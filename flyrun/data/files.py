@@ -115,6 +115,11 @@ class _Stored(os.PathLike):
         return core_schema.no_info_plain_validator_function(
             validate, serialization=core_schema.plain_serializer_function_ser_schema(lambda v: {"path": v.path}))
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"title": cls.__name__, "type": "object", "properties": {"path": {"type": "string"}},
+                "required": ["path"]}
+
 
 def _typed_class(base: type, fmt: str) -> type:
     # One class per (base, format), so that FlyteFile[csv] is FlyteFile[csv] wherever it is written.

@@ -104,6 +104,9 @@ class PythonFunctionTask(Entity):
 
     def run_function(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """Call the user's function and pass its outputs through their literal form."""
+        # Values from upstream tasks, as this task's own Python types (a data frame where a dataset is declared).
+        inputs = {name: engine.fit(value, self.interface.inputs[name]) if name in self.interface.inputs else value
+                  for name, value in inputs.items()}
         try:
             result = self.fn(**inputs)
         except FlyrunError:

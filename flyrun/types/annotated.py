@@ -98,6 +98,10 @@ class AnnotatedTransformer(TypeTransformer):
         transformer, target, _ = self._target(python_type)
         return transformer.from_payload(value, target)
 
+    def fit(self, value: Any, python_type: Any) -> Any:
+        transformer, target, _ = self._target(python_type)
+        return transformer.fit(value, target)
+
     def check(self, value: Any, python_type: Any) -> None:
         transformer, target, _ = self._target(python_type)
         transformer.check(value, target)

@@ -53,6 +53,12 @@ class TypeTransformer:
     def from_payload(self, value: Any, python_type: Any) -> Any:
         return self.from_json(value, python_type)
 
+    def fit(self, value: Any, python_type: Any) -> Any:
+        """A value handed from one task to the next, as the receiving task's Python type: locally values (not
+        literals) flow between tasks, and a literal type may have several Python types (a data frame and a
+        ``StructuredDataset``). By default the value as it is."""
+        return value
+
     def describe(self, python_type: Any) -> str:
         return getattr(python_type, "__name__", str(python_type))
 
@@ -161,6 +167,12 @@ def to_json(value: Any, python_type: Any) -> Any:
     return transformer_for(python_type).to_json(value, python_type)
 
 
+def fit(value: Any, python_type: Any) -> Any:
+    if value is None:
+        return None
+    return transformer_for(python_type).fit(value, python_type)
+
+
 def to_payload(value: Any, python_type: Any) -> Any:
     if value is None:
         return None
@@ -263,6 +275,8 @@ def describe(python_type: Any) -> str:
     origin = typing.get_origin(python_type)
     if origin is None:
         return getattr(python_type, "__name__", str(python_type).replace("typing.", ""))
+    if origin is typing.Annotated:
+        return transformer_for(python_type).describe(python_type)
     args = typing.get_args(python_type)
     if origin is typing.Union or _is_union_type(origin):
         rest = [a for a in args if a is not type(None)]
@@ -286,6 +300,8 @@ def is_assignable(source: dict, target: dict) -> bool:
         return True
     if "blob" in source and "blob" in target:
         return _blob_assignable(source["blob"], target["blob"])
+    if "structured_dataset_type" in source and "structured_dataset_type" in target:
+        return _dataset_assignable(source["structured_dataset_type"], target["structured_dataset_type"])
     variants = target.get("union_type", {}).get("variants")
     if variants:
         return any(is_assignable(source, variant) for variant in variants)
@@ -303,6 +319,19 @@ def _blob_assignable(source: dict, target: dict) -> bool:
     if source.get("dimensionality", "SINGLE") != target.get("dimensionality", "SINGLE"):
         return False
     return not source.get("format") or not target.get("format") or source["format"] == target["format"]
+
+
+def _dataset_assignable(source: dict, target: dict) -> bool:
+    # As Flyte's checker: no columns on either side fit anything; else every column the target reads must be
+    # among the source's, with the same type. Formats must agree only when both sides name one.
+    if source.get("format") and target.get("format") and source["format"] != target["format"]:
+        return False
+    source_columns = {c.get("name"): c.get("literal_type") for c in source.get("columns") or []}
+    target_columns = target.get("columns") or []
+    if not source_columns or not target_columns:
+        return True
+    return all(c.get("name") in source_columns and source_columns[c.get("name")] == c.get("literal_type")
+               for c in target_columns)
 
 
 def _strip(literal_type_dict: dict) -> dict:

@@ -54,7 +54,7 @@ class EnumTransformer(TypeTransformer):
 
 
 def _fields(python_type: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(python_type)
+    hints = typing.get_type_hints(python_type, include_extras=True)
     return {f.name: hints[f.name] for f in dataclasses.fields(python_type)}
 
 

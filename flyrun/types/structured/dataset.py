@@ -119,6 +119,11 @@ class StructuredDataset:
             validate, serialization=core_schema.plain_serializer_function_ser_schema(
                 lambda sd: {"uri": sd.uri, "file_format": sd.file_format}))
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"title": cls.__name__, "type": "object",
+                "properties": {"uri": {"type": "string"}, "file_format": {"type": "string"}}, "required": ["uri"]}
+
 
 def frame_kind(python_type: Any, required: bool = False) -> str | None:
     """``"pandas"``, ``"pyarrow"``, ``"polars"`` for a frame class, else None."""
@@ -187,6 +192,15 @@ class StructuredDatasetTransformer(TypeTransformer):
         if isinstance(base, type) and issubclass(base, StructuredDataset) and frame_kind(type(value)):
             return
         raise TypeMismatch(f"expected {self.describe(python_type)}, got {type(value).__name__}")
+
+    def fit(self, value: Any, python_type: Any) -> Any:
+        base, _, _ = _parts(python_type)
+        if isinstance(base, type) and isinstance(value, base) and not (
+                isinstance(value, StructuredDataset) and value.uri is None and value.dataframe is not None):
+            return value
+        # A frame where a dataset is declared (or the other way round, or another library's frame): through the
+        # literal, as it would cross a task boundary.
+        return self.to_python(self.to_literal(value, python_type), python_type)
 
     def to_literal(self, value: Any, python_type: Any) -> dict:
         self.check(value, python_type)
