@@ -163,6 +163,13 @@ def _write_literal(path: Path, literal: dict) -> Any:
     if "generic" in scalar:
         path.write_text(json.dumps(scalar["generic"], separators=(",", ":")), encoding="utf-8")
         return scalar["generic"]
+    if "binary" in scalar and scalar["binary"].get("tag") == "msgpack":
+        # A dataclass or model (flytekit 1.16's msgpack form): copilot decodes it and writes JSON, as for a Struct.
+        from flyrun.types.engine import struct_payload
+
+        value, _ = struct_payload(literal, str(path.name))
+        path.write_text(json.dumps(value, separators=(",", ":")), encoding="utf-8")
+        return value
     if "binary" in scalar:
         path.write_bytes(base64.b64decode(scalar["binary"].get("value", "")))
         return None
