@@ -49,6 +49,8 @@ _EXPORTS = {
     "Secret": "flyrun.sdk.secrets",
     "current_context": "flyrun.sdk.params",
     "Deck": "flyrun.deck",
+    "HashMethod": "flyrun.types.annotated",
+    "StructuredDataset": "flyrun.types.structured",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -81,7 +83,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.secrets import Secret
     from flyrun.sdk.task import PythonFunctionTask, Resources, TaskMetadata, task
     from flyrun.sdk.workflow import workflow
+    from flyrun.types.annotated import HashMethod
     from flyrun.types.error import FlyteError
+    from flyrun.types.structured import StructuredDataset
 
 
 def __getattr__(name: str):

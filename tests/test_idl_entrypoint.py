@@ -36,6 +36,14 @@ def _lit(**kinds):
     return L.Literal(scalar=L.Scalar(primitive=L.Primitive(**kinds)))
 
 
+def _struct(literal):
+    """A dataclass output: msgpack bytes (flytekit 1.16's default form)."""
+    import msgpack
+
+    assert literal.scalar.binary.tag == "msgpack"
+    return msgpack.unpackb(literal.scalar.binary.value)
+
+
 def _write_inputs(path: Path, **literals) -> Path:
     from flyteidl.core import literals_pb2 as L
 
@@ -76,7 +84,7 @@ def test_python_task_round_trip(tmp_path, bundle):
     proc = execute(tmp_path, bundle, str(inputs), ["task-module", "flows.tasks", "task-name", "make_shape"])
     assert proc.returncode == 0, proc.stderr
     outputs = read_outputs(tmp_path / "out" / "outputs.pb")
-    shape = outputs["o0"].scalar.generic
+    shape = _struct(outputs["o0"])
     assert shape["name"] == "tri" and [dict(p) for p in shape["points"]] == [
         {"x": 0.0, "y": 0.0}, {"x": 1.0, "y": 1.0}, {"x": 2.0, "y": 4.0}]
     assert (tmp_path / "container" / "flows" / "tasks.py").is_file()  # the bundle was unpacked in --dest-dir
@@ -114,7 +122,7 @@ def test_map_item_from_scalar_inputs_with_a_bound_input(tmp_path, bundle):
     loader = ["vars", "n", "resolver", "flyrun.default", "task-module", "flows.tasks", "task-name", "make_shape"]
     proc = execute(tmp_path, bundle, str(inputs), loader, resolver="flyrun.map")
     assert proc.returncode == 0, proc.stderr
-    shape = read_outputs(tmp_path / "out" / "outputs.pb")["o0"].scalar.generic
+    shape = _struct(read_outputs(tmp_path / "out" / "outputs.pb")["o0"])
     assert shape["name"] == "item" and len(shape["points"]) == 2
 
 
@@ -126,7 +134,7 @@ def test_map_item_by_flytes_array_index_convention(tmp_path, bundle):
            "BATCH_JOB_ARRAY_INDEX_OFFSET": "1"}
     proc = execute(tmp_path, bundle, str(inputs), loader, resolver="flyrun.map", env=env)
     assert proc.returncode == 0, proc.stderr
-    assert read_outputs(tmp_path / "out" / "outputs.pb")["o0"].scalar.generic["name"] == "c"
+    assert _struct(read_outputs(tmp_path / "out" / "outputs.pb")["o0"])["name"] == "c"
 
 
 def test_failures_before_the_task_runs_are_reported_in_error_pb(tmp_path, bundle):
@@ -211,7 +219,7 @@ def test_packaged_container_args_run_as_they_are(cli, project, tmp_path):
     inputs = _write_inputs(tmp_path / "task.pb", name=_lit(string_value="sq"), n=_lit(integer=2))
     proc = _run_template(files["tasks/flows.tasks.make_shape.json"]["template"], tmp_path, bundle, inputs, "task")
     assert proc.returncode == 0, proc.stderr
-    assert read_outputs(tmp_path / "task" / "outputs.pb")["o0"].scalar.generic["name"] == "sq"
+    assert _struct(read_outputs(tmp_path / "task" / "outputs.pb")["o0"])["name"] == "sq"
 
     # One item of the map over partial(shift, dx=..., label="m"): the item's point, the bound dx and label.
     map_name = "flows.constructs.map_shift_48493bd51a3f97d3fab9df536ea3d4e6-arraynode"
@@ -219,4 +227,4 @@ def test_packaged_container_args_run_as_they_are(cli, project, tmp_path):
                            label=_lit(string_value="m"))
     proc = _run_template(files[f"tasks/{map_name}.json"]["template"], tmp_path, bundle, inputs, "item")
     assert proc.returncode == 0, proc.stderr
-    assert dict(read_outputs(tmp_path / "item" / "outputs.pb")["o0"].scalar.generic) == {"x": 1.5, "y": 2.0}
+    assert dict(_struct(read_outputs(tmp_path / "item" / "outputs.pb")["o0"])) == {"x": 1.5, "y": 2.0}

@@ -85,7 +85,9 @@ def _round_trip(fs, scheme, bucket, env, tmp_path, bundle):
     assert proc.returncode == 0, proc.stderr
     outputs = L.LiteralMap()
     outputs.ParseFromString(fs.cat_file(f"{bucket}/run/out/outputs.pb"))
-    assert outputs.literals["o0"].scalar.generic["name"] == "remote"
+    import msgpack
+
+    assert msgpack.unpackb(outputs.literals["o0"].scalar.binary.value)["name"] == "remote"
 
     fs.pipe_file(f"{bucket}/run/inputs.pb", _write_inputs(tmp_path / "i2.pb", message=_lit(string_value="no"))
                  .read_bytes())

@@ -190,8 +190,10 @@ def test_a_registered_workflow_takes_dataclasses_enums_dicts_and_files_by_name(r
     assert launched.stdout.splitlines() == [expected]  # the launch lines are progress, on stderr
     created = [c.json for c in remote.proxy.calls() if c.method == "POST" and c.path == "/api/v1/executions"]
     literals = created[-1]["inputs"]["literals"]
-    assert literals["boxes"]["collection"]["literals"][0]["scalar"]["generic"] == {
-        "name": "b", "size": {"width": 2, "height": 1.5}, "color": "blue"}
+    from flyrun.types import engine
+
+    assert engine.struct_payload(literals["boxes"]["collection"]["literals"][0], "Box") == (
+        {"name": "b", "size": {"width": 2, "height": 1.5}, "color": "blue"}, True)
     assert literals["color"]["scalar"]["primitive"]["string_value"] == "blue"
     assert "/blobs/uploads/" in literals["notes"]["scalar"]["blob"]["uri"]
 

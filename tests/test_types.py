@@ -116,9 +116,10 @@ def test_struct_ints_survive_json_floats():
 
 
 def test_an_untyped_dict_is_a_struct_of_json():
-    assert engine.literal_type(dict) == {"simple": "STRUCT"}
+    assert engine.literal_type(dict) == {"simple": "STRUCT", "annotation": engine.MSGPACK_ANNOTATION}
     value = {"a": [1, "two"], "b": {"c": None}}
-    assert engine.to_literal(value, dict) == {"scalar": {"generic": value}}
+    assert engine.struct_payload(engine.to_literal(value, dict), "dict") == (value, True)
+    assert engine.to_python({"scalar": {"generic": value}}, dict) == value  # the older form still reads
     assert engine.roundtrip(value, dict) == value
     assert engine.from_text('{"k": 1}', dict) == {"k": 1}
     with pytest.raises(engine.TypeMismatch, match="expected a dict"):

@@ -54,6 +54,8 @@ class BlobTransformer(TypeTransformer):
         """A local path (which must exist, and be a file or a directory as declared) or a URI."""
         if isinstance(value, python_type):
             return value
+        if isinstance(value, dict) and set(value) == {"path"}:
+            value = value["path"]  # the form flytekit writes inside a dataclass or model
         if not isinstance(value, str) or not value.strip():
             raise TypeMismatch(f"expected a path or URI for {python_type.__name__}, got {value!r}")
         location = storage.normalize(value.strip())
@@ -65,6 +67,17 @@ class BlobTransformer(TypeTransformer):
 
     def to_json(self, value: Any, python_type: Any) -> str:
         return str(value.path) if hasattr(value, "path") else os.fspath(value)
+
+    def to_payload(self, value: Any, python_type: Any) -> dict:
+        # flytekit's FlyteFile/FlyteDirectory inside a dataclass or model: {"path": <the blob literal's uri>}.
+        return {"path": self.to_literal(value, python_type)["scalar"]["blob"]["uri"]}
+
+    def from_payload(self, value: Any, python_type: Any) -> Any:
+        if isinstance(value, dict) and isinstance(value.get("path"), str):
+            return python_type(value["path"])
+        if isinstance(value, str):
+            return python_type(value)
+        raise TypeMismatch(f"expected {{'path': ...}} for {python_type.__name__}, got {value!r}")
 
     def _coerce(self, value: Any, python_type: Any) -> Any:
         if isinstance(value, python_type):

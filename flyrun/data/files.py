@@ -98,6 +98,28 @@ class _Stored(os.PathLike):
 
         return BlobTransformer()
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """So a pydantic model may have a file or directory field (only pydantic calls this)."""
+        from pydantic_core import core_schema
+
+        def validate(value: Any) -> Any:
+            if isinstance(value, cls):
+                return value
+            if isinstance(value, dict) and isinstance(value.get("path"), str):
+                return cls(value["path"])
+            if isinstance(value, (str, os.PathLike)):
+                return cls(value)
+            raise ValueError(f"expected {cls.__name__} or a path, got {type(value).__name__}")
+
+        return core_schema.no_info_plain_validator_function(
+            validate, serialization=core_schema.plain_serializer_function_ser_schema(lambda v: {"path": v.path}))
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"title": cls.__name__, "type": "object", "properties": {"path": {"type": "string"}},
+                "required": ["path"]}
+
 
 def _typed_class(base: type, fmt: str) -> type:
     # One class per (base, format), so that FlyteFile[csv] is FlyteFile[csv] wherever it is written.

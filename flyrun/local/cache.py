@@ -40,6 +40,17 @@ def _folder_name(task_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", task_name) or "_"
 
 
+def _key_literal(value: Any, python_type: Any) -> dict:
+    """An input as the cache key sees it: a value that came from an output with a ``HashMethod`` counts by its hash
+    alone (as Flyte's cache key replaces a hashed literal with ``{hash}``), others by their literal."""
+    from flyrun.types.annotated import known_hash
+
+    digest = known_hash(value)
+    if digest is not None:
+        return {"hash": digest}
+    return engine.to_literal(value, python_type)
+
+
 class LocalCache:
     def __init__(self, directory: DirectorySource = None, environ: Mapping[str, str] | None = None) -> None:
         self._source = directory
@@ -66,7 +77,7 @@ class LocalCache:
             "cache_version": task.metadata.cache_version,
             "inputs_types": {name: engine.literal_type(t) for name, t in interface.inputs.items()},
             "outputs_types": {name: engine.literal_type(t) for name, t in interface.outputs.items()},
-            "inputs": {name: engine.to_literal(inputs[name], t) for name, t in interface.inputs.items()},
+            "inputs": {name: _key_literal(inputs[name], t) for name, t in interface.inputs.items()},
         }
         return hashlib.sha256(_canonical(document).encode("utf-8")).hexdigest()
 

@@ -68,6 +68,13 @@ def _write_literal(path: Path, literal: Any, options: Mapping[str, Any]) -> Any:
         document = _go_numbers(json_format.MessageToDict(scalar.generic))
         path.write_text(json.dumps(document, separators=(",", ":"), sort_keys=True), encoding="utf-8")
         return document
+    if kind == "binary" and scalar.binary.tag == "msgpack":
+        # A dataclass or model (flytekit 1.16's msgpack form): written as JSON, as a Struct is.
+        import msgpack
+
+        document = msgpack.unpackb(scalar.binary.value, raw=False, strict_map_key=False)
+        path.write_text(json.dumps(document, separators=(",", ":"), sort_keys=True), encoding="utf-8")
+        return document
     if kind == "binary":
         path.write_bytes(scalar.binary.value)
         return None

@@ -58,7 +58,7 @@ def _is_named_tuple(python_type: Any) -> bool:
 def interface_from_function(fn: Any, where: str) -> Interface:
     """Read a function's signature and annotations; every input must be annotated."""
     try:
-        hints = typing.get_type_hints(fn)
+        hints = typing.get_type_hints(fn, include_extras=True)  # keeps Annotated (HashMethod, columns)
     except Exception as exc:
         raise WorkflowDefinitionError(f"{where}: cannot resolve type annotations: {exc}") from None
     interface = Interface()
@@ -80,7 +80,7 @@ def outputs_from_annotation(returns: Any) -> tuple[dict[str, Any], type | None]:
     if returns is None or returns is type(None):
         return {}, None
     if _is_named_tuple(returns):
-        return dict(typing.get_type_hints(returns)), returns
+        return dict(typing.get_type_hints(returns, include_extras=True)), returns
     if typing.get_origin(returns) is tuple:
         args = typing.get_args(returns)
         return {f"o{i}": t for i, t in enumerate(args)}, None

@@ -143,6 +143,9 @@ class PythonFunctionTask(Entity):
             return params.outputs
 
     def call_function(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        # Values from upstream tasks, as this task's own Python types (a data frame where a dataset is declared).
+        inputs = {name: engine.fit(value, self.interface.inputs[name]) if name in self.interface.inputs else value
+                  for name, value in inputs.items()}
         try:
             result = self.fn(**inputs)
         except FlyrunError:

@@ -53,6 +53,18 @@ class ListTransformer(TypeTransformer):
         item = self._item(python_type)
         return [engine.to_json(element, item) for element in value]
 
+    def to_payload(self, value: Any, python_type: Any) -> list:
+        if not isinstance(value, (list, tuple)):
+            raise TypeMismatch(f"expected {engine.describe(python_type)}, got {type(value).__name__}")
+        item = self._item(python_type)
+        return [engine.to_payload(element, item) for element in value]
+
+    def from_payload(self, value: Any, python_type: Any) -> list:
+        if not isinstance(value, list):
+            raise TypeMismatch(f"expected a list for {engine.describe(python_type)}, got {value!r}")
+        item = self._item(python_type)
+        return [engine.from_payload(element, item) for element in value]
+
     def describe(self, python_type: Any) -> str:
         return f"List[{engine.describe(self._item(python_type))}]"
 
@@ -100,6 +112,18 @@ class DictTransformer(TypeTransformer):
     def to_json(self, value: Any, python_type: Any) -> dict:
         value_type = self._value(python_type)
         return {k: engine.to_json(v, value_type) for k, v in value.items()}
+
+    def to_payload(self, value: Any, python_type: Any) -> dict:
+        if not isinstance(value, dict):
+            raise TypeMismatch(f"expected {engine.describe(python_type)}, got {type(value).__name__}")
+        value_type = self._value(python_type)
+        return {k: engine.to_payload(v, value_type) for k, v in value.items()}
+
+    def from_payload(self, value: Any, python_type: Any) -> dict:
+        if not isinstance(value, dict):
+            raise TypeMismatch(f"expected a map for {engine.describe(python_type)}, got {value!r}")
+        value_type = self._value(python_type)
+        return {str(k): engine.from_payload(v, value_type) for k, v in value.items()}
 
 
 def optional_inner(python_type: Any) -> Any | None:
@@ -154,6 +178,12 @@ class OptionalTransformer(TypeTransformer):
 
     def to_json(self, value: Any, python_type: Any) -> Any:
         return engine.to_json(value, self._inner(python_type))
+
+    def to_payload(self, value: Any, python_type: Any) -> Any:
+        return engine.to_payload(value, self._inner(python_type))
+
+    def from_payload(self, value: Any, python_type: Any) -> Any:
+        return None if value is None else engine.from_payload(value, self._inner(python_type))
 
     def describe(self, python_type: Any) -> str:
         return f"Optional[{engine.describe(self._inner(python_type))}]"

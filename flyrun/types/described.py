@@ -28,7 +28,7 @@ class _AnyJson:
 
 class _AnyJsonTransformer(TypeTransformer):
     def to_literal(self, value: Any, python_type: Any) -> dict:
-        return {"scalar": {"generic": {"value": value}}}
+        return engine.msgpack_literal(value)
 
     def check(self, value: Any, python_type: Any) -> None:
         pass
@@ -59,14 +59,15 @@ class ServerStructTransformer(TypeTransformer):
         return python_type.__name__
 
     def to_literal(self, value: Any, python_type: Any) -> dict:
-        return {"scalar": {"generic": self.to_json(self.from_json(value, python_type), python_type)}}
+        data = self.to_json(self.from_json(value, python_type), python_type)
+        annotations = (python_type.literal.get("annotation") or {}).get("annotations") or {}
+        if (annotations.get("cache-key-metadata") or {}).get("serialization-format") == "msgpack":
+            return engine.msgpack_literal(data)  # the registering side reads msgpack (flytekit >= 1.14)
+        return {"scalar": {"generic": data}}
 
     def to_python(self, literal: dict, python_type: Any) -> dict:
-        try:
-            generic = literal["scalar"]["generic"]
-        except (KeyError, TypeError):
-            raise TypeMismatch(f"literal {literal!r} is not a struct") from None
-        return self.from_json(generic, python_type)
+        data, _ = engine.struct_payload(literal, python_type.__name__)
+        return self.from_json(data, python_type)
 
     def check(self, value: Any, python_type: Any) -> None:
         self.from_json(value, python_type)

@@ -44,6 +44,21 @@ class TypeTransformer:
         """A JSON-ready rendering of a value, for ``-o json`` and for readable output."""
         return value
 
+    def to_payload(self, value: Any, python_type: Any) -> Any:
+        """The value as a field of a msgpack struct (a dataclass or pydantic model), as flytekit 1.16 writes it:
+        plain JSON-like data; files as ``{"path": uri}``, datasets as ``{"uri": ..., "file_format": ...}``."""
+        self.check(value, python_type)
+        return self.to_json(value, python_type)
+
+    def from_payload(self, value: Any, python_type: Any) -> Any:
+        return self.from_json(value, python_type)
+
+    def fit(self, value: Any, python_type: Any) -> Any:
+        """A value handed from one task to the next, as the receiving task's Python type: locally values (not
+        literals) flow between tasks, and a literal type may have several Python types (a data frame and a
+        ``StructuredDataset``). By default the value as it is."""
+        return value
+
     def describe(self, python_type: Any) -> str:
         return getattr(python_type, "__name__", str(python_type))
 
@@ -61,11 +76,20 @@ class TypeTransformer:
 
 
 _TRANSFORMERS: list[TypeTransformer] = []
+# Users' transformers (flyrun.extend.TypeEngine.register): asked first, so they can take over any type.
+_CUSTOM: list[TypeTransformer] = []
+# Families whose types live in optional libraries (pydantic, pandas, numpy): they match by looking at a type's
+# module and class names, so no library is imported until a value of its type is converted.
+_LAZY: list[TypeTransformer] = []
 
 
 def register(transformer_class: type[TypeTransformer]) -> type[TypeTransformer]:
     _TRANSFORMERS.append(transformer_class())
     return transformer_class
+
+
+def register_custom(transformer: TypeTransformer) -> None:
+    _CUSTOM.insert(0, transformer)
 
 
 _FAMILIES_LOADED = False
@@ -76,19 +100,45 @@ def _ensure_registered() -> None:
     if not _FAMILIES_LOADED:
         # Importing the families registers them; done once, on first use, never at import of this module.
         from flyrun.types import containers, scalars, structs  # noqa: F401
+        from flyrun.types.models import PydanticTransformer
+        from flyrun.types.numpy_type import NumpyTransformer
+        from flyrun.types.structured.dataset import StructuredDatasetTransformer
 
+        _LAZY.extend([PydanticTransformer(), StructuredDatasetTransformer(), NumpyTransformer()])
         _FAMILIES_LOADED = True
 
 
 def transformer_for(python_type: Any) -> TypeTransformer:
+    _ensure_registered()
+    if typing.get_origin(python_type) is typing.Annotated:
+        # Checked first: an Annotated alias forwards attribute lookups (__flyrun_transformer__) to its inner type.
+        from flyrun.types.annotated import AnnotatedTransformer
+
+        return AnnotatedTransformer()
     own = getattr(python_type, "__flyrun_transformer__", None)
     if own is not None:
         return own()
-    _ensure_registered()
-    for transformer in _TRANSFORMERS:
+    for transformer in _CUSTOM + _TRANSFORMERS:
         if transformer.matches(python_type):
             return transformer
+    for transformer in _LAZY:
+        if transformer.matches(python_type):
+            return transformer
+    from flyrun.types.pickles import PickleTransformer, picklable_type
+
+    if picklable_type(python_type):
+        # flytekit's fallback: a class no transformer knows travels as a pickle (FlytePickle).
+        return PickleTransformer()
     raise TypeMismatch(f"type {describe(python_type)} is not supported")
+
+
+def annotated_transformer(python_type: Any) -> TypeTransformer | None:
+    """The transformer that takes an ``Annotated[T, ...]`` type whole (a dataset's columns), if one does."""
+    _ensure_registered()
+    for transformer in _CUSTOM + _LAZY:
+        if transformer.matches(python_type):
+            return transformer
+    return None
 
 
 def literal_type(python_type: Any) -> dict:
@@ -115,6 +165,59 @@ def to_json(value: Any, python_type: Any) -> Any:
     if value is None:
         return None
     return transformer_for(python_type).to_json(value, python_type)
+
+
+def fit(value: Any, python_type: Any) -> Any:
+    if value is None:
+        return None
+    return transformer_for(python_type).fit(value, python_type)
+
+
+def to_payload(value: Any, python_type: Any) -> Any:
+    if value is None:
+        return None
+    return transformer_for(python_type).to_payload(value, python_type)
+
+
+def from_payload(value: Any, python_type: Any) -> Any:
+    return transformer_for(python_type).from_payload(value, python_type)
+
+
+MSGPACK_ANNOTATION = {"annotations": {"cache-key-metadata": {"serialization-format": "msgpack"}}}
+
+
+def msgpack_literal(payload: Any) -> dict:
+    """flytekit 1.16's default literal of a dataclass, a pydantic model or an untyped dict."""
+    import base64
+
+    import msgpack
+
+    data = msgpack.packb(payload, use_bin_type=True)
+    return {"scalar": {"binary": {"value": base64.b64encode(data).decode("ascii"), "tag": "msgpack"}}}
+
+
+def struct_payload(literal: dict, what: str) -> tuple[Any, bool]:
+    """The data of a struct literal, either form: msgpack ``binary`` (True) or a protobuf Struct ``generic``
+    (False; flytekit's older form, also what ``FLYTE_USE_OLD_DC_FORMAT=true`` writes)."""
+    scalar = literal.get("scalar") if isinstance(literal, dict) else None
+    scalar = scalar or {}
+    binary = scalar.get("binary")
+    if isinstance(binary, dict):
+        if binary.get("tag", "msgpack") != "msgpack":
+            raise TypeMismatch(f"{what}: binary literal tagged {binary.get('tag')!r}, expected msgpack")
+        import base64
+
+        import msgpack
+
+        raw = binary.get("value", "")
+        data = base64.b64decode(raw) if isinstance(raw, str) else bytes(raw)
+        try:
+            return msgpack.unpackb(data, raw=False, strict_map_key=False), True
+        except Exception as exc:
+            raise TypeMismatch(f"{what}: msgpack data does not decode: {exc}") from None
+    if "generic" in scalar:
+        return scalar["generic"], False
+    raise TypeMismatch(f"literal {literal!r} is not a struct (msgpack binary or generic)")
 
 
 def check(value: Any, python_type: Any) -> None:
@@ -172,6 +275,8 @@ def describe(python_type: Any) -> str:
     origin = typing.get_origin(python_type)
     if origin is None:
         return getattr(python_type, "__name__", str(python_type).replace("typing.", ""))
+    if origin is typing.Annotated:
+        return transformer_for(python_type).describe(python_type)
     args = typing.get_args(python_type)
     if origin is typing.Union or _is_union_type(origin):
         rest = [a for a in args if a is not type(None)]
@@ -195,6 +300,8 @@ def is_assignable(source: dict, target: dict) -> bool:
         return True
     if "blob" in source and "blob" in target:
         return _blob_assignable(source["blob"], target["blob"])
+    if "structured_dataset_type" in source and "structured_dataset_type" in target:
+        return _dataset_assignable(source["structured_dataset_type"], target["structured_dataset_type"])
     variants = target.get("union_type", {}).get("variants")
     if variants:
         return any(is_assignable(source, variant) for variant in variants)
@@ -212,6 +319,19 @@ def _blob_assignable(source: dict, target: dict) -> bool:
     if source.get("dimensionality", "SINGLE") != target.get("dimensionality", "SINGLE"):
         return False
     return not source.get("format") or not target.get("format") or source["format"] == target["format"]
+
+
+def _dataset_assignable(source: dict, target: dict) -> bool:
+    # As Flyte's checker: no columns on either side fit anything; else every column the target reads must be
+    # among the source's, with the same type. Formats must agree only when both sides name one.
+    if source.get("format") and target.get("format") and source["format"] != target["format"]:
+        return False
+    source_columns = {c.get("name"): c.get("literal_type") for c in source.get("columns") or []}
+    target_columns = target.get("columns") or []
+    if not source_columns or not target_columns:
+        return True
+    return all(c.get("name") in source_columns and source_columns[c.get("name")] == c.get("literal_type")
+               for c in target_columns)
 
 
 def _strip(literal_type_dict: dict) -> dict:

@@ -50,6 +50,9 @@ class _Primitive(TypeTransformer):
     def from_json(self, value: Any, python_type: Any) -> Any:
         return self.validate(value)
 
+    def to_payload(self, value: Any, python_type: Any) -> Any:
+        return self.to_json(self.validate(value), python_type)
+
 
 @register
 class IntTransformer(_Primitive):

@@ -54,53 +54,55 @@ class EnumTransformer(TypeTransformer):
 
 
 def _fields(python_type: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(python_type)
+    hints = typing.get_type_hints(python_type, include_extras=True)
     return {f.name: hints[f.name] for f in dataclasses.fields(python_type)}
 
 
 @register
 class DataclassTransformer(TypeTransformer):
-    """A dataclass travels as a protobuf Struct (``scalar.generic``), described by a JSON schema."""
+    """A dataclass travels as flytekit 1.16 sends it: msgpack of its field map (``scalar.binary``, tag ``msgpack``),
+    described by a JSON schema; the older ``scalar.generic`` Struct form is read too."""
 
     def matches(self, python_type: Any) -> bool:
         return isinstance(python_type, type) and dataclasses.is_dataclass(python_type)
 
     def literal_type(self, python_type: Any) -> dict:
-        fields = _fields(python_type)
-        return {
-            "simple": "STRUCT",
-            "metadata": _json_schema(python_type),
-            "structure": {"dataclass_type": {name: engine.literal_type(t) for name, t in fields.items()}},
-        }
+        return struct_literal_type(_json_schema(python_type), _fields(python_type))
 
     def to_literal(self, value: Any, python_type: Any) -> dict:
-        return {"scalar": {"generic": self.to_json(value, python_type)}}
+        return engine.msgpack_literal(self.to_payload(value, python_type))
 
     def to_python(self, literal: dict, python_type: Any) -> Any:
-        return self.from_json(literal["scalar"]["generic"], python_type)
+        payload, is_msgpack = engine.struct_payload(literal, python_type.__name__)
+        return self.from_payload(payload, python_type) if is_msgpack else self.from_json(payload, python_type)
 
     def check(self, value: Any, python_type: Any) -> None:
-        self.to_json(value, python_type)
+        self._walk(value, python_type, engine.check)
+
+    def to_payload(self, value: Any, python_type: Any) -> dict:
+        return self._walk(value, python_type, engine.to_payload)
 
     def to_json(self, value: Any, python_type: Any) -> dict:
+        return self._walk(value, python_type, engine.to_json)
+
+    def _walk(self, value: Any, python_type: Any, convert: Any) -> dict:
         if not isinstance(value, python_type):
             raise TypeMismatch(f"expected {python_type.__name__}, got {type(value).__name__}")
         out = {}
         for name, field_type in _fields(python_type).items():
-            field_value = getattr(value, name)
             try:
-                if engine.producing_outputs():
-                    # A task's output: each field is stored as its own type stores it (a local file in a field
-                    # is uploaded under the raw output prefix, as it would be on its own).
-                    field_value = engine.to_python(engine.to_literal(field_value, field_type), field_type)
-                else:
-                    engine.check(field_value, field_type)
+                out[name] = convert(getattr(value, name), field_type)
             except TypeMismatch as exc:
                 raise TypeMismatch(f"{python_type.__name__}.{name}: {exc}") from None
-            out[name] = engine.to_json(field_value, field_type)
         return out
 
+    def from_payload(self, value: Any, python_type: Any) -> Any:
+        return self._build(value, python_type, engine.from_payload)
+
     def from_json(self, value: Any, python_type: Any) -> Any:
+        return self._build(value, python_type, _from_struct_json)
+
+    def _build(self, value: Any, python_type: Any, convert: Any) -> Any:
         if isinstance(value, python_type):
             return value
         if not isinstance(value, dict):
@@ -114,13 +116,23 @@ class DataclassTransformer(TypeTransformer):
         for name, field_type in fields.items():
             if name in value:
                 try:
-                    kwargs[name] = _from_struct_json(value[name], field_type)
+                    kwargs[name] = convert(value[name], field_type)
                 except TypeMismatch as exc:
                     raise TypeMismatch(f"{python_type.__name__}.{name}: {exc}") from None
         try:
             return python_type(**kwargs)
         except TypeError as exc:
             raise TypeMismatch(f"{python_type.__name__}: {exc}") from None
+
+
+def struct_literal_type(schema: dict, fields: dict[str, Any]) -> dict:
+    """A STRUCT with its JSON schema, the msgpack annotation and each field's literal type (for attribute access)."""
+    return {
+        "simple": "STRUCT",
+        "metadata": schema,
+        "annotation": engine.MSGPACK_ANNOTATION,
+        "structure": {"dataclass_type": {name: engine.literal_type(t) for name, t in fields.items()}},
+    }
 
 
 def _from_struct_json(value: Any, field_type: Any) -> Any:
@@ -147,26 +159,26 @@ def _json_schema(python_type: type) -> dict:
 
 @register
 class UntypedDictTransformer(TypeTransformer):
-    """A plain ``dict`` (or ``Dict`` without arguments) travels as a Struct, as flytekit sends it: any JSON
-    object with string keys."""
+    """A plain ``dict`` (or ``Dict`` without arguments): any JSON object with string keys, as msgpack (flytekit
+    1.16's form; a ``generic`` Struct is read too)."""
 
     def matches(self, python_type: Any) -> bool:
         return python_type is dict or (typing.get_origin(python_type) is dict and not typing.get_args(python_type))
 
     def literal_type(self, python_type: Any) -> dict:
-        return {"simple": "STRUCT"}
+        return {"simple": "STRUCT", "annotation": engine.MSGPACK_ANNOTATION}
 
     def describe(self, python_type: Any) -> str:
         return "dict"
 
     def to_literal(self, value: Any, python_type: Any) -> dict:
-        return {"scalar": {"generic": self.to_json(value, python_type)}}
+        return engine.msgpack_literal(self.to_json(value, python_type))
 
     def to_python(self, literal: dict, python_type: Any) -> dict:
-        try:
-            return dict(literal["scalar"]["generic"])
-        except (KeyError, TypeError):
-            raise TypeMismatch(f"literal {literal!r} is not a struct") from None
+        payload, _ = engine.struct_payload(literal, "dict")
+        if not isinstance(payload, dict):
+            raise TypeMismatch(f"literal {literal!r} is not a struct")
+        return dict(payload)
 
     def from_json(self, value: Any, python_type: Any) -> dict:
         return self.to_json(value, python_type)

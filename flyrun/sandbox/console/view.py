@@ -74,6 +74,13 @@ def literal_text(literal: Any) -> str:
         return literal_text(scalar.union.value)
     if kind == "structured_dataset":
         return scalar.structured_dataset.uri
+    if kind == "binary" and scalar.binary.tag == "msgpack":
+        try:
+            import msgpack
+
+            return json.dumps(msgpack.unpackb(scalar.binary.value, raw=False, strict_map_key=False), default=str)
+        except Exception:
+            pass
     if kind == "binary":
         return f"<{len(scalar.binary.value)} bytes of {scalar.binary.tag or 'binary'}>"
     if kind == "error":

@@ -118,6 +118,9 @@ def follow_attr_path(literal: Any, path: Any, where: str) -> Any:
             literal = literal.map.literals[key]
         elif literal.HasField("scalar") and literal.scalar.HasField("generic"):
             return _struct_path(literal.scalar.generic, list(path)[step:], where)
+        elif literal.HasField("scalar") and literal.scalar.HasField("binary") and \
+                literal.scalar.binary.tag == "msgpack":
+            return _msgpack_path(literal.scalar.binary.value, list(path)[step:], where)
         else:
             raise BindingError(f"cannot take attribute {key!r} of {where}")
     return literal
@@ -134,6 +137,37 @@ def _struct_path(struct: Any, path: list[Any], where: str) -> Any:
         except (KeyError, IndexError, TypeError):
             raise BindingError(f"{where} has no attribute {key!r}") from None
     return python_to_literal(value)
+
+
+def _msgpack_path(data: bytes, path: list[Any], where: str) -> Any:
+    """As propeller walks msgpack data: a primitive leaf becomes a primitive, a list a collection of msgpack
+    literals, an object msgpack again."""
+    import msgpack
+    from flyteidl.core import literals_pb2
+
+    value: Any = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    for attribute in path:
+        key = attribute.string_value if attribute.WhichOneof("value") == "string_value" else attribute.int_value
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            raise BindingError(f"{where} has no attribute {key!r}") from None
+
+    def packed(item: Any) -> Any:
+        if isinstance(item, list):
+            return collection_literal([packed(element) for element in item])
+        if isinstance(item, dict):
+            literal = literals_pb2.Literal()
+            literal.scalar.binary.value = msgpack.packb(item, use_bin_type=True)
+            literal.scalar.binary.tag = "msgpack"
+            return literal
+        if isinstance(item, int) and not isinstance(item, bool):
+            literal = literals_pb2.Literal()
+            literal.scalar.primitive.integer = item
+            return literal
+        return python_to_literal(item)
+
+    return packed(value)
 
 
 def python_to_literal(value: Any) -> Any:
