@@ -134,7 +134,7 @@ def auth_server(auth_server_process_wide, isolated_home: Path, monkeypatch: pyte
 
 
 # -- programs outside Python: skipped with the reason where missing, a failure where CI requires them -----------
-# .ci/run installs chromium and jq and sets FLYRUN_REQUIRE_TOOLS=1, so CI never skips these tests silently.
+# .ci/run installs chromium, jq, fish and zsh and sets FLYRUN_REQUIRE_TOOLS=1, so CI never skips these tests silently.
 REQUIRE_TOOLS_VAR = "FLYRUN_REQUIRE_TOOLS"
 CHROMIUM_VAR = "FLYRUN_TEST_CHROMIUM"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
