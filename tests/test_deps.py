@@ -72,7 +72,8 @@ def test_make_deps_check_passes_here_and_fails_with_exit_3_outside_the_range(tmp
 def test_an_unknown_extra_is_a_usage_error():
     done = run_deps_check("--extras", "tset")
     assert done.returncode == 2
-    assert done.stderr == "deps-check: pyproject.toml has no extra 'tset'; it has: kubernetes, sandbox, test\n"
+    assert done.stderr.startswith("deps-check: pyproject.toml has no extra 'tset'; it has: ")
+    assert "sandbox, test" in done.stderr and len(done.stderr.splitlines()) == 1
 
 
 def test_a_missing_program_skips_with_the_reason(monkeypatch):
