@@ -1,22 +1,20 @@
-function _flyrun_completion;
-    set -l response (env _FLYRUN_COMPLETE=fish_complete COMP_WORDS=(commandline -cp) COMP_CWORD=(commandline -t) flyrun);
+# fish completion for flyrun: flyrun completion fish | source, or save it in
+# ~/.config/fish/completions/.
+# Each answer line is KIND<tab>VALUE[<tab>HELP]; KIND is plain, file or dir.
+function _flyrun_completion
+    set -l words (commandline -cp)
+    set -l token (commandline -ct)
+    for line in (env _FLYRUN_COMPLETE=fish_complete COMP_WORDS="$words" COMP_CWORD="$token" flyrun)
+        set -l answer (string split --max 1 \t -- $line)
+        switch $answer[1]
+            case plain
+                echo $answer[2]
+            case file
+                __fish_complete_path "$token"
+            case dir
+                __fish_complete_directories "$token"
+        end
+    end
+end
 
-    for completion in $response;
-        set -l metadata (string split 
- $completion);
-
-        if test $metadata[1] = "dir";
-            __fish_complete_directories $metadata[2];
-        else if test $metadata[1] = "file";
-            __fish_complete_path $metadata[2];
-        else if test $metadata[1] = "plain";
-            if test $metadata[3] != "_";
-                echo $metadata[2]	$metadata[3];
-            else;
-                echo $metadata[2];
-            end;
-        end;
-    end;
-end;
-
-complete --no-files --command flyrun --arguments "(_flyrun_completion)";
+complete --command flyrun --no-files --arguments '(_flyrun_completion)'

@@ -1,40 +1,29 @@
 #compdef flyrun
+# zsh completion for flyrun: eval "$(flyrun completion zsh)", or save it as _flyrun in a folder on $fpath.
+# Answers come in threes, one per line: KIND, VALUE, HELP ("_" for none); KIND is plain, file or dir.
 
 _flyrun_completion() {
-    local -a completions
-    local -a completions_with_descriptions
-    local -a response
-    (( ! $+commands[flyrun] )) && return 1
-
-    response=("${(@f)$(env COMP_WORDS="${words[*]}" COMP_CWORD=$((CURRENT-1)) _FLYRUN_COMPLETE=zsh_complete flyrun)}")
-
-    for type key descr in ${response}; do
-        if [[ "$type" == "plain" ]]; then
-            if [[ "$descr" == "_" ]]; then
-                completions+=("$key")
-            else
-                completions_with_descriptions+=("$key":"$descr")
-            fi
-        elif [[ "$type" == "dir" ]]; then
-            _path_files -/
-        elif [[ "$type" == "file" ]]; then
-            _path_files -f
-        fi
+    local -a answers plain described
+    local kind value help
+    (( $+commands[flyrun] )) || return 1
+    answers=("${(@f)$(env COMP_WORDS="${words[*]}" COMP_CWORD=$((CURRENT-1)) _FLYRUN_COMPLETE=zsh_complete flyrun)}")
+    for kind value help in "${answers[@]}"; do
+        case $kind in
+            plain) if [[ $help == _ ]]; then plain+=("$value"); else described+=("$value:$help"); fi ;;
+            file) _path_files -f ;;
+            dir) _path_files -/ ;;
+        esac
     done
-
-    if [ -n "$completions_with_descriptions" ]; then
-        _describe -V unsorted completions_with_descriptions -U
+    if (( ${#described} )); then
+        _describe -V unsorted described -U
     fi
-
-    if [ -n "$completions" ]; then
-        compadd -U -V unsorted -a completions
+    if (( ${#plain} )); then
+        compadd -U -V unsorted -a plain
     fi
 }
 
 if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
-    # autoload from fpath, call function directly
     _flyrun_completion "$@"
 else
-    # eval/source/. command, register function for later
     compdef _flyrun_completion flyrun
 fi

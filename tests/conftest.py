@@ -133,6 +133,36 @@ def auth_server(auth_server_process_wide, isolated_home: Path, monkeypatch: pyte
     return auth_server_process_wide
 
 
+# -- programs outside Python: skipped with the reason where missing, a failure where CI requires them -----------
+# .ci/run installs chromium, jq, fish and zsh and sets FLYRUN_REQUIRE_TOOLS=1, so CI never skips these tests silently.
+REQUIRE_TOOLS_VAR = "FLYRUN_REQUIRE_TOOLS"
+CHROMIUM_VAR = "FLYRUN_TEST_CHROMIUM"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def require_tool(found: bool, missing: str) -> None:
+    """Skip the test (or fail it where FLYRUN_REQUIRE_TOOLS=1) when a program it needs is missing."""
+    if found:
+        return
+    if os.environ.get(REQUIRE_TOOLS_VAR) == "1":
+        pytest.fail(f"{missing}; {REQUIRE_TOOLS_VAR}=1 says this machine must have it", pytrace=False)
+    pytest.skip(missing)
+
+
+def chromium() -> tuple[object, str]:
+    """Playwright's sync API and the Chromium binary it drives (Debian's; never `playwright install`)."""
+    try:
+        import playwright.sync_api as sync_api
+    except ImportError:
+        sync_api = None
+    require_tool(sync_api is not None, "Playwright is not installed: pip install -e '.[test]' (make test does)")
+    path = os.environ.get(CHROMIUM_VAR, "/usr/bin/chromium")
+    require_tool(os.access(path, os.X_OK), f"no Chromium browser at {path}: apt-get install chromium, "
+                                           f"or set {CHROMIUM_VAR} to a Chromium binary")
+    return sync_api, path
+
+
 def free_port() -> int:
     import socket
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 from auth_support import TOKEN_PREFIX, flyrun_argv, subprocess_env
-from conftest import REPO, free_port, sandbox_cli
+from conftest import REPO, free_port, require_tool, sandbox_cli
 from test_auth_device import LineReader
 
 pytestmark = pytest.mark.slow
@@ -87,6 +87,8 @@ def device_login(config: Path, env: dict[str, str], url: str, operator_secret: s
 
 
 def test_the_readme_ci_script_runs_as_written(secured, tmp_path):
+    require_tool(shutil.which("jq") is not None, "jq is not installed (the README's CI script reads run.json with it): "
+                                                  "apt-get install jq")
     script = (REPO / "config-examples" / "ci-run.sh").read_text()
     assert script.split("\n", 1)[1].strip() in (REPO / "README.md").read_text(), "README shows ci-run.sh as is"
     repo = tmp_path / "repo"

@@ -188,7 +188,8 @@ BAD_INPUT = [
     (("run", HELLO, "nope"), "has no task or workflow named 'nope'; available: square, greet, wf"),
     (("run", HELLO, "square"), "missing required input --x (int)"),
     (("run", HELLO, "wf", "--x", "abc"), "'abc' is not a valid integer"),
-    (("run", HELLO, "wf", "--bogus", "1"), "No such option '--bogus'"),
+    # click words this one (8.1: "No such option: --bogus", 8.4: "No such option '--bogus'"); its gist is stable.
+    (("run", HELLO, "wf", "--bogus", "1"), "No such option"),
 ]
 
 

@@ -84,8 +84,10 @@ def test_console_shows_nothing_without_a_token(secured):
 
 @pytest.mark.slow
 def test_console_signs_in_then_approves(secured):
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is installed by .ci/run")
-    from test_sandbox_console import ARGS, CHROMIUM, wait_for_phase
+    from conftest import CHROMIUM_ARGS, chromium
+    from test_sandbox_console import wait_for_phase
+
+    playwright_api, executable = chromium()
 
     client = Client(secured["url"])
     client.http.headers["Authorization"] = f"Bearer {sign_in(secured['url'], secured['operator_secret'])}"
@@ -94,7 +96,7 @@ def test_console_signs_in_then_approves(secured):
     name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(5)})
     client.wait_for_node(name, "n1", "RUNNING")
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(f"{secured['url']}/console/projects/flytesnacks/domains/development/executions/{name}")
         page.click("button.sign-in")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from conftest import CHROMIUM_ARGS, chromium
 from sandbox_entities import (
     ADD,
     INT,
@@ -19,18 +18,13 @@ from sandbox_entities import (
 )
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is installed by .ci/run")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is installed by .ci/run")
+    playwright_api, executable = chromium()
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

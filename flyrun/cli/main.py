@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -98,6 +99,10 @@ def run_cli(argv: Sequence[str] | None = None, env: Environment | None = None) -
 
         patch()
     root = build_root()
+    if "_FLYRUN_COMPLETE" in os.environ:  # a completion script calls back: answer in its format, whatever click's is
+        from flyrun.cli.completion import use_flyrun_scripts
+
+        use_flyrun_scripts()
     try:
         root.main(args=argv, prog_name="flyrun", obj=app, standalone_mode=False)
     except Abort as abort:
