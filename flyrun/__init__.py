@@ -14,6 +14,7 @@ _EXPORTS = {
     "Resources": "flyrun.sdk.task",
     "PythonFunctionTask": "flyrun.sdk.task",
     "workflow": "flyrun.sdk.workflow",
+    "conditional": "flyrun.sdk.conditions",
     "Workflow": "flyrun.sdk.workflow",
     "kwtypes": "flyrun.sdk.interface",
     "map_task": "flyrun.sdk.map",

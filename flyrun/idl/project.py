@@ -61,7 +61,10 @@ def collect(entities: list[Any]) -> tuple[list[Any], list[Any]]:
     workflows: dict[str, Any] = {}
 
     def visit(entity: Any) -> None:
-        if entity.kind == "workflow":
+        if entity.kind == "branch":  # a conditional: what its cases run
+            for node in entity.nodes:
+                visit(node.entity)
+        elif entity.kind == "workflow":
             if entity.name in workflows:
                 return
             for node in entity.nodes:

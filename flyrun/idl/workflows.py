@@ -41,7 +41,9 @@ def subworkflows(workflow: Any) -> list[Any]:
 
     def visit(parent: Any) -> None:
         for node in parent.nodes:
-            if getattr(node.entity, "kind", "") == "workflow" and node.entity.name not in found:
+            if getattr(node.entity, "kind", "") == "branch":
+                visit(node.entity)  # a conditional's cases may run subworkflows
+            elif getattr(node.entity, "kind", "") == "workflow" and node.entity.name not in found:
                 visit(node.entity)
                 found[node.entity.name] = node.entity
 
@@ -59,6 +61,10 @@ def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> 
         "upstream_node_ids": node.depends_on(),
     }
     kind = getattr(entity, "kind", "")
+    if kind == "branch":
+        from flyrun.idl.branches import branch_node
+
+        return branch_node(node, result, settings, owner)
     if kind == "workflow":
         result["workflow_node"] = {"sub_workflow_ref": settings.identifier("WORKFLOW", entity.name)}
     elif kind in GATE_KINDS:
@@ -137,7 +143,11 @@ def node_bindings(node: graph.Node, where: str, inputs: dict[str, Any] | None = 
 def _binding_data(binding: graph.Binding, python_type: Any, where: str, label: str) -> dict:
     if binding.kind == "promise":
         promise = binding.value
-        return {"promise": {"node_id": promise.node_id, "var": promise.var}}
+        reference: dict[str, Any] = {"node_id": promise.node_id, "var": promise.var}
+        if promise.attr_path:
+            reference["attr_path"] = [{"int_value": k} if isinstance(k, int) else {"string_value": k}
+                                      for k in promise.attr_path]
+        return {"promise": reference}
     if binding.kind == "list":
         item = typing.get_args(python_type)[0]
         return {"collection": {"bindings": [_binding_data(b, item, where, f"{label}[{i}]")

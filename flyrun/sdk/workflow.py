@@ -45,6 +45,8 @@ class Workflow(Entity):
             result = self.fn(**inputs)
         finally:
             graph._BUILDER.reset(token)
+        from flyrun.sdk.conditions import check_finished
+        check_finished(builder)
         self.nodes = builder.nodes
         self.output_bindings = self._bind_outputs(result, where)
 
@@ -68,6 +70,9 @@ class Workflow(Entity):
     def local_execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         results: dict[str, dict[str, Any]] = {graph.START_NODE: inputs}
         for node in self.ordered_nodes:
+            if hasattr(node.entity, "run_node"):  # a conditional runs the case it chooses
+                results[node.id] = node.entity.run_node(node, results)
+                continue
             node_inputs = {name: binding.resolve(results) for name, binding in node.bindings.items()}
             # Bindings were type-checked when the workflow was traced; only defaults are left to fill.
             results[node.id] = node.entity.local_execute({**node.entity.interface.defaults, **node_inputs})
