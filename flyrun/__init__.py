@@ -32,6 +32,7 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
     from flyrun.data.files import FlyteDirectory, FlyteFile
+    from flyrun.sdk.conditions import conditional
     from flyrun.sdk.container import ContainerTask, PodTemplate
     from flyrun.sdk.gates import approve, sleep, wait_for_input
     from flyrun.sdk.interface import kwtypes
