@@ -10,8 +10,12 @@ import json
 import sys
 
 import pytest
+from conftest import REPO
 from idl_project import spec_files
 from language_project import FAIL_MESSAGE, LANG, RUNS
+
+EXAMPLE = str(REPO / "examples" / "conditional.py")
+EXAMPLE_OUTPUT = "circle: 19.63 (radius up to 2.75) [no label]"
 
 
 def _ids(runs):
@@ -36,6 +40,14 @@ def test_a_failing_branch_fails_the_local_run_with_its_message(cli, lang):
     assert done.exit_code == 6, done.output
     assert done.stderr.strip() == f"Error: conditional 'size' failed: {FAIL_MESSAGE}"
     assert "Traceback" not in done.output
+
+
+def test_the_bundled_example_runs(cli):
+    done = cli("run", "-o", "json", EXAMPLE, "shape", "--radius", "2.5")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["outputs"] == {"o0": EXAMPLE_OUTPUT}
+    labelled = cli("run", EXAMPLE, "shape", "--radius", "0.5", "--label", "small")
+    assert labelled.stdout.strip() == "o0: circle: 3.14 (radius up to 0.55) [small]"
 
 
 def test_a_void_conditional_runs_only_the_chosen_case(cli, lang):
@@ -244,6 +256,9 @@ def test_the_sandbox_gives_the_local_outputs(remote, lang):
         done = remote("run", "--remote", "--wait", "-o", "json", f"lang/{module}.py", wf, *args, cwd=lang)
         assert done.exit_code == 0, done.output
         assert json.loads(done.stdout)["outputs"] == outputs, (wf, args)
+    example = remote("run", "--remote", "--wait", "-o", "json", EXAMPLE, "shape", "--radius", "2.5", cwd=lang)
+    assert example.exit_code == 0, example.output
+    assert json.loads(example.stdout)["outputs"] == {"o0": EXAMPLE_OUTPUT}
     failed = remote("run", "--remote", "--wait", "lang/branches.py", "shape", "--x", "30", cwd=lang)
     assert failed.exit_code == 6, failed.output
     assert f"at node n0: {FAIL_MESSAGE}" in failed.stderr
