@@ -69,6 +69,16 @@ LANG = {
 
 
         @workflow
+        def twice(x: float) -> float:
+            return double(n=double(n=x))
+
+
+        @workflow
+        def via_sub(x: float) -> float:
+            return conditional("sub").if_(x > 0).then(twice(x=x)).else_().then(square(n=x))
+
+
+        @workflow
         def same(a: int, b: int) -> str:
             return conditional("eq").if_(a == b).then(shout(text="same")) \\
                 .elif_(a != 3).then(shout(text="not three")).else_().then(shout(text="three"))
@@ -165,6 +175,16 @@ LANG = {
             return f"{a} {b} {c} {d}"
 
 
+        @task
+        def inc(n: int) -> int:
+            return n + 1
+
+
+        @workflow
+        def first(xs: List[int], names: Dict[str, str]) -> Tuple[int, str]:
+            return inc(n=xs[0]), names["a"]
+
+
         @workflow
         def attrs(n: int = 3) -> str:
             f = fruit(n=n)
@@ -184,7 +204,10 @@ RUNS = [
     ("branches", "same", ["--a", "3", "--b", "3"], {"o0": "SAME"}),
     ("branches", "same", ["--a", "3", "--b", "4"], {"o0": "THREE"}),
     ("branches", "same", ["--a", "5", "--b", "4"], {"o0": "NOT THREE"}),
+    ("branches", "via_sub", ["--x", "1.5"], {"o0": 6.0}),
+    ("branches", "via_sub", ["--x", "-2"], {"o0": 4.0}),
     ("outputs", "outs", [], {"o0": 7.5, "o1": 4.0, "o2": "3", "o3": "4"}),
+    ("outputs", "first", ["--xs", "[4, 5]", "--names", '{"a": "b"}'], {"o0": 5, "o1": "b"}),
     ("outputs", "attrs", [], {"o0": "1 3 apple 4"}),
 ]
 FAIL_MESSAGE = "x must be between 0.1 and big"

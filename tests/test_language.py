@@ -89,7 +89,7 @@ def test_every_workflow_parses_strictly_as_a_workflow_spec(files):
     from google.protobuf import json_format
 
     specs = [doc for path, doc in files.items() if path.startswith("workflows/")]
-    assert len(specs) == 7
+    assert len(specs) == 10
     for spec in specs:
         json_format.Parse(json.dumps(spec), workflow_pb2.WorkflowSpec(), ignore_unknown_fields=False)
 
@@ -153,6 +153,11 @@ def test_outputs_are_named_by_tuples_and_named_tuples(files):
     assert nodes["n4"]["inputs"][1]["binding"] == {"promise": {"node_id": "n1", "var": "slope"}}
     template = files["workflows/lang.outputs.outs.json"]
     assert [s["id"]["name"] for s in template["sub_workflows"]] == ["lang.outputs.sub"]
+    # A subworkflow run by a case of a conditional is embedded too.
+    via_sub = files["workflows/lang.branches.via_sub.json"]
+    assert [s["id"]["name"] for s in via_sub["sub_workflows"]] == ["lang.branches.twice"]
+    then = _nodes(files, "branches.via_sub")["n0"]["branch_node"]["if_else"]["case"]["then_node"]
+    assert then["workflow_node"]["sub_workflow_ref"]["name"] == "lang.branches.twice"
 
 
 def test_promise_attributes_are_attr_paths(files):
@@ -162,6 +167,11 @@ def test_promise_attributes_are_attr_paths(files):
     assert bindings["b"] == {"node_id": "n2", "var": "o0", "attr_path": [{"string_value": "k"}]}
     assert bindings["c"] == {"node_id": "n0", "var": "o0", "attr_path": [{"string_value": "name"}]}
     assert bindings["d"]["attr_path"] == [{"string_value": "inner"}, {"string_value": "v"}, {"int_value": 1}]
+    inc = _nodes(files, "outputs.first")["n0"]
+    assert inc["inputs"][0]["binding"] == {
+        "promise": {"node_id": "start-node", "var": "xs", "attr_path": [{"int_value": 0}]}}
+    outputs = files["workflows/lang.outputs.first.json"]["template"]["outputs"]
+    assert outputs[1]["binding"]["promise"]["attr_path"] == [{"string_value": "a"}]
 
 
 # -- definition-time errors ---------------------------------------------------------------------------
