@@ -217,7 +217,7 @@ def test_bad_conditionals_fail_at_definition_time_with_file_line_and_node(cli, p
     root = project({"bad.py": source})
     done = cli("run", str(root / "bad.py"), "wf", "--n", "1", "--x", "1.0")
     assert done.exit_code == 2, done.output
-    assert message in done.stderr and "bad.py:17" in done.stderr, done.stderr
+    assert message in done.stderr and "bad.py:17: in workflow 'bad.wf'" in done.stderr, done.stderr
     assert "Traceback" not in done.output and len(done.stderr.strip().splitlines()) <= 2
 
 
@@ -257,6 +257,15 @@ def test_conditions_compare_as_propeller_does():
         evaluate(cmp("LT", {"primitive": {"boolean": True}}, {"primitive": {"boolean": False}}), inputs)
     with pytest.raises(ConditionError, match=r"Failed to find Value for Variable \[.y\]"):
         evaluate(cmp("EQ", {"var": ".y"}, {"primitive": {"integer": "1"}}), inputs)
+
+
+def test_an_int_input_takes_the_whole_double_a_struct_attribute_path_gives():
+    from flyrun.types import engine
+
+    # propeller (and the sandbox) walk a dataclass's Struct and hand its numbers on as doubles.
+    assert engine.to_python({"scalar": {"primitive": {"float_value": 4.0}}}, int) == 4
+    with pytest.raises(engine.TypeMismatch):
+        engine.to_python({"scalar": {"primitive": {"float_value": 4.5}}}, int)
 
 
 # -- on the sandbox -----------------------------------------------------------------------------------

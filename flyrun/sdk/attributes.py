@@ -22,7 +22,9 @@ class AttributeStepError(WorkflowDefinitionError, AttributeError):
 
 def step(promise: graph.Promise, key: Any, text: str) -> graph.Promise:
     """The promise of ``promise[key]`` (or ``promise.key`` for a dataclass field)."""
-    where = f"{graph.user_call_site()}: {promise.describe()}{text}"
+    builder = graph.active_builder()
+    scope = f": in workflow '{builder.workflow_name}'" if builder is not None else ""
+    where = f"{graph.user_call_site()}{scope}: {promise.describe()}{text}"
     python_type = _item_type(promise.python_type, key, where, attribute=text.startswith("."))
     return graph.Promise(promise.node, promise.var, python_type, (*promise.attr_path, key))
 

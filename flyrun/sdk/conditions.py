@@ -36,7 +36,7 @@ class Expression:
 
     def _join(self, operator: str, other: Any) -> Expression:
         if not isinstance(other, Expression):
-            raise WorkflowDefinitionError(f"{graph.user_call_site()}: `{'&' if operator == 'AND' else '|'}` joins "
+            raise WorkflowDefinitionError(f"{_where()}: `{'&' if operator == 'AND' else '|'}` joins "
                                           f"two conditions, not {_what(other)}",
                                           hint="compare the promise, e.g. (x > 1) & flag.is_true()")
         document = {"conjunction": {"operator": operator, "left_expression": self.document,
@@ -50,7 +50,7 @@ class Expression:
         return self._join("OR", other)
 
     def __bool__(self) -> bool:
-        raise WorkflowDefinitionError(f"{graph.user_call_site()}: a condition cannot be used with Python's "
+        raise WorkflowDefinitionError(f"{_where()}: a condition cannot be used with Python's "
                                       "and/or/not or in an if statement", hint="join conditions with & and |")
 
 
@@ -83,9 +83,15 @@ def _comparable_type(promise: graph.Promise, where: str) -> tuple[Any, dict]:
     return python_type, literal_type
 
 
+def _where() -> str:
+    builder = graph.active_builder()
+    scope = f": in workflow '{builder.workflow_name}'" if builder is not None else ""
+    return f"{graph.user_call_site()}{scope}"
+
+
 def comparison(promise: graph.Promise, operator: str, other: Any) -> Expression:
     """``promise <operator> other`` as a condition; ``other`` is a promise or a constant."""
-    where = graph.user_call_site()
+    where = _where()
     if other is None and operator in ("EQ", "NEQ"):
         expression = is_none(promise)
         if operator == "EQ":
@@ -121,7 +127,7 @@ def comparison(promise: graph.Promise, operator: str, other: Any) -> Expression:
 
 
 def is_bool(promise: graph.Promise, value: bool) -> Expression:
-    where = graph.user_call_site()
+    where = _where()
     _, literal_type = _comparable_type(promise, where)
     if literal_type.get("simple") != "BOOLEAN":
         raise WorkflowDefinitionError(f"{where}: is_{str(value).lower()}() needs a bool promise, and "
@@ -177,7 +183,7 @@ class ConditionalSection:
             raise WorkflowDefinitionError(f"{self.where}: the previous case has no then()")
         if condition is not None and not isinstance(condition, Expression):
             raise WorkflowDefinitionError(
-                f"{graph.user_call_site()}: conditional '{self.name}': the condition is {_what(condition)}, not a "
+                f"{_where()}, conditional '{self.name}': the condition is {_what(condition)}, not a "
                 "bool condition", hint="compare a promise (x > 1), or use is_true()/is_false() on a bool promise")
         case = Case(self, condition)
         self.cases.append(case)
