@@ -151,8 +151,8 @@ LANG = {
             s = bare(x=x)
             t = wrapped(x=x)
             u, v = sub(x=x)
-            i, text = typed(x=4)
-            return add(a=s, b=t.slope), add(a=u, b=v), named(x=3).b, text
+            typed_out = typed(x=4)
+            return add(a=s, b=t.slope), add(a=u, b=v), named(x=3).b, typed_out.o1
 
 
         @task

@@ -64,7 +64,8 @@ def test_outputs_called_outside_a_workflow_keep_their_shapes(lang, monkeypatch):
     try:
         assert outputs.bare(x=1.0) == outputs.Slope(slope=2.0)  # a bare return of a one-field NamedTuple
         assert outputs.pair(x=1.0) == (1.0, 2.0) and outputs.typed(x=2) == (2, "2")
-        assert outputs.sub(x=1.0) == (2.0, 1.0)
+        assert outputs.sub(x=1.0) == (2.0, 1.0) and outputs.sub(x=1.0).o1 == 1.0
+        assert type(outputs.pair(x=1.0)).__name__ == "DefaultNamedTupleOutput"
         assert outputs.named(x=5).b == "5"
     finally:
         for name in ("lang.outputs", "lang"):  # later tests import their own copy of the project

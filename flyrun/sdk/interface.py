@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import functools
 import inspect
 import typing
 from collections import OrderedDict
@@ -76,6 +78,11 @@ def interface_from_function(fn: Any, where: str) -> Interface:
     return interface
 
 
+@functools.cache
+def _default_tuple(size: int) -> type:
+    return collections.namedtuple("DefaultNamedTupleOutput", [f"o{i}" for i in range(size)])
+
+
 def _describe(returns: Any) -> str:
     return getattr(returns, "__name__", None) or repr(returns)
 
@@ -94,5 +101,7 @@ def outputs_from_annotation(returns: Any, where: str = "") -> tuple[dict[str, An
                 f"{where}: a return annotation of {len(args)} type{'s' if len(args) != 1 else ''} in a tuple "
                 f"({_describe(returns)}) is not supported", hint="return the type itself, or a NamedTuple of "
                 "one field, e.g. `-> int` or `-> NamedTuple('out', [('x', int)])`")
-        return {f"o{i}": t for i, t in enumerate(args)}, None
+        # As in flytekit, the results can be unpacked or read as `.o0`, `.o1`, ...
+        names = [f"o{i}" for i in range(len(args))]
+        return dict(zip(names, args)), _default_tuple(len(names))
     return {"o0": returns}, None
