@@ -9,15 +9,17 @@ from flyrun.idl.settings import SerializationSettings
 from flyrun.sdk import graph
 
 
-def branch_node(node: graph.Node, result: dict, settings: SerializationSettings, owner: str) -> dict:
-    """Fill ``result`` (the node's id, inputs and upstream ids) as flytekit serializes a conditional."""
-    from flyrun.idl.workflows import node_dict
+def branch_node(node: graph.Node, settings: SerializationSettings, owner: str) -> dict:
+    """A conditional's node as flytekit serializes it, named by the conditional."""
+    from flyrun.idl.workflows import node_bindings, node_dict
 
     conditional = node.entity
-    result["metadata"] = {"name": conditional.name}
-    result["inputs"].extend({"var": name, "binding": binding_data(literal)}
-                            for name, literal in conditional.static_inputs.items())
     where = f"{owner}, conditional '{conditional.name}'"
+    inputs = node_bindings(node, where)
+    inputs.extend({"var": name, "binding": binding_data(literal)}
+                  for name, literal in conditional.static_inputs.items())
+    result: dict[str, Any] = {"id": node.id, "metadata": {"name": conditional.name}, "inputs": inputs,
+                              "upstream_node_ids": node.depends_on()}
     blocks = [{"condition": document, "then_node": node_dict(case, settings, where)}
               for document, case in conditional.cases]
     if_else: dict[str, Any] = {"case": blocks[0], "other": blocks[1:]}

@@ -61,16 +61,15 @@ def collect(entities: list[Any]) -> tuple[list[Any], list[Any]]:
     workflows: dict[str, Any] = {}
 
     def visit(entity: Any) -> None:
-        if entity.kind == "branch":  # a conditional: what its cases run
-            for node in entity.nodes:
-                visit(node.entity)
-        elif entity.kind == "workflow":
+        if entity.kind == "workflow":
             if entity.name in workflows:
                 return
             for node in entity.nodes:
                 visit(node.entity)
             workflows[entity.name] = entity
         else:
+            for node in entity.nodes if entity.kind == "branch" else ():  # what a conditional's cases run
+                visit(node.entity)
             for task in registered_tasks(entity):
                 tasks.setdefault(task.name, task)
 

@@ -41,17 +41,21 @@ def subworkflows(workflow: Any) -> list[Any]:
 
     def visit(parent: Any) -> None:
         for node in parent.nodes:
-            if getattr(node.entity, "kind", "") == "branch":
-                visit(node.entity)  # a conditional's cases may run subworkflows
-            elif getattr(node.entity, "kind", "") == "workflow" and node.entity.name not in found:
+            if getattr(node.entity, "kind", "") == "workflow" and node.entity.name not in found:
                 visit(node.entity)
                 found[node.entity.name] = node.entity
+            elif getattr(node.entity, "kind", "") == "branch":
+                visit(node.entity)  # a conditional's cases may run subworkflows
 
     visit(workflow)
     return list(found.values())
 
 
 def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> dict:
+    if getattr(node.entity, "kind", "") == "branch":  # a conditional
+        from flyrun.idl.branches import branch_node
+
+        return branch_node(node, settings, owner)
     entity = node.entity
     where = f"{owner}, node {node.id} ({entity.name})"
     result = {
@@ -61,10 +65,6 @@ def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> 
         "upstream_node_ids": node.depends_on(),
     }
     kind = getattr(entity, "kind", "")
-    if kind == "branch":
-        from flyrun.idl.branches import branch_node
-
-        return branch_node(node, result, settings, owner)
     if kind == "workflow":
         result["workflow_node"] = {"sub_workflow_ref": settings.identifier("WORKFLOW", entity.name)}
     elif kind in GATE_KINDS:
