@@ -25,6 +25,7 @@ _EXPORTS = {
     "ReferenceWorkflow": "flyrun.sdk.reference",
     "ReferenceLaunchPlan": "flyrun.sdk.reference",
     "get_reference_entity": "flyrun.sdk.reference",
+    "conditional": "flyrun.sdk.conditions",
     "kwtypes": "flyrun.sdk.interface",
     "map_task": "flyrun.sdk.map",
     "partial": "flyrun.sdk.map",
@@ -58,6 +59,7 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:  # pragma: no cover
     from flyrun.data.files import FlyteDirectory, FlyteFile
     from flyrun.deck import Deck
+    from flyrun.sdk.conditions import conditional
     from flyrun.sdk.container import ContainerTask
     from flyrun.sdk.failure import WorkflowFailurePolicy
     from flyrun.sdk.gates import approve, sleep, wait_for_input

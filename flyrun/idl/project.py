@@ -92,6 +92,8 @@ def collect(entities: list[Any]) -> tuple[list[Any], list[Any]]:
                 visit(node.entity)
             workflows[entity.name] = entity
         else:
+            for node in entity.nodes if entity.kind == "branch" else ():  # what a conditional's cases run
+                visit(node.entity)
             for task in registered_tasks(entity):
                 tasks.setdefault(task.name, task)
 

@@ -51,12 +51,18 @@ def subworkflows(workflow: Any) -> list[Any]:
             if getattr(node.entity, "kind", "") == "workflow" and node.entity.name not in found:
                 visit(node.entity)
                 found[node.entity.name] = node.entity
+            elif getattr(node.entity, "kind", "") == "branch":
+                visit(node.entity)  # a conditional's cases may run subworkflows
 
     visit(workflow)
     return list(found.values())
 
 
 def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> dict:
+    if getattr(node.entity, "kind", "") == "branch":  # a conditional
+        from flyrun.idl.branches import branch_node
+
+        return branch_node(node, settings, owner)
     entity = node.entity
     where = f"{owner}, node {node.id} ({entity.name})"
     result = {
@@ -157,7 +163,11 @@ def node_bindings(node: graph.Node, where: str, inputs: dict[str, Any] | None = 
 def _binding_data(binding: graph.Binding, python_type: Any, where: str, label: str) -> dict:
     if binding.kind == "promise":
         promise = binding.value
-        return {"promise": {"node_id": promise.node_id, "var": promise.var}}
+        reference: dict[str, Any] = {"node_id": promise.node_id, "var": promise.var}
+        if promise.attr_path:
+            reference["attr_path"] = [{"int_value": k} if isinstance(k, int) else {"string_value": k}
+                                      for k in promise.attr_path]
+        return {"promise": reference}
     if binding.kind == "list":
         item = typing.get_args(python_type)[0]
         return {"collection": {"bindings": [_binding_data(b, item, where, f"{label}[{i}]")

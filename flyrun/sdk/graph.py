@@ -94,19 +94,70 @@ class NodeHandle:
 class Promise(NodeHandle):
     """A future value: output ``var`` of node ``node_id`` (or a workflow input, from ``start-node``)."""
 
-    def __init__(self, node: Node | None, var: str, python_type: Any) -> None:
+    def __init__(self, node: Node | None, var: str, python_type: Any, attr_path: tuple = ()) -> None:
         super().__init__(node)  # type: ignore[arg-type]
         self.var = var
         self.python_type = python_type
+        self.attr_path = attr_path  # out[0], out["k"], out.field: the steps into the output's value
 
     @property
     def node_id(self) -> str:
         return self.node.id if self.node is not None else START_NODE
 
     def describe(self) -> str:
+        path = "".join(f"[{step!r}]" for step in self.attr_path)
         if self.node is None:
-            return f"workflow input '{self.var}'"
-        return f"{self.node.id}.{self.var} ({self.node.entity.name})"
+            return f"workflow input '{self.var}{path}'"
+        return f"{self.node.id}.{self.var}{path} ({self.node.entity.name})"
+
+    # Comparisons make conditions for conditional(...).if_(); attribute steps make new promises.
+    __hash__ = NodeHandle.__hash__
+
+    def __eq__(self, other: Any) -> Any:
+        from flyrun.sdk.conditions import comparison
+        return comparison(self, "EQ", other)
+
+    def __ne__(self, other: Any) -> Any:
+        from flyrun.sdk.conditions import comparison
+        return comparison(self, "NEQ", other)
+
+    def __gt__(self, other: Any) -> Any:
+        from flyrun.sdk.conditions import comparison
+        return comparison(self, "GT", other)
+
+    def __ge__(self, other: Any) -> Any:
+        from flyrun.sdk.conditions import comparison
+        return comparison(self, "GTE", other)
+
+    def __lt__(self, other: Any) -> Any:
+        from flyrun.sdk.conditions import comparison
+        return comparison(self, "LT", other)
+
+    def __le__(self, other: Any) -> Any:
+        from flyrun.sdk.conditions import comparison
+        return comparison(self, "LTE", other)
+
+    def is_true(self) -> Any:
+        from flyrun.sdk.conditions import is_bool
+        return is_bool(self, True)
+
+    def is_false(self) -> Any:
+        from flyrun.sdk.conditions import is_bool
+        return is_bool(self, False)
+
+    def is_none(self) -> Any:
+        from flyrun.sdk.conditions import is_none
+        return is_none(self)
+
+    def __getitem__(self, key: Any) -> Promise:
+        from flyrun.sdk.attributes import step
+        return step(self, key, f"[{key!r}]")
+
+    def __getattr__(self, name: str) -> Promise:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from flyrun.sdk.attributes import step
+        return step(self, name, f".{name}")
 
     def __rshift__(self, other: Any) -> Any:
         if self.node is None:
@@ -154,7 +205,11 @@ class Binding:
 
     def resolve(self, results: dict[str, dict[str, Any]]) -> Any:
         if self.kind == "promise":
-            return results[self.value.node_id][self.value.var]
+            value = results[self.value.node_id][self.value.var]
+            if self.value.attr_path:
+                from flyrun.sdk.attributes import follow
+                value = follow(value, self.value.attr_path)
+            return value
         if self.kind == "list":
             return [b.resolve(results) for b in self.value]
         if self.kind == "map":
@@ -164,6 +219,8 @@ class Binding:
 
 def bind(value: Any, python_type: Any, what: str) -> Binding:
     """Bind a value to an input of ``python_type``, or raise naming ``what`` and why it does not fit."""
+    if isinstance(value, tuple) and hasattr(value, "_fields") and len(value) == 1 and isinstance(value[0], Promise):
+        value = value[0]  # a one-field NamedTuple output passed on whole, as flytesnacks does
     if isinstance(value, Promise):
         source, target = engine.literal_type(value.python_type), engine.literal_type(python_type)
         if not engine.is_assignable(source, target):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import functools
 import inspect
 import typing
 from collections import OrderedDict
@@ -44,8 +46,8 @@ class Interface:
         names = list(self.outputs)
         if not names:
             return {}
-        if len(names) == 1 and self.output_tuple is None:
-            return {names[0]: result}
+        if len(names) == 1 and (self.output_tuple is None or not isinstance(result, tuple)):
+            return {names[0]: result}  # a one-field NamedTuple's task may return the bare value, as in flytekit
         if not isinstance(result, tuple) or len(result) != len(names):
             raise TypeError(f"{owner} must return {len(names)} values ({', '.join(names)}), got {result!r}")
         return dict(zip(names, result))
@@ -72,16 +74,34 @@ def interface_from_function(fn: Any, where: str) -> Interface:
         if parameter.default is not _NO_DEFAULT:
             interface.defaults[name] = parameter.default
     returns = hints.get("return", None)
-    interface.outputs, interface.output_tuple = outputs_from_annotation(returns)
+    interface.outputs, interface.output_tuple = outputs_from_annotation(returns, where)
     return interface
 
 
-def outputs_from_annotation(returns: Any) -> tuple[dict[str, Any], type | None]:
+@functools.cache
+def _default_tuple(size: int) -> type:
+    return collections.namedtuple("DefaultNamedTupleOutput", [f"o{i}" for i in range(size)])
+
+
+def _describe(returns: Any) -> str:
+    return getattr(returns, "__name__", None) or repr(returns)
+
+
+def outputs_from_annotation(returns: Any, where: str = "") -> tuple[dict[str, Any], type | None]:
     if returns is None or returns is type(None):
         return {}, None
     if _is_named_tuple(returns):
         return dict(typing.get_type_hints(returns, include_extras=True)), returns
-    if typing.get_origin(returns) is tuple:
-        args = typing.get_args(returns)
-        return {f"o{i}": t for i, t in enumerate(args)}, None
+    # `-> (float, float)` is a tuple of types, not a type; flytekit reads it like `Tuple[float, float]`.
+    args = returns if isinstance(returns, tuple) else typing.get_args(returns) \
+        if typing.get_origin(returns) is tuple else None
+    if args is not None:
+        if len(args) < 2 or Ellipsis in args:
+            raise WorkflowDefinitionError(
+                f"{where}: a return annotation of {len(args)} type{'s' if len(args) != 1 else ''} in a tuple "
+                f"({_describe(returns)}) is not supported", hint="return the type itself, or a NamedTuple of "
+                "one field, e.g. `-> int` or `-> NamedTuple('out', [('x', int)])`")
+        # As in flytekit, the results can be unpacked or read as `.o0`, `.o1`, ...
+        names = [f"o{i}" for i in range(len(args))]
+        return dict(zip(names, args)), _default_tuple(len(names))
     return {"o0": returns}, None

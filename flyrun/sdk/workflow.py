@@ -85,6 +85,9 @@ class Workflow(Entity):
             result = self.fn(**inputs)
         finally:
             graph._BUILDER.reset(token)
+        from flyrun.sdk.conditions import check_finished
+
+        check_finished(builder)
         return builder.nodes, self._bind_outputs(result, where)
 
     def _bind_outputs(self, result: Any, where: str) -> dict[str, graph.Binding]:
@@ -111,6 +114,9 @@ class Workflow(Entity):
             return local_execute(self, inputs)
         results: dict[str, dict[str, Any]] = {graph.START_NODE: inputs}
         for node in self.ordered_nodes:
+            if hasattr(node.entity, "run_node"):  # a conditional runs the case it chooses
+                results[node.id] = node.entity.run_node(node, results)
+                continue
             node_inputs = {name: binding.resolve(results) for name, binding in node.bindings.items()}
             # Bindings were type-checked when the workflow was traced; only defaults are left to fill.
             results[node.id] = mocks.execute(node.entity, {**node.entity.interface.defaults, **node_inputs})

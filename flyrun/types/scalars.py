@@ -64,6 +64,15 @@ class IntTransformer(_Primitive):
     def decode(self, raw: Any) -> int:
         return int(raw)
 
+    def to_python(self, literal: dict, python_type: Any) -> Any:
+        primitive = literal.get("scalar", {}).get("primitive", {})
+        whole = primitive.get("float_value")
+        if "integer" not in primitive and isinstance(whole, (int, float)) and float(whole).is_integer():
+            # An attribute path into a dataclass's Struct yields a double (propeller walks JSON numbers as
+            # doubles): a whole one is the int the dataclass field holds.
+            return int(whole)
+        return super().to_python(literal, python_type)
+
     def from_text(self, text: str, python_type: Any) -> int:
         try:
             return int(text.strip())
