@@ -26,6 +26,8 @@ _EXPORTS = {
     "ReferenceLaunchPlan": "flyrun.sdk.reference",
     "get_reference_entity": "flyrun.sdk.reference",
     "conditional": "flyrun.sdk.conditions",
+    "Labels": "flyrun.sdk.labels",
+    "Annotations": "flyrun.sdk.labels",
     "kwtypes": "flyrun.sdk.interface",
     "map_task": "flyrun.sdk.map",
     "partial": "flyrun.sdk.map",
@@ -65,6 +67,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.gates import approve, sleep, wait_for_input
     from flyrun.sdk.imperative import ImperativeWorkflow, Workflow
     from flyrun.sdk.interface import kwtypes
+    from flyrun.sdk.labels import Annotations, Labels
     from flyrun.sdk.launch_plan import LaunchPlan
     from flyrun.sdk.map import map_task, partial
     from flyrun.sdk.notification import Email, PagerDuty, Slack, WorkflowExecutionPhase

@@ -1,5 +1,9 @@
-"""``flyrun.types.directory``: where flytekit programs import ``FlyteDirectory`` from (``flytekit.types.directory``)."""
+"""``flyrun.types.directory``: where flytekit programs import ``FlyteDirectory`` and its typed aliases from
+(``flytekit.types.directory``)."""
 
 from flyrun.data.files import FlyteDirectory
 
-__all__ = ["FlyteDirectory"]
+TensorboardLogs = FlyteDirectory["tensorboard"]
+TFRecordsDirectory = FlyteDirectory["tfrecord"]
+
+__all__ = ["FlyteDirectory", "TFRecordsDirectory", "TensorboardLogs"]
