@@ -3,7 +3,9 @@
 
 from flyrun.data.files import FlyteDirectory
 
-TensorboardLogs = FlyteDirectory["tensorboard"]
-TFRecordsDirectory = FlyteDirectory["tfrecord"]
+# FlyteDirectory["fmt"] at run time; spelled as the call so type checkers read a value, not a generic alias.
+
+TensorboardLogs = FlyteDirectory.__class_getitem__("tensorboard")
+TFRecordsDirectory = FlyteDirectory.__class_getitem__("tfrecord")
 
 __all__ = ["FlyteDirectory", "TFRecordsDirectory", "TensorboardLogs"]

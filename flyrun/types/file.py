@@ -3,15 +3,17 @@
 
 from flyrun.data.files import FlyteFile
 
-CSVFile = FlyteFile["csv"]
-HTMLPage = FlyteFile["html"]
-JPEGImageFile = FlyteFile["jpeg"]
-PNGImageFile = FlyteFile["png"]
-PDFFile = FlyteFile["pdf"]
-SVGImageFile = FlyteFile["svg"]
-PythonPickledFile = FlyteFile["python-pickle"]
-JoblibSerializedFile = FlyteFile["joblib"]
-PythonNotebook = FlyteFile["ipynb"]
+# FlyteFile["fmt"] at run time; spelled as the call so type checkers read a value, not a generic alias.
+
+CSVFile = FlyteFile.__class_getitem__("csv")
+HTMLPage = FlyteFile.__class_getitem__("html")
+JPEGImageFile = FlyteFile.__class_getitem__("jpeg")
+PNGImageFile = FlyteFile.__class_getitem__("png")
+PDFFile = FlyteFile.__class_getitem__("pdf")
+SVGImageFile = FlyteFile.__class_getitem__("svg")
+PythonPickledFile = FlyteFile.__class_getitem__("python-pickle")
+JoblibSerializedFile = FlyteFile.__class_getitem__("joblib")
+PythonNotebook = FlyteFile.__class_getitem__("ipynb")
 
 __all__ = ["CSVFile", "FlyteFile", "HTMLPage", "JPEGImageFile", "JoblibSerializedFile", "PDFFile", "PNGImageFile",
            "PythonNotebook", "PythonPickledFile", "SVGImageFile"]
