@@ -162,7 +162,7 @@ def test_a_task_without_a_command_is_refused_at_registration(sandbox_server, tmp
     request = shell_task("tests.no_args", tmp_path / "x")
     request["spec"]["template"]["container"]["args"] = []
     response = Client(sandbox_server["url"]).post("/api/v1/tasks", request)
-    assert response.status_code == 400 and "no command to run" in response.json()["message"]
+    assert response.status_code == 400 and "no command and no args" in response.json()["message"]
 
 
 def upload_location(server: dict, filename: str) -> dict:

@@ -175,10 +175,6 @@ def create_task(store: Store, request: Any) -> Any:
         raise missing("typed interface")
     if template.HasField("container") and not template.container.image:
         raise missing("image")
-    if template.HasField("container") and not (template.container.command or template.container.args):
-        # The sandbox runs the command itself (there is no image entrypoint to fall back on).
-        raise invalid(f"task {request.id.name} has no command to run: its container's command and args are both "
-                      "empty; give at least one word in args")
     template.id.CopyFrom(request.id)
     limits.check_task_template(template)
     task = task_pb2.Task(id=request.id, short_description=request.spec.description.short_description)
