@@ -84,6 +84,13 @@ def display_text(literal: Any) -> str:
         return display_text(scalar.union.value)
     if kind == "structured_dataset":
         return scalar.structured_dataset.uri
+    if kind == "binary" and scalar.binary.tag == "msgpack":  # a dataclass or model, as flytekit 1.16 writes it
+        try:
+            import msgpack
+
+            return json.dumps(msgpack.unpackb(scalar.binary.value, raw=False, strict_map_key=False), default=str)
+        except Exception:  # not valid msgpack after all: shown as bytes below
+            pass
     if kind == "binary":
         return f"<{len(scalar.binary.value)} bytes of {scalar.binary.tag or 'binary'}>"
     if kind == "error":

@@ -46,48 +46,6 @@ def duration_text(closure: Any) -> str:
     return ""
 
 
-def literal_text(literal: Any) -> str:
-    """A literal as a short Python-like value: 3, 'a', [1, 2], {'k': 1}, a file's URI, None."""
-    from google.protobuf import json_format
-
-    if literal.HasField("collection"):
-        return "[" + ", ".join(literal_text(item) for item in literal.collection.literals) + "]"
-    if literal.HasField("map"):
-        return "{" + ", ".join(f"{k!r}: {literal_text(v)}" for k, v in sorted(literal.map.literals.items())) + "}"
-    if not literal.HasField("scalar"):
-        return json.dumps(json_format.MessageToDict(literal))
-    scalar = literal.scalar
-    kind = scalar.WhichOneof("value")
-    if kind == "primitive":
-        value_kind = scalar.primitive.WhichOneof("value")
-        value = getattr(scalar.primitive, value_kind) if value_kind else None
-        if value is not None and value_kind in ("datetime", "duration"):
-            return value.ToJsonString()
-        return repr(value)
-    if kind == "blob":
-        return scalar.blob.uri
-    if kind == "none_type":
-        return "None"
-    if kind == "generic":
-        return json.dumps(json_format.MessageToDict(scalar.generic))
-    if kind == "union":
-        return literal_text(scalar.union.value)
-    if kind == "structured_dataset":
-        return scalar.structured_dataset.uri
-    if kind == "binary" and scalar.binary.tag == "msgpack":
-        try:
-            import msgpack
-
-            return json.dumps(msgpack.unpackb(scalar.binary.value, raw=False, strict_map_key=False), default=str)
-        except Exception:
-            pass
-    if kind == "binary":
-        return f"<{len(scalar.binary.value)} bytes of {scalar.binary.tag or 'binary'}>"
-    if kind == "error":
-        return f"error: {scalar.error.message}"
-    return json.dumps(json_format.MessageToDict(scalar))
-
-
 def literal_map_rows(literals: Any) -> list[tuple[str, str]]:
     return [(name, _clip(display_text(literal))) for name, literal in sorted(literals.literals.items())]
 
