@@ -81,3 +81,59 @@ def test_the_client_sends_registrations_as_protobuf_only_where_advertised():
     assert task_pb2.TaskCreateRequest.FromString(encoded).id.name == "tests.client_task"
     body["spec"]["bogus"] = 1  # what flyteidl refuses goes as JSON, so the server names the fault
     assert protobody.create_request("TASK", body) is None
+
+
+def test_a_server_that_advertises_protobuf_but_refuses_it_gets_json_from_then_on(tmp_path):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from flyrun.config import load_config
+    from flyrun.remote.client import AdminClient, EntityId
+    from flyrun.remote.session import AdminSession
+
+    seen: list[tuple[str, str, str]] = []
+
+    class Picky(BaseHTTPRequestHandler):  # says it takes protobuf (a proxy in front of it does not)
+        def _answer(self, status: int, body: bytes = b"{}") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Accept-Post", "application/json, application/x-protobuf")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            seen.append(("GET", self.path, ""))
+            self._answer(200)
+
+        def do_POST(self) -> None:
+            kind = self.headers.get("Content-Type", "")
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append(("POST", self.path, kind))
+            self._answer(415 if kind != "application/json" else 200,
+                         json.dumps({"code": 3, "message": "no"}).encode() if kind != "application/json" else b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Picky)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = tmp_path / "config.yaml"
+        config.write_text(f"admin:\n  endpoint: dns:///127.0.0.1:{server.server_port}\n  insecure: true\n")
+        with AdminSession(load_config(str(config), {}), environ={}) as session:
+            client = AdminClient(session)
+            for name in ("a", "b"):
+                body = task(f"tests.{name}", "write({})", {}, {})
+                assert client.create_entity(EntityId("TASK", "flytesnacks", "development", f"tests.{name}", "v1"),
+                                            body["spec"])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert seen == [("GET", "/api/v1/version", ""),
+                    ("POST", "/api/v1/tasks", "application/x-protobuf"),
+                    ("POST", "/api/v1/tasks", "application/json"),
+                    ("POST", "/api/v1/tasks", "application/json")]
