@@ -109,6 +109,7 @@ def test_the_tag_is_a_hash_of_the_spec_and_of_the_files_it_copies_in(tmp_path, m
     assert one.with_packages("polars").tag not in (one.tag,)
     (tmp_path / "req.txt").write_text("numpy==2.0\n")
     assert ImageSpec(name="img", packages=["pandas"], requirements="req.txt", python_version="3.11").tag != one.tag
+    assert len({one, same}) == 1  # hashable by content, like flytekit's
     dev = ImageSpec(name="img", python_version="3.11", tag_format="{spec_hash}-dev")
     assert dev.tag.endswith("-dev")
 

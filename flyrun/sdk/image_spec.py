@@ -165,6 +165,10 @@ class ImageSpec:
             spec["flyrun"] = __version__
         return spec
 
+    def __hash__(self) -> int:
+        # Hashable as flytekit's is (specs key caches and sets); by content, without reading any file.
+        return hash(json.dumps(self.canonical(), sort_keys=True, default=str))
+
     def _python(self) -> str:
         return self.python_version or f"{sys.version_info.major}.{sys.version_info.minor}"
 
