@@ -54,6 +54,7 @@ _EXPORTS = {
     "Deck": "flyrun.deck",
     "HashMethod": "flyrun.types.annotated",
     "StructuredDataset": "flyrun.types.structured",
+    "ImageSpec": "flyrun.sdk.image_spec",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.container import ContainerTask
     from flyrun.sdk.failure import WorkflowFailurePolicy
     from flyrun.sdk.gates import approve, sleep, wait_for_input
+    from flyrun.sdk.image_spec import ImageSpec
     from flyrun.sdk.imperative import ImperativeWorkflow, Workflow
     from flyrun.sdk.interface import kwtypes
     from flyrun.sdk.labels import Annotations, Labels

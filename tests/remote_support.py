@@ -5,7 +5,9 @@ The proxy forwards each request as it came (the ``Host`` header too, so the sand
 proxy and the PUTs pass through it as well; the sandbox is started with ``--allowed-host`` for the proxy's address,
 as an operator would for a reverse proxy in front of it) and records method, path, body and status.
 ``strict_errors`` parses each recorded JSON body with ``json_format.Parse(..., ignore_unknown_fields=False)``
-into the flyteidl request message of its route; a body on an API route that no message is known for is an error too.
+into the flyteidl request message of its route, and each binary protobuf body (registrations to a server that takes
+them) with ``ParseFromString``, where any unknown field, at any depth, is an error as well; a body on an API route
+that no message is known for is an error too.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ BODY_MESSAGES = (
     ("POST", r"/api/v1/dataproxy/artifact_urn", "flyteidl.service.dataproxy_pb2", "CreateUploadLocationRequest"),
     ("POST", r"/api/v1/signals", "flyteidl.admin.signal_pb2", "SignalSetRequest"),
 )
+BINARY_TYPES = ("application/x-protobuf", "application/protobuf", "application/octet-stream")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
@@ -45,6 +48,11 @@ class Call:
     path: str
     body: bytes
     status: int
+    content_type: str = ""
+
+    @property
+    def binary(self) -> bool:
+        return self.content_type in BINARY_TYPES
 
     @property
     def json(self) -> dict:
@@ -108,7 +116,8 @@ class RecordingProxy:
                     upstream.request(self.command, self.path, body=body or None, headers=headers)
                     answer = upstream.getresponse()
                     data = answer.read()
-                    proxy._record(Call(self.command, urlsplit(self.path).path, body, answer.status))
+                    kind = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+                    proxy._record(Call(self.command, urlsplit(self.path).path, body, answer.status, kind))
                     self.send_response(answer.status)
                     for key, value in answer.getheaders():
                         if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
@@ -147,11 +156,48 @@ def strict_errors(calls: list[Call]) -> list[str]:
         if message is None:
             problems.append(f"{call.method} {call.path}: no flyteidl message known for a body on this route")
             continue
+        if call.binary:
+            problem = _binary_problem(call.body, message)
+            if problem:
+                problems.append(f"{call.method} {call.path} as binary {message.__name__}: {problem}")
+            continue
         try:
             json_format.Parse(call.body.decode(), message(), ignore_unknown_fields=False)
         except (json_format.ParseError, UnicodeDecodeError) as error:
             problems.append(f"{call.method} {call.path} as {message.__name__}: {error}")
     return problems
+
+
+def _binary_problem(body: bytes, message_class) -> str | None:
+    from google.protobuf import unknown_fields
+    from google.protobuf.message import DecodeError
+
+    try:
+        message = message_class.FromString(body)
+    except DecodeError as error:
+        return str(error)
+
+    def walk(item, path: str) -> str | None:
+        found = unknown_fields.UnknownFieldSet(item)
+        if len(found):
+            return f"unknown field number {found[0].field_number} in {path}"
+        for field, value in item.ListFields():
+            if field.message_type is None:
+                continue
+            if field.message_type.GetOptions().map_entry:
+                values = value.values() if field.message_type.fields_by_name["value"].message_type else []
+            else:
+                repeated = getattr(field, "is_repeated", None)  # protobuf 7; older ones have label
+                if repeated is None:
+                    repeated = field.label == field.LABEL_REPEATED
+                values = value if repeated else [value]
+            for inner in values:
+                hit = walk(inner, f"{path}.{field.name}")
+                if hit:
+                    return hit
+        return None
+
+    return walk(message, message_class.__name__)
 
 
 # -- fixtures (imported by conftest.py) ------------------------------------------------------------------

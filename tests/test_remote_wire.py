@@ -33,6 +33,10 @@ def test_every_route_with_a_body_is_sent_and_parses_strictly(remote, tmp_path):
     expected = {(method, name) for method, _, _, name in BODY_MESSAGES if name != "LaunchPlanUpdateRequest"}
     assert sent == expected  # (flyrun activates no launch plan: it registers no schedules)
     assert strict_errors(calls) == []
+    # The sandbox advertises binary protobuf (Accept-Post), so registrations go that way; everything else is JSON.
+    registrations = [c for c in calls if c.path in ("/api/v1/tasks", "/api/v1/workflows", "/api/v1/launch_plans")]
+    assert registrations and all(c.binary and c.content_type == "application/x-protobuf" for c in registrations)
+    assert not [c for c in calls if c.body and c.path.startswith("/api/") and c.binary and c not in registrations]
     created = [c.json for c in calls if c.path == "/api/v1/executions" and c.json.get("name") == "wire-sleepy"]
     spec = created[0]["spec"]
     assert spec["labels"] == {"values": {"team": "data"}} and spec["tags"] == ["t1"]
@@ -51,3 +55,24 @@ def test_the_check_refuses_unknown_fields_and_unknown_routes():
     assert "ExecutionCreateRequest" in problems[0] and "bogus" in problems[0]
     assert "SignalSetRequest" in problems[1]
     assert problems[2].startswith("POST /api/v1/somewhere: no flyteidl message")
+
+
+def test_the_check_refuses_binary_bodies_with_unknown_fields_at_any_depth():
+    from flyteidl.admin import task_pb2
+
+    request = task_pb2.TaskCreateRequest()
+    request.id.name = "t"
+    request.spec.template.container.image = "i"
+    good = request.SerializeToString()
+    inner = request.id.SerializeToString() + b"\xf8\x07\x01"  # field number 127, unknown to Identifier
+    nested = b"\x0a" + bytes([len(inner)]) + inner + task_pb2.TaskCreateRequest(spec=request.spec).SerializeToString()
+    kind = "application/x-protobuf"
+    problems = strict_errors([Call("POST", "/api/v1/tasks", good, 200, kind),
+                              Call("POST", "/api/v1/tasks", nested, 200, kind),
+                              Call("POST", "/api/v1/tasks", good + b"\xf8\x07\x01", 200, kind),
+                              Call("POST", "/api/v1/tasks", b"\xff\xff", 200, kind)])
+    assert len(problems) == 3
+    assert problems[0] == ("POST /api/v1/tasks as binary TaskCreateRequest: unknown field number 127 in "
+                           "TaskCreateRequest.id")
+    assert problems[1].endswith("unknown field number 127 in TaskCreateRequest")
+    assert problems[2].startswith("POST /api/v1/tasks as binary TaskCreateRequest: ")

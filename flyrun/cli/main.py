@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "package": "flyrun.cli.package:package",
     "sandbox": "flyrun.cli.sandbox:sandbox",
     "launchplan": "flyrun.cli.launchplan:launchplan",
+    "build": "flyrun.cli.build:build",
 }
 
 COMMAND_HELP: dict[str, str] = {
@@ -46,6 +47,7 @@ COMMAND_HELP: dict[str, str] = {
     "package": "Serialize tasks and workflows for a Flyte cluster and bundle the code.",
     "sandbox": "Start, inspect or stop a local Flyte-compatible server.",
     "launchplan": "Activate, deactivate and list launch plans (and their schedules) on the server.",
+    "build": "Build the images that ImageSpecs describe, with docker or podman.",
 }
 
 

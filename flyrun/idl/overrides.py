@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flyrun.idl.tasks import resources
 from flyrun.types.scalars import format_duration
 
+if TYPE_CHECKING:
+    from flyrun.idl.settings import SerializationSettings
 
-def apply_overrides(node: dict, overrides: dict[str, Any]) -> None:
+
+def apply_overrides(node: dict, overrides: dict[str, Any], settings: SerializationSettings | None = None) -> None:
     metadata = node["metadata"]
     if "name" in overrides:
         metadata["name"] = overrides["name"]
@@ -30,4 +33,8 @@ def apply_overrides(node: dict, overrides: dict[str, Any]) -> None:
     if overrides.get("requests") is not None or overrides.get("limits") is not None:
         task_overrides["resources"] = resources(overrides.get("requests"), overrides.get("limits"))
     if overrides.get("container_image"):
-        task_overrides["container_image"] = overrides["container_image"]
+        image = overrides["container_image"]
+        if settings is not None and not isinstance(image, str):  # an ImageSpec, which the images table may name
+            task_overrides["container_image"] = settings.image_for(image)
+        else:
+            task_overrides["container_image"] = image if isinstance(image, str) else image.image_name()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from flyrun.__about__ import __version__
 from flyrun.errors import UsageError
@@ -31,8 +32,13 @@ class SerializationSettings:
     dest_dir: str = "."
     env: dict[str, str] = field(default_factory=dict)
 
-    def image_for(self, requested: str | None) -> str:
-        """A task's image: a name from the images table, a full reference, or the default image."""
+    def image_for(self, requested: Any) -> str:
+        """A task's image: a name from the images table, a full reference, an ImageSpec's reference (unless the
+        images table names the spec: ``--image NAME=URI`` or config ``images`` win), or the default image."""
+        from flyrun.sdk.image_spec import ImageSpec
+
+        if isinstance(requested, ImageSpec):
+            return self.images.get(requested.name) or requested.image_name()
         if not requested:
             return self.images.get("default") or default_image()
         if requested in self.images:

@@ -58,6 +58,8 @@ class ExecutionId:
 class AdminClient:
     def __init__(self, session: Any) -> None:
         self.session = session
+        # Whether the server takes binary protobuf registration bodies; None until asked (once per client).
+        self._protobuf: bool | None = None
 
     def debug(self, text: str) -> None:
         """A ``-v`` line through the session (never a token, query string or body)."""
@@ -81,15 +83,48 @@ class AdminClient:
     def create_entity(self, entity_id: EntityId, spec: dict[str, Any]) -> bool:
         """Register an entity; False when an identical one exists (409), an error when a different one does."""
         route = ENTITY_ROUTES[entity_id.resource_type]
+        body = {"id": entity_id.as_dict(), "spec": spec}
         try:
-            self._call("POST", f"/api/v1/{route}", f"register {entity_id}",
-                       json={"id": entity_id.as_dict(), "spec": spec})
+            if not self._post_binary(f"/api/v1/{route}", f"register {entity_id}", entity_id.resource_type, body):
+                self._call("POST", f"/api/v1/{route}", f"register {entity_id}", json=body)
         except AlreadyExistsError:
             return False
         except InvalidArgumentError as error:
             if "different structure" in error.message or "already exists" in error.message:
                 raise UsageError(f"{entity_id} is already registered with a different definition",
                                  hint="change the version (--version) or the code") from None
+            raise
+        return True
+
+    def _post_binary(self, path: str, what: str, resource_type: str, body: dict[str, Any]) -> bool:
+        """POST ``body`` as binary protobuf if the server takes it; False when it went (or must go) as JSON."""
+        from flyrun.remote import protobody
+
+        if self._protobuf is None:
+            # Learned from any earlier answer (the upload locations come first), else from one version call.
+            advertised = getattr(self.session, "accept_post", None)
+            request = getattr(self.session, "request", None)
+            if advertised is None and request is not None:
+                answer = request("GET", "/api/v1/version")
+                advertised = answer.headers.get("Accept-Post") if answer.status_code == 200 else None
+            self._protobuf = protobody.takes_protobuf(advertised)
+            self.debug(f"the server {'takes' if self._protobuf else 'does not take'} protobuf registration bodies")
+        if not self._protobuf:
+            return False
+        data = protobody.create_request(resource_type, body)
+        if data is None:
+            return False
+        response = self.session.request("POST", path, data=data, headers={
+            "Content-Type": protobody.BINARY_TYPE, "Accept": "application/json"})
+        if response.status_code == 415:  # advertised but refused (a proxy in between?): JSON from now on
+            self._protobuf = False
+            return False
+        from flyrun.remote.session import raise_for_status
+
+        try:
+            raise_for_status(response, self.session.endpoint, f"POST {path}")
+        except UsageError as error:
+            error.message = f"{what}: {error.message}"
             raise
         return True
 

@@ -79,6 +79,8 @@ class AdminSession:
         self.transport = Transport.from_config(config, self.environ, self.notify)
         self.discovery = Discovery(self.transport, self.base_url, config)
         self.auth = None
+        # The server's Accept-Post header, once an answer carried one (see flyrun.remote.protobody).
+        self.accept_post: str | None = None
         if effective_auth_type(config) != "None":
             from flyrun.remote.auth.manager import TokenManager
 
@@ -144,6 +146,8 @@ class AdminSession:
         options.setdefault("allow_redirects", False)
         started = time.perf_counter()
         response = self.transport.request(method, url, headers=headers, **options)
+        if "Accept-Post" in response.headers:  # the body types the server takes (flyrun.remote.protobody)
+            self.accept_post = response.headers["Accept-Post"]
         self.debug(f"{method} {urlsplit(url).path} -> {response.status_code} "
                    f"({time.perf_counter() - started:.2f} s){' with token' if token else ''}")
         return response

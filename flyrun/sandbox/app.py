@@ -104,12 +104,23 @@ class SandboxApp:
         except Exception as error:  # a bug in the sandbox: answer 500 and keep serving
             traceback.print_exc(file=sys.stderr)
             return _error(ApiError(Code.INTERNAL, f"internal error: {type(error).__name__}: {error}"))
-        return json_response(wire.emit(result))
+        answer_type = request.accept_mimetypes.best_match(["application/json", *wire.BINARY_TYPES],
+                                                          default="application/json")
+        if answer_type in wire.BINARY_TYPES:  # asked for protobuf: the binary message, as FlyteAdmin's gateway
+            from werkzeug.wrappers import Response
+
+            response = Response(result.SerializeToString(), status=200, content_type=answer_type)
+        else:
+            response = json_response(wire.emit(result))
+        response.headers["Accept-Post"] = wire.ACCEPT_POST
+        return response
 
     @staticmethod
     def _request_message(route: Route, fields: list[str], request: Any, values: Mapping[str, Any]) -> Any:
         message = route.request()
-        if route.body:
+        if route.body and wire.body_type(request.content_type) in wire.BINARY_TYPES:
+            wire.parse_binary(request.get_data(), message)
+        elif route.body:
             wire.parse(request.get_data(), message)
         else:
             for name, items in request.args.lists():
@@ -155,4 +166,6 @@ def json_response(document: Any, status: int = 200) -> Any:
 
 
 def _error(error: ApiError) -> Any:
-    return json_response(error.body(), error.code.http_status)
+    response = json_response(error.body(), error.code.http_status)
+    response.headers["Accept-Post"] = wire.ACCEPT_POST
+    return response

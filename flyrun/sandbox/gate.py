@@ -31,7 +31,10 @@ WILDCARDS = ("0.0.0.0", "::", "")
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self' {style}; img-src 'self' data:; "
         "connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
 
-_JSON_TYPES = ("application/json", "application/grpc+proto", "application/x-protobuf", "application/protobuf")
+# application/octet-stream is binary protobuf on the API, as on FlyteAdmin's gateway; like the other types here it is
+# not a CORS "simple" type, so a cross-site page cannot send it without a preflight (which is refused).
+_JSON_TYPES = ("application/json", "application/grpc+proto", "application/x-protobuf", "application/protobuf",
+               "application/octet-stream")
 _FORM_TYPES = ("application/x-www-form-urlencoded",)
 _BLOB_TYPES = ("application/octet-stream", "binary/octet-stream")
 

@@ -46,6 +46,8 @@ def _checked(key: str, value: Any, where: str) -> Any:
         raise WorkflowDefinitionError(f"{where}: retries must be a whole number >= 0, not {value!r}")
     if key in ("requests", "limits") and value is not None and not isinstance(value, Resources):
         raise WorkflowDefinitionError(f"{where}: {key} must be Resources(...), not {value!r}")
+    if key == "container_image" and _is_image_spec(value):
+        return value
     if key in ("name", "container_image", "cache_version") and not isinstance(value, str):
         raise WorkflowDefinitionError(f"{where}: {key} must be a string, not {value!r}")
     return value
@@ -89,3 +91,9 @@ def create_node(entity: Any, *args: Any, **kwargs: Any) -> Any:
         return entity(*args, **kwargs)
     node = builder.add_node(entity, args, kwargs)
     return CreatedNode(node, entity.interface.outputs)
+
+
+def _is_image_spec(value: Any) -> bool:
+    from flyrun.sdk.image_spec import ImageSpec
+
+    return isinstance(value, ImageSpec)

@@ -7,7 +7,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flyrun.errors import FlyrunError, TaskExecutionError, WorkflowDefinitionError
 from flyrun.exceptions.user import FlyteRecoverableException
@@ -17,6 +17,9 @@ from flyrun.sdk.interface import interface_from_function
 from flyrun.sdk.params import task_scope  # here, not at the first call: a map's probe times items, not imports
 from flyrun.sdk.pods import PodTemplate
 from flyrun.types import engine
+
+if TYPE_CHECKING:
+    from flyrun.sdk.image_spec import ImageSpec
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,18 @@ def task_name(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
+def _checked_image(image: Any, where: str) -> Any:
+    """A task's image: an image reference, a name from the images table, or an ImageSpec."""
+    if image is None or isinstance(image, str):
+        return image
+    from flyrun.sdk.image_spec import ImageSpec
+
+    if isinstance(image, ImageSpec):
+        return image
+    raise WorkflowDefinitionError(f"{where}: container_image must be an image reference, an image name or an "
+                                  f"ImageSpec, not {type(image).__name__}")
+
+
 class PythonFunctionTask(Entity):
     kind = "task"
     task_type = "python-task"
@@ -91,7 +106,7 @@ class PythonFunctionTask(Entity):
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None, retries: int = 0,
                  timeout: dt.timedelta | int | None = None, cache: bool = False, cache_version: str = "",
                  requests: Resources | None = None, limits: Resources | None = None,
-                 container_image: str | None = None, environment: dict[str, str] | None = None,
+                 container_image: str | ImageSpec | None = None, environment: dict[str, str] | None = None,
                  pod_template: Any = None, pod_template_name: str | None = None,
                  interruptible: bool | None = None, task_config: Any = None, deprecated: str = "",
                  metadata: TaskMetadata | None = None, cache_serialize: bool = False,
@@ -117,7 +132,7 @@ class PythonFunctionTask(Entity):
                     raise WorkflowDefinitionError(f"{where}: {label} '{var}': {exc}") from None
         self.requests = requests
         self.limits = limits
-        self.container_image = container_image
+        self.container_image = _checked_image(container_image, where)
         self.environment = dict(environment or {})
         self.pod_template, self.pod_template_name = checked_pod_settings(pod_template, pod_template_name, where)
         self.secret_requests = checked_secret_requests(secret_requests, where)
