@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from sandbox_entities import (
@@ -19,6 +20,7 @@ from sandbox_entities import (
 )
 
 pytestmark = pytest.mark.slow
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
@@ -83,3 +85,87 @@ def test_typed_form_for_wait_for_input(sandbox_server, browser):
     wait_for_phase(page, "SUCCEEDED")
     assert client.outputs(name)["o0"]["scalar"]["primitive"]["integer"] == "42"
     page.close()
+
+
+def diamond_workflow():
+    """n0 = square(x); n1 = square(n0); n2 = add(n0, 1); n3 = add(n1, n2): four nodes on three levels."""
+    return workflow("tests.console_diamond", {"x": INT}, {"o0": INT},
+                    [task_node("n0", SQUARE, {"x": promise("start-node", "x")}),
+                     task_node("n1", SQUARE, {"x": promise("n0", "o0")}),
+                     task_node("n2", ADD, {"a": promise("n0", "o0"), "b": integer(1)}),
+                     task_node("n3", ADD, {"a": promise("n1", "o0"), "b": promise("n2", "o0")})],
+                    {"o0": promise("n3", "o0")})
+
+
+def test_graph_and_timeline_show_every_node(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    wf = diamond_workflow()
+    client.register(SQUARE, ADD, wf, launch_plan(wf))
+    name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(2)})
+    client.wait(name)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(execution_url(sandbox_server, name))
+    wait_for_phase(page, "SUCCEEDED")
+    graph = page.locator("svg.graph")
+    assert graph.locator("a.gnode").count() == 4
+    assert sorted(graph.locator("a.gnode").evaluate_all("els => els.map(e => e.dataset.nodeId)")) == [
+        "n0", "n1", "n2", "n3"]
+    assert graph.locator("path.edge").count() == 4  # n0→n1, n0→n2, n1→n3, n2→n3
+    assert graph.locator("rect.phase-SUCCEEDED").count() == 4
+    # Laid out top to bottom by depth: n0 above n1 and n2 (side by side), which are above n3.
+    boxes = {n: graph.locator(f"a.gnode[data-node-id={n}] rect").bounding_box() for n in ("n0", "n1", "n2", "n3")}
+    assert boxes["n0"]["y"] < boxes["n1"]["y"] == boxes["n2"]["y"] < boxes["n3"]["y"]
+    assert boxes["n0"]["width"] > 100 and boxes["n0"]["height"] > 30  # drawn, not collapsed to nothing
+    shot = graph.screenshot(path=str(DOCS / "console-graph.png"))
+    assert _coloured_pixels(shot) > 2000  # an empty graph is a blank box: no phase-coloured pixels at all
+    timeline = page.locator("svg.timeline")
+    assert timeline.locator("g.bar rect").count() == 4
+    assert all(timeline.locator("g.bar rect").nth(i).bounding_box()["width"] >= 2 for i in range(4))
+    timeline.screenshot(path=str(DOCS / "console-timeline.png"))
+    # A node click opens its row: inputs, outputs (and error and log links when it has them).
+    graph.locator("a.gnode[data-node-id=n3]").click()
+    assert page.url.endswith("#node-n3")
+    assert "o0: 21" in page.inner_text("tr#node-n3")  # (2²)² + (2² + 1)
+    page.close()
+
+
+
+def _coloured_pixels(png: bytes) -> int:
+    """Pixels of the phase-SUCCEEDED green (fill #d8f3df) in an 8-bit RGB(A) PNG screenshot (no imaging library)."""
+    import struct
+    import zlib
+
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width = height = channels = 0
+    data, offset = b"", 8
+    while offset < len(png):
+        length, kind = struct.unpack(">I4s", png[offset:offset + 8])
+        chunk = png[offset + 8:offset + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", chunk[:10])
+            assert depth == 8 and colour in (2, 6), (depth, colour)
+            channels = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            data += chunk
+        offset += 12 + length
+    raw, stride = zlib.decompress(data), width * channels
+    previous, count = bytearray(stride), 0
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        for x in range(stride):  # undo the PNG row filter
+            a = line[x - channels] if x >= channels else 0
+            b, c = previous[x], previous[x - channels] if x >= channels else 0
+            if kind == 1:
+                line[x] = (line[x] + a) & 255
+            elif kind == 2:
+                line[x] = (line[x] + b) & 255
+            elif kind == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        count += sum(1 for x in range(0, stride, channels) if line[x:x + 3] == b"\xd8\xf3\xdf")
+        previous = line
+    return count

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flyrun.sandbox.admin.wire import load
+from flyrun.sandbox.console.graph import graph_svg, timeline_svg
 from flyrun.sandbox.console.view import duration_text, literal_map_rows, phase_name, time_text
 from flyrun.sandbox.engine.records import WF_FINAL
 from flyrun.sandbox.services import Services
@@ -144,6 +145,8 @@ def execution_fragment(sb: Services, key: Key, row: Any) -> str:
     parts.append("</section>")
     nodes = sb.store.all_nodes(key)
     parts.append(_gates(nodes))
+    parts.append(graph_svg(row["plan"], nodes))
+    parts.append(timeline_svg(key, nodes))
     parts.append(_io_section("Inputs", row["inputs"], None))
     if closure.outputs.uri:
         parts.append(_io_section("Outputs", None, closure.outputs.uri))
