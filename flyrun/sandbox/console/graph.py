@@ -8,7 +8,6 @@ fragment. The graph comes from the execution's compiled workflow (its plan), the
 from __future__ import annotations
 
 import html
-import json
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -24,28 +23,33 @@ BAR_H, LABEL_W, TIMELINE_W = 18, 220, 760
 MAX_TIMELINE_BARS = 500
 
 
-def _upstream_of(template: Any, plan: Any) -> dict[str, set[str]]:
-    """Each node's upstream nodes: the compiler's connections, the node's own list, and its input promises."""
-    upstream: dict[str, set[str]] = {node.id: set(node.upstream_node_ids) for node in template.nodes}
+def _promises(binding: Any, into: set[str]) -> None:
+    """The nodes a binding's promises come from (collections and maps of bindings included)."""
+    kind = binding.WhichOneof("value")
+    if kind == "promise":
+        into.add(binding.promise.node_id)
+    elif kind == "collection":
+        for item in binding.collection.bindings:
+            _promises(item, into)
+    elif kind == "map":
+        for item in binding.map.bindings.values():
+            _promises(item, into)
+
+
+def _upstream_of(template: Any, plan: Any) -> tuple[dict[str, set[str]], dict[str, str]]:
+    """Each node's upstream nodes (the compiler's connections, the node's own list, its input promises) and name."""
+    upstream: dict[str, set[str]] = {}
+    names: dict[str, str] = {}
+    for node in template.nodes:  # one pass: each access to a repeated protobuf field builds new wrappers
+        upstream[node.id] = set(node.upstream_node_ids)
+        names[node.id] = node.metadata.name
+        for binding in node.inputs:
+            _promises(binding.binding, upstream[node.id])
     for node_id, ids in plan.primary.connections.upstream.items():
         if node_id in upstream:
             upstream[node_id].update(ids.ids)
 
-    def promises(binding: Any, into: set[str]) -> None:
-        kind = binding.WhichOneof("value")
-        if kind == "promise":
-            into.add(binding.promise.node_id)
-        elif kind == "collection":
-            for item in binding.collection.bindings:
-                promises(item, into)
-        elif kind == "map":
-            for item in binding.map.bindings.values():
-                promises(item, into)
-
-    for node in template.nodes:
-        for binding in node.inputs:
-            promises(binding.binding, upstream[node.id])
-    return {node_id: {u for u in ids if u in upstream and u != node_id} for node_id, ids in upstream.items()}
+    return {node_id: {u for u in ids if u in upstream and u != node_id} for node_id, ids in upstream.items()}, names
 
 
 def depths(upstream: dict[str, set[str]]) -> dict[str, int]:
@@ -94,14 +98,11 @@ def layout(upstream: dict[str, set[str]], order: list[str]) -> tuple[dict[str, t
     return placed, width, height
 
 
-def _node_state(row: Any) -> tuple[str, str]:
-    """A node row's phase name and its short status line (map counts, attempts)."""
-    from flyteidl.admin import node_execution_pb2
-
+def _node_state(row: dict[str, Any] | None) -> tuple[str, str]:
+    """A node's phase name and its short status line (map counts, kind)."""
     if row is None:
         return "UNDEFINED", "not started"
-    node = load(node_execution_pb2.NodeExecution(), row["body"])
-    extra = json.loads(row["extra"])
+    node, extra = row["node"], row["extra"]
     phase = phase_name(node.closure.phase)
     items = extra.get("items")
     if items:
@@ -111,17 +112,17 @@ def _node_state(row: Any) -> tuple[str, str]:
     return phase, f"{kind} · {phase.lower()}" if kind else phase.lower()
 
 
-def graph_svg(plan_bytes: bytes | None, nodes: list[Any]) -> str:
-    """The workflow graph: top to bottom by depth, each node a link to its row in the node table."""
+def graph_svg(plan_bytes: bytes | None, nodes: list[dict[str, Any]]) -> str:
+    """The workflow graph (nodes from ``decoded_nodes``): top to bottom by depth, each a link to its table row."""
     from flyteidl.core import compiler_pb2
 
     plan = load(compiler_pb2.CompiledWorkflowClosure(), plan_bytes)
     template = plan.primary.template
-    order = [node.id for node in template.nodes if node.id not in _BOUNDARY]
+    every, names = _upstream_of(template, plan)
+    order = [node_id for node_id in every if node_id not in _BOUNDARY]
     if not order:
         return ""
-    names = {node.id: (node.metadata.name or "") for node in template.nodes}
-    upstream = {n: ids for n, ids in _upstream_of(template, plan).items() if n in order}
+    upstream = {n: ids for n, ids in every.items() if n not in _BOUNDARY}
     upstream = {n: {u for u in ids if u in upstream} for n, ids in upstream.items()}
     rows = {row["node_id"]: row for row in nodes if row["parent_id"] is None}
     children: dict[str, list[Any]] = defaultdict(list)
@@ -146,7 +147,7 @@ def graph_svg(plan_bytes: bytes | None, nodes: list[Any]) -> str:
         phase, status = _node_state(rows.get(node_id))
         kids = children.get(node_id, [])
         tip = f"{node_id} {names[node_id]}: {phase}"
-        if kids and not json.loads(rows[node_id]["extra"]).get("items"):
+        if kids and not rows[node_id]["extra"].get("items"):
             listed = ", ".join(k["node_id"] for k in kids[:_MAX_CHILDREN_LISTED])
             more = f" +{len(kids) - _MAX_CHILDREN_LISTED}" if len(kids) > _MAX_CHILDREN_LISTED else ""
             status = f"{len(kids)} inner: {listed}{more}"
@@ -167,18 +168,16 @@ def _fit(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def timeline_svg(key: Key, nodes: list[Any]) -> str:
+def timeline_svg(key: Key, nodes: list[dict[str, Any]]) -> str:
     """A Gantt chart of node start and end times: one bar per node row (a retry's attempts are rows too)."""
     import time
-
-    from flyteidl.admin import node_execution_pb2
 
     bars = []
     now = time.time()
     for row in nodes:
         if row["node_id"] in _BOUNDARY:
             continue
-        closure = load(node_execution_pb2.NodeExecution(), row["body"]).closure
+        closure = row["node"].closure
         if not closure.HasField("started_at"):
             continue
         start = closure.started_at.ToNanoseconds() / 1e9

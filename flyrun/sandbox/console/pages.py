@@ -18,7 +18,7 @@ from typing import Any
 
 from flyrun.sandbox.admin.wire import load
 from flyrun.sandbox.console.graph import graph_svg, timeline_svg
-from flyrun.sandbox.console.view import duration_text, literal_map_rows, phase_name, time_text
+from flyrun.sandbox.console.view import decoded_nodes, duration_text, literal_map_rows, phase_name, time_text
 from flyrun.sandbox.engine.records import WF_FINAL
 from flyrun.sandbox.services import Services
 from flyrun.sandbox.state.store import Key
@@ -143,7 +143,7 @@ def execution_fragment(sb: Services, key: Key, row: Any) -> str:
     if not final:
         parts.append('<button class="terminate" type="button">Terminate</button>')
     parts.append("</section>")
-    nodes = sb.store.all_nodes(key)
+    nodes = decoded_nodes(sb.store.all_nodes(key))
     parts.append(_gates(nodes))
     parts.append(graph_svg(row["plan"], nodes))
     parts.append(timeline_svg(key, nodes))
@@ -176,8 +176,7 @@ def _gates(nodes: list[Any]) -> str:
 
     cards = []
     for row in nodes:
-        extra = json.loads(row["extra"])
-        gate = extra.get("gate")
+        gate = row["extra"].get("gate")
         if row["phase"] != RUNNING or not gate:
             continue
         signal_id = html.escape(gate["signal_id"])
@@ -220,7 +219,10 @@ def _node_rows(key: Key, children: dict[str | None, list[Any]], parent: str | No
     rows = children.get(parent, [])
     if parent is not None:  # a parent's children in id order: array items by index, not by start time
         rows = sorted(rows, key=lambda r: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", r["node_id"])])
-    shown = rows if len(rows) <= _MAX_ITEMS_SHOWN else [r for r in rows if r["phase"] != 3][:_MAX_ITEMS_SHOWN]
+    # Every node of the workflow itself has a row (the graph links to it); a map's items are capped.
+    shown = rows
+    if parent is not None and len(rows) > _MAX_ITEMS_SHOWN:
+        shown = [r for r in rows if r["phase"] != 3][:_MAX_ITEMS_SHOWN]
     for row in shown:
         lines.append(node_row(key, row, depth))
         _node_rows(key, children, row["node_id"], depth + 1, lines)

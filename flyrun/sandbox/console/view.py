@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import time
@@ -15,6 +16,7 @@ from flyrun.sandbox.state.store import Key
 _MAX_TEXT = 300
 
 
+@functools.lru_cache(maxsize=64)
 def phase_name(number: int, workflow: bool = False) -> str:
     from flyteidl.core import execution_pb2
 
@@ -107,11 +109,18 @@ def _map_cell(path: str) -> str:
                        for name, text in literal_map_rows(literals))
 
 
-def node_row(key: Key, row: Any, depth: int) -> str:
+def decoded_nodes(rows: list[Any]) -> list[dict[str, Any]]:
+    """Node rows with their message and extra parsed once per page (graph, timeline and table all read them)."""
     from flyteidl.admin import node_execution_pb2
 
-    node = load(node_execution_pb2.NodeExecution(), row["body"])
-    extra = json.loads(row["extra"])
+    return [{"node_id": row["node_id"], "parent_id": row["parent_id"], "phase": row["phase"],
+             "node": load(node_execution_pb2.NodeExecution(), row["body"]), "extra": json.loads(row["extra"])}
+            for row in rows]
+
+
+def node_row(key: Key, row: dict[str, Any], depth: int) -> str:
+    """A row of the node table, for a node from ``decoded_nodes``."""
+    node, extra = row["node"], row["extra"]
     closure = node.closure
     phase = phase_name(closure.phase)
     kind = (extra.get("kind") or "").replace("_node", "")
