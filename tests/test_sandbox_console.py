@@ -169,3 +169,90 @@ def _coloured_pixels(png: bytes) -> int:
         count += sum(1 for x in range(0, stride, channels) if line[x:x + 3] == b"\xd8\xf3\xdf")
         previous = line
     return count
+
+
+def add_plan():
+    """wf(a, b) = add(a, b); its launch plan defaults a to 5 and fixes b at 100."""
+    wf = workflow("tests.console_launch", {"a": INT, "b": INT}, {"o0": INT},
+                  [task_node("n0", ADD, {"a": promise("start-node", "a"), "b": promise("start-node", "b")})],
+                  {"o0": promise("n0", "o0")})
+    plan = launch_plan(wf, {"a": (INT, integer(5))})
+    plan["spec"]["fixed_inputs"] = {"literals": {"b": integer(100)}}
+    return wf, plan
+
+
+def test_launch_form_runs_a_workflow_end_to_end(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    wf, plan = add_plan()
+    client.register(ADD, wf, plan)
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    page.goto(sandbox_server["url"] + "/console/entities")
+    page.click("table.entities a:text-is('tests.console_launch') >> nth=0")
+    assert "/workflows/" in page.url or "/launch_plans/" in page.url
+    page.goto(sandbox_server["url"] + "/console/projects/flytesnacks/domains/development/launch_plans/"
+              "tests.console_launch")
+    assert page.input_value("form.launch [data-input=a]") == "5"  # the default, filled in
+    assert page.locator("form.launch input.fixed").get_attribute("readonly") is not None
+    assert page.input_value("form.launch input.fixed") == "100"
+    assert "int" in page.inner_text(".interface")
+    page.fill("form.launch [data-input=a]", "seven")
+    page.click("form.launch button[type=submit]")
+    assert page.inner_text(".launch-error") == "a: enter a whole number"
+    page.fill("form.launch [data-input=a]", "7")
+    assert page.locator(".launch-error").is_hidden()
+    page.locator("form.launch").screenshot(path=str(DOCS / "console-launch-form.png"))
+    page.click("form.launch button[type=submit]")
+    page.wait_for_url("**/executions/*", timeout=30000)
+    wait_for_phase(page, "SUCCEEDED")
+    name = page.url.rsplit("/", 1)[-1]
+    assert client.outputs(name)["o0"]["scalar"]["primitive"]["integer"] == "107"
+    # Relaunch: the same form, filled in with this execution's inputs.
+    page.click("a.relaunch")
+    assert page.input_value("form.launch [data-input=a]") == "7"
+    page.close()
+
+
+def test_launch_form_shows_the_servers_refusal(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    wf = workflow("tests.console_required", {"x": INT}, {"o0": INT},
+                  [task_node("n0", SQUARE, {"x": promise("start-node", "x")})], {"o0": promise("n0", "o0")})
+    client.register(SQUARE, wf, launch_plan(wf))
+    page = browser.new_page()
+    page.goto(sandbox_server["url"] + "/console/projects/flytesnacks/domains/development/launch_plans/"
+              "tests.console_required")
+    assert page.get_attribute("form.launch [data-input=x]", "required") is not None
+    page.click("form.launch button[type=submit]")  # the browser's own check stops an empty required field
+    assert page.locator(".launch-error").is_hidden()
+    page.close()
+
+
+def test_executions_list_filters_are_shareable_links(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    wf = diamond_workflow()
+    client.register(SQUARE, ADD, wf, launch_plan(wf))
+    done = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(3)})
+    client.wait(done)
+    other = approve_workflow("tests.console_filter_other")
+    client.register(SQUARE, ADD, other, launch_plan(other))
+    waiting = client.launch(dict(other["id"], resource_type="LAUNCH_PLAN"), {"x": integer(1)})
+    client.wait_for_node(waiting, "n1", "RUNNING")
+    page = browser.new_page()
+    page.goto(sandbox_server["url"] + "/console")
+    page.select_option("form.filters select[name=phase]", "SUCCEEDED")
+    page.fill("form.filters input[name=workflow]", "diamond")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**/console?phase=SUCCEEDED&workflow=diamond")
+    table = page.inner_text("table.executions")
+    assert done in table and waiting not in table
+    assert all("tests.console_diamond" in row for row in page.locator("table.executions tbody tr").all_inner_texts())
+    shared = browser.new_page()  # the link alone gives the same view
+    shared.goto(sandbox_server["url"] + "/console?phase=RUNNING&workflow=FILTER_OTHER")
+    assert waiting in shared.inner_text("table.executions") and done not in shared.inner_text("table.executions")
+    assert shared.input_value("form.filters input[name=workflow]") == "FILTER_OTHER"
+    shared.goto(sandbox_server["url"] + "/console?phase=done")
+    assert "Unknown phase 'DONE': use one of" in shared.inner_text("main")
+    shared.goto(sandbox_server["url"] + "/console?workflow=no-such-workflow")
+    assert "No executions match these filters." in shared.inner_text("main")
+    client.signal(waiting, "review", {"scalar": {"primitive": {"boolean": True}}})
+    page.close()
+    shared.close()

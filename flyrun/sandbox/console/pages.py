@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flyrun.sandbox.admin.wire import load
+from flyrun.sandbox.console import entities
 from flyrun.sandbox.console.graph import graph_svg, timeline_svg
 from flyrun.sandbox.console.view import decoded_nodes, duration_text, literal_map_rows, phase_name, time_text
 from flyrun.sandbox.engine.records import WF_FINAL
@@ -48,7 +49,7 @@ def handle(sb: Services, endpoint: str, request: Any, values: Mapping[str, Any],
         return _log(sb, Key(values["project"], values["domain"], values["name"]), values["node"])
     if endpoint == "console_deck":
         return _deck(sb, Key(values["project"], values["domain"], values["name"]), values["node"])
-    body, status = _body(sb, endpoint, values)
+    body, status = _body(sb, endpoint, values, request.args)
     if fragment:
         return Response(body, status=status, content_type="text/html; charset=utf-8")
     return _page(title, f'<div id="{region}">{body}</div>', status=status)
@@ -59,16 +60,21 @@ def _title(endpoint: str, values: Mapping[str, Any]) -> tuple[str, str]:
         return "Executions", "content"
     if endpoint == "console_list":
         return f"Executions in {values['project']}/{values['domain']}", "content"
+    if endpoint == "console_entities":
+        return "Registered", "content"
+    if endpoint == "console_entity":
+        kind = values["kind"][:-1].replace("_", " ")
+        return f"{kind[0].upper()}{kind[1:]} {values['name']}", "content"
     return f"Execution {values.get('name', '')}", "execution"
 
 
-def _body(sb: Services, endpoint: str, values: Mapping[str, Any]) -> tuple[str, int]:
-    if endpoint == "console_home":
-        return _executions_table(sb.store.recent_executions(100)), 200
-    if endpoint == "console_list":
-        rows = [r for r in sb.store.recent_executions(500)
-                if (r["project"], r["domain"]) == (values["project"], values["domain"])]
-        return _executions_table(rows), 200
+def _body(sb: Services, endpoint: str, values: Mapping[str, Any], args: Mapping[str, str]) -> tuple[str, int]:
+    if endpoint in ("console_home", "console_list"):
+        return _executions_page(sb, values, args)
+    if endpoint == "console_entities":
+        return entities.entities_page(sb)
+    if endpoint == "console_entity":
+        return entities.entity_page(sb, values, args)
     key = Key(values["project"], values["domain"], values["name"])
     row = sb.store.execution(key)
     if row is None:
@@ -94,21 +100,67 @@ def _page(title: str, body: str, status: int = 200) -> Any:
     document = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} · flyrun sandbox</title>
 <link rel="stylesheet" href="/console/static/console.css"></head>
-<body><header><a href="/console">flyrun sandbox</a> · <a href="/console">Executions</a></header>
+<body><header><a href="/console">flyrun sandbox</a> · <a href="/console">Executions</a>
+ · <a href="/console/entities">Registered</a></header>
 <main><h1>{html.escape(title)}</h1>{body}</main>
 <script src="/console/static/console.js"></script></body></html>"""
     return Response(document, status=status, content_type="text/html; charset=utf-8")
 
 
-def _executions_table(rows: list[Any]) -> str:
+def _executions_page(sb: Services, values: Mapping[str, Any], args: Mapping[str, str]) -> tuple[str, int]:
+    """The executions list, filtered by phase and workflow (launch plan) name from the query string.
+
+    The filter form is a GET form, so a filtered view is a link that can be shared.
+    """
+    from flyteidl.core import execution_pb2 as core
+
+    phases = core.WorkflowExecution.Phase
+    phase = args.get("phase", "").strip().upper()
+    workflow = args.get("workflow", "").strip()
+    if phase and phase not in phases.keys():
+        known = ", ".join(phases.keys())
+        return (f'<p class="error">Unknown phase {html.escape(phase)!r}: use one of {html.escape(known)}, '
+                f'or leave it empty.</p>{_filter_form(phase, workflow)}', 400)
+    scoped = "project" in values
+    rows = sb.store.recent_executions(_MAX_SEARCHED if (scoped or phase or workflow) else _MAX_LISTED)
+    if scoped:
+        rows = [r for r in rows if (r["project"], r["domain"]) == (values["project"], values["domain"])]
+    if phase:
+        rows = [r for r in rows if r["phase"] == phases.Value(phase)]
+    if not workflow:
+        rows = rows[:_MAX_LISTED]
+    return _filter_form(phase, workflow) + _executions_table(rows, workflow, bool(phase or workflow)), 200
+
+
+_MAX_LISTED, _MAX_SEARCHED = 100, 5000  # shown; and the most recent searched by a filter
+
+
+def _filter_form(phase: str, workflow: str) -> str:
+    from flyteidl.core import execution_pb2 as core
+
+    options = ['<option value="">any phase</option>'] + [
+        f'<option{" selected" if name == phase else ""}>{name}</option>'
+        for name in core.WorkflowExecution.Phase.keys() if name != "UNDEFINED"]
+    return ('<form class="filters" method="get"><label>Phase <select name="phase">' + "".join(options) +
+            '</select></label><label>Workflow name contains <input name="workflow" value="'
+            f'{html.escape(workflow)}"></label><button type="submit">Filter</button>'
+            '<a href="?">Clear</a></form>')
+
+
+def _executions_table(rows: list[Any], workflow: str = "", filtered: bool = False) -> str:
     from flyteidl.admin import execution_pb2
 
-    if not rows:
+    executions = [(row, load(execution_pb2.Execution(), row["body"])) for row in rows]
+    if workflow:
+        executions = [(row, e) for row, e in executions if workflow.lower() in e.spec.launch_plan.name.lower()]
+    executions = executions[:_MAX_LISTED]
+    if not executions:
+        if filtered:
+            return '<p class="empty">No executions match these filters.</p>'
         return "<p>No executions yet. Start one with <code>flyrun run --remote FILE WORKFLOW</code>.</p>"
     lines = ['<table class="executions"><thead><tr><th>Execution</th><th>Project/domain</th><th>Launched</th>'
              "<th>Phase</th><th>Created</th><th>Duration</th></tr></thead><tbody>"]
-    for row in rows:
-        execution = load(execution_pb2.Execution(), row["body"])
+    for row, execution in executions:
         link = f"/console/projects/{row['project']}/domains/{row['domain']}/executions/{row['name']}"
         phase = phase_name(execution.closure.phase, workflow=True)
         lines.append(f'<tr><td><a href="{html.escape(link)}">{html.escape(row["name"])}</a></td>'
@@ -142,6 +194,13 @@ def execution_fragment(sb: Services, key: Key, row: Any) -> str:
         parts.append(f'<p class="error">Terminated: {html.escape(closure.abort_metadata.cause)}</p>')
     if not final:
         parts.append('<button class="terminate" type="button">Terminate</button>')
+    plan_id = execution.spec.launch_plan
+    if plan_id.resource_type == entities.LAUNCH_PLAN:
+        from urllib.parse import quote
+
+        link = entities.entity_link(key.project, key.domain, entities.LAUNCH_PLAN, plan_id.name, plan_id.version)
+        parts.append(f' <a class="relaunch" href="{html.escape(link)}&amp;relaunch={quote(key.name)}">Relaunch '
+                     "with these inputs</a>")
     parts.append("</section>")
     nodes = decoded_nodes(sb.store.all_nodes(key))
     parts.append(_gates(nodes))

@@ -147,7 +147,58 @@
     }
   });
 
+  // -- the launch form: its fields become the inputs of POST /api/v1/executions, the API every client uses ------
+  async function launch(form) {
+    const box = form.querySelector(".launch-error");
+    const literals = {};
+    for (const field of form.querySelectorAll("[data-input]")) {
+      const text = field.value;
+      if (text.trim() === "") {
+        if (field.required) { return showLaunchError(box, field.dataset.input + ": enter a value"); }
+        continue;  // left empty: the launch plan's default, if it has one (the server says if it has none)
+      }
+      try {
+        literals[field.dataset.input] = literalFor(JSON.parse(field.dataset.type), text);
+      } catch (error) {
+        return showLaunchError(box, field.dataset.input + ": " + error.message);
+      }
+    }
+    const plan = JSON.parse(form.dataset.launchPlan);
+    form.querySelector("button[type=submit]").disabled = true;
+    try {
+      const response = await fetch("/api/v1/executions", {
+        method: "POST", headers: headers({ "Content-Type": "application/json" }),
+        body: JSON.stringify({ project: plan.project, domain: plan.domain, spec: { launch_plan: plan },
+          inputs: { literals: literals } }),
+      });
+      const answer = await response.json();
+      if (!response.ok) { throw new Error(answer.message || response.statusText); }
+      const id = answer.id;
+      location.assign("/console/projects/" + [id.project, "domains", id.domain, "executions", id.name]
+        .map(encodeURIComponent).join("/"));
+    } catch (error) {
+      showLaunchError(box, error.message);
+      form.querySelector("button[type=submit]").disabled = false;
+    }
+  }
+
+  document.addEventListener("input", function (event) {
+    const form = event.target.closest("form.launch");
+    if (form) { form.querySelector(".launch-error").hidden = true; }  // a corrected field: the old message goes
+  });
+
+  function showLaunchError(box, message) {
+    box.textContent = message;
+    box.hidden = false;
+  }
+
   document.addEventListener("submit", function (event) {
+    const launchForm = event.target.closest("form.launch");
+    if (launchForm) {
+      event.preventDefault();
+      launch(launchForm);
+      return;
+    }
     const form = event.target.closest(".signal-form");
     if (!form) { return; }
     event.preventDefault();
