@@ -12,11 +12,14 @@ from sandbox_entities import (
     SQUARE,
     Client,
     approve_workflow,
+    ident,
     integer,
     launch_plan,
     promise,
+    task,
     task_node,
     workflow,
+    workflow_template,
 )
 
 pytestmark = pytest.mark.slow
@@ -57,9 +60,14 @@ def test_approve_in_the_console_finishes_the_run(sandbox_server, browser):
     page.goto(execution_url(sandbox_server, name))
     assert page.inner_text("#execution-phase") == "RUNNING"
     assert "Gate review (node n1) is waiting." in page.inner_text(".gates")
+    assert page.locator("a.gnode[data-node-id=n1] rect.phase-RUNNING").count() == 1
+    assert page.locator("a.gnode[data-node-id=n2] rect.phase-UNDEFINED").count() == 1  # not started yet
     page.click("button.approve")
     wait_for_phase(page, "SUCCEEDED")
     assert page.locator(".gates").count() == 0
+    # The graph and timeline are part of the polled fragment: they follow the run without a reload.
+    assert page.locator("svg.graph rect.phase-SUCCEEDED").count() == 3
+    assert page.locator("svg.timeline g.bar").count() == 3
     assert "o0: 17" in page.inner_text("table.nodes")  # 4² + 1, rendered from outputs.pb
     page.goto(sandbox_server["url"] + "/console")
     assert name in page.inner_text("table.executions")
@@ -256,3 +264,41 @@ def test_executions_list_filters_are_shareable_links(sandbox_server, browser):
     client.signal(waiting, "review", {"scalar": {"primitive": {"boolean": True}}})
     page.close()
     shared.close()
+
+
+def test_graph_shows_map_counts_a_taken_branch_and_a_subworkflows_nodes(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    list_int = {"collection_type": INT}
+    scale = task("tests.console_scale", "if inputs['x'] < 0: fail('negative item')\nwrite({'o0': inputs['x'] * 2})",
+                 {"x": INT}, {"o0": INT})
+    bindings = [{"var": "x", "binding": promise("start-node", "xs")}]
+    mapped = {"id": "n0", "metadata": {"name": "scale"}, "inputs": bindings, "array_node": {
+        "node": {"id": "n0", "metadata": {"name": "scale"}, "inputs": bindings,
+                 "task_node": {"reference_id": scale["id"]}}, "min_success_ratio": 0.5, "parallelism": 4}}
+    condition = {"comparison": {"operator": "GT", "left_value": {"var": "x"},
+                                "right_value": {"primitive": {"integer": "5"}}}}
+    branch = {"id": "n1", "metadata": {"name": "pick"}, "inputs": [{"var": "x", "binding": promise("start-node", "x")}],
+              "branch_node": {"if_else": {"case": {"condition": condition, "then_node": task_node(
+                  "n1-big", SQUARE, {"x": promise("start-node", "x")})}, "else_node": task_node(
+                  "n1-small", ADD, {"a": promise("start-node", "x"), "b": integer(1000)})}}}
+    sub_id = ident("WORKFLOW", "tests.console_sub")
+    sub = workflow_template(sub_id, {"x": INT}, {"o0": INT},
+                            [task_node("n0", SQUARE, {"x": promise("start-node", "x")}),
+                             task_node("n1", SQUARE, {"x": promise("n0", "o0")})], {"o0": promise("n1", "o0")})
+    nested = {"id": "n2", "metadata": {"name": "sub"}, "inputs": [{"var": "x", "binding": promise("n1", "o0")}],
+              "workflow_node": {"sub_workflow_ref": sub_id}}
+    wf = workflow("tests.console_shapes", {"xs": list_int, "x": INT}, {"o0": INT}, [mapped, branch, nested],
+                  {"o0": promise("n2", "o0")}, sub_workflows=[sub])
+    client.register(SQUARE, ADD, scale, wf, launch_plan(wf))
+    xs = {"collection": {"literals": [integer(i) for i in (1, 2, -1, 4)]}}
+    name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"xs": xs, "x": integer(3)})
+    client.wait(name)
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    page.goto(execution_url(sandbox_server, name))
+    wait_for_phase(page, "SUCCEEDED")
+    status = {n: page.text_content(f"a.gnode[data-node-id={n}] text.gstatus") for n in ("n0", "n1", "n2")}
+    assert status["n0"] == "3 ok · 1 failed · 0 running"
+    assert status["n1"] == "branch took n1-small"
+    assert status["n2"] == "2 inner: n0, n1"
+    assert page.locator("svg.graph path.edge").count() == 1  # n1 → n2; the map stands alone
+    page.close()

@@ -148,9 +148,12 @@ def graph_svg(plan_bytes: bytes | None, nodes: list[dict[str, Any]]) -> str:
         kids = children.get(node_id, [])
         tip = f"{node_id} {names[node_id]}: {phase}"
         if kids and not rows[node_id]["extra"].get("items"):
-            listed = ", ".join(k["node_id"] for k in kids[:_MAX_CHILDREN_LISTED])
+            listed = ", ".join(_inner_id(node_id, k["node_id"]) for k in kids[:_MAX_CHILDREN_LISTED])
             more = f" +{len(kids) - _MAX_CHILDREN_LISTED}" if len(kids) > _MAX_CHILDREN_LISTED else ""
-            status = f"{len(kids)} inner: {listed}{more}"
+            if rows[node_id]["extra"].get("kind") == "branch_node":
+                status = f"branch took {listed}"
+            else:
+                status = f"{len(kids)} inner: {listed}{more}"
             tip += f"; inner nodes {listed}{more}"
         title = names[node_id].rsplit(".", 1)[-1] or node_id
         parts.append(f'<a href="#node-{html.escape(node_id)}" class="gnode" data-node-id="{html.escape(node_id)}">'
@@ -162,6 +165,12 @@ def graph_svg(plan_bytes: bytes | None, nodes: list[dict[str, Any]]) -> str:
     parts.append("</svg>")
     return (f'<section class="graph-view"><h2>Graph</h2><div class="scroll">{"".join(parts)}</div>'
             '<p class="hint">Select a node to see its inputs, outputs, error and log below.</p></section>')
+
+
+def _inner_id(parent: str, child: str) -> str:
+    """An inner node's own id: ``n0-0-n1`` (parent n0, attempt 0, node n1) is shown as ``n1``."""
+    head, _, rest = child.partition(f"{parent}-")
+    return rest.split("-", 1)[-1] if not head and rest[:1].isdigit() and "-" in rest else child
 
 
 def _fit(text: str, limit: int) -> str:
