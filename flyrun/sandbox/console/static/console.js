@@ -3,6 +3,7 @@
   "use strict";
 
   let timer = null;
+  let delay = 1000;  // grows with the page's cost: a 1,000-node run is not re-fetched every second
 
   function root() { return document.getElementById("execution") || document.getElementById("content"); }
   function summary() { const r = root(); return r ? r.querySelector(".summary") : null; }
@@ -21,7 +22,7 @@
   function schedule() {
     const s = summary();
     if (s && s.dataset.final !== "true") {
-      timer = setTimeout(refresh, 1000);
+      timer = setTimeout(refresh, delay);
     }
   }
 
@@ -31,6 +32,7 @@
     const typing = document.activeElement && document.activeElement.closest(".signal-form");
     if (!typing) {
       try {
+        const started = performance.now();
         const response = await fetch(location.pathname + "?fragment=1", { headers: headers() });
         if (response.status === 401) {
           sessionStorage.removeItem("flyrunToken");
@@ -38,8 +40,16 @@
           return;
         }
         if (response.ok || response.status === 404) {
-          r.innerHTML = await response.text();
+          const text = await response.text();
+          delay = Math.min(10000, Math.max(1000, 10 * (performance.now() - started)));
+          // Keyboard users keep their place: the graph node (or link) that had focus gets it back.
+          const focused = document.activeElement && document.activeElement.closest("[data-node-id]");
+          r.innerHTML = text;
           delete r.dataset.auth;
+          if (focused) {
+            const again = r.querySelector(focused.tagName + '[data-node-id="' + CSS.escape(focused.dataset.nodeId) + '"]');
+            if (again && again.focus) { again.focus(); }
+          }
         }
       } catch (error) { /* the server may be restarting; try again */ }
     }
