@@ -156,7 +156,8 @@ def graph_svg(plan_bytes: bytes | None, nodes: list[dict[str, Any]]) -> str:
                 status = f"{len(kids)} inner: {listed}{more}"
             tip += f"; inner nodes {listed}{more}"
         title = names[node_id].rsplit(".", 1)[-1] or node_id
-        parts.append(f'<a href="#node-{html.escape(node_id)}" class="gnode" data-node-id="{html.escape(node_id)}">'
+        safe = html.escape(node_id)
+        parts.append(f'<a href="#node-{safe}" class="gnode" data-node-id="{safe}">'
                      f"<title>{html.escape(tip)}</title>"
                      f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="7" class="phase-{phase}"/>'
                      f'<text x="{x + 10}" y="{y + 20}" class="gname">{html.escape(_fit(node_id + " " + title, 26))}'
@@ -213,7 +214,8 @@ def timeline_svg(key: Key, nodes: list[dict[str, Any]]) -> str:
         x = LABEL_W + (start - first) * scale
         w = max((end - start) * scale, 2)
         label = ("  " if parent else "") + node_id
-        parts.append(f'<g class="bar" data-node-id="{html.escape(node_id)}"><title>{html.escape(node_id)}: {phase}, '
+        safe = html.escape(node_id)
+        parts.append(f'<g class="bar" data-node-id="{safe}"><title>{safe}: {phase}, '
                      f'{seconds_text(end - start)}</title>'
                      f'<text class="barlabel" x="4" y="{y + 13}">{html.escape(_fit(label, 30))}</text>'
                      f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{BAR_H}" rx="3" class="phase-{phase}"/>'

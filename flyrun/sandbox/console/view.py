@@ -131,7 +131,8 @@ def node_row(key: Key, row: dict[str, Any], depth: int) -> str:
     if extra.get("attempt"):
         kind += f" · attempt {extra['attempt'] + 1}"
     name = extra.get("name") or node.metadata.spec_node_id
-    label = html.escape(node.id.node_id) + (f" <small>{html.escape(name)}</small>" if name else "")
+    node_id = html.escape(node.id.node_id)
+    label = node_id + (f" <small>{html.escape(name)}</small>" if name else "")
     if extra.get("log"):
         link = (f"/console/projects/{key.project}/domains/{key.domain}/executions/{key.name}/nodes/"
                 f"{node.id.node_id}/log")
@@ -143,8 +144,8 @@ def node_row(key: Key, row: dict[str, Any], depth: int) -> str:
     error = f'<pre class="error">{html.escape(closure.error.message[-2000:])}</pre>' if closure.HasField(
         "error") else ""
     output = _map_cell(closure.output_uri) if closure.output_uri else ""
-    anchor = f' id="node-{html.escape(node.id.node_id)}"' if depth == 0 else ""  # the graph's nodes link here
-    return (f'<tr class="depth-{depth}"{anchor} data-node-id="{html.escape(node.id.node_id)}"><td>{label}</td>'
+    anchor = f' id="node-{node_id}"' if depth == 0 else ""  # the graph's nodes link here
+    return (f'<tr class="depth-{depth}"{anchor} data-node-id="{node_id}"><td>{label}</td>'
             f"<td>{html.escape(kind)}</td><td><span class=\"phase phase-{phase}\">{phase}</span></td>"
             f"<td>{time_text(closure.started_at)}</td><td>{duration_text(closure)}</td>"
             f"<td>{_map_cell(node.input_uri)}</td><td>{output}</td><td>{error}</td></tr>")
