@@ -108,34 +108,71 @@ def _page(title: str, body: str, status: int = 200) -> Any:
 
 
 def _executions_page(sb: Services, values: Mapping[str, Any], args: Mapping[str, str]) -> tuple[str, int]:
-    """The executions list, filtered by phase and workflow (launch plan) name from the query string.
+    """The executions list, filtered by phase, workflow (launch plan) name and start date, a page at a time.
 
-    The filter form is a GET form, so a filtered view is a link that can be shared.
+    The filter form is a GET form, so a filtered view (and each of its pages) is a link that can be shared.
     """
+    import datetime
+
     from flyteidl.core import execution_pb2 as core
 
     phases = core.WorkflowExecution.Phase
     phase = args.get("phase", "").strip().upper()
     workflow = args.get("workflow", "").strip()
+    since = args.get("since", "").strip()
+    form = _filter_form(phase, workflow, since)
     if phase and phase not in phases.keys():
         known = ", ".join(phases.keys())
         return (f'<p class="error">Unknown phase {html.escape(phase)!r}: use one of {html.escape(known)}, '
-                f'or leave it empty.</p>{_filter_form(phase, workflow)}', 400)
-    scoped = "project" in values
-    rows = sb.store.recent_executions(_MAX_SEARCHED if (scoped or phase or workflow) else _MAX_LISTED)
-    if scoped:
+                f"or leave it empty.</p>{form}", 400)
+    try:
+        after = datetime.datetime.strptime(since, "%Y-%m-%d").timestamp() if since else None
+    except ValueError:
+        return (f'<p class="error">Cannot read the date {html.escape(since)!r}: write it as YYYY-MM-DD, or leave it '
+                f"empty.</p>{form}", 400)
+    number = args.get("page", "1")
+    if not number.isdigit() or int(number) < 1:
+        return f'<p class="error">page must be a whole number from 1, not {html.escape(number)!r}.</p>{form}', 400
+    page = int(number)
+    filtered = bool(phase or workflow or since)
+    # Unfiltered, only as many rows as this page and the "Older" link need.
+    wanted = _MAX_SEARCHED if filtered or "project" in values else min(page * _MAX_LISTED + 1, _MAX_SEARCHED)
+    rows = sb.store.recent_executions(wanted)
+    if "project" in values:
         rows = [r for r in rows if (r["project"], r["domain"]) == (values["project"], values["domain"])]
     if phase:
         rows = [r for r in rows if r["phase"] == phases.Value(phase)]
-    if not workflow:
-        rows = rows[:_MAX_LISTED]
-    return _filter_form(phase, workflow) + _executions_table(rows, workflow, bool(phase or workflow)), 200
+    if after is not None:
+        rows = [r for r in rows if r["created_at"] >= after]
+    if workflow:
+        rows = [r for r in rows if workflow.lower() in _launched(r).spec.launch_plan.name.lower()]
+    shown = rows[(page - 1) * _MAX_LISTED:page * _MAX_LISTED]
+    pager = []
+    if page > 1:
+        pager.append(f'<a rel="prev" href="{html.escape(_page_link(args, page - 1))}">Newer</a>')
+    if len(rows) > page * _MAX_LISTED:
+        pager.append(f'<a rel="next" href="{html.escape(_page_link(args, page + 1))}">Older</a>')
+    nav = f'<nav class="pager">{" · ".join(pager)}</nav>' if pager else ""
+    return form + _executions_table(shown, filtered) + nav, 200
 
 
-_MAX_LISTED, _MAX_SEARCHED = 100, 5000  # shown; and the most recent searched by a filter
+_MAX_LISTED, _MAX_SEARCHED = 100, 5000  # a page; and the most recent executions a filter searches
 
 
-def _filter_form(phase: str, workflow: str) -> str:
+def _launched(row: Any) -> Any:
+    from flyteidl.admin import execution_pb2
+
+    return load(execution_pb2.Execution(), row["body"])
+
+
+def _page_link(args: Mapping[str, str], page: int) -> str:
+    from urllib.parse import urlencode
+
+    query = {name: args[name] for name in ("phase", "workflow", "since") if args.get(name)}
+    return "?" + urlencode({**query, "page": page})
+
+
+def _filter_form(phase: str, workflow: str, since: str) -> str:
     from flyteidl.core import execution_pb2 as core
 
     options = ['<option value="">any phase</option>'] + [
@@ -143,24 +180,20 @@ def _filter_form(phase: str, workflow: str) -> str:
         for name in core.WorkflowExecution.Phase.keys() if name != "UNDEFINED"]
     return ('<form class="filters" method="get"><label>Phase <select name="phase">' + "".join(options) +
             '</select></label><label>Workflow name contains <input name="workflow" value="'
-            f'{html.escape(workflow)}"></label><button type="submit">Filter</button>'
+            f'{html.escape(workflow)}"></label><label>Created on or after <input name="since" type="date" '
+            f'value="{html.escape(since)}"></label><button type="submit">Filter</button>'
             '<a href="?">Clear</a></form>')
 
 
-def _executions_table(rows: list[Any], workflow: str = "", filtered: bool = False) -> str:
-    from flyteidl.admin import execution_pb2
-
-    executions = [(row, load(execution_pb2.Execution(), row["body"])) for row in rows]
-    if workflow:
-        executions = [(row, e) for row, e in executions if workflow.lower() in e.spec.launch_plan.name.lower()]
-    executions = executions[:_MAX_LISTED]
-    if not executions:
+def _executions_table(rows: list[Any], filtered: bool = False) -> str:
+    if not rows:
         if filtered:
             return '<p class="empty">No executions match these filters.</p>'
         return "<p>No executions yet. Start one with <code>flyrun run --remote FILE WORKFLOW</code>.</p>"
     lines = ['<table class="executions"><thead><tr><th>Execution</th><th>Project/domain</th><th>Launched</th>'
              "<th>Phase</th><th>Created</th><th>Duration</th></tr></thead><tbody>"]
-    for row, execution in executions:
+    for row in rows:
+        execution = _launched(row)
         link = f"/console/projects/{row['project']}/domains/{row['domain']}/executions/{row['name']}"
         phase = phase_name(execution.closure.phase, workflow=True)
         lines.append(f'<tr><td><a href="{html.escape(link)}">{html.escape(row["name"])}</a></td>'
