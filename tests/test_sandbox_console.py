@@ -249,7 +249,7 @@ def test_executions_list_filters_are_shareable_links(sandbox_server, browser):
     page.select_option("form.filters select[name=phase]", "SUCCEEDED")
     page.fill("form.filters input[name=workflow]", "diamond")
     page.click("form.filters button[type=submit]")
-    page.wait_for_url("**/console?phase=SUCCEEDED&workflow=diamond")
+    page.wait_for_url("**/console?phase=SUCCEEDED&workflow=diamond&since=")
     table = page.inner_text("table.executions")
     assert done in table and waiting not in table
     assert all("tests.console_diamond" in row for row in page.locator("table.executions tbody tr").all_inner_texts())
