@@ -302,3 +302,22 @@ def test_graph_shows_map_counts_a_taken_branch_and_a_subworkflows_nodes(sandbox_
     assert status["n2"] == "2 inner: n0, n1"
     assert page.locator("svg.graph path.edge").count() == 1  # n1 → n2; the map stands alone
     page.close()
+
+
+def test_timeline_draws_each_retry_as_a_bar(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    flaky = task("tests.console_flaky", "import os\nif os.environ['FLYTE_ATTEMPT_NUMBER'] == '0':\n"
+                 "    fail('try again', recoverable=True)\nwrite({'o0': 1})", {}, {"o0": INT}, retries=2)
+    wf = workflow("tests.console_retried", {}, {"o0": INT}, [task_node("n0", flaky, {})], {"o0": promise("n0", "o0")})
+    client.register(flaky, wf, launch_plan(wf))
+    name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"))
+    assert client.wait(name)["closure"]["phase"] == "SUCCEEDED"
+    page = browser.new_page()
+    page.goto(execution_url(sandbox_server, name))
+    bars = page.locator("svg.timeline g.bar")
+    assert bars.locator("text.barlabel").all_text_contents() == ["n0 #1", "n0 #2"]
+    assert bars.nth(0).locator("rect.phase-FAILED").count() == 1
+    assert bars.nth(1).locator("rect.phase-SUCCEEDED").count() == 1
+    first, second = (bars.nth(i).locator("rect").bounding_box() for i in (0, 1))
+    assert second["x"] >= first["x"] + first["width"] - 1  # the retry starts after the first attempt ends
+    page.close()

@@ -192,7 +192,20 @@ def timeline_svg(key: Key, nodes: list[dict[str, Any]]) -> str:
             continue
         start = closure.started_at.ToNanoseconds() / 1e9
         end = start + closure.duration.ToNanoseconds() / 1e9 if closure.HasField("duration") else now
-        bars.append((start, max(end, start), row["node_id"], phase_name(closure.phase), row["parent_id"]))
+        phase = phase_name(closure.phase)
+        spans = row["extra"].get("attempts") or []
+        if len(spans) > 1 or (spans and row["extra"].get("attempt", 0) >= len(spans)):
+            # Retried: one bar per attempt; every attempt but the last failed, the last has the node's phase.
+            running = row["extra"].get("attempt", 0) >= len(spans)  # an attempt started and not yet ended
+            for number, (begun, ended) in enumerate(spans):
+                last = number == len(spans) - 1 and not running
+                bars.append((begun, max(ended, begun), f"{row['node_id']} #{number + 1}",
+                             phase if last else "FAILED", row["parent_id"], row["node_id"]))
+            if running:
+                bars.append((spans[-1][1], max(end, spans[-1][1]), f"{row['node_id']} #{len(spans) + 1}", phase,
+                             row["parent_id"], row["node_id"]))
+            continue
+        bars.append((start, max(end, start), row["node_id"], phase, row["parent_id"], row["node_id"]))
     if not bars:
         return ""
     bars.sort(key=lambda bar: (bar[0], bar[2]))
@@ -209,13 +222,13 @@ def timeline_svg(key: Key, nodes: list[dict[str, Any]]) -> str:
         x = LABEL_W + tick * (TIMELINE_W - 60) / 4
         parts.append(f'<line class="tick" x1="{x:.1f}" y1="{PAD - 6}" x2="{x:.1f}" y2="{height - 20}"/>'
                      f'<text class="ticklabel" x="{x:.1f}" y="{height - 6}">{seconds_text(span * tick / 4)}</text>')
-    for index, (start, end, node_id, phase, parent) in enumerate(bars):
+    for index, (start, end, name, phase, parent, node_id) in enumerate(bars):
         y = PAD + index * (BAR_H + 6)
         x = LABEL_W + (start - first) * scale
         w = max((end - start) * scale, 2)
-        label = ("  " if parent else "") + node_id
-        safe = html.escape(node_id)
-        parts.append(f'<g class="bar" data-node-id="{safe}"><title>{safe}: {phase}, '
+        label = ("  " if parent else "") + name
+        safe = html.escape(name)
+        parts.append(f'<g class="bar" data-node-id="{html.escape(node_id)}"><title>{safe}: {phase}, '
                      f'{seconds_text(end - start)}</title>'
                      f'<text class="barlabel" x="4" y="{y + 13}">{html.escape(_fit(label, 30))}</text>'
                      f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{BAR_H}" rx="3" class="phase-{phase}"/>'
