@@ -321,3 +321,30 @@ def test_timeline_draws_each_retry_as_a_bar(sandbox_server, browser):
     first, second = (bars.nth(i).locator("rect").bounding_box() for i in (0, 1))
     assert second["x"] >= first["x"] + first["width"] - 1  # the retry starts after the first attempt ends
     page.close()
+
+
+def test_registered_entities_versions_and_interfaces(sandbox_server):
+    client = Client(sandbox_server["url"])
+    wf, plan = add_plan()
+    client.register(ADD, wf, plan)
+    newer = dict(wf, id=dict(wf["id"], version="v2"))
+    newer["spec"]["template"]["id"] = newer["id"]
+    client.register(newer)
+    base = "/console/projects/flytesnacks/domains/development"
+    listing = client.get("/console/entities").text
+    assert "Workflows in flytesnacks/development" in listing and "Launch plans in flytesnacks/development" in listing
+    assert '/workflows/tests.console_launch">tests.console_launch</a></td><td>2</td>' in listing  # two versions
+    page = client.get(base + "/workflows/tests.console_launch")
+    assert page.status_code == 200
+    assert page.text.index(">v2</a>") < page.text.index(">v1</a>")  # newest first, and shown by default
+    assert 'aria-current="true" class="current">v2' in page.text
+    assert "<th>a</th><td><code>int</code>" in page.text and "<th>o0</th><td><code>int</code>" in page.text
+    assert "/launch_plans/tests.console_launch" in page.text
+    task_page = client.get(base + "/tasks/tests.add", params={"version": "v1"})
+    assert task_page.status_code == 200 and "<th>b</th><td><code>int</code>" in task_page.text
+    missing = client.get(base + "/launch_plans/tests.no_such_plan")
+    assert missing.status_code == 404 and "No launch plan named tests.no_such_plan in flytesnacks/development" in (
+        missing.text)
+    old = client.get(base + "/workflows/tests.console_launch", params={"version": "v9"})
+    assert old.status_code == 404 and "tests.console_launch has no version v9; choose one of the versions below" in (
+        old.text)
