@@ -33,7 +33,9 @@
     if (!typing) {
       try {
         const started = performance.now();
-        const response = await fetch(location.pathname + "?fragment=1", { headers: headers() });
+        const query = new URLSearchParams(location.search);  // a filtered list keeps its filters
+        query.set("fragment", "1");
+        const response = await fetch(location.pathname + "?" + query, { headers: headers() });
         if (response.status === 401) {
           sessionStorage.removeItem("flyrunToken");
           signInBox(r);
