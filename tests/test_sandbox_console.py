@@ -301,6 +301,7 @@ def test_graph_shows_map_counts_a_taken_branch_and_a_subworkflows_nodes(sandbox_
     assert status["n1"] == "branch took n1-small"
     assert status["n2"] == "2 inner: n0, n1"
     assert page.locator("svg.graph path.edge").count() == 1  # n1 → n2; the map stands alone
+    page.locator("svg.graph").screenshot(path=str(DOCS / "console-graph-shapes.png"))
     page.close()
 
 
