@@ -134,6 +134,10 @@ def test_graph_and_timeline_show_every_node(sandbox_server, browser):
     graph.locator("a.gnode[data-node-id=n3]").click()
     assert page.url.endswith("#node-n3")
     assert "o0: 21" in page.inner_text("tr#node-n3")  # (2²)² + (2² + 1)
+    # Keyboard: graph nodes are links, so Tab reaches them and Enter opens one.
+    graph.locator("a.gnode[data-node-id=n1]").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**#node-n1")
     page.close()
 
 
