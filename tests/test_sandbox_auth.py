@@ -80,6 +80,12 @@ def test_console_shows_nothing_without_a_token(secured):
     page = requests.get(f"{url}/console", timeout=10)
     assert page.status_code == 200 and 'data-auth="required"' in page.text and "<table" not in page.text
     assert requests.get(f"{url}/console?fragment=1", timeout=10).status_code == 401
+    # What is registered, and the launch form, are no more public than the executions.
+    for path in ("/console/entities", "/console/projects/flytesnacks/domains/development/launch_plans/x"):
+        page = requests.get(url + path, timeout=10)
+        assert page.status_code == 200 and 'data-auth="required"' in page.text and "<table" not in page.text
+        assert "form" not in page.text.split("<main>", 1)[1]
+        assert requests.get(url + path + "?fragment=1", timeout=10).status_code == 401
 
 
 @pytest.mark.slow

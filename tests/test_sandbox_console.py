@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import CHROMIUM_ARGS, chromium
 from sandbox_entities import (
@@ -10,14 +12,20 @@ from sandbox_entities import (
     SQUARE,
     Client,
     approve_workflow,
+    ident,
     integer,
     launch_plan,
     promise,
+    task,
     task_node,
     workflow,
+    workflow_template,
 )
 
 pytestmark = pytest.mark.slow
+# Screenshots go to docs/ only when asked (FLYRUN_UPDATE_SCREENSHOTS=1), so a test run leaves the checkout as it was.
+DOCS = (Path(__file__).resolve().parent.parent / "docs" if os.environ.get("FLYRUN_UPDATE_SCREENSHOTS") == "1"
+        else Path(tempfile.mkdtemp(prefix="flyrun-console-shots-")))
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +57,14 @@ def test_approve_in_the_console_finishes_the_run(sandbox_server, browser):
     page.goto(execution_url(sandbox_server, name))
     assert page.inner_text("#execution-phase") == "RUNNING"
     assert "Gate review (node n1) is waiting." in page.inner_text(".gates")
+    assert page.locator("a.gnode[data-node-id=n1] rect.phase-RUNNING").count() == 1
+    assert page.locator("a.gnode[data-node-id=n2] rect.phase-UNDEFINED").count() == 1  # not started yet
     page.click("button.approve")
     wait_for_phase(page, "SUCCEEDED")
     assert page.locator(".gates").count() == 0
+    # The graph and timeline are part of the polled fragment: they follow the run without a reload.
+    assert page.locator("svg.graph rect.phase-SUCCEEDED").count() == 3
+    assert page.locator("svg.timeline g.bar").count() == 3
     assert "o0: 17" in page.inner_text("table.nodes")  # 4² + 1, rendered from outputs.pb
     page.goto(sandbox_server["url"] + "/console")
     assert name in page.inner_text("table.executions")
@@ -77,3 +90,263 @@ def test_typed_form_for_wait_for_input(sandbox_server, browser):
     wait_for_phase(page, "SUCCEEDED")
     assert client.outputs(name)["o0"]["scalar"]["primitive"]["integer"] == "42"
     page.close()
+
+
+def diamond_workflow():
+    """n0 = square(x); n1 = square(n0); n2 = add(n0, 1); n3 = add(n1, n2): four nodes on three levels."""
+    return workflow("tests.console_diamond", {"x": INT}, {"o0": INT},
+                    [task_node("n0", SQUARE, {"x": promise("start-node", "x")}),
+                     task_node("n1", SQUARE, {"x": promise("n0", "o0")}),
+                     task_node("n2", ADD, {"a": promise("n0", "o0"), "b": integer(1)}),
+                     task_node("n3", ADD, {"a": promise("n1", "o0"), "b": promise("n2", "o0")})],
+                    {"o0": promise("n3", "o0")})
+
+
+def test_graph_and_timeline_show_every_node(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    wf = diamond_workflow()
+    client.register(SQUARE, ADD, wf, launch_plan(wf))
+    name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(2)})
+    client.wait(name)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(execution_url(sandbox_server, name))
+    wait_for_phase(page, "SUCCEEDED")
+    graph = page.locator("svg.graph")
+    assert graph.locator("a.gnode").count() == 4
+    assert sorted(graph.locator("a.gnode").evaluate_all("els => els.map(e => e.dataset.nodeId)")) == [
+        "n0", "n1", "n2", "n3"]
+    assert graph.locator("path.edge").count() == 4  # n0→n1, n0→n2, n1→n3, n2→n3
+    assert graph.locator("rect.phase-SUCCEEDED").count() == 4
+    # Laid out top to bottom by depth: n0 above n1 and n2 (side by side), which are above n3.
+    boxes = {n: graph.locator(f"a.gnode[data-node-id={n}] rect").bounding_box() for n in ("n0", "n1", "n2", "n3")}
+    assert boxes["n0"]["y"] < boxes["n1"]["y"] == boxes["n2"]["y"] < boxes["n3"]["y"]
+    assert boxes["n0"]["width"] > 100 and boxes["n0"]["height"] > 30  # drawn, not collapsed to nothing
+    shot = graph.screenshot(path=str(DOCS / "console-graph.png"))
+    assert _coloured_pixels(shot) > 2000  # an empty graph is a blank box: no phase-coloured pixels at all
+    timeline = page.locator("svg.timeline")
+    assert timeline.locator("g.bar rect").count() == 4
+    assert all(timeline.locator("g.bar rect").nth(i).bounding_box()["width"] >= 2 for i in range(4))
+    timeline.screenshot(path=str(DOCS / "console-timeline.png"))
+    # A node click opens its row: inputs, outputs (and error and log links when it has them).
+    graph.locator("a.gnode[data-node-id=n3]").click()
+    assert page.url.endswith("#node-n3")
+    assert "o0: 21" in page.inner_text("tr#node-n3")  # (2²)² + (2² + 1)
+    # Keyboard: graph nodes are links, so Tab reaches them and Enter opens one.
+    graph.locator("a.gnode[data-node-id=n1]").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**#node-n1")
+    page.close()
+
+
+
+def _coloured_pixels(png: bytes) -> int:
+    """Pixels of the phase-SUCCEEDED green (fill #d8f3df) in an 8-bit RGB(A) PNG screenshot (no imaging library)."""
+    import struct
+    import zlib
+
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width = height = channels = 0
+    data, offset = b"", 8
+    while offset < len(png):
+        length, kind = struct.unpack(">I4s", png[offset:offset + 8])
+        chunk = png[offset + 8:offset + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", chunk[:10])
+            assert depth == 8 and colour in (2, 6), (depth, colour)
+            channels = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            data += chunk
+        offset += 12 + length
+    raw, stride = zlib.decompress(data), width * channels
+    previous, count = bytearray(stride), 0
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        for x in range(stride):  # undo the PNG row filter
+            a = line[x - channels] if x >= channels else 0
+            b, c = previous[x], previous[x - channels] if x >= channels else 0
+            if kind == 1:
+                line[x] = (line[x] + a) & 255
+            elif kind == 2:
+                line[x] = (line[x] + b) & 255
+            elif kind == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        count += sum(1 for x in range(0, stride, channels) if line[x:x + 3] == b"\xd8\xf3\xdf")
+        previous = line
+    return count
+
+
+def add_plan():
+    """wf(a, b) = add(a, b); its launch plan defaults a to 5 and fixes b at 100."""
+    wf = workflow("tests.console_launch", {"a": INT, "b": INT}, {"o0": INT},
+                  [task_node("n0", ADD, {"a": promise("start-node", "a"), "b": promise("start-node", "b")})],
+                  {"o0": promise("n0", "o0")})
+    plan = launch_plan(wf, {"a": (INT, integer(5))})
+    plan["spec"]["fixed_inputs"] = {"literals": {"b": integer(100)}}
+    return wf, plan
+
+
+def test_launch_form_runs_a_workflow_end_to_end(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    wf, plan = add_plan()
+    client.register(ADD, wf, plan)
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    page.goto(sandbox_server["url"] + "/console/entities")
+    page.click("table.entities a:text-is('tests.console_launch') >> nth=0")
+    assert "/workflows/" in page.url or "/launch_plans/" in page.url
+    page.goto(sandbox_server["url"] + "/console/projects/flytesnacks/domains/development/launch_plans/"
+              "tests.console_launch")
+    assert page.input_value("form.launch [data-input=a]") == "5"  # the default, filled in
+    assert page.locator("form.launch input.fixed").get_attribute("readonly") is not None
+    assert page.input_value("form.launch input.fixed") == "100"
+    assert "int" in page.inner_text(".interface")
+    page.fill("form.launch [data-input=a]", "seven")
+    page.click("form.launch button[type=submit]")
+    assert page.inner_text(".launch-error") == "a: enter a whole number"
+    page.fill("form.launch [data-input=a]", "7")
+    assert page.locator(".launch-error").is_hidden()
+    page.locator("form.launch").screenshot(path=str(DOCS / "console-launch-form.png"))
+    page.click("form.launch button[type=submit]")
+    page.wait_for_url("**/executions/*", timeout=30000)
+    wait_for_phase(page, "SUCCEEDED")
+    name = page.url.rsplit("/", 1)[-1]
+    assert client.outputs(name)["o0"]["scalar"]["primitive"]["integer"] == "107"
+    # Relaunch: the same form, filled in with this execution's inputs.
+    page.click("a.relaunch")
+    assert page.input_value("form.launch [data-input=a]") == "7"
+    page.close()
+
+
+def test_launch_form_shows_the_servers_refusal(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    wf = workflow("tests.console_required", {"x": INT}, {"o0": INT},
+                  [task_node("n0", SQUARE, {"x": promise("start-node", "x")})], {"o0": promise("n0", "o0")})
+    client.register(SQUARE, wf, launch_plan(wf))
+    page = browser.new_page()
+    page.goto(sandbox_server["url"] + "/console/projects/flytesnacks/domains/development/launch_plans/"
+              "tests.console_required")
+    assert page.get_attribute("form.launch [data-input=x]", "required") is not None
+    page.click("form.launch button[type=submit]")  # the browser's own check stops an empty required field
+    assert page.locator(".launch-error").is_hidden()
+    page.close()
+
+
+def test_executions_list_filters_are_shareable_links(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    wf = diamond_workflow()
+    client.register(SQUARE, ADD, wf, launch_plan(wf))
+    done = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(3)})
+    client.wait(done)
+    other = approve_workflow("tests.console_filter_other")
+    client.register(SQUARE, ADD, other, launch_plan(other))
+    waiting = client.launch(dict(other["id"], resource_type="LAUNCH_PLAN"), {"x": integer(1)})
+    client.wait_for_node(waiting, "n1", "RUNNING")
+    page = browser.new_page()
+    page.goto(sandbox_server["url"] + "/console")
+    page.select_option("form.filters select[name=phase]", "SUCCEEDED")
+    page.fill("form.filters input[name=workflow]", "diamond")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**/console?phase=SUCCEEDED&workflow=diamond&since=")
+    table = page.inner_text("table.executions")
+    assert done in table and waiting not in table
+    assert all("tests.console_diamond" in row for row in page.locator("table.executions tbody tr").all_inner_texts())
+    shared = browser.new_page()  # the link alone gives the same view
+    shared.goto(sandbox_server["url"] + "/console?phase=RUNNING&workflow=FILTER_OTHER")
+    assert waiting in shared.inner_text("table.executions") and done not in shared.inner_text("table.executions")
+    assert shared.input_value("form.filters input[name=workflow]") == "FILTER_OTHER"
+    shared.goto(sandbox_server["url"] + "/console?phase=done")
+    assert "Unknown phase 'DONE': use one of" in shared.inner_text("main")
+    shared.goto(sandbox_server["url"] + "/console?workflow=no-such-workflow")
+    assert "No executions match these filters." in shared.inner_text("main")
+    client.signal(waiting, "review", {"scalar": {"primitive": {"boolean": True}}})
+    page.close()
+    shared.close()
+
+
+def test_graph_shows_map_counts_a_taken_branch_and_a_subworkflows_nodes(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    list_int = {"collection_type": INT}
+    scale = task("tests.console_scale", "if inputs['x'] < 0: fail('negative item')\nwrite({'o0': inputs['x'] * 2})",
+                 {"x": INT}, {"o0": INT})
+    bindings = [{"var": "x", "binding": promise("start-node", "xs")}]
+    mapped = {"id": "n0", "metadata": {"name": "scale"}, "inputs": bindings, "array_node": {
+        "node": {"id": "n0", "metadata": {"name": "scale"}, "inputs": bindings,
+                 "task_node": {"reference_id": scale["id"]}}, "min_success_ratio": 0.5, "parallelism": 4}}
+    condition = {"comparison": {"operator": "GT", "left_value": {"var": "x"},
+                                "right_value": {"primitive": {"integer": "5"}}}}
+    branch = {"id": "n1", "metadata": {"name": "pick"}, "inputs": [{"var": "x", "binding": promise("start-node", "x")}],
+              "branch_node": {"if_else": {"case": {"condition": condition, "then_node": task_node(
+                  "n1-big", SQUARE, {"x": promise("start-node", "x")})}, "else_node": task_node(
+                  "n1-small", ADD, {"a": promise("start-node", "x"), "b": integer(1000)})}}}
+    sub_id = ident("WORKFLOW", "tests.console_sub")
+    sub = workflow_template(sub_id, {"x": INT}, {"o0": INT},
+                            [task_node("n0", SQUARE, {"x": promise("start-node", "x")}),
+                             task_node("n1", SQUARE, {"x": promise("n0", "o0")})], {"o0": promise("n1", "o0")})
+    nested = {"id": "n2", "metadata": {"name": "sub"}, "inputs": [{"var": "x", "binding": promise("n1", "o0")}],
+              "workflow_node": {"sub_workflow_ref": sub_id}}
+    wf = workflow("tests.console_shapes", {"xs": list_int, "x": INT}, {"o0": INT}, [mapped, branch, nested],
+                  {"o0": promise("n2", "o0")}, sub_workflows=[sub])
+    client.register(SQUARE, ADD, scale, wf, launch_plan(wf))
+    xs = {"collection": {"literals": [integer(i) for i in (1, 2, -1, 4)]}}
+    name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"xs": xs, "x": integer(3)})
+    client.wait(name)
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    page.goto(execution_url(sandbox_server, name))
+    wait_for_phase(page, "SUCCEEDED")
+    status = {n: page.text_content(f"a.gnode[data-node-id={n}] text.gstatus") for n in ("n0", "n1", "n2")}
+    assert status["n0"] == "3 ok · 1 failed · 0 running"
+    assert status["n1"] == "branch took n1-small"
+    assert status["n2"] == "2 inner: n0, n1"
+    assert page.locator("svg.graph path.edge").count() == 1  # n1 → n2; the map stands alone
+    page.locator("svg.graph").screenshot(path=str(DOCS / "console-graph-shapes.png"))
+    page.close()
+
+
+def test_timeline_draws_each_retry_as_a_bar(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    flaky = task("tests.console_flaky", "import os\nif os.environ['FLYTE_ATTEMPT_NUMBER'] == '0':\n"
+                 "    fail('try again', recoverable=True)\nwrite({'o0': 1})", {}, {"o0": INT}, retries=2)
+    wf = workflow("tests.console_retried", {}, {"o0": INT}, [task_node("n0", flaky, {})], {"o0": promise("n0", "o0")})
+    client.register(flaky, wf, launch_plan(wf))
+    name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"))
+    assert client.wait(name)["closure"]["phase"] == "SUCCEEDED"
+    page = browser.new_page()
+    page.goto(execution_url(sandbox_server, name))
+    bars = page.locator("svg.timeline g.bar")
+    assert bars.locator("text.barlabel").all_text_contents() == ["n0 #1", "n0 #2"]
+    assert bars.nth(0).locator("rect.phase-FAILED").count() == 1
+    assert bars.nth(1).locator("rect.phase-SUCCEEDED").count() == 1
+    first, second = (bars.nth(i).locator("rect").bounding_box() for i in (0, 1))
+    assert second["x"] >= first["x"] + first["width"] - 1  # the retry starts after the first attempt ends
+    page.close()
+
+
+def test_registered_entities_versions_and_interfaces(sandbox_server):
+    client = Client(sandbox_server["url"])
+    wf, plan = add_plan()
+    client.register(ADD, wf, plan)
+    newer = dict(wf, id=dict(wf["id"], version="v2"))
+    newer["spec"]["template"]["id"] = newer["id"]
+    client.register(newer)
+    base = "/console/projects/flytesnacks/domains/development"
+    listing = client.get("/console/entities").text
+    assert "Workflows in flytesnacks/development" in listing and "Launch plans in flytesnacks/development" in listing
+    assert '/workflows/tests.console_launch">tests.console_launch</a></td><td>2</td>' in listing  # two versions
+    page = client.get(base + "/workflows/tests.console_launch")
+    assert page.status_code == 200
+    assert page.text.index(">v2</a>") < page.text.index(">v1</a>")  # newest first, and shown by default
+    assert 'aria-current="true" class="current">v2' in page.text
+    assert "<th>a</th><td><code>int</code>" in page.text and "<th>o0</th><td><code>int</code>" in page.text
+    assert "/launch_plans/tests.console_launch" in page.text
+    task_page = client.get(base + "/tasks/tests.add", params={"version": "v1"})
+    assert task_page.status_code == 200 and "<th>b</th><td><code>int</code>" in task_page.text
+    missing = client.get(base + "/launch_plans/tests.no_such_plan")
+    assert missing.status_code == 404 and "No launch plan named tests.no_such_plan in flytesnacks/development" in (
+        missing.text)
+    old = client.get(base + "/workflows/tests.console_launch", params={"version": "v9"})
+    assert old.status_code == 404 and "tests.console_launch has no version v9; choose one of the versions below" in (
+        old.text)

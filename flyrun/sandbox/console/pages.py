@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from flyrun.sandbox.admin.wire import load
-from flyrun.sandbox.console.view import duration_text, literal_map_rows, phase_name, time_text
+from flyrun.sandbox.console import entities
+from flyrun.sandbox.console.graph import graph_svg, timeline_svg
+from flyrun.sandbox.console.view import decoded_nodes, duration_text, literal_map_rows, phase_name, time_text
 from flyrun.sandbox.engine.records import WF_FINAL
 from flyrun.sandbox.services import Services
 from flyrun.sandbox.state.store import Key
@@ -47,7 +49,7 @@ def handle(sb: Services, endpoint: str, request: Any, values: Mapping[str, Any],
         return _log(sb, Key(values["project"], values["domain"], values["name"]), values["node"])
     if endpoint == "console_deck":
         return _deck(sb, Key(values["project"], values["domain"], values["name"]), values["node"])
-    body, status = _body(sb, endpoint, values)
+    body, status = _body(sb, endpoint, values, request.args)
     if fragment:
         return Response(body, status=status, content_type="text/html; charset=utf-8")
     return _page(title, f'<div id="{region}">{body}</div>', status=status)
@@ -58,16 +60,21 @@ def _title(endpoint: str, values: Mapping[str, Any]) -> tuple[str, str]:
         return "Executions", "content"
     if endpoint == "console_list":
         return f"Executions in {values['project']}/{values['domain']}", "content"
+    if endpoint == "console_entities":
+        return "Registered", "content"
+    if endpoint == "console_entity":
+        kind = values["kind"][:-1].replace("_", " ")
+        return f"{kind[0].upper()}{kind[1:]} {values['name']}", "content"
     return f"Execution {values.get('name', '')}", "execution"
 
 
-def _body(sb: Services, endpoint: str, values: Mapping[str, Any]) -> tuple[str, int]:
-    if endpoint == "console_home":
-        return _executions_table(sb.store.recent_executions(100)), 200
-    if endpoint == "console_list":
-        rows = [r for r in sb.store.recent_executions(500)
-                if (r["project"], r["domain"]) == (values["project"], values["domain"])]
-        return _executions_table(rows), 200
+def _body(sb: Services, endpoint: str, values: Mapping[str, Any], args: Mapping[str, str]) -> tuple[str, int]:
+    if endpoint in ("console_home", "console_list"):
+        return _executions_page(sb, values, args)
+    if endpoint == "console_entities":
+        return entities.entities_page(sb)
+    if endpoint == "console_entity":
+        return entities.entity_page(sb, values, args)
     key = Key(values["project"], values["domain"], values["name"])
     row = sb.store.execution(key)
     if row is None:
@@ -93,21 +100,100 @@ def _page(title: str, body: str, status: int = 200) -> Any:
     document = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} · flyrun sandbox</title>
 <link rel="stylesheet" href="/console/static/console.css"></head>
-<body><header><a href="/console">flyrun sandbox</a> · <a href="/console">Executions</a></header>
+<body><header><a href="/console">flyrun sandbox</a> · <a href="/console">Executions</a>
+ · <a href="/console/entities">Registered</a></header>
 <main><h1>{html.escape(title)}</h1>{body}</main>
 <script src="/console/static/console.js"></script></body></html>"""
     return Response(document, status=status, content_type="text/html; charset=utf-8")
 
 
-def _executions_table(rows: list[Any]) -> str:
+def _executions_page(sb: Services, values: Mapping[str, Any], args: Mapping[str, str]) -> tuple[str, int]:
+    """The executions list, filtered by phase, workflow (launch plan) name and start date, a page at a time.
+
+    The filter form is a GET form, so a filtered view (and each of its pages) is a link that can be shared.
+    """
+    import datetime
+
+    from flyteidl.core import execution_pb2 as core
+
+    phases = core.WorkflowExecution.Phase
+    phase = args.get("phase", "").strip().upper()
+    workflow = args.get("workflow", "").strip()
+    since = args.get("since", "").strip()
+    form = _filter_form(phase, workflow, since)
+    if phase and phase not in phases.keys():
+        known = ", ".join(phases.keys())
+        return (f'<p class="error">Unknown phase {html.escape(phase)!r}: use one of {html.escape(known)}, '
+                f"or leave it empty.</p>{form}", 400)
+    try:
+        after = datetime.datetime.strptime(since, "%Y-%m-%d").timestamp() if since else None
+    except ValueError:
+        return (f'<p class="error">Cannot read the date {html.escape(since)!r}: write it as YYYY-MM-DD, or leave it '
+                f"empty.</p>{form}", 400)
+    number = args.get("page", "1")
+    if not number.isdigit() or int(number) < 1:
+        return f'<p class="error">page must be a whole number from 1, not {html.escape(number)!r}.</p>{form}', 400
+    page = int(number)
+    filtered = bool(phase or workflow or since)
+    # Unfiltered, only as many rows as this page and the "Older" link need.
+    wanted = _MAX_SEARCHED if filtered or "project" in values else min(page * _MAX_LISTED + 1, _MAX_SEARCHED)
+    rows = sb.store.recent_executions(wanted)
+    if "project" in values:
+        rows = [r for r in rows if (r["project"], r["domain"]) == (values["project"], values["domain"])]
+    if phase:
+        rows = [r for r in rows if r["phase"] == phases.Value(phase)]
+    if after is not None:
+        rows = [r for r in rows if r["created_at"] >= after]
+    if workflow:
+        rows = [r for r in rows if workflow.lower() in _launched(r).spec.launch_plan.name.lower()]
+    shown = rows[(page - 1) * _MAX_LISTED:page * _MAX_LISTED]
+    pager = []
+    if page > 1:
+        pager.append(f'<a rel="prev" href="{html.escape(_page_link(args, page - 1))}">Newer</a>')
+    if len(rows) > page * _MAX_LISTED:
+        pager.append(f'<a rel="next" href="{html.escape(_page_link(args, page + 1))}">Older</a>')
+    nav = f'<nav class="pager">{" · ".join(pager)}</nav>' if pager else ""
+    return form + _executions_table(shown, filtered) + nav, 200
+
+
+_MAX_LISTED, _MAX_SEARCHED = 100, 5000  # a page; and the most recent executions a filter searches
+
+
+def _launched(row: Any) -> Any:
     from flyteidl.admin import execution_pb2
 
+    return load(execution_pb2.Execution(), row["body"])
+
+
+def _page_link(args: Mapping[str, str], page: int) -> str:
+    from urllib.parse import urlencode
+
+    query = {name: args[name] for name in ("phase", "workflow", "since") if args.get(name)}
+    return "?" + urlencode({**query, "page": page})
+
+
+def _filter_form(phase: str, workflow: str, since: str) -> str:
+    from flyteidl.core import execution_pb2 as core
+
+    options = ['<option value="">any phase</option>'] + [
+        f'<option{" selected" if name == phase else ""}>{name}</option>'
+        for name in core.WorkflowExecution.Phase.keys() if name != "UNDEFINED"]
+    return ('<form class="filters" method="get"><label>Phase <select name="phase">' + "".join(options) +
+            '</select></label><label>Workflow name contains <input name="workflow" value="'
+            f'{html.escape(workflow)}"></label><label>Created on or after <input name="since" type="date" '
+            f'value="{html.escape(since)}"></label><button type="submit">Filter</button>'
+            '<a href="?">Clear</a></form>')
+
+
+def _executions_table(rows: list[Any], filtered: bool = False) -> str:
     if not rows:
+        if filtered:
+            return '<p class="empty">No executions match these filters.</p>'
         return "<p>No executions yet. Start one with <code>flyrun run --remote FILE WORKFLOW</code>.</p>"
     lines = ['<table class="executions"><thead><tr><th>Execution</th><th>Project/domain</th><th>Launched</th>'
              "<th>Phase</th><th>Created</th><th>Duration</th></tr></thead><tbody>"]
     for row in rows:
-        execution = load(execution_pb2.Execution(), row["body"])
+        execution = _launched(row)
         link = f"/console/projects/{row['project']}/domains/{row['domain']}/executions/{row['name']}"
         phase = phase_name(execution.closure.phase, workflow=True)
         lines.append(f'<tr><td><a href="{html.escape(link)}">{html.escape(row["name"])}</a></td>'
@@ -141,9 +227,18 @@ def execution_fragment(sb: Services, key: Key, row: Any) -> str:
         parts.append(f'<p class="error">Terminated: {html.escape(closure.abort_metadata.cause)}</p>')
     if not final:
         parts.append('<button class="terminate" type="button">Terminate</button>')
+    plan_id = execution.spec.launch_plan
+    if plan_id.resource_type == entities.LAUNCH_PLAN:
+        from urllib.parse import quote
+
+        link = entities.entity_link(key.project, key.domain, entities.LAUNCH_PLAN, plan_id.name, plan_id.version)
+        parts.append(f' <a class="relaunch" href="{html.escape(link)}&amp;relaunch={quote(key.name)}">Relaunch '
+                     "with these inputs</a>")
     parts.append("</section>")
-    nodes = sb.store.all_nodes(key)
+    nodes = decoded_nodes(sb.store.all_nodes(key))
     parts.append(_gates(nodes))
+    parts.append(graph_svg(row["plan"], nodes))
+    parts.append(timeline_svg(key, nodes))
     parts.append(_io_section("Inputs", row["inputs"], None))
     if closure.outputs.uri:
         parts.append(_io_section("Outputs", None, closure.outputs.uri))
@@ -173,8 +268,7 @@ def _gates(nodes: list[Any]) -> str:
 
     cards = []
     for row in nodes:
-        extra = json.loads(row["extra"])
-        gate = extra.get("gate")
+        gate = row["extra"].get("gate")
         if row["phase"] != RUNNING or not gate:
             continue
         signal_id = html.escape(gate["signal_id"])
@@ -217,7 +311,10 @@ def _node_rows(key: Key, children: dict[str | None, list[Any]], parent: str | No
     rows = children.get(parent, [])
     if parent is not None:  # a parent's children in id order: array items by index, not by start time
         rows = sorted(rows, key=lambda r: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", r["node_id"])])
-    shown = rows if len(rows) <= _MAX_ITEMS_SHOWN else [r for r in rows if r["phase"] != 3][:_MAX_ITEMS_SHOWN]
+    # Every node of the workflow itself has a row (the graph links to it); a map's items are capped.
+    shown = rows
+    if parent is not None and len(rows) > _MAX_ITEMS_SHOWN:
+        shown = [r for r in rows if r["phase"] != 3][:_MAX_ITEMS_SHOWN]
     for row in shown:
         lines.append(node_row(key, row, depth))
         _node_rows(key, children, row["node_id"], depth + 1, lines)

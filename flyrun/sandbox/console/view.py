@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import time
@@ -15,6 +16,7 @@ from flyrun.sandbox.state.store import Key
 _MAX_TEXT = 300
 
 
+@functools.lru_cache(maxsize=64)
 def phase_name(number: int, workflow: bool = False) -> str:
     from flyteidl.core import execution_pb2
 
@@ -65,11 +67,18 @@ def _map_cell(path: str) -> str:
                        for name, text in literal_map_rows(literals))
 
 
-def node_row(key: Key, row: Any, depth: int) -> str:
+def decoded_nodes(rows: list[Any]) -> list[dict[str, Any]]:
+    """Node rows with their message and extra parsed once per page (graph, timeline and table all read them)."""
     from flyteidl.admin import node_execution_pb2
 
-    node = load(node_execution_pb2.NodeExecution(), row["body"])
-    extra = json.loads(row["extra"])
+    return [{"node_id": row["node_id"], "parent_id": row["parent_id"], "phase": row["phase"],
+             "node": load(node_execution_pb2.NodeExecution(), row["body"]), "extra": json.loads(row["extra"])}
+            for row in rows]
+
+
+def node_row(key: Key, row: dict[str, Any], depth: int) -> str:
+    """A row of the node table, for a node from ``decoded_nodes``."""
+    node, extra = row["node"], row["extra"]
     closure = node.closure
     phase = phase_name(closure.phase)
     kind = (extra.get("kind") or "").replace("_node", "")
@@ -80,7 +89,8 @@ def node_row(key: Key, row: Any, depth: int) -> str:
     if extra.get("attempt"):
         kind += f" · attempt {extra['attempt'] + 1}"
     name = extra.get("name") or node.metadata.spec_node_id
-    label = html.escape(node.id.node_id) + (f" <small>{html.escape(name)}</small>" if name else "")
+    node_id = html.escape(node.id.node_id)
+    label = node_id + (f" <small>{html.escape(name)}</small>" if name else "")
     if extra.get("log"):
         link = (f"/console/projects/{key.project}/domains/{key.domain}/executions/{key.name}/nodes/"
                 f"{node.id.node_id}/log")
@@ -92,7 +102,8 @@ def node_row(key: Key, row: Any, depth: int) -> str:
     error = f'<pre class="error">{html.escape(closure.error.message[-2000:])}</pre>' if closure.HasField(
         "error") else ""
     output = _map_cell(closure.output_uri) if closure.output_uri else ""
-    return (f'<tr class="depth-{depth}" data-node-id="{html.escape(node.id.node_id)}"><td>{label}</td>'
+    anchor = f' id="node-{node_id}"' if depth == 0 else ""  # the graph's nodes link here
+    return (f'<tr class="depth-{depth}"{anchor} data-node-id="{node_id}"><td>{label}</td>'
             f"<td>{html.escape(kind)}</td><td><span class=\"phase phase-{phase}\">{phase}</span></td>"
             f"<td>{time_text(closure.started_at)}</td><td>{duration_text(closure)}</td>"
             f"<td>{_map_cell(node.input_uri)}</td><td>{output}</td><td>{error}</td></tr>")

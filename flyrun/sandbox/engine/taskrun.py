@@ -174,6 +174,7 @@ def run_task(ctx: RunContext, record: NodeRecord, node: Any, task: Any, inputs: 
             _back_off(limits.backoff(number), scope, deadline)
         attempt = Attempt(ctx, record.node_id, node_dir, number)
         record.note(attempt=number, log=str(attempt.log_path))
+        began = time.time()
         try:
             return _run_attempt(ctx, task, inputs, attempt, scope, deadline)
         except _Retryable as retryable:
@@ -182,6 +183,8 @@ def run_task(ctx: RunContext, record: NodeRecord, node: Any, task: Any, inputs: 
                 break
         finally:
             _note_deck(record, attempt)
+            # Each attempt's span, so the console's timeline draws a retry as a bar of its own.
+            record.note(attempts=[*record.extra.get("attempts", []), [round(began, 3), round(time.time(), 3)]])
     assert failure is not None
     raise failure
 

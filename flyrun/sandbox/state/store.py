@@ -132,6 +132,17 @@ class Store:
                  Filter("domain", "=", domain), *filters]
         return self._select("entities", where, page)
 
+    def entity_names(self) -> list[sqlite3.Row]:
+        """Every registered name: its type, project, domain, version count and newest registration."""
+        return self._rows("SELECT resource_type, project, domain, name, COUNT(*) AS versions, "
+                          "MAX(created_at) AS newest FROM entities GROUP BY resource_type, project, domain, name "
+                          "ORDER BY project, domain, resource_type DESC, name")
+
+    def entity_versions(self, resource_type: int, project: str, domain: str, name: str) -> list[sqlite3.Row]:
+        """An entity's versions, newest first."""
+        return self._rows("SELECT * FROM entities WHERE resource_type=? AND project=? AND domain=? AND name=? "
+                          "ORDER BY created_at DESC, version DESC", (resource_type, project, domain, name))
+
     def update_entity(self, resource_type: int, key: Key, body: bytes, state: int) -> None:
         self._write("UPDATE entities SET body=?, state=?, updated_at=? WHERE resource_type=? AND project=? "
                     "AND domain=? AND name=? AND version=?", (body, state, time.time(), resource_type, *key))

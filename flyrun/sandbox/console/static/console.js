@@ -3,6 +3,7 @@
   "use strict";
 
   let timer = null;
+  let delay = 1000;  // grows with the page's cost: a 1,000-node run is not re-fetched every second
 
   function root() { return document.getElementById("execution") || document.getElementById("content"); }
   function summary() { const r = root(); return r ? r.querySelector(".summary") : null; }
@@ -21,7 +22,7 @@
   function schedule() {
     const s = summary();
     if (s && s.dataset.final !== "true") {
-      timer = setTimeout(refresh, 1000);
+      timer = setTimeout(refresh, delay);
     }
   }
 
@@ -31,15 +32,26 @@
     const typing = document.activeElement && document.activeElement.closest(".signal-form");
     if (!typing) {
       try {
-        const response = await fetch(location.pathname + "?fragment=1", { headers: headers() });
+        const started = performance.now();
+        const query = new URLSearchParams(location.search);  // a filtered list keeps its filters
+        query.set("fragment", "1");
+        const response = await fetch(location.pathname + "?" + query, { headers: headers() });
         if (response.status === 401) {
           sessionStorage.removeItem("flyrunToken");
           signInBox(r);
           return;
         }
         if (response.ok || response.status === 404) {
-          r.innerHTML = await response.text();
+          const text = await response.text();
+          delay = Math.min(10000, Math.max(1000, 10 * (performance.now() - started)));
+          // Keyboard users keep their place: the graph node (or link) that had focus gets it back.
+          const focused = document.activeElement && document.activeElement.closest("[data-node-id]");
+          r.innerHTML = text;
           delete r.dataset.auth;
+          if (focused) {
+            const again = r.querySelector(focused.tagName + '[data-node-id="' + CSS.escape(focused.dataset.nodeId) + '"]');
+            if (again && again.focus) { again.focus(); }
+          }
         }
       } catch (error) { /* the server may be restarting; try again */ }
     }
@@ -147,7 +159,58 @@
     }
   });
 
+  // -- the launch form: its fields become the inputs of POST /api/v1/executions, the API every client uses ------
+  async function launch(form) {
+    const box = form.querySelector(".launch-error");
+    const literals = {};
+    for (const field of form.querySelectorAll("[data-input]")) {
+      const text = field.value;
+      if (text.trim() === "") {
+        if (field.required) { return showLaunchError(box, field.dataset.input + ": enter a value"); }
+        continue;  // left empty: the launch plan's default, if it has one (the server says if it has none)
+      }
+      try {
+        literals[field.dataset.input] = literalFor(JSON.parse(field.dataset.type), text);
+      } catch (error) {
+        return showLaunchError(box, field.dataset.input + ": " + error.message);
+      }
+    }
+    const plan = JSON.parse(form.dataset.launchPlan);
+    form.querySelector("button[type=submit]").disabled = true;
+    try {
+      const response = await fetch("/api/v1/executions", {
+        method: "POST", headers: headers({ "Content-Type": "application/json" }),
+        body: JSON.stringify({ project: plan.project, domain: plan.domain, spec: { launch_plan: plan },
+          inputs: { literals: literals } }),
+      });
+      const answer = await response.json();
+      if (!response.ok) { throw new Error(answer.message || response.statusText); }
+      const id = answer.id;
+      location.assign("/console/projects/" + [id.project, "domains", id.domain, "executions", id.name]
+        .map(encodeURIComponent).join("/"));
+    } catch (error) {
+      showLaunchError(box, error.message);
+      form.querySelector("button[type=submit]").disabled = false;
+    }
+  }
+
+  document.addEventListener("input", function (event) {
+    const form = event.target.closest("form.launch");
+    if (form) { form.querySelector(".launch-error").hidden = true; }  // a corrected field: the old message goes
+  });
+
+  function showLaunchError(box, message) {
+    box.textContent = message;
+    box.hidden = false;
+  }
+
   document.addEventListener("submit", function (event) {
+    const launchForm = event.target.closest("form.launch");
+    if (launchForm) {
+      event.preventDefault();
+      launch(launchForm);
+      return;
+    }
     const form = event.target.closest(".signal-form");
     if (!form) { return; }
     event.preventDefault();
