@@ -4,8 +4,9 @@ Every run starts the same way: items run here, one after another, on the calling
 are finished before the probe ends, and pay nothing for parallelism. If items are still left after ``PROBE_SECONDS``,
 what the probe saw decides:
 
-- mostly CPU time, and enough work left to pay for starting processes: worker processes (fresh interpreters
-  that find the task by module and name, see ``flyrun.local.map_worker``) pull batches of items, sized to about
+- mostly CPU time, and enough work left to pay for starting processes: worker processes (forks of a warm zygote
+  made when the map began, or fresh interpreters that find the task by module and name where forking is not used;
+  see ``flyrun.local.zygote`` and ``flyrun.local.map_worker``) pull batches of items, sized to about
   ``BATCH_SECONDS`` of work, from the same queue as this thread, which keeps running items too. Lanes in total:
   ``concurrency``, else the number of CPUs.
 - mostly waiting (I/O, sleeps): threads pull items from the queue. Lanes: ``concurrency``, else min(32, CPUs + 4).
@@ -56,6 +57,8 @@ class MapRun:
         self.workers: list[Any] = []
         self.closed = False
         self.mode = "in-process"
+        self.zygote: Any = None
+        self.no_zygote = ""  # why workers would be fresh interpreters, said with -v
 
     # -- the queue -----------------------------------------------------------------------------
     def take(self, count: int = 1) -> list[int]:
@@ -173,9 +176,15 @@ class MapRun:
 
         cache_dir = self.cache_dir() if self.map_task.task.metadata.cache else None
         spec = worker_spec(self.context, self.map_task.task, cache_dir)
-        self.mode = f"{count} worker process{'es' * (count > 1)} and this one, batches of {batch_size}"
+        how = "forked from a warm zygote" if self.zygote is not None else f"fresh interpreters: {self.no_zygote}"
+        self.mode = f"{count} worker process{'es' * (count > 1)} and this one, batches of {batch_size}, {how}"
         for _ in range(count):
-            worker = Worker(spec)
+            try:
+                worker = Worker(spec, self.zygote)
+            except (OSError, EOFError) as exc:  # the zygote is gone: this process runs the items
+                self.notify_once(f"map task {self.map_task.name}: a worker process could not start ({exc}); "
+                                 "running the items here")
+                return
             with self.lock:
                 closed = self.closed
                 if not closed:
@@ -192,6 +201,22 @@ class MapRun:
             workers = list(self.workers)
         for worker in workers:
             worker.close(kill=interrupted)
+        if self.zygote is not None:
+            self.zygote.close()
+
+    def start_zygote(self) -> None:
+        """Fork the warm zygote now, while this process is single-threaded, if worker processes may be wanted."""
+        from flyrun.local import zygote
+
+        if (os.cpu_count() or 1) < 2 or not self._importable():
+            return
+        self.no_zygote = zygote.unavailable() or ""
+        if self.no_zygote:
+            return
+        try:
+            self.zygote = zygote.Zygote()
+        except OSError as exc:
+            self.no_zygote = f"the zygote could not be forked ({exc})"
 
 
 def _limit(concurrency: int | None, default: int) -> int:
@@ -221,6 +246,7 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
     if map_task.concurrency != 1 and len(items) > 1:
         # Lanes that wait on workers need the GIL back quickly while this thread runs Python code.
         sys.setswitchinterval(SWITCH_INTERVAL)
+        run.start_zygote()
         timer.start()
     try:
         run.run_here()
