@@ -105,7 +105,17 @@ seen["after_pid"] = after.process.pid
 after.close()
 seen["zygote"] = z.pid
 z.close()
-seen["zygote_gone"] = not os.path.exists(f"/proc/{z.pid}")
+import time
+def ended(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"  # ended, not yet reaped
+    except OSError:
+        return True
+deadline = time.monotonic() + 10
+while not ended(z.pid) and time.monotonic() < deadline:
+    time.sleep(0.01)
+seen["zygote_gone"] = ended(z.pid)
 print(json.dumps(seen))
 '''
 
