@@ -202,7 +202,7 @@ class MapRun:
         for worker in workers:
             worker.close(kill=interrupted)
         if self.zygote is not None:
-            self.zygote.close()
+            self.zygote.close(wait=interrupted)
 
     def start_zygote(self) -> None:
         """Fork the warm zygote now, while this process is single-threaded, if worker processes may be wanted."""
@@ -238,15 +238,16 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
     run = MapRun(map_task, items, allowed_failures, context, cache_dir)
     if not items:
         return []
-    busy = busy_clock(threading.get_native_id())
-    started, busy_started = time.perf_counter(), busy()
-    timer = threading.Timer(PROBE_SECONDS, _probe_done, (run, started, busy, busy_started))
-    timer.daemon = True
+    started = time.perf_counter()
     switch_interval = sys.getswitchinterval()
+    timer = None
     if map_task.concurrency != 1 and len(items) > 1:
         # Lanes that wait on workers need the GIL back quickly while this thread runs Python code.
         sys.setswitchinterval(SWITCH_INTERVAL)
         run.start_zygote()
+        busy = busy_clock(threading.get_native_id())  # the probe starts after the fork: it times items only
+        timer = threading.Timer(PROBE_SECONDS, _probe_done, (run, time.perf_counter(), busy, busy()))
+        timer.daemon = True
         timer.start()
     try:
         run.run_here()
@@ -256,7 +257,8 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
         run.close(interrupted=True)
         raise
     finally:
-        timer.cancel()
+        if timer is not None:
+            timer.cancel()
         sys.setswitchinterval(switch_interval)
     run.close()
     for message, count in run.notices.items():

@@ -97,25 +97,37 @@ class Zygote:
     def wait(self, pid: int, timeout: float | None) -> int | None:
         return self._ask(("wait", pid, timeout))
 
-    def close(self) -> None:
-        """End the zygote. It is reaped later, not waited for here: a map of small items that never used it
-        would otherwise pay for a scheduler round on a busy machine (about 10 ms)."""
+    def close(self, wait: bool = False) -> None:
+        """End the zygote. Unless ``wait``, it is reaped later (at the latest when flyrun exits), not waited for
+        here: a map of small items that never used it would otherwise pay a scheduler round on a busy machine
+        (about 10 ms)."""
         self.socket.close()
+        if not _unreaped:
+            import atexit
+
+            atexit.register(_reap, 2.0)
         _unreaped.append(self.pid)
-        _reap()
+        _reap(2.0 if wait else 0)
 
 
-_unreaped: list[int] = []  # ended zygotes not yet reaped (zombies until then; init reaps them if we exit first)
+_unreaped: list[int] = []  # ended zygotes not yet reaped: zombies until then
 
 
-def _reap() -> None:
+def _reap(timeout: float = 0) -> None:
+    """Reap ended zygotes, waiting up to ``timeout`` for them to end (they do within milliseconds of EOF)."""
+    deadline = time.monotonic() + timeout
     for pid in list(_unreaped):
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        if done:
-            _unreaped.remove(pid)
+        while True:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                _unreaped.remove(pid)
+                break
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.002)
 
 
 class ForkedProcess:
