@@ -32,6 +32,7 @@ from flyrun.sdk.map import ItemFailure, MapTask
 
 PROBE_SECONDS = 0.02  # run items here for this long before deciding anything
 CPU_BOUND_SHARE = 0.5  # share of the probe spent on (or queued for) a CPU; items that wait score under 0.1
+PROCESS_ITEM_FLOOR = 0.001  # seconds an item must take (as measured by the probe) to be worth sending to a worker
 PROCESSES_PAY_AFTER = 0.25  # seconds of work left, above which starting worker processes pays (~0.1 s cold)
 THREADS_PAY_AFTER = 0.01
 BATCH_SECONDS = 0.05  # work sent to a worker process in one message
@@ -146,14 +147,19 @@ class MapRun:
         per_item = elapsed / max(self.done_here, 1)
         left = len(self.pending)
         work_left = per_item * left
-        heavy = self.done_here == 0 or work_left >= PROCESSES_PAY_AFTER  # an item outlasting the probe is heavy
+        # An item outlasting the probe is heavy. Items under PROCESS_ITEM_FLOOR cost about what passing them to a
+        # worker and back costs, and while the zygote lives each looks up to twice its size (the pages this process
+        # writes since the fork are copied first), so a map of small items stays here.
+        heavy = self.done_here == 0 or (work_left >= PROCESSES_PAY_AFTER and per_item >= PROCESS_ITEM_FLOOR)
         if cpu_share >= CPU_BOUND_SHARE:
             lanes = _limit(self.map_task.concurrency, os.cpu_count() or 1)
             if lanes > 1 and heavy and self._importable():
                 batch_size = 1 if self.done_here == 0 else max(1, min(math.ceil(BATCH_SECONDS / per_item),
                                                                         math.ceil(left / (4 * (lanes - 1)))))
                 self._start_processes(min(lanes - 1, left), batch_size)
-        elif work_left >= THREADS_PAY_AFTER:
+                return
+        self._end_zygote()  # no worker processes for this map: its copy-on-write cost ends with it
+        if cpu_share < CPU_BOUND_SHARE and work_left >= THREADS_PAY_AFTER:
             lanes = _limit(self.map_task.concurrency, min(32, (os.cpu_count() or 1) + 4))
             self.mode = f"{lanes} threads"
             for _ in range(lanes - 1):
@@ -176,12 +182,15 @@ class MapRun:
 
         cache_dir = self.cache_dir() if self.map_task.task.metadata.cache else None
         spec = worker_spec(self.context, self.map_task.task, cache_dir)
-        how = "forked from a warm zygote" if self.zygote is not None else f"fresh interpreters: {self.no_zygote}"
+        zygote = self.zygote  # read once: the map may finish (and end it) meanwhile
+        how = "forked from a warm zygote" if zygote is not None else f"fresh interpreters: {self.no_zygote}"
         self.mode = f"{count} worker process{'es' * (count > 1)} and this one, batches of {batch_size}, {how}"
         for _ in range(count):
             try:
-                worker = Worker(spec, self.zygote)
+                worker = Worker(spec, zygote)
             except (OSError, EOFError) as exc:  # the zygote is gone: this process runs the items
+                if self.closed:  # because the map is over
+                    return
                 self.notify_once(f"map task {self.map_task.name}: a worker process could not start ({exc}); "
                                  "running the items here")
                 return
@@ -201,8 +210,13 @@ class MapRun:
             workers = list(self.workers)
         for worker in workers:
             worker.close(kill=interrupted)
-        if self.zygote is not None:
-            self.zygote.close(wait=interrupted)
+        self._end_zygote(wait=interrupted)
+
+    def _end_zygote(self, wait: bool = False) -> None:
+        with self.lock:
+            zygote, self.zygote = self.zygote, None
+        if zygote is not None:
+            zygote.close(wait=wait)
 
     def start_zygote(self) -> None:
         """Fork the warm zygote now, while this process is single-threaded, if worker processes may be wanted."""
