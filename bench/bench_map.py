@@ -66,6 +66,37 @@ def _parallel_ceiling(loops: int) -> float:
     return 2 * wall(1) / wall(2)
 
 
+STARTS = '''
+import statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+import flows
+from flyrun.local import zygote
+from flyrun.local.map_worker import Worker
+
+spec = {"sys_path": list(sys.path), "module": "flows", "attribute": "crunch", "raw_output_prefix": "",
+        "storage_options": {}, "cache_dir": None, "overwrite_cache": False, "execution_id": "bench"}
+forked, fresh = [], []
+z = zygote.Zygote()
+for _ in range(7):
+    for kind, times in ((z, forked), (None, fresh)):
+        start = time.perf_counter()
+        worker = Worker(spec, kind)
+        worker.ready()
+        times.append(time.perf_counter() - start)
+        worker.close()
+z.close(wait=True)
+print(statistics.median(forked), statistics.median(fresh))
+'''
+
+
+def _worker_starts(folder: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Seconds from asking for a worker to its answering ready: forked from a zygote, and a fresh interpreter."""
+    done = subprocess.run([sys.executable, "-c", STARTS, str(folder)], capture_output=True, text=True, env=env,
+                          check=True)
+    forked, fresh = done.stdout.split()
+    return float(forked), float(fresh)
+
+
 def _timed_run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Whole-process seconds, and the map's own seconds from the -v debug line."""
     start = time.perf_counter()
@@ -98,6 +129,7 @@ def run() -> list[tuple[str, str]]:
         cold_runs.append(_timed_run(flyrun + ["-v", str(flows), "parallel", "--ns", ns], cold_env))
         ceilings.append(_parallel_ceiling(loops))
     ceiling = statistics.median(ceilings)
+    forked_start, fresh_start = _worker_starts(folder, env)
     seq_wall, seq_map = (statistics.median(r[i] for r in seq_runs) for i in (0, 1))
     par_wall, par_map = (statistics.median(r[i] for r in par_runs) for i in (0, 1))
     cold_wall, cold_map = (statistics.median(r[i] for r in cold_runs) for i in (0, 1))
@@ -113,4 +145,6 @@ def run() -> list[tuple[str, str]]:
          f"{seq_map / par_map:.2f}x / {seq_wall / par_wall:.2f}x on {os.cpu_count()} CPUs"),
         ("speed-up over serial, pool off (map / run)", f"{seq_map / cold_map:.2f}x / {seq_wall / cold_wall:.2f}x"),
         ("ceiling now: 2 bare processes vs 1 after another (shared machine)", f"{ceiling:.2f}x"),
+        ("a worker ready to take items: forked from the zygote / fresh interpreter",
+         f"{forked_start * 1e3:.1f} ms / {fresh_start * 1e3:.0f} ms"),
     ]

@@ -206,3 +206,24 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_ctrl_c_stops_the_zygote_and_its_workers(tmp_path: Path):
+    (tmp_path / "tasks.py").write_text(TASKS)
+    proc = subprocess.Popen([sys.executable, "-m", "flyrun.cli.main", "run", str(tmp_path / "tasks.py"), "m_burn",
+                             "--n", "[200, 200, 200, 200]"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env=_env(), cwd=tmp_path, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(_descendants(proc.pid)) < 2:
+            time.sleep(0.05)
+        started = _descendants(proc.pid)
+        assert len(started) >= 2, started
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 130, stderr
+    assert not [pid for pid in started if _alive(pid)]  # gone when flyrun returns, not merely later
