@@ -227,3 +227,21 @@ def test_ctrl_c_stops_the_zygote_and_its_workers(tmp_path: Path):
             proc.wait(timeout=10)
     assert proc.returncode == 130, stderr
     assert not [pid for pid in started if _alive(pid)]  # gone when flyrun returns, not merely later
+
+
+def test_no_fork_while_other_threads_run(monkeypatch):
+    import threading
+
+    from flyrun.local import zygote
+
+    monkeypatch.delenv(zygote.POOL_VARIABLE, raising=False)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, daemon=True)
+    other.start()
+    try:
+        assert "threads are running, so forking is not safe" in (zygote.unavailable() or "")
+    finally:
+        release.set()
+        other.join(timeout=10)
+    monkeypatch.setenv(zygote.POOL_VARIABLE, "off")
+    assert zygote.unavailable() == "the warm pool is off (FLYRUN_WARM_POOL=off)"
