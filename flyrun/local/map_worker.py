@@ -1,9 +1,11 @@
-"""Map worker processes: fresh interpreters that find a task by module and name and run batches of its items.
+"""Map worker processes: they find a task by module and name and run batches of its items.
 
-A worker is ``python -m flyrun.local.map_worker READ_FD WRITE_FD``, talking to the parent over two pipes with
-pickled messages (``multiprocessing.connection``). Nothing comes from the parent's memory: the worker puts the
-project root first on ``sys.path``, then ``importlib.import_module(task.module)`` and gets the attribute, as a task
-container does. Values cross the boundary as literals, as they cross a cluster's.
+A worker is a fork of the map's warm zygote (``flyrun.local.zygote``: the flyrun process as it was when the map
+began, single-threaded, the task's module imported), or, where forking is not used (``-v`` says why), a fresh
+interpreter: ``python -m flyrun.local.map_worker READ_FD WRITE_FD``. Either talks to the parent with pickled
+messages (``multiprocessing.connection``). A fresh one puts the project root first on ``sys.path``, then
+``importlib.import_module(task.module)`` and gets the attribute, as a task container does; a fork finds the module
+already imported. Values cross the boundary as literals, as they cross a cluster's.
 
 Messages: the parent sends a spec (``worker_spec``), the worker answers ``("ready", pid)`` or ``("error", text)``;
 then each batch ``[(index, input literals), ...]`` gets ``[(index, output literals | ItemFailure, notices), ...]``;
@@ -59,9 +61,20 @@ def worker_spec(context: ExecutionContext, task: Any, cache_dir: str | None) -> 
 class Worker:
     """The parent's handle on one worker process."""
 
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: dict[str, Any], zygote: Any = None) -> None:
         from multiprocessing.connection import Connection
 
+        if zygote is not None:  # a fork of the warm zygote (flyrun.local.zygote): one duplex socket
+            import socket
+
+            ours, theirs = socket.socketpair()
+            try:
+                self.process: Any = zygote.fork(theirs.fileno())
+            finally:
+                theirs.close()
+            self.outbox = self.inbox = Connection(ours.detach())
+            self.outbox.send(spec)
+            return
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         flyrun_home = str(Path(__file__).resolve().parents[2])

@@ -4,8 +4,9 @@ Every run starts the same way: items run here, one after another, on the calling
 are finished before the probe ends, and pay nothing for parallelism. If items are still left after ``PROBE_SECONDS``,
 what the probe saw decides:
 
-- mostly CPU time, and enough work left to pay for starting processes: worker processes (fresh interpreters
-  that find the task by module and name, see ``flyrun.local.map_worker``) pull batches of items, sized to about
+- mostly CPU time, and enough work left to pay for starting processes: worker processes (forks of a warm zygote
+  made when the map began, or fresh interpreters that find the task by module and name where forking is not used;
+  see ``flyrun.local.zygote`` and ``flyrun.local.map_worker``) pull batches of items, sized to about
   ``BATCH_SECONDS`` of work, from the same queue as this thread, which keeps running items too. Lanes in total:
   ``concurrency``, else the number of CPUs.
 - mostly waiting (I/O, sleeps): threads pull items from the queue. Lanes: ``concurrency``, else min(32, CPUs + 4).
@@ -31,6 +32,7 @@ from flyrun.sdk.map import ItemFailure, MapTask
 
 PROBE_SECONDS = 0.02  # run items here for this long before deciding anything
 CPU_BOUND_SHARE = 0.5  # share of the probe spent on (or queued for) a CPU; items that wait score under 0.1
+PROCESS_ITEM_FLOOR = 0.001  # seconds an item must take (as measured by the probe) to be worth sending to a worker
 PROCESSES_PAY_AFTER = 0.25  # seconds of work left, above which starting worker processes pays (~0.1 s cold)
 THREADS_PAY_AFTER = 0.01
 BATCH_SECONDS = 0.05  # work sent to a worker process in one message
@@ -56,6 +58,8 @@ class MapRun:
         self.workers: list[Any] = []
         self.closed = False
         self.mode = "in-process"
+        self.zygote: Any = None
+        self.no_zygote = ""  # why workers would be fresh interpreters, said with -v
 
     # -- the queue -----------------------------------------------------------------------------
     def take(self, count: int = 1) -> list[int]:
@@ -143,14 +147,19 @@ class MapRun:
         per_item = elapsed / max(self.done_here, 1)
         left = len(self.pending)
         work_left = per_item * left
-        heavy = self.done_here == 0 or work_left >= PROCESSES_PAY_AFTER  # an item outlasting the probe is heavy
+        # An item outlasting the probe is heavy. Items under PROCESS_ITEM_FLOOR cost about what passing them to a
+        # worker and back costs, and while the zygote lives each looks up to twice its size (the pages this process
+        # writes since the fork are copied first), so a map of small items stays here.
+        heavy = self.done_here == 0 or (work_left >= PROCESSES_PAY_AFTER and per_item >= PROCESS_ITEM_FLOOR)
         if cpu_share >= CPU_BOUND_SHARE:
             lanes = _limit(self.map_task.concurrency, os.cpu_count() or 1)
             if lanes > 1 and heavy and self._importable():
                 batch_size = 1 if self.done_here == 0 else max(1, min(math.ceil(BATCH_SECONDS / per_item),
                                                                         math.ceil(left / (4 * (lanes - 1)))))
                 self._start_processes(min(lanes - 1, left), batch_size)
-        elif work_left >= THREADS_PAY_AFTER:
+                return
+        self._end_zygote()  # no worker processes for this map: its copy-on-write cost ends with it
+        if cpu_share < CPU_BOUND_SHARE and work_left >= THREADS_PAY_AFTER:
             lanes = _limit(self.map_task.concurrency, min(32, (os.cpu_count() or 1) + 4))
             self.mode = f"{lanes} threads"
             for _ in range(lanes - 1):
@@ -173,9 +182,18 @@ class MapRun:
 
         cache_dir = self.cache_dir() if self.map_task.task.metadata.cache else None
         spec = worker_spec(self.context, self.map_task.task, cache_dir)
-        self.mode = f"{count} worker process{'es' * (count > 1)} and this one, batches of {batch_size}"
+        zygote = self.zygote  # read once: the map may finish (and end it) meanwhile
+        how = "forked from a warm zygote" if zygote is not None else f"fresh interpreters: {self.no_zygote}"
+        self.mode = f"{count} worker process{'es' * (count > 1)} and this one, batches of {batch_size}, {how}"
         for _ in range(count):
-            worker = Worker(spec)
+            try:
+                worker = Worker(spec, zygote)
+            except (OSError, EOFError) as exc:  # the zygote is gone: this process runs the items
+                if self.closed:  # because the map is over
+                    return
+                self.notify_once(f"map task {self.map_task.name}: a worker process could not start ({exc}); "
+                                 "running the items here")
+                return
             with self.lock:
                 closed = self.closed
                 if not closed:
@@ -192,6 +210,27 @@ class MapRun:
             workers = list(self.workers)
         for worker in workers:
             worker.close(kill=interrupted)
+        self._end_zygote(wait=interrupted)
+
+    def _end_zygote(self, wait: bool = False) -> None:
+        with self.lock:
+            zygote, self.zygote = self.zygote, None
+        if zygote is not None:
+            zygote.close(wait=wait)
+
+    def start_zygote(self) -> None:
+        """Fork the warm zygote now, while this process is single-threaded, if worker processes may be wanted."""
+        from flyrun.local import zygote
+
+        if (os.cpu_count() or 1) < 2 or not self._importable():
+            return
+        self.no_zygote = zygote.unavailable() or ""
+        if self.no_zygote:
+            return
+        try:
+            self.zygote = zygote.Zygote()
+        except OSError as exc:
+            self.no_zygote = f"the zygote could not be forked ({exc})"
 
 
 def _limit(concurrency: int | None, default: int) -> int:
@@ -213,14 +252,16 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
     run = MapRun(map_task, items, allowed_failures, context, cache_dir)
     if not items:
         return []
-    busy = busy_clock(threading.get_native_id())
-    started, busy_started = time.perf_counter(), busy()
-    timer = threading.Timer(PROBE_SECONDS, _probe_done, (run, started, busy, busy_started))
-    timer.daemon = True
+    started = time.perf_counter()
     switch_interval = sys.getswitchinterval()
+    timer = None
     if map_task.concurrency != 1 and len(items) > 1:
         # Lanes that wait on workers need the GIL back quickly while this thread runs Python code.
         sys.setswitchinterval(SWITCH_INTERVAL)
+        run.start_zygote()
+        busy = busy_clock(threading.get_native_id())  # the probe starts after the fork: it times items only
+        timer = threading.Timer(PROBE_SECONDS, _probe_done, (run, time.perf_counter(), busy, busy()))
+        timer.daemon = True
         timer.start()
     try:
         run.run_here()
@@ -230,7 +271,8 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
         run.close(interrupted=True)
         raise
     finally:
-        timer.cancel()
+        if timer is not None:
+            timer.cancel()
         sys.setswitchinterval(switch_interval)
     run.close()
     for message, count in run.notices.items():
