@@ -134,7 +134,8 @@ class ForkedProcess:
     """The parts of ``subprocess.Popen`` a map worker handle uses, for a worker whose parent is the zygote."""
 
     def __init__(self, zygote: Zygote, pid: int) -> None:
-        self.zygote, self.pid, self.returncode = zygote, pid, None
+        self.zygote, self.pid = zygote, pid
+        self.returncode: int | None = None
 
     def kill(self) -> None:
         if self.returncode is None:

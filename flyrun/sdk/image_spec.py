@@ -15,6 +15,7 @@ import json
 import re
 import shlex
 import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 
 def _where() -> str:
     """``file:line`` of the user code that built the spec (the frame outside this module and dataclasses)."""
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename in (__file__, dataclasses.__file__, "<string>"):
         frame = frame.f_back
     if frame is None or Path(frame.f_code.co_filename).resolve().is_relative_to(_PACKAGE):
@@ -219,7 +220,8 @@ class ImageSpec:
 
     def _with(self, key: str, extra: str | list[str]) -> ImageSpec:
         words = [extra] if isinstance(extra, str) else list(extra)
-        return dataclasses.replace(self, **{key: [*(getattr(self, key) or []), *words]})
+        changes: dict[str, Any] = {key: [*(getattr(self, key) or []), *words]}
+        return dataclasses.replace(self, **changes)
 
     def with_packages(self, packages: str | list[str]) -> ImageSpec:
         return self._with("packages", packages)

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flyrun.sandbox.admin.wire import load
-from flyrun.sandbox.console.view import literal_text, time_text
+from flyrun.protocol.literals import display_text
+from flyrun.sandbox.console.view import time_text
 from flyrun.sandbox.services import Services
 
 TASK, WORKFLOW, LAUNCH_PLAN = 1, 2, 3
@@ -162,7 +163,9 @@ def _field_text(literal: Any, simple: str | None) -> str:
     if simple and literal.HasField("scalar") and literal.scalar.HasField("primitive"):
         primitive = literal.scalar.primitive
         kind = primitive.WhichOneof("value")
-        value = getattr(primitive, kind) if kind else ""
+        if kind is None:
+            return ""
+        value = getattr(primitive, kind)
         if kind in ("datetime", "duration"):
             return value.ToJsonString()
         if kind == "boolean":
@@ -212,7 +215,7 @@ def launch_form(sb: Services, plan: Any, relaunch: str = "") -> str:
         fields.append(f"<label>{label}{control}</label>")
     for name, literal in sorted(plan.spec.fixed_inputs.literals.items()):
         fields.append(f'<label><span>{html.escape(name)} <small>(fixed by the launch plan)</small></span>'
-                      f'<input value="{html.escape(literal_text(literal))}" readonly class="fixed"></label>')
+                      f'<input value="{html.escape(display_text(literal))}" readonly class="fixed"></label>')
     identity = html.escape(json.dumps({"resource_type": "LAUNCH_PLAN", "project": plan.id.project,
                                        "domain": plan.id.domain, "name": plan.id.name,
                                        "version": plan.id.version}))
