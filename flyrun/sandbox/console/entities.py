@@ -12,8 +12,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from flyrun.sandbox.admin.wire import load
 from flyrun.protocol.literals import display_text
+from flyrun.sandbox.admin.wire import load
 from flyrun.sandbox.console.view import time_text
 from flyrun.sandbox.services import Services
 
