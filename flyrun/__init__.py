@@ -14,6 +14,7 @@ _EXPORTS = {
     "Resources": "flyrun.sdk.task",
     "PythonFunctionTask": "flyrun.sdk.task",
     "workflow": "flyrun.sdk.workflow",
+    "dynamic": "flyrun.sdk.dynamic",
     # flytekit's top-level ``Workflow`` is its imperative builder; the traced class stays flyrun.sdk.workflow's.
     "Workflow": "flyrun.sdk.imperative",
     "ImperativeWorkflow": "flyrun.sdk.imperative",
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.data.files import FlyteDirectory, FlyteFile
     from flyrun.deck import Deck
     from flyrun.sdk.container import ContainerTask
+    from flyrun.sdk.dynamic import dynamic
     from flyrun.sdk.failure import WorkflowFailurePolicy
     from flyrun.sdk.gates import approve, sleep, wait_for_input
     from flyrun.sdk.imperative import ImperativeWorkflow, Workflow
