@@ -1,0 +1,227 @@
+"""@dynamic in the three places: a local run, flyrun-execute writing futures.pb, and a run on the sandbox."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import pytest
+from conftest import REPO
+
+EXAMPLE = REPO / "examples" / "dynamic.py"
+NUMBERS = "[5, 3, 9, 1, 7, 2, 8, 0]"
+
+FAILING = '''
+from flyrun import dynamic, task, workflow
+
+
+@task
+def check(x: int) -> int:
+    if x == 2:
+        raise ValueError(f"bad item {x}")
+    return x
+
+
+@task
+def add(values: list[int]) -> int:
+    return sum(values)
+
+
+@dynamic
+def fan(n: int) -> int:
+    return add(values=[check(x=i) for i in range(n)])
+
+
+@workflow
+def inner(x: int) -> int:
+    return check(x=x)
+
+
+@dynamic
+def via_subworkflow(x: int) -> int:
+    return inner(x=x + 10)
+
+
+@dynamic
+def nothing_to_run(x: int) -> int:
+    return x * 3
+'''
+
+
+@pytest.fixture
+def example(tmp_path):
+    folder = tmp_path / "ex"
+    folder.mkdir()
+    shutil.copy(EXAMPLE, folder / "dynamic.py")
+    (folder / "failing.py").write_text(FAILING)
+    return folder / "dynamic.py"
+
+
+def test_recursive_merge_sort_and_a_loop_run_locally(cli, example):
+    done = cli("run", str(example), "merge_sort", "--numbers", NUMBERS)
+    assert done.exit_code == 0, done.output
+    assert done.stdout.strip() == "o0: [0, 1, 2, 3, 5, 7, 8, 9]"
+    wf = cli("run", str(example), "sort_wf")
+    assert wf.stdout.strip() == "o0: [1, 2, 3, 5, 7, 8, 9]", wf.output
+    loop = cli("run", str(example), "squares_wf", "--n", "10")
+    assert loop.exit_code == 0 and loop.stdout.strip() == "o0: 285", loop.output
+
+
+def test_a_dynamic_returns_a_subworkflows_outputs_and_plain_values(cli, example):
+    failing = example.parent / "failing.py"
+    assert cli("run", str(failing), "via_subworkflow", "--x", "1").stdout.strip() == "o0: 11"
+    assert cli("run", str(failing), "nothing_to_run", "--x", "4").stdout.strip() == "o0: 12"
+
+
+def test_a_failed_node_inside_a_dynamic_fails_the_run_naming_it(cli, example):
+    failed = cli("run", str(example.parent / "failing.py"), "fan", "--n", "4")
+    assert failed.exit_code == 6  # ExitStatus.RUN_FAILED
+    assert "task failing.check failed: ValueError: bad item 2" in failed.stderr
+
+
+def test_a_dynamic_making_more_nodes_than_the_limit_fails_clearly(cli, example, monkeypatch):
+    monkeypatch.setenv("FLYRUN_DYNAMIC_MAX_NODES", "3")
+    over = cli("run", str(example.parent / "failing.py"), "fan", "--n", "5")
+    assert over.exit_code == 2, over.output
+    first = over.stderr.splitlines()[0]
+    assert "dynamic task 'failing.fan' generates more than 3 nodes (the limit)" in first
+    assert "FLYRUN_DYNAMIC_MAX_NODES" in over.stderr and "Traceback" not in over.output
+    monkeypatch.setenv("FLYRUN_DYNAMIC_MAX_NODES", "lots")
+    bad = cli("run", str(example.parent / "failing.py"), "fan", "--n", "1")
+    assert bad.exit_code == 2 and "FLYRUN_DYNAMIC_MAX_NODES='lots' is not a positive whole number" in bad.stderr
+
+
+def test_the_node_ids_are_dn_and_the_default_limit_is_5000(monkeypatch):
+    from flyrun.sdk import dynamic
+
+    monkeypatch.delenv("FLYRUN_DYNAMIC_MAX_NODES", raising=False)
+    assert dynamic.max_nodes() == 5000
+    sys.path.insert(0, str(REPO / "examples"))
+    try:
+        import importlib
+
+        module = importlib.import_module("dynamic")
+        built = module.merge_sort.build({"numbers": [3, 1, 2], "run_local_at_count": 1})
+    finally:
+        sys.path.remove(str(REPO / "examples"))
+        sys.modules.pop("dynamic", None)
+    assert [n.id for n in built.nodes] == ["dn0", "dn1", "dn2", "dn3"]
+    assert [n.entity.name for n in built.nodes] == ["dynamic.split", "dynamic.merge_sort", "dynamic.merge_sort",
+                                                    "dynamic.merge"]
+
+
+def _execute(tmp_path, module_dir, task_name: str, inputs: dict, env: dict | None = None):
+    import os
+    import subprocess
+
+    from flyteidl.core import literals_pb2 as L
+
+    literals = {}
+    for name, value in inputs.items():
+        if isinstance(value, list):
+            literals[name] = L.Literal(collection=L.LiteralCollection(literals=[
+                L.Literal(scalar=L.Scalar(primitive=L.Primitive(integer=v))) for v in value]))
+        else:
+            literals[name] = L.Literal(scalar=L.Scalar(primitive=L.Primitive(integer=value)))
+    (tmp_path / "inputs.pb").write_bytes(L.LiteralMap(literals=literals).SerializeToString())
+    out = tmp_path / "out"
+    module, _, attribute = task_name.rpartition(".")
+    args = [sys.executable, "-m", "flyrun.idl.entrypoint", "--inputs", str(tmp_path / "inputs.pb"),
+            "--output-prefix", str(out), "--raw-output-data-prefix", str(tmp_path / "raw"),
+            "--resolver", "flyrun.default", "--", "task-module", module, "task-name", attribute]
+    environ = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(module_dir)]),
+                   FLYTE_INTERNAL_TASK_PROJECT="flytesnacks", FLYTE_INTERNAL_TASK_DOMAIN="development",
+                   FLYTE_INTERNAL_TASK_VERSION="v2", **(env or {}))
+    done = subprocess.run(args, cwd=module_dir, env=environ, capture_output=True, text=True, timeout=60)
+    return done, out
+
+
+def test_flyrun_execute_writes_the_dynamic_job_spec(tmp_path, example):
+    from flyteidl.core import dynamic_job_pb2
+    from google.protobuf import json_format
+
+    done, out = _execute(tmp_path, example.parent, "dynamic.merge_sort", {"numbers": [4, 1, 3, 2],
+                                                                          "run_local_at_count": 2})
+    assert done.returncode == 0, done.stderr
+    assert not (out / "outputs.pb").exists()
+    spec = dynamic_job_pb2.DynamicJobSpec()
+    spec.ParseFromString((out / "futures.pb").read_bytes())
+    as_dict = json_format.MessageToDict(spec, preserving_proto_field_name=True)
+    assert [n["id"] for n in as_dict["nodes"]] == ["dn0", "dn1", "dn2", "dn3"]
+    assert as_dict["min_successes"] == "4"
+    first = as_dict["nodes"][0]
+    assert first["metadata"]["name"] == "split"
+    assert first["task_node"]["reference_id"] == {"resource_type": "TASK", "project": "flytesnacks",
+                                                  "domain": "development", "name": "dynamic.split",
+                                                  "version": "v2"}
+    # The dynamic task's own input is a literal, not a promise of a workflow input.
+    assert first["inputs"] == [{"var": "numbers", "binding": {"collection": {"bindings": [
+        {"scalar": {"primitive": {"integer": str(v)}}} for v in (4, 1, 3, 2)]}}}]
+    recursive = as_dict["nodes"][1]
+    assert recursive["task_node"]["reference_id"]["name"] == "dynamic.merge_sort"
+    assert {"var": "numbers", "binding": {"promise": {"node_id": "dn0", "var": "o0"}}} in recursive["inputs"]
+    assert as_dict["outputs"] == [{"var": "o0", "binding": {"promise": {"node_id": "dn3", "var": "o0"}}}]
+    names = sorted(t["id"]["name"] for t in as_dict["tasks"])
+    assert names == ["dynamic.merge", "dynamic.merge_sort", "dynamic.split"]  # what these nodes run
+    merge_sort = next(t for t in as_dict["tasks"] if t["id"]["name"] == "dynamic.merge_sort")
+    assert merge_sort["type"] == "python-task"  # flytekit registers @dynamic as an ordinary python task
+
+
+def test_flyrun_execute_a_dynamic_with_a_subworkflow_and_one_with_no_nodes(tmp_path, example):
+    from flyteidl.core import dynamic_job_pb2, literals_pb2
+
+    done, out = _execute(tmp_path, example.parent, "failing.via_subworkflow", {"x": 1})
+    assert done.returncode == 0, done.stderr
+    spec = dynamic_job_pb2.DynamicJobSpec()
+    spec.ParseFromString((out / "futures.pb").read_bytes())
+    assert spec.nodes[0].workflow_node.sub_workflow_ref.name == "failing.inner"
+    assert [w.id.name for w in spec.subworkflows] == ["failing.inner"]
+    assert [t.id.name for t in spec.tasks] == ["failing.check"]  # referenced only from the subworkflow
+    plain, out2 = _execute(tmp_path / "p" if (tmp_path / "p").mkdir() is None else tmp_path, example.parent,
+                           "failing.nothing_to_run", {"x": 4})
+    assert plain.returncode == 0, plain.stderr
+    outputs = literals_pb2.LiteralMap()
+    outputs.ParseFromString((out2 / "outputs.pb").read_bytes())
+    assert outputs.literals["o0"].scalar.primitive.integer == 12
+    assert not (out2 / "futures.pb").exists()
+
+
+def test_flyrun_execute_reports_the_node_limit_in_error_pb(tmp_path, example):
+    from flyteidl.core import errors_pb2
+
+    done, out = _execute(tmp_path, example.parent, "failing.fan", {"n": 5}, env={"FLYRUN_DYNAMIC_MAX_NODES": "2"})
+    assert done.returncode == 1
+    document = errors_pb2.ErrorDocument()
+    document.ParseFromString((out / "error.pb").read_bytes())
+    assert "generates more than 2 nodes (the limit)" in document.error.message
+
+
+@pytest.mark.slow
+def test_dynamics_on_the_sandbox_give_the_local_outputs(remote, example):
+    registered = remote("register", str(example.parent))
+    assert registered.exit_code == 0, registered.output
+    done = remote("run", "--remote", "--wait", "-o", "json", str(example), "merge_sort", "--numbers", NUMBERS)
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert result["outputs"] == {"o0": [0, 1, 2, 3, 5, 7, 8, 9]}
+    loop = remote("run", "--remote", "--wait", "-o", "json", str(example), "squares_wf", "--n", "10")
+    assert json.loads(loop.stdout)["outputs"] == {"o0": 285}, loop.output
+    sub = remote("run", "--remote", "--wait", "-o", "json", str(example.parent / "failing.py"), "via_subworkflow",
+                 "--x", "1")
+    assert json.loads(sub.stdout)["outputs"] == {"o0": 11}, sub.output
+    shown = remote("executions", "get", result["execution"]["name"], "-o", "json")
+    assert shown.exit_code == 0, shown.output
+    text = shown.stdout
+    # Sub-nodes are recorded under the dynamic node as propeller scopes them: <node>-<attempt>-dn<i>.
+    for node_id in ("n0-0-dn0", "n0-0-dn1", "n0-0-dn3", "n0-0-dn1-0-dn0"):
+        assert f'"{node_id}"' in text, text[:3000]
+
+
+@pytest.mark.slow
+def test_a_failed_node_inside_a_dynamic_fails_the_sandbox_execution_naming_it(remote, example):
+    assert remote("register", str(example.parent)).exit_code == 0
+    failed = remote("run", "--remote", "--wait", "-o", "json", str(example.parent / "failing.py"), "fan",
+                    "--n", "4")
+    assert failed.exit_code == 1, failed.output
+    assert "bad item 2" in failed.output
