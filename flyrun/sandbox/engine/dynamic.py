@@ -38,7 +38,13 @@ def run_dynamic(ctx: RunContext, record: NodeRecord, task: Any, futures: Futures
     record.message.metadata.is_dynamic = True
     record.note(futures=str(futures.path), futures_attempt=futures.attempt)
     prefix = f"{record.node_id}-{futures.attempt}-"
-    result = run_workflow(ctx, closure.primary.template, literal_map(), prefix, record.node_id, scope)
+    try:
+        result = run_workflow(ctx, closure.primary.template, literal_map(), prefix, record.node_id, scope)
+    except NodeFailed as failure:
+        # The dynamic node's error names the generated node that failed, which no registered workflow shows.
+        if failure.node_id and not failure.error.message.startswith("node "):
+            failure.error.message = f"node {failure.node_id} failed: {failure.error.message}"
+        raise
     declared = set(task.interface.outputs.variables)
     missing = sorted(declared - set(result.literals))
     if missing:

@@ -90,6 +90,8 @@ def _start(ctx: RunContext, node: Any, outputs: dict[str, Any], prefix: str, par
         try:
             finished.put((node.id, run_node(ctx, node, outputs, prefix, parent_id, scope), None))
         except (NodeFailed, Aborted) as error:
+            if isinstance(error, NodeFailed) and not error.node_id:
+                error.node_id = f"{prefix}{node.id}"
             finished.put((node.id, None, error))
         except Exception as error:  # a bug: fail the node, never hang the workflow
             failure = NodeFailed.of("InternalError", f"flyrun sandbox: {type(error).__name__}: {error}", SYSTEM)
