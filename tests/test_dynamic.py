@@ -13,7 +13,9 @@ EXAMPLE = REPO / "examples" / "dynamic.py"
 NUMBERS = "[5, 3, 9, 1, 7, 2, 8, 0]"
 
 FAILING = '''
-from flyrun import dynamic, task, workflow
+from functools import partial
+
+from flyrun import LaunchPlan, dynamic, map_task, task, workflow
 
 
 @task
@@ -46,6 +48,40 @@ def via_subworkflow(x: int) -> int:
 @dynamic
 def nothing_to_run(x: int) -> int:
     return x * 3
+
+
+@task
+def times(x: int, factor: int) -> int:
+    return x * factor
+
+
+@task
+def add_to(values: list[int], extra: int) -> int:
+    return sum(values) + extra
+
+
+@workflow
+def scaled(x: int, factor: int = 2) -> int:
+    return times(x=x, factor=factor)
+
+
+triple = LaunchPlan.get_or_create(scaled, "triple", fixed_inputs={"factor": 3})
+
+
+@dynamic
+def mixed(n: int) -> int:
+    doubled = map_task(partial(times, factor=2))(x=list(range(n)))
+    return add_to(values=doubled, extra=triple(x=n))
+
+
+@dynamic
+def count_up(n: int) -> int:
+    return add(values=[check(x=i + 3) for i in range(n)])
+
+
+@workflow
+def mapped_dynamic(ns: list[int]) -> list[int]:
+    return map_task(count_up)(n=ns)
 '''
 
 
@@ -72,6 +108,16 @@ def test_a_dynamic_returns_a_subworkflows_outputs_and_plain_values(cli, example)
     failing = example.parent / "failing.py"
     assert cli("run", str(failing), "via_subworkflow", "--x", "1").stdout.strip() == "o0: 11"
     assert cli("run", str(failing), "nothing_to_run", "--x", "4").stdout.strip() == "o0: 12"
+
+
+def test_a_dynamic_runs_map_and_launch_plan_nodes_and_runs_inside_a_map(cli, example):
+    failing = example.parent / "failing.py"
+    mixed = cli("run", str(failing), "mixed", "--n", "3")
+    assert mixed.exit_code == 0, mixed.output
+    assert mixed.stdout.strip() == "o0: 15"  # (0 + 2 + 4) + 3 * 3
+    mapped = cli("run", str(failing), "mapped_dynamic", "--ns", "[1, 2, 3]")
+    assert mapped.exit_code == 0, mapped.output
+    assert mapped.stdout.strip() == "o0: [3, 7, 12]"
 
 
 def test_a_failed_node_inside_a_dynamic_fails_the_run_naming_it(cli, example):
@@ -141,8 +187,10 @@ def test_flyrun_execute_writes_the_dynamic_job_spec(tmp_path, example):
     from flyteidl.core import dynamic_job_pb2
     from google.protobuf import json_format
 
+    images = json.dumps({"default": "registry.example/flows:1"})
     done, out = _execute(tmp_path, example.parent, "dynamic.merge_sort", {"numbers": [4, 1, 3, 2],
-                                                                          "run_local_at_count": 2})
+                                                                          "run_local_at_count": 2},
+                         env={"FLYRUN_DYNAMIC_IMAGES": images})
     assert done.returncode == 0, done.stderr
     assert not (out / "outputs.pb").exists()
     spec = dynamic_job_pb2.DynamicJobSpec()
@@ -166,6 +214,22 @@ def test_flyrun_execute_writes_the_dynamic_job_spec(tmp_path, example):
     assert names == ["dynamic.merge", "dynamic.merge_sort", "dynamic.split"]  # what these nodes run
     merge_sort = next(t for t in as_dict["tasks"] if t["id"]["name"] == "dynamic.merge_sort")
     assert merge_sort["type"] == "python-task"  # flytekit registers @dynamic as an ordinary python task
+    # Generated tasks run in the images of the registration, which the dynamic task's env carries.
+    assert {t["container"]["image"] for t in as_dict["tasks"]} == {"registry.example/flows:1"}
+
+
+def test_a_dynamic_task_is_registered_with_the_images_its_graph_needs(cli, example, tmp_path):
+    out = tmp_path / "pkg"
+    done = cli("package", str(example), "--output-dir", str(out), "--image", "registry.example/flows:2",
+               "--image", "gpu=registry.example/gpu:2")
+    assert done.exit_code == 0, done.output
+    template = json.loads((out / "tasks" / "dynamic.merge_sort.json").read_text())["template"]
+    assert template["type"] == "python-task"
+    env = {pair["key"]: pair["value"] for pair in template["container"]["env"]}
+    assert json.loads(env["FLYRUN_DYNAMIC_IMAGES"]) == {"default": "registry.example/flows:2",
+                                                       "gpu": "registry.example/gpu:2"}
+    plain = json.loads((out / "tasks" / "dynamic.split.json").read_text())["template"]
+    assert "FLYRUN_DYNAMIC_IMAGES" not in {pair["key"] for pair in plain["container"].get("env", [])}
 
 
 def test_flyrun_execute_a_dynamic_with_a_subworkflow_and_one_with_no_nodes(tmp_path, example):
@@ -211,6 +275,12 @@ def test_dynamics_on_the_sandbox_give_the_local_outputs(remote, example):
     sub = remote("run", "--remote", "--wait", "-o", "json", str(example.parent / "failing.py"), "via_subworkflow",
                  "--x", "1")
     assert json.loads(sub.stdout)["outputs"] == {"o0": 11}, sub.output
+    mixed = remote("run", "--remote", "--wait", "-o", "json", str(example.parent / "failing.py"), "mixed",
+                   "--n", "3")  # a map node and a launch plan node inside the dynamic
+    assert json.loads(mixed.stdout)["outputs"] == {"o0": 15}, mixed.output
+    mapped = remote("run", "--remote", "--wait", "-o", "json", str(example.parent / "failing.py"),
+                    "mapped_dynamic", "--ns", "[1, 2, 3]")
+    assert json.loads(mapped.stdout)["outputs"] == {"o0": [3, 7, 12]}, mapped.output
     shown = remote("executions", "get", result["execution"]["name"], "-o", "json")
     assert shown.exit_code == 0, shown.output
     listed = [(n["node_id"], n["phase"]) for n in json.loads(shown.stdout)["nodes"]]

@@ -15,10 +15,25 @@ from flyrun.idl.settings import SerializationSettings
 _BY_ID = ("launch_plan", "reference")  # run by id from admin: nothing of theirs goes into the spec
 
 
+IMAGES_VARIABLE = "FLYRUN_DYNAMIC_IMAGES"
+
+
+def images_variable(default_image: str, images: Mapping[str, str]) -> dict[str, str]:
+    """The container env of a dynamic task: the registration's images, so the tasks its body generates run in
+    the images they were registered with."""
+    import json
+
+    return {IMAGES_VARIABLE: json.dumps({**images, "default": default_image}, sort_keys=True)}
+
+
 def settings_from_environment(environ: Mapping[str, str], bundle_url: str | None, dest_dir: str) -> \
         SerializationSettings:
-    """The running task's own project, domain and version (propeller's FLYTE_INTERNAL_TASK_*), image and bundle."""
-    images = {"default": environ["FLYTE_INTERNAL_IMAGE"]} if environ.get("FLYTE_INTERNAL_IMAGE") else {}
+    """The running task's own project, domain and version (propeller's FLYTE_INTERNAL_TASK_*), images and bundle."""
+    import json
+
+    images: dict[str, str] = {}
+    if environ.get(IMAGES_VARIABLE):
+        images = {str(k): str(v) for k, v in json.loads(environ[IMAGES_VARIABLE]).items()}
     return SerializationSettings(project=environ.get("FLYTE_INTERNAL_TASK_PROJECT", ""),
                                  domain=environ.get("FLYTE_INTERNAL_TASK_DOMAIN", ""),
                                  version=environ.get("FLYTE_INTERNAL_TASK_VERSION", ""),
