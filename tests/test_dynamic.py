@@ -299,3 +299,76 @@ def test_a_failed_node_inside_a_dynamic_fails_the_sandbox_execution_naming_it(re
                     "--n", "4")
     assert failed.exit_code == 6, failed.output  # ExitStatus.RUN_FAILED
     assert "FAILED at node fan: node fan-0-dn2 failed: ValueError: bad item 2" in failed.stderr, failed.output
+
+
+SLEEPY = '''
+import os
+import time
+
+from flyrun import dynamic, task
+
+
+@task
+def nap(pidfile: str) -> int:
+    with open(pidfile, "w") as out:
+        out.write(str(os.getpid()))
+    time.sleep(120)
+    return 1
+
+
+@task
+def add(values: list[int]) -> int:
+    return sum(values)
+
+
+@dynamic
+def naps(folder: str) -> int:
+    return add(values=[nap(pidfile=f"{folder}/{i}.pid") for i in range(2)])
+'''
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_terminating_during_a_dynamic_stops_its_nodes(remote, sandbox_server, tmp_path):
+    import time
+
+    folder = tmp_path / "sleepy"
+    folder.mkdir()
+    (folder / "sleepy.py").write_text(SLEEPY)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    launched = remote("run", "--remote", "-o", "json", str(folder / "sleepy.py"), "naps", "--folder", str(pids))
+    assert launched.exit_code == 0, launched.output
+    name = json.loads(launched.stdout)["execution"]["name"]
+    deadline = time.monotonic() + 60
+    while len([p for p in pids.glob("*.pid") if p.read_text()]) < 2:
+        assert time.monotonic() < deadline, "the dynamic's nodes never started"
+        time.sleep(0.1)
+    running = [int(p.read_text()) for p in pids.glob("*.pid")]
+    assert remote("executions", "terminate", name).exit_code == 0
+    waited = remote("executions", "wait", name, "--timeout", "30")
+    assert waited.exit_code == 6, waited.output
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in running):
+        assert time.monotonic() < deadline, "a generated node's process outlived its execution"
+        time.sleep(0.1)
+    from flyrun.sandbox.state.store import Key, Store
+
+    store = Store.open(sandbox_server["data_dir"])
+    try:
+        rows = store.all_nodes(Key("flytesnacks", "development", name))
+        phases = {row["node_id"]: row["phase"] for row in rows}
+    finally:
+        store.close()
+    assert {"naps-0-dn0", "naps-0-dn1"} <= set(phases), phases
+    assert not [node for node, phase in phases.items() if phase in (1, 2)], phases  # none QUEUED or RUNNING
