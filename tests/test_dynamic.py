@@ -290,6 +290,10 @@ def test_dynamics_on_the_sandbox_give_the_local_outputs(remote, example):
                           ("merge-sort-0-dn1", "SUCCEEDED"), ("merge-sort-0-dn1-0-dn0", "SUCCEEDED")], listed
     ids = [node_id for node_id, _ in listed]
     assert ids.index("merge-sort-0-dn3") == len(ids) - 1 and "merge-sort-0-dn2-0-dn3" in ids
+    import requests
+
+    page = requests.get(result["execution"]["url"], timeout=30)  # the console's tree shows them too
+    assert page.status_code == 200 and "merge-sort-0-dn1-0-dn0" in page.text
 
 
 @pytest.mark.slow
