@@ -1,6 +1,10 @@
 """@dynamic fanning out to many task nodes: a whole local `flyrun run` of 1,000 nodes (time and peak memory), and
 the same dynamic on the sandbox (each node one flyrun-execute process; BENCH_DYNAMIC_SANDBOX_NODES, default 100,
-because 1,000 processes on a shared 2-core machine take minutes)."""
+because 1,000 processes on a shared 2-core machine take minutes).
+
+Measured 2026-11-30 on the shared 2-core machine (other engineers' tests running): local 1,000 nodes 0.47-1.07 s
+whole run (0.20-0.48 ms per node), peak RSS 23.3 MiB (22.4 MiB for 1 node); sandbox 100 nodes 37 s (372 ms per
+node), 1,000 nodes 534 s (534 ms per node, 2 task slots), server peak RSS 42.5 / 75.3 MiB."""
 
 from __future__ import annotations
 
