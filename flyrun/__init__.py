@@ -14,6 +14,7 @@ _EXPORTS = {
     "Resources": "flyrun.sdk.task",
     "PythonFunctionTask": "flyrun.sdk.task",
     "workflow": "flyrun.sdk.workflow",
+    "dynamic": "flyrun.sdk.dynamic",
     # flytekit's top-level ``Workflow`` is its imperative builder; the traced class stays flyrun.sdk.workflow's.
     "Workflow": "flyrun.sdk.imperative",
     "ImperativeWorkflow": "flyrun.sdk.imperative",
@@ -64,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.deck import Deck
     from flyrun.sdk.conditions import conditional
     from flyrun.sdk.container import ContainerTask
+    from flyrun.sdk.dynamic import dynamic
     from flyrun.sdk.failure import WorkflowFailurePolicy
     from flyrun.sdk.gates import approve, sleep, wait_for_input
     from flyrun.sdk.image_spec import ImageSpec

@@ -67,11 +67,10 @@ def get(app: Application, name: str, project: str | None, domain: str | None) ->
 
         execution = client.get_execution(ident)
         row = _summary(execution)
-        nodes = [{"node_id": n["id"]["node_id"], "phase": n.get("closure", {}).get("phase"),
-                  "error": (n.get("closure", {}).get("error") or {}).get("message")}
-                 for n in client.node_executions(ident) if n["id"]["node_id"] not in ("start-node", "end-node")]
+        listed = [n for n in client.node_executions(ident) if n["id"]["node_id"] not in ("start-node", "end-node")]
         order = graph_order(client, execution)
-        nodes.sort(key=lambda node: order(node["node_id"]))
+        listed.sort(key=lambda node: order(node["id"]["node_id"]))
+        nodes = [_node_row(n) for n in _with_dynamic_children(client, ident, listed)]
     if app.json_output:
         app.print_json({**row, "nodes": nodes})
         return
@@ -83,6 +82,28 @@ def get(app: Application, name: str, project: str | None, domain: str | None) ->
     for node in nodes:
         app.echo(f"  {node['node_id']}: {node['phase']}" + (f" ({first_line(node['error'])})" if node["error"]
                                                             else ""))
+
+
+def _node_row(node: dict[str, Any]) -> dict[str, Any]:
+    closure = node.get("closure", {})
+    return {"node_id": node["id"]["node_id"], "phase": closure.get("phase"),
+            "error": (closure.get("error") or {}).get("message")}
+
+
+def _with_dynamic_children(client: Any, ident: Any, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each node followed by the nodes its dynamic task generated (at any depth), in their dn order."""
+    import re
+
+    def natural(node: dict[str, Any]) -> list[Any]:
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", node["id"]["node_id"])]
+
+    found: list[dict[str, Any]] = []
+    for node in nodes:
+        found.append(node)
+        if node.get("metadata", {}).get("is_dynamic"):
+            children = sorted(client.node_executions(ident, parent=node["id"]["node_id"]), key=natural)
+            found.extend(_with_dynamic_children(client, ident, children))
+    return found
 
 
 @executions.command(context_settings=_SETTINGS)

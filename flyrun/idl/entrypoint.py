@@ -96,8 +96,8 @@ def execute(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     args = parse_args(argv)
     environ = os.environ if environ is None else environ
     try:
-        outputs = _run(args, environ)
-        _write(args.output_prefix, "outputs.pb", outputs, environ, "writing outputs.pb")
+        name, data = _run(args, environ)
+        _write(args.output_prefix, name, data, environ, f"writing {name}")
         return 0
     except Failure as failure:
         _report(args.output_prefix, failure, environ)
@@ -106,7 +106,8 @@ def execute(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
     return 1
 
 
-def _run(args: argparse.Namespace, environ: Mapping[str, str]) -> bytes:
+def _run(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, bytes]:
+    """The file to write in the output prefix: ``outputs.pb``, or ``futures.pb`` for a dynamic task's graph."""
     _unpack_code(args.bundle, Path(args.dest_dir), environ)
     loaded = _load(args.resolver, args.loader_args)
     inputs = _read_inputs(args.inputs, loaded, environ)
@@ -204,7 +205,8 @@ def _decode(given: dict[str, dict], task: Any) -> dict[str, Any]:
     return values
 
 
-def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace, environ: Mapping[str, str]) -> bytes:
+def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace,
+          environ: Mapping[str, str]) -> tuple[str, bytes]:
     from flyrun.data.fs import storage_options_from_environment
     from flyrun.errors import ConfigError, TaskExecutionError, UsageError
     from flyrun.exceptions.user import FlyteRecoverableException
@@ -224,6 +226,10 @@ def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace, environ
                                notify=lambda message: print(message, file=sys.stderr))
     with use_context(context):
         try:
+            if getattr(task, "is_dynamic", False) and not loaded.is_map_item:
+                futures = _futures(task, inputs, args, environ)
+                if futures is not None:
+                    return "futures.pb", futures
             outputs = task.run_function(inputs)
         except TaskExecutionError as exc:
             raise Failure("USER", f"USER:{type(exc.error).__name__}", _user_traceback(exc.error),
@@ -231,10 +237,30 @@ def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace, environ
         except (ConfigError, UsageError) as exc:  # e.g. a secret the task reads is missing: one line, no traceback
             raise Failure("USER", f"USER:{type(exc).__name__}", str(exc)) from exc
         try:
-            return literals.literal_map_to_bytes(literals.to_literal_map(outputs, task.interface.outputs))
+            return "outputs.pb", literals.literal_map_to_bytes(literals.to_literal_map(outputs,
+                                                                                       task.interface.outputs))
         except Exception as exc:
             raise Failure("SYSTEM", "SYSTEM:OutputsFailed", f"cannot store the outputs of {task.name}: "
                           f"{type(exc).__name__}: {exc}") from exc
+
+
+def _futures(task: Any, inputs: dict[str, Any], args: argparse.Namespace, environ: Mapping[str, str]) -> \
+        bytes | None:
+    """A dynamic task's graph as ``futures.pb`` (the engine runs its nodes); None when the body made no nodes,
+    whose outputs are then plain values (``outputs.pb``), as flytekit does."""
+    from flyrun.idl.dynamic import dynamic_job_spec_bytes, settings_from_environment
+    from flyrun.sdk.params import task_scope
+
+    with task_scope(task, inputs, None):
+        built = task.build(inputs)
+    if not built.nodes:
+        return None
+    settings = settings_from_environment(environ, args.bundle, args.dest_dir)
+    try:
+        return dynamic_job_spec_bytes(task, built, settings)
+    except Exception as exc:
+        raise Failure("SYSTEM", "SYSTEM:FuturesFailed", f"cannot write the graph of dynamic task {task.name}: "
+                      f"{type(exc).__name__}: {exc}") from exc
 
 
 def _given_path(value: str) -> str:

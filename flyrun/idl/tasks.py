@@ -93,12 +93,18 @@ def task_template(task: Any, settings: SerializationSettings, *, resolver: str =
         "interface": interface or typed_interface(task.interface.inputs, task.interface.outputs, owner),
     }
     args = entrypoint_args(settings, resolver, loader_args or default_loader_args(task))
+    env = {**settings.env, **task.environment}
+    if getattr(task, "is_dynamic", False):
+        # What flytekit carries in _F_SS_C: the images at registration, for the tasks the body generates.
+        from flyrun.idl.dynamic import images_variable
+
+        env.update(images_variable(settings.image_for(None), settings.images))
     container = {
         "image": task_image(task, settings),
         "command": [],
         "args": args,
         "resources": resources(task.requests, task.limits),
-        "env": key_values({**settings.env, **task.environment}),
+        "env": key_values(env),
     }
     place_container(template, task.pod_template, container, settings)
     secrets = getattr(task, "secret_requests", None)

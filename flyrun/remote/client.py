@@ -195,10 +195,13 @@ class AdminClient:
     def execution_data(self, execution: ExecutionId) -> dict[str, Any]:
         return self._on_execution("GET", f"/api/v1/data/executions/{execution.path}", execution, "data of")
 
-    def node_executions(self, execution: ExecutionId) -> Iterator[dict[str, Any]]:
+    def node_executions(self, execution: ExecutionId, parent: str | None = None) -> Iterator[dict[str, Any]]:
+        """The execution's top-level nodes, or the children of node ``parent`` (its unique id)."""
         token = ""
         while True:
-            params = {"limit": 100, **({"token": token} if token else {})}
+            params: dict[str, Any] = {"limit": 100, **({"token": token} if token else {})}
+            if parent:
+                params["unique_parent_id"] = parent
             page = self._call("GET", f"/api/v1/node_executions/{execution.path}", f"nodes of {execution}",
                               params=params)
             yield from page.get("node_executions", [])

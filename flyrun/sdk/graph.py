@@ -259,18 +259,22 @@ def _contains_promise(value: Any) -> bool:
 class GraphBuilder:
     """Collects the nodes of one workflow while its function is traced."""
 
+    id_prefix = "n"  # a dynamic task's nodes are dn0, dn1... as flytekit names them
+    scope = "workflow"
+
     def __init__(self, workflow_name: str) -> None:
         self.workflow_name = workflow_name
         self.nodes: list[Node] = []
 
     def where(self, entity: Any, call_site: str) -> str:
         """How messages name the node that a call of ``entity`` at ``call_site`` is about to add."""
-        return f"{call_site}: in workflow '{self.workflow_name}', node n{len(self.nodes)} ({entity.name})"
+        return (f"{call_site}: in {self.scope} '{self.workflow_name}', node {self.id_prefix}{len(self.nodes)} "
+                f"({entity.name})")
 
     def add_node(self, entity: Any, args: tuple, kwargs: dict[str, Any], expected: dict[str, Any] | None = None,
                  metadata: dict[str, Any] | None = None) -> Node:
         call_site = user_call_site()
-        node_id = f"n{len(self.nodes)}"
+        node_id = f"{self.id_prefix}{len(self.nodes)}"
         where = self.where(entity, call_site)
         if args:
             raise WorkflowDefinitionError(f"{where}: positional arguments are not allowed inside a workflow",

@@ -23,6 +23,7 @@ class NodeFailed(Exception):
         super().__init__(error.message)
         self.error = error
         self.phase = phase
+        self.node_id = ""  # the unique id of the node that failed first, set where the walker sees it
 
     @classmethod
     def of(cls, code: str, message: str, kind: int = SYSTEM, timed_out: bool = False) -> NodeFailed:

@@ -207,6 +207,13 @@ def _note_deck(record: NodeRecord, attempt: Attempt) -> None:
         record.message.closure.deck_uri = str(deck)
 
 
+class Futures:
+    """What a dynamic task's attempt produced instead of outputs: its ``futures.pb`` (a DynamicJobSpec)."""
+
+    def __init__(self, path: Path, attempt: int) -> None:
+        self.path, self.attempt = path, attempt
+
+
 class _Retryable(Exception):
     def __init__(self, failure: NodeFailed) -> None:
         super().__init__(failure.error.message)
@@ -257,6 +264,9 @@ def _outputs(task: Any, attempt: Attempt, code: int) -> tuple[Any, str]:
     if code != 0:
         raise _Retryable(NodeFailed.of("ContainerFailed", f"task {task.id.name} exited with code {code}"
                                                           f"{_log_tail(attempt.log_path)}", USER))
+    futures_path = attempt.output_prefix / "futures.pb"
+    if futures_path.exists():  # a dynamic task's graph: the walker runs it (flyrun.sandbox.engine.dynamic)
+        return Futures(futures_path, attempt.number), str(futures_path)
     if outputs_path.exists():
         return read_literal_map(outputs_path), str(outputs_path)
     if task.interface.outputs.variables:

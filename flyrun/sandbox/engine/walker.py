@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flyrun.sandbox.admin.compiler import END_NODE, START_NODE, dependencies
-from flyrun.sandbox.engine import arrays, branches, gates, taskrun
+from flyrun.sandbox.engine import arrays, branches, dynamic, gates, taskrun
 from flyrun.sandbox.engine.failure import run_failure_node
 from flyrun.sandbox.engine.literals import BindingError, literal_map, read_literal_map, resolve_bindings, write_message
 from flyrun.sandbox.engine.records import ABORTED, SUCCEEDED, SYSTEM, NodeRecord
@@ -90,6 +90,8 @@ def _start(ctx: RunContext, node: Any, outputs: dict[str, Any], prefix: str, par
         try:
             finished.put((node.id, run_node(ctx, node, outputs, prefix, parent_id, scope), None))
         except (NodeFailed, Aborted) as error:
+            if isinstance(error, NodeFailed) and not error.node_id:
+                error.node_id = f"{prefix}{node.id}"
             finished.put((node.id, None, error))
         except Exception as error:  # a bug: fail the node, never hang the workflow
             failure = NodeFailed.of("InternalError", f"flyrun sandbox: {type(error).__name__}: {error}", SYSTEM)
@@ -146,7 +148,14 @@ def _dispatch(ctx: RunContext, node: Any, inputs: Any, record: NodeRecord, node_
               outputs: Mapping[str, Any]) -> tuple[Any, str | None]:
     kind = node.WhichOneof("target")
     if kind == "task_node":
-        return taskrun.run_task(ctx, record, node, ctx.task(node.task_node.reference_id), inputs, node_dir, scope)
+        task = ctx.task(node.task_node.reference_id)
+        futures = dynamic.resumed(record)
+        if futures is None:
+            result, output_uri = taskrun.run_task(ctx, record, node, task, inputs, node_dir, scope)
+            if not isinstance(result, taskrun.Futures):
+                return result, output_uri
+            futures = result
+        return dynamic.run_dynamic(ctx, record, task, futures, scope, run_workflow)
     if kind == "gate_node":
         return gates.run_gate(ctx, record, node, inputs, scope), None
     if kind == "array_node":
