@@ -130,13 +130,21 @@ def test_duckdb_queries_run_locally(cli, program, workflow):
     assert json.loads(done.stdout)["outputs"] == {"o0": EXPECTED[workflow]}
 
 
-def test_a_query_runs_alone_with_a_data_frame_input_and_returns_a_dataset(project, monkeypatch):
+def _imported(project, monkeypatch, request, name):
+    """PROGRAM imported in this process as module ``name``, forgotten at the end (the CLI tests import it too)."""
+    import importlib
+
+    root = project({f"{name}.py": PROGRAM})
+    monkeypatch.syspath_prepend(str(root))
+    request.addfinalizer(lambda: sys.modules.pop(name, None))
+    return importlib.import_module(name)
+
+
+def test_a_query_runs_alone_with_a_data_frame_input_and_returns_a_dataset(project, monkeypatch, request):
     import pandas as pd
     import pyarrow as pa
 
-    root = project({"duck_flow.py": PROGRAM})
-    monkeypatch.syspath_prepend(str(root))
-    import duck_flow
+    duck_flow = _imported(project, monkeypatch, request, "duck_local")
 
     frame = pd.DataFrame({"vendor": [1, 1, 2], "fare": [1.0, 2.0, 3.0]})
     result = duck_flow.by_vendor(trips=frame)
@@ -166,8 +174,32 @@ def test_a_missing_duckdb_is_one_line_naming_the_extra(cli, project, monkeypatch
     done = cli("run", str(root / "f.py"), "q")
     assert done.exit_code == 2, done.output
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert lines == ["Error: DuckDBQuery 'q' needs duckdb, which is not installed: pip install 'flyrun[duckdb]'"] \
-        or (len(lines) == 1 and "pip install 'flyrun[duckdb]'" in lines[0]), done.stderr
+    assert lines == ["Error: DuckDBQuery 'q' needs duckdb, which is not installed: pip install 'flyrun[duckdb]'"], \
+        done.stderr
+
+
+def test_aggregations_over_a_parquet_dataset_folder_from_the_command_line(cli, program, tmp_path):
+    import pandas as pd
+
+    folder = tmp_path / "trips"
+    folder.mkdir()
+    # A dataset of two parquet files, as flytekit and Spark write them.
+    pd.DataFrame({"vendor": [0, 1, 1], "fare": [1.0, 2.0, 3.0]}).to_parquet(folder / "00000")
+    pd.DataFrame({"vendor": [0, 2], "fare": [4.0, 5.0]}).to_parquet(folder / "00001")
+    done = cli("run", "-o", "json", str(program), "by_vendor", "--trips", str(folder))
+    assert done.exit_code == 0, done.output
+    # The result's display names its columns (a pyarrow Table's ``columns`` are arrays, not names).
+    assert json.loads(done.stdout)["outputs"] == {"result": "<Table: 3 rows; columns vendor, trips, total, top>"}
+
+
+def test_list_parameters_from_the_command_line_and_a_short_list_is_named(cli, program):
+    done = cli("run", "-o", "json", str(program), "items", "--params", '[[["a", 1, 2]], ["x", "y"]]')
+    assert done.exit_code == 0, done.output
+    done = cli("run", str(program), "items", "--params", '[[["a", 1, 2]]]')
+    assert done.exit_code == 6, done.output
+    assert "the list input has only 1 entries (one per query with parameters)" in done.stderr
+    done = cli("run", str(program), "items", "--params", '{"a": 1}')
+    assert done.exit_code == 2 and "expected a list of query parameters, got dict" in done.stderr, done.output
 
 
 def test_importing_the_plugin_does_not_import_duckdb():
@@ -187,20 +219,17 @@ def test_bad_definitions_are_named(cli, project):
     assert done.exit_code == 2 and "query= must be a SQL string or a non-empty list" in done.stderr, done.output
 
 
-def test_a_duckdb_query_serializes_as_a_python_task_loading_its_variable(project, monkeypatch):
+def test_a_duckdb_query_serializes_as_a_python_task_loading_its_variable(project, monkeypatch, request):
     from flyteidl.admin import task_pb2
     from google.protobuf import json_format
 
     from flyrun.idl.settings import SerializationSettings
     from flyrun.idl.tasks import task_spec
 
-    root = project({"duck_flow.py": PROGRAM})
-    monkeypatch.syspath_prepend(str(root))
-    import duck_flow
-
+    duck_flow = _imported(project, monkeypatch, request, "duck_wire")
     template = task_spec(duck_flow.over, SerializationSettings(project="p", domain="d", version="v"))["template"]
     assert template["id"]["name"] == "over" and template["type"] == "python-task"
-    assert template["container"]["args"][-4:] == ["task-module", "duck_flow", "task-name", "over"]
+    assert template["container"]["args"][-4:] == ["task-module", "duck_wire", "task-name", "over"]
     variables = template["interface"]["inputs"]["variables"]
     assert "structured_dataset_type" in variables["trips"]["type"]
     assert "structured_dataset_type" in template["interface"]["outputs"]["variables"]["result"]["type"]
@@ -212,7 +241,7 @@ def test_duckdb_queries_on_the_sandbox(sandbox_server, tmp_path, program):
     config = tmp_path / "config.yaml"
     config.write_text(f"admin:\n  endpoint: {sandbox_server['endpoint']}\n  insecure: true\n  authType: None\n")
     env = dict(os.environ, PYTHONPATH=str(REPO), HOME=str(tmp_path))
-    for workflow in ("trips_wf", "params_wf", "guide_wf"):
+    for workflow in sorted(EXPECTED):
         done = subprocess.run([sys.executable, "-m", "flyrun.cli.main", "-c", str(config), "run", "--remote",
                                "--wait", "-o", "json", str(program), workflow], cwd=program.parent,
                               capture_output=True, text=True, env=env, timeout=240)
