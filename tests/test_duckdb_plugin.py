@@ -192,6 +192,24 @@ def test_aggregations_over_a_parquet_dataset_folder_from_the_command_line(cli, p
     assert json.loads(done.stdout)["outputs"] == {"result": "<Table: 3 rows; columns vendor, trips, total, top>"}
 
 
+def test_declared_columns_are_the_only_columns_the_query_sees(cli, project, tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"vendor": [0, 1], "fare": [1.5, 2.5], "tip": [0.1, 0.2]}).to_parquet(tmp_path / "t.parquet")
+    root = project({"cols.py": """
+        from typing import Annotated
+        from flyrun import kwtypes
+        from flyrun.plugins.duckdb import DuckDBQuery
+        from flyrun.types.structured import StructuredDataset
+
+        q = DuckDBQuery(name="q", query="SELECT * FROM trips",
+                        inputs=kwtypes(trips=Annotated[StructuredDataset, kwtypes(fare=float, vendor=int)]))
+    """})
+    done = cli("run", "-o", "json", str(root / "cols.py"), "q", "--trips", str(tmp_path / "t.parquet"))
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["outputs"] == {"result": "<Table: 2 rows; columns fare, vendor>"}
+
+
 def test_list_parameters_from_the_command_line_and_a_short_list_is_named(cli, program):
     done = cli("run", "-o", "json", str(program), "items", "--params", '[[["a", 1, 2]], ["x", "y"]]')
     assert done.exit_code == 0, done.output

@@ -131,10 +131,7 @@ class DuckDBQuery(Entity):
             for key, python_type in self.interface.inputs.items():
                 value = inputs.get(key)
                 if isinstance(value, StructuredDataset):
-                    import pyarrow as pa
-
-                    connection.register(key, value.dataframe if value.dataframe is not None and value.uri is None
-                                        else value.open(pa.Table).all())
+                    _register_dataset(connection, key, value)
                 elif _is_table_type(python_type):
                     connection.register(key, value)
                 elif isinstance(value, list):
@@ -173,6 +170,27 @@ class DuckDBQuery(Entity):
 
     def __repr__(self) -> str:
         return f"<duckdb query {self.name}>"
+
+
+def _register_dataset(connection: Any, name: str, value: Any) -> None:
+    """A local parquet dataset is a view over its files, which DuckDB scans in parallel without loading them (memory
+    stays bounded for data larger than RAM); an in-memory frame, CSV or remote data is registered as an Arrow table."""
+    from flyrun.types.structured.dataset import PARQUET, data_files, storage_is_local
+
+    if value.uri is None:
+        connection.register(name, value.dataframe)
+        return
+    if value.file_format == PARQUET and storage_is_local(value.uri):
+        files = [path[len("file://"):] if path.startswith("file://") else path for path in data_files(value.uri)]
+        relation = connection.read_parquet(files)
+        columns = getattr(value, "_columns", None)  # declared with Annotated[StructuredDataset, kwtypes(...)]
+        if columns:
+            relation = relation.select(*[f'"{column}"' for column in columns])
+        relation.create_view(name)
+        return
+    import pyarrow as pa
+
+    connection.register(name, value.open(pa.Table).all())
 
 
 def _arrow(result: Any) -> Any:
