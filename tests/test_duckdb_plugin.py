@@ -52,6 +52,13 @@ over = DuckDBQuery(
     inputs=kwtypes(trips=StructuredDataset, min_fare=float, vendor=int),
 )
 
+simple = DuckDBQuery(name="simple", query="SELECT SUM(a) AS total FROM mydf", inputs=kwtypes(mydf=pd.DataFrame))
+
+
+@task
+def make_frame() -> pd.DataFrame:
+    return pd.DataFrame({"a": [1, 2, 3]})
+
 parquet_max = DuckDBQuery(name="parquet_max", query="SELECT MAX(fare) AS top FROM read_parquet($1)",
                           inputs=kwtypes(params=List[str]))
 
@@ -95,6 +102,11 @@ def params_wf(n: int = 10) -> List[List[str]]:
 
 
 @workflow
+def frame_wf() -> List[List[str]]:
+    return rows(sd=simple(mydf=make_frame()))
+
+
+@workflow
 def parquet_wf(n: int = 10) -> List[List[str]]:
     return rows(sd=parquet_max(params=[make_parquet(n=n)]))
 
@@ -113,6 +125,7 @@ EXPECTED = {
     "trips_wf": [["0", "4", "18.0", "9.0"], ["1", "3", "12.0", "7.0"], ["2", "3", "15.0", "8.0"]],
     "params_wf": [["2"]],  # vendor 1: fares 1, 4, 7; two above 2.5
     "parquet_wf": [["9.0"]],
+    "frame_wf": [["6"]],  # the guide's first example: a pandas DataFrame input
     "list_wf": [["chainsaw", "5000.0"], ["iphone", "600.0"]],
     "guide_wf": [["duck", "duck", "goose"]],
 }
@@ -208,6 +221,16 @@ def test_declared_columns_are_the_only_columns_the_query_sees(cli, project, tmp_
     done = cli("run", "-o", "json", str(root / "cols.py"), "q", "--trips", str(tmp_path / "t.parquet"))
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["outputs"] == {"result": "<Table: 2 rows; columns fare, vendor>"}
+
+
+def test_motherduck_needs_a_secret_for_its_token(cli, project):
+    root = project({"md.py": """
+        from flyrun.plugins.duckdb import DuckDBProvider, DuckDBQuery
+
+        q = DuckDBQuery(name="q", query="SELECT 1", provider=DuckDBProvider.MOTHERDUCK)
+    """})
+    done = cli("run", str(root / "md.py"), "q")
+    assert done.exit_code == 2 and "MOTHERDUCK needs the MotherDuck token as a secret" in done.stderr, done.output
 
 
 def test_list_parameters_from_the_command_line_and_a_short_list_is_named(cli, program):
