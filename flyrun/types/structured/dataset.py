@@ -269,7 +269,8 @@ class StructuredDatasetTransformer(TypeTransformer):
             return value.uri
         frame = value.dataframe if isinstance(value, StructuredDataset) else value
         shape = getattr(frame, "shape", None)
-        columns = list(getattr(frame, "columns", None) or getattr(frame, "column_names", None) or [])
+        # pyarrow's ``columns`` are the column arrays; its names are ``column_names``.
+        columns = list(getattr(frame, "column_names", None) or getattr(frame, "columns", None) or [])
         rows = shape[0] if shape else getattr(frame, "num_rows", "?")
         return f"<{type(frame).__name__}: {rows} rows; columns {', '.join(map(str, columns))}>"
 
