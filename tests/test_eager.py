@@ -1,0 +1,198 @@
+"""``@eager`` (flytekit 1.16 call semantics), run locally in-process, and its serialized task."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from conftest import REPO
+
+EXAMPLE = str(REPO / "examples" / "eager.py")
+
+AWAITED_SYNC = '''
+    from flyrun import eager, task
+
+    @task
+    def add_one(x: int) -> int:
+        return x + 1
+
+    @eager
+    async def old_style(x: int) -> int:
+        return await add_one(x=x)
+'''
+
+UNCAUGHT = '''
+    from flyrun import eager, task
+
+    @task
+    def fails(x: int) -> int:
+        raise ValueError(f"bad x {x}")
+
+    @eager
+    async def wf(x: int) -> int:
+        return fails(x=x) + 1
+'''
+
+
+@pytest.mark.parametrize(("target", "args", "expected"), [
+    ("simple_eager", ("--x", "3"), "o0: 8\n"),            # sync task: no await, real int, Python if on it
+    ("simple_eager", ("--x", "4"), "o0: 6\n"),
+    ("gathered", ("--x", "3"), "o0: [4, 5, 6, 7, 8]\n"),  # asyncio.gather over async tasks
+    ("with_subworkflow", ("--x", "3"), "o0: 8\n"),        # a workflow called without await
+    ("nested", ("--x", "3"), "o0: 17\n"),                 # nested @eager and async tasks awaited
+    ("caught", ("--x", "0"), "o0: -1\n"),                 # a task's failure caught by try/except
+    ("caught", ("--x", "4"), "o0: 4\n"),
+])
+def test_example_eager_workflows_run_locally(cli, target, args, expected):
+    result = cli("run", EXAMPLE, target, *args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == expected
+
+
+def test_a_sync_call_returns_its_value_and_an_eager_call_is_a_coroutine():
+    from flyrun import eager, task
+
+    seen: list[object] = []
+
+    @task
+    def square(x: int) -> int:
+        return x * x
+
+    @eager
+    async def body(x: int) -> int:
+        value = square(x=x)
+        seen.append(value)
+        return value + 1
+
+    call = body(x=3)
+    assert asyncio.iscoroutine(call)  # flytekit: an eager call outside a workflow returns a coroutine
+    assert asyncio.run(call) == 10
+    assert seen == [9] and type(seen[0]) is int
+
+
+def test_gathered_async_tasks_run_concurrently():
+    from flyrun import eager, task
+
+    @task
+    async def slow(i: int) -> int:
+        await asyncio.sleep(0.5)
+        return i
+
+    @eager
+    async def fan_out(n: int) -> list[int]:
+        return list(await asyncio.gather(*[slow(i=i) for i in range(n)]))
+
+    start = time.monotonic()
+    assert asyncio.run(fan_out(n=8)) == list(range(8))
+    elapsed = time.monotonic() - start
+    assert elapsed < 2.0, f"8 gathered 0.5 s tasks took {elapsed:.2f} s: they did not overlap"
+
+
+def test_a_launch_plan_and_a_workflow_are_called_without_await():
+    from flyrun import LaunchPlan, eager, task, workflow
+
+    @task
+    def plus(x: int, y: int) -> int:
+        return x + y
+
+    @workflow
+    def add(x: int, y: int = 10) -> int:
+        return plus(x=x, y=y)
+
+    lp = LaunchPlan.get_or_create(add, name="add_lp_eager_test", default_inputs={"y": 100})
+
+    @eager
+    async def body(x: int) -> int:
+        return add(x=x) + lp(x=x)
+
+    assert asyncio.run(body(x=1)) == 11 + 101
+
+
+def test_a_task_failure_raises_in_the_body_as_eager_exception():
+    from flyrun import eager, task
+    from flyrun.exceptions.eager import EagerException
+
+    @task
+    def boom(x: int) -> int:
+        raise RuntimeError(f"boom {x}")
+
+    @task
+    async def async_boom(x: int) -> int:
+        raise KeyError(x)
+
+    @eager
+    async def body(x: int) -> str:
+        caught = []
+        try:
+            boom(x=x)
+        except EagerException as exc:
+            caught.append(type(exc.error).__name__)
+        results = await asyncio.gather(async_boom(x=x), return_exceptions=True)
+        caught.append(type(results[0].error).__name__)
+        return ",".join(caught)
+
+    assert asyncio.run(body(x=1)) == "RuntimeError,KeyError"
+
+
+def test_an_uncaught_task_failure_fails_the_run_naming_the_task(cli, project):
+    root = project({"uncaught.py": UNCAUGHT})
+    result = cli("run", str(root / "uncaught.py"), "wf", "--x", "2")
+    assert result.exit_code == 6, result.output
+    assert "task uncaught.fails" in result.stderr and "bad x 2" in result.stderr
+    assert "flyrun/sdk" not in result.stderr  # only the user's frames, as for any failed task
+
+
+def test_await_on_a_sync_task_says_to_drop_the_await(cli, project):
+    root = project({"old.py": AWAITED_SYNC})
+    result = cli("run", str(root / "old.py"), "old_style", "--x", "1")
+    assert result.exit_code == 2, result.output  # a definition mistake in the user's code (errors.UserCodeError)
+    assert "old.py:10" in result.stderr, result.stderr
+    assert "await add_one(x=x)" in result.stderr
+    assert "drop the `await`" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2, result.stderr
+
+
+def test_eager_needs_an_async_def():
+    from flyrun import eager
+    from flyrun.errors import WorkflowDefinitionError
+
+    with pytest.raises(WorkflowDefinitionError, match="must be an `async def`"):
+        @eager
+        def not_async(x: int) -> int:
+            return x
+
+
+def test_an_eager_workflow_and_an_async_task_inside_a_workflow_run_as_nodes():
+    from flyrun import eager, task, workflow
+
+    @task
+    async def inc(x: int) -> int:
+        return x + 1
+
+    @eager
+    async def twice(x: int) -> int:
+        return await inc(x=await inc(x=x))
+
+    @workflow
+    def wf(x: int) -> int:
+        return inc(x=twice(x=x))
+
+    assert wf(x=1) == 4
+
+
+def test_with_options_and_serialized_as_an_eager_python_task():
+    from flyrun import eager
+    from flyrun.idl.settings import SerializationSettings
+    from flyrun.idl.tasks import task_spec
+
+    @eager(retries=2)
+    async def body(x: int) -> int:
+        return x
+
+    template = task_spec(body, SerializationSettings(project="p", domain="d", version="v1"))["template"]
+    assert template["type"] == "python-task"
+    assert template["metadata"]["is_eager"] is True
+    assert template["metadata"]["generates_deck"] is True
+    assert template["metadata"]["retries"] == {"retries": 2}
