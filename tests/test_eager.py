@@ -196,3 +196,49 @@ def test_with_options_and_serialized_as_an_eager_python_task():
     assert template["metadata"]["is_eager"] is True
     assert template["metadata"]["generates_deck"] is True
     assert template["metadata"]["retries"] == {"retries": 2}
+
+
+SERIALIZED = '''
+    from flyrun import eager, task
+
+    @task
+    def add_one(x: int) -> int:
+        return x + 1
+
+    @eager
+    async def outer(x: int, y: int = 2) -> int:
+        return add_one(x=x) + y
+'''
+
+
+def test_serialized_as_flytekit_does_eager_task_cleanup_task_and_workflow(project, monkeypatch):
+    from flyrun.idl.package import serialize
+    from flyrun.idl.project import load_project
+    from flyrun.idl.resolver import load
+    from flyrun.idl.settings import SerializationSettings
+
+    root = project({"eagerprobe.py": SERIALIZED})
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(root))
+    entities = serialize(load_project([str(root / "eagerprobe.py")]),  # checked against flyteidl's messages
+                         SerializationSettings(project="p", domain="d", version="v1"))
+    by_kind = {(e.kind, e.id["name"]): e.spec for e in entities}
+    assert set(by_kind) == {("task", "eagerprobe.add_one"), ("task", "eagerprobe.outer"),
+                            ("task", "eagerprobe.outer-cleanup"), ("workflow", "eagerprobe.outer"),
+                            ("launch_plan", "eagerprobe.outer")}
+    eager_task = by_kind["task", "eagerprobe.outer"]["template"]
+    assert eager_task["metadata"]["is_eager"] and eager_task["metadata"]["generates_deck"]
+    cleanup = by_kind["task", "eagerprobe.outer-cleanup"]["template"]
+    assert cleanup["type"] == "eager_failure_handler_task"
+    assert set(cleanup["interface"]["inputs"]["variables"]) == {"x", "y"}
+    assert cleanup["interface"]["outputs"]["variables"] == {}
+    workflow = by_kind["workflow", "eagerprobe.outer"]["template"]
+    assert [n["id"] for n in workflow["nodes"]] == ["n0"]
+    assert workflow["nodes"][0]["task_node"]["reference_id"]["name"] == "eagerprobe.outer"
+    assert workflow["failure_node"]["id"] == "efn"
+    assert workflow["failure_node"]["task_node"]["reference_id"]["name"] == "eagerprobe.outer-cleanup"
+    assert workflow["outputs"] == [{"var": "o0", "binding": {"promise": {"node_id": "n0", "var": "o0"}}}]
+    # A task container finds the cleanup task again through flyrun's default resolver.
+    loaded = load("flyrun.default", cleanup["container"]["args"][-4:])
+    assert loaded.task.name == "eagerprobe.outer-cleanup"
+    assert loaded.task.run_function({"x": 1, "y": 2}) == {}
