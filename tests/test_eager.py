@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import textwrap
 import time
 
 import pytest
@@ -242,3 +244,33 @@ def test_serialized_as_flytekit_does_eager_task_cleanup_task_and_workflow(projec
     loaded = load("flyrun.default", cleanup["container"]["args"][-4:])
     assert loaded.task.name == "eagerprobe.outer-cleanup"
     assert loaded.task.run_function({"x": 1, "y": 2}) == {}
+
+
+@pytest.fixture
+def example(tmp_path):
+    import shutil
+
+    folder = tmp_path / "ex"
+    folder.mkdir()
+    shutil.copy(EXAMPLE, folder / "eager.py")
+    (folder / "uncaught.py").write_text(textwrap.dedent(UNCAUGHT))
+    return folder / "eager.py"
+
+
+@pytest.mark.slow
+def test_eager_workflows_on_the_sandbox_give_the_local_outputs(remote, example):
+    # Run as flytekit runs them (the eager workflow: n0, failure node efn). The body's calls run inside the task
+    # process on the sandbox: they are not child executions yet.
+    registered = remote("register", str(example.parent))
+    assert registered.exit_code == 0, registered.output
+    for target, args, expected in (("simple_eager", ("--x", "3"), 8), ("gathered", ("--x", "3"), [4, 5, 6, 7, 8]),
+                                   ("nested", ("--x", "3"), 17), ("caught", ("--x", "0"), -1)):
+        done = remote("run", "--remote", "--wait", "-o", "json", str(example), target, *args)
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.stdout)["outputs"] == {"o0": expected}, done.output
+    failed = remote("run", "--remote", "--wait", "-o", "json", str(example.parent / "uncaught.py"), "wf", "--x", "2")
+    assert failed.exit_code == 6, failed.output
+    result = json.loads(failed.stdout)
+    assert result["error"].endswith("FAILED at node n0: ValueError: bad x 2"), failed.output
+    assert "(launch_plan flytesnacks/development/uncaught.wf@" in failed.stderr  # the eager workflow was run
+    assert "efn: SUCCEEDED" in failed.stderr  # the cleanup task ran as the failure node
