@@ -274,3 +274,68 @@ def test_eager_workflows_on_the_sandbox_give_the_local_outputs(remote, example):
     assert result["error"].endswith("FAILED at node n0: ValueError: bad x 2"), failed.output
     assert "(launch_plan flytesnacks/development/uncaught.wf@" in failed.stderr  # the eager workflow was run
     assert "efn: SUCCEEDED" in failed.stderr  # the cleanup task ran as the failure node
+
+
+SLEEPY = '''
+import asyncio
+import os
+
+from flyrun import eager, task
+
+
+@task
+async def nap(pidfile: str) -> int:
+    with open(pidfile, "w") as out:
+        out.write(str(os.getpid()))
+    await asyncio.sleep(120)
+    return 1
+
+
+@eager
+async def naps(folder: str) -> int:
+    return sum(await asyncio.gather(*[nap(pidfile=f"{folder}/{i}.pid") for i in range(2)]))
+'''
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_terminating_during_an_eager_body_stops_its_process(remote, sandbox_server, tmp_path):
+    folder = tmp_path / "sleepy"
+    folder.mkdir()
+    (folder / "sleepy_eager.py").write_text(SLEEPY)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    launched = remote("run", "--remote", "-o", "json", str(folder / "sleepy_eager.py"), "naps", "--folder", str(pids))
+    assert launched.exit_code == 0, launched.output
+    name = json.loads(launched.stdout)["execution"]["name"]
+    deadline = time.monotonic() + 60
+    while len([p for p in pids.glob("*.pid") if p.read_text()]) < 2:  # both gathered calls are running
+        assert time.monotonic() < deadline, "the eager body's calls never started"
+        time.sleep(0.1)
+    running = {int(p.read_text()) for p in pids.glob("*.pid")}
+    assert remote("executions", "terminate", name).exit_code == 0
+    waited = remote("executions", "wait", name, "--timeout", "30")
+    assert waited.exit_code == 6, waited.output
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in running):
+        assert time.monotonic() < deadline, "the eager task's process outlived its execution"
+        time.sleep(0.1)
+    from flyrun.sandbox.state.store import Key, Store
+
+    store = Store.open(sandbox_server["data_dir"])
+    try:
+        phases = {row["node_id"]: row["phase"] for row in store.all_nodes(Key("flytesnacks", "development", name))}
+    finally:
+        store.close()
+    assert "n0" in phases, phases
+    assert not [node for node, phase in phases.items() if phase in (1, 2)], phases  # none QUEUED or RUNNING
