@@ -15,6 +15,7 @@ _EXPORTS = {
     "PythonFunctionTask": "flyrun.sdk.task",
     "workflow": "flyrun.sdk.workflow",
     "dynamic": "flyrun.sdk.dynamic",
+    "eager": "flyrun.sdk.eager",
     # flytekit's top-level ``Workflow`` is its imperative builder; the traced class stays flyrun.sdk.workflow's.
     "Workflow": "flyrun.sdk.imperative",
     "ImperativeWorkflow": "flyrun.sdk.imperative",
@@ -66,6 +67,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.conditions import conditional
     from flyrun.sdk.container import ContainerTask
     from flyrun.sdk.dynamic import dynamic
+    from flyrun.sdk.eager import eager
     from flyrun.sdk.failure import WorkflowFailurePolicy
     from flyrun.sdk.gates import approve, sleep, wait_for_input
     from flyrun.sdk.image_spec import ImageSpec

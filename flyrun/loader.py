@@ -21,7 +21,7 @@ from flyrun.errors import FlyrunError, UsageError, UserCodeError
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", "site-packages", "build", "dist",
               ".venv", "venv", "env", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
-_ENTITY_FACTORIES = {"task", "workflow", "dynamic", "map_task", "partial", "ContainerTask", "reference_task",
+_ENTITY_FACTORIES = {"task", "workflow", "dynamic", "eager", "map_task", "partial", "ContainerTask", "reference_task",
                      "get_or_create", "reference_workflow", "reference_launch_plan", "Workflow",
                      "ImperativeWorkflow", "ReferenceTask", "ReferenceWorkflow", "ReferenceLaunchPlan",
                      "get_reference_entity"}

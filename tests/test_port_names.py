@@ -29,7 +29,7 @@ FLYTEKIT_NAMES = {
 }
 # What flyrun has today; every other name above is still missing (reported by the test, not failed on).
 IMPORTABLE = {
-    "flytekit": ["task", "workflow", "dynamic", "ImageSpec", "map_task", "conditional", "approve", "sleep",
+    "flytekit": ["task", "workflow", "dynamic", "eager", "ImageSpec", "map_task", "conditional", "approve", "sleep",
                  "wait_for_input", "kwtypes",
                  "Resources", "TaskMetadata", "Secret", "current_context", "Deck", "HashMethod", "ContainerTask",
                  "PodTemplate", "PythonFunctionTask", "FlyteFile", "FlyteDirectory", "StructuredDataset", "Workflow",

@@ -96,6 +96,9 @@ def collect(entities: list[Any]) -> tuple[list[Any], list[Any]]:
                 visit(node.entity)
             for task in registered_tasks(entity):
                 tasks.setdefault(task.name, task)
+            wrapper = getattr(entity, "eager_workflow", None)  # @eager: flytekit registers a workflow of it too
+            if wrapper is not None:
+                workflows.setdefault(wrapper.name, wrapper)
 
     for entity in entities:
         visit(entity)
@@ -104,7 +107,10 @@ def collect(entities: list[Any]) -> tuple[list[Any], list[Any]]:
 
 def registered_tasks(entity: Any) -> list[Any]:
     """The tasks an entity needs registered (a plain task is its own)."""
-    return [entity] if entity.kind == "task" else []
+    if entity.kind != "task":
+        return []
+    cleanup = getattr(entity, "cleanup", None) if getattr(entity, "is_eager", False) else None
+    return [entity, cleanup] if cleanup is not None else [entity]
 
 
 def _show(path: Path) -> str:

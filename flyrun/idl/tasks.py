@@ -142,6 +142,9 @@ def task_metadata(task: Any) -> dict:
         metadata["deprecated_error_message"] = meta.deprecated
     if getattr(meta, "cache_serialize", False):
         metadata["cache_serializable"] = True
+    if getattr(task, "is_eager", False):  # flytekit 1.16: the deck lists the child executions the body launched
+        metadata["is_eager"] = True
+        metadata["generates_deck"] = True
     if getattr(task, "enable_deck", False):  # propeller then records <output prefix>/deck.html as the deck
         metadata["generates_deck"] = True
     return metadata

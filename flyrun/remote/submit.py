@@ -109,6 +109,8 @@ def launch_id_for(entity: Any, project: str, domain: str, version: str) -> Entit
         kind = "TASK" if ref["resource_type"] == "TASK" else "LAUNCH_PLAN"  # a workflow by its default plan
         return EntityId(kind, ref["project"], ref["domain"], ref["name"], ref["version"])
     kind = "LAUNCH_PLAN" if entity.kind in ("workflow", "launch_plan") else "TASK"
+    if getattr(entity, "is_eager", False):  # flytekit runs an eager task as its workflow (cleanup on failure)
+        kind = "LAUNCH_PLAN"
     return EntityId(kind, project, domain, entity.name, version)
 
 

@@ -32,6 +32,10 @@ class Entity:
             check_call_through_partial(self, sys._getframe(1), builder.where(self, graph.user_call_site()))
             node = builder.add_node(self, args, kwargs)
             return graph.node_result(node, self.interface.outputs, self.interface.output_tuple)
+        if getattr(self, "is_async", False):  # async tasks and @eager give an awaitable, as in flytekit
+            from flyrun.sdk.eager import async_call
+
+            return async_call(self, args, kwargs)
         inputs = self.bind_local_arguments(args, kwargs)
         return self.interface.outputs_as_result(mocks.execute(self, inputs))
 

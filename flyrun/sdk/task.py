@@ -148,6 +148,13 @@ class PythonFunctionTask(Entity):
     def attribute(self) -> str:
         return self.fn.__qualname__
 
+    @property
+    def is_async(self) -> bool:
+        """An ``async def`` task (or ``@eager``): called outside a workflow, it gives an awaitable."""
+        import inspect
+
+        return inspect.iscoroutinefunction(self.fn)
+
     def local_execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         return cached_execute(self, inputs, lambda given: run_with_retries(self, given))
 
@@ -163,6 +170,10 @@ class PythonFunctionTask(Entity):
                   for name, value in inputs.items()}
         try:
             result = self.fn(**inputs)
+            if self.is_async:  # an async def task or an @eager body: run it to its value here
+                from flyrun.sdk.eager import run_coroutine
+
+                result = run_coroutine(self, result)
         except FlyrunError:
             raise  # flyrun's own failure inside the task (storage, configuration): it keeps its meaning
         except Exception as exc:

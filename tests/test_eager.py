@@ -1,0 +1,341 @@
+"""``@eager`` (flytekit 1.16 call semantics), run locally in-process, and its serialized task."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import textwrap
+import time
+
+import pytest
+from conftest import REPO
+
+EXAMPLE = str(REPO / "examples" / "eager.py")
+
+AWAITED_SYNC = '''
+    from flyrun import eager, task
+
+    @task
+    def add_one(x: int) -> int:
+        return x + 1
+
+    @eager
+    async def old_style(x: int) -> int:
+        return await add_one(x=x)
+'''
+
+UNCAUGHT = '''
+    from flyrun import eager, task
+
+    @task
+    def fails(x: int) -> int:
+        raise ValueError(f"bad x {x}")
+
+    @eager
+    async def wf(x: int) -> int:
+        return fails(x=x) + 1
+'''
+
+
+@pytest.mark.parametrize(("target", "args", "expected"), [
+    ("simple_eager", ("--x", "3"), "o0: 8\n"),            # sync task: no await, real int, Python if on it
+    ("simple_eager", ("--x", "4"), "o0: 6\n"),
+    ("gathered", ("--x", "3"), "o0: [4, 5, 6, 7, 8]\n"),  # asyncio.gather over async tasks
+    ("with_subworkflow", ("--x", "3"), "o0: 8\n"),        # a workflow called without await
+    ("nested", ("--x", "3"), "o0: 17\n"),                 # nested @eager and async tasks awaited
+    ("caught", ("--x", "0"), "o0: -1\n"),                 # a task's failure caught by try/except
+    ("caught", ("--x", "4"), "o0: 4\n"),
+])
+def test_example_eager_workflows_run_locally(cli, target, args, expected):
+    result = cli("run", EXAMPLE, target, *args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == expected
+
+
+def test_a_sync_call_returns_its_value_and_an_eager_call_is_a_coroutine():
+    from flyrun import eager, task
+
+    seen: list[object] = []
+
+    @task
+    def square(x: int) -> int:
+        return x * x
+
+    @eager
+    async def body(x: int) -> int:
+        value = square(x=x)
+        seen.append(value)
+        return value + 1
+
+    call = body(x=3)
+    assert asyncio.iscoroutine(call)  # flytekit: an eager call outside a workflow returns a coroutine
+    assert asyncio.run(call) == 10
+    assert seen == [9] and type(seen[0]) is int
+
+
+def test_gathered_async_tasks_run_concurrently():
+    from flyrun import eager, task
+
+    @task
+    async def slow(i: int) -> int:
+        await asyncio.sleep(0.5)
+        return i
+
+    @eager
+    async def fan_out(n: int) -> list[int]:
+        return list(await asyncio.gather(*[slow(i=i) for i in range(n)]))
+
+    start = time.monotonic()
+    assert asyncio.run(fan_out(n=8)) == list(range(8))
+    elapsed = time.monotonic() - start
+    assert elapsed < 2.0, f"8 gathered 0.5 s tasks took {elapsed:.2f} s: they did not overlap"
+
+
+def test_a_launch_plan_and_a_workflow_are_called_without_await():
+    from flyrun import LaunchPlan, eager, task, workflow
+
+    @task
+    def plus(x: int, y: int) -> int:
+        return x + y
+
+    @workflow
+    def add(x: int, y: int = 10) -> int:
+        return plus(x=x, y=y)
+
+    lp = LaunchPlan.get_or_create(add, name="add_lp_eager_test", default_inputs={"y": 100})
+
+    @eager
+    async def body(x: int) -> int:
+        return add(x=x) + lp(x=x)
+
+    assert asyncio.run(body(x=1)) == 11 + 101
+
+
+def test_a_task_failure_raises_in_the_body_as_eager_exception():
+    from flyrun import eager, task
+    from flyrun.exceptions.eager import EagerException
+
+    @task
+    def boom(x: int) -> int:
+        raise RuntimeError(f"boom {x}")
+
+    @task
+    async def async_boom(x: int) -> int:
+        raise KeyError(x)
+
+    @eager
+    async def body(x: int) -> str:
+        caught = []
+        try:
+            boom(x=x)
+        except EagerException as exc:
+            caught.append(type(exc.error).__name__)
+        results = await asyncio.gather(async_boom(x=x), return_exceptions=True)
+        caught.append(type(results[0].error).__name__)
+        return ",".join(caught)
+
+    assert asyncio.run(body(x=1)) == "RuntimeError,KeyError"
+
+
+def test_an_uncaught_task_failure_fails_the_run_naming_the_task(cli, project):
+    root = project({"uncaught.py": UNCAUGHT})
+    result = cli("run", str(root / "uncaught.py"), "wf", "--x", "2")
+    assert result.exit_code == 6, result.output
+    assert "task uncaught.fails" in result.stderr and "bad x 2" in result.stderr
+    assert "flyrun/sdk" not in result.stderr  # only the user's frames, as for any failed task
+
+
+def test_await_on_a_sync_task_says_to_drop_the_await(cli, project):
+    root = project({"old.py": AWAITED_SYNC})
+    result = cli("run", str(root / "old.py"), "old_style", "--x", "1")
+    assert result.exit_code == 2, result.output  # a definition mistake in the user's code (errors.UserCodeError)
+    assert "old.py:10" in result.stderr, result.stderr
+    assert "await add_one(x=x)" in result.stderr
+    assert "drop the `await`" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2, result.stderr
+
+
+def test_eager_needs_an_async_def():
+    from flyrun import eager
+    from flyrun.errors import WorkflowDefinitionError
+
+    with pytest.raises(WorkflowDefinitionError, match="must be an `async def`"):
+        @eager
+        def not_async(x: int) -> int:
+            return x
+
+
+def test_an_eager_workflow_and_an_async_task_inside_a_workflow_run_as_nodes():
+    from flyrun import eager, task, workflow
+
+    @task
+    async def inc(x: int) -> int:
+        return x + 1
+
+    @eager
+    async def twice(x: int) -> int:
+        return await inc(x=await inc(x=x))
+
+    @workflow
+    def wf(x: int) -> int:
+        return inc(x=twice(x=x))
+
+    assert wf(x=1) == 4
+
+
+def test_with_options_and_serialized_as_an_eager_python_task():
+    from flyrun import eager
+    from flyrun.idl.settings import SerializationSettings
+    from flyrun.idl.tasks import task_spec
+
+    @eager(retries=2)
+    async def body(x: int) -> int:
+        return x
+
+    template = task_spec(body, SerializationSettings(project="p", domain="d", version="v1"))["template"]
+    assert template["type"] == "python-task"
+    assert template["metadata"]["is_eager"] is True
+    assert template["metadata"]["generates_deck"] is True
+    assert template["metadata"]["retries"] == {"retries": 2}
+
+
+SERIALIZED = '''
+    from flyrun import eager, task
+
+    @task
+    def add_one(x: int) -> int:
+        return x + 1
+
+    @eager
+    async def outer(x: int, y: int = 2) -> int:
+        return add_one(x=x) + y
+'''
+
+
+def test_serialized_as_flytekit_does_eager_task_cleanup_task_and_workflow(project, monkeypatch):
+    from flyrun.idl.package import serialize
+    from flyrun.idl.project import load_project
+    from flyrun.idl.resolver import load
+    from flyrun.idl.settings import SerializationSettings
+
+    root = project({"eagerprobe.py": SERIALIZED})
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(root))
+    entities = serialize(load_project([str(root / "eagerprobe.py")]),  # checked against flyteidl's messages
+                         SerializationSettings(project="p", domain="d", version="v1"))
+    by_kind = {(e.kind, e.id["name"]): e.spec for e in entities}
+    assert set(by_kind) == {("task", "eagerprobe.add_one"), ("task", "eagerprobe.outer"),
+                            ("task", "eagerprobe.outer-cleanup"), ("workflow", "eagerprobe.outer"),
+                            ("launch_plan", "eagerprobe.outer")}
+    eager_task = by_kind["task", "eagerprobe.outer"]["template"]
+    assert eager_task["metadata"]["is_eager"] and eager_task["metadata"]["generates_deck"]
+    cleanup = by_kind["task", "eagerprobe.outer-cleanup"]["template"]
+    assert cleanup["type"] == "eager_failure_handler_task"
+    assert set(cleanup["interface"]["inputs"]["variables"]) == {"x", "y"}
+    assert cleanup["interface"]["outputs"]["variables"] == {}
+    workflow = by_kind["workflow", "eagerprobe.outer"]["template"]
+    assert [n["id"] for n in workflow["nodes"]] == ["n0"]
+    assert workflow["nodes"][0]["task_node"]["reference_id"]["name"] == "eagerprobe.outer"
+    assert workflow["failure_node"]["id"] == "efn"
+    assert workflow["failure_node"]["task_node"]["reference_id"]["name"] == "eagerprobe.outer-cleanup"
+    assert workflow["outputs"] == [{"var": "o0", "binding": {"promise": {"node_id": "n0", "var": "o0"}}}]
+    # A task container finds the cleanup task again through flyrun's default resolver.
+    loaded = load("flyrun.default", cleanup["container"]["args"][-4:])
+    assert loaded.task.name == "eagerprobe.outer-cleanup"
+    assert loaded.task.run_function({"x": 1, "y": 2}) == {}
+
+
+@pytest.fixture
+def example(tmp_path):
+    import shutil
+
+    folder = tmp_path / "ex"
+    folder.mkdir()
+    shutil.copy(EXAMPLE, folder / "eager.py")
+    (folder / "uncaught.py").write_text(textwrap.dedent(UNCAUGHT))
+    return folder / "eager.py"
+
+
+@pytest.mark.slow
+def test_eager_workflows_on_the_sandbox_give_the_local_outputs(remote, example):
+    # Run as flytekit runs them (the eager workflow: n0, failure node efn). The body's calls run inside the task
+    # process on the sandbox: they are not child executions yet.
+    registered = remote("register", str(example.parent))
+    assert registered.exit_code == 0, registered.output
+    for target, args, expected in (("simple_eager", ("--x", "3"), 8), ("gathered", ("--x", "3"), [4, 5, 6, 7, 8]),
+                                   ("nested", ("--x", "3"), 17), ("caught", ("--x", "0"), -1)):
+        done = remote("run", "--remote", "--wait", "-o", "json", str(example), target, *args)
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.stdout)["outputs"] == {"o0": expected}, done.output
+    failed = remote("run", "--remote", "--wait", "-o", "json", str(example.parent / "uncaught.py"), "wf", "--x", "2")
+    assert failed.exit_code == 6, failed.output
+    result = json.loads(failed.stdout)
+    assert result["error"].endswith("FAILED at node n0: ValueError: bad x 2"), failed.output
+    assert "(launch_plan flytesnacks/development/uncaught.wf@" in failed.stderr  # the eager workflow was run
+    assert "efn: SUCCEEDED" in failed.stderr  # the cleanup task ran as the failure node
+
+
+SLEEPY = '''
+import asyncio
+import os
+
+from flyrun import eager, task
+
+
+@task
+async def nap(pidfile: str) -> int:
+    with open(pidfile, "w") as out:
+        out.write(str(os.getpid()))
+    await asyncio.sleep(120)
+    return 1
+
+
+@eager
+async def naps(folder: str) -> int:
+    return sum(await asyncio.gather(*[nap(pidfile=f"{folder}/{i}.pid") for i in range(2)]))
+'''
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_terminating_during_an_eager_body_stops_its_process(remote, sandbox_server, tmp_path):
+    folder = tmp_path / "sleepy"
+    folder.mkdir()
+    (folder / "sleepy_eager.py").write_text(SLEEPY)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    launched = remote("run", "--remote", "-o", "json", str(folder / "sleepy_eager.py"), "naps", "--folder", str(pids))
+    assert launched.exit_code == 0, launched.output
+    name = json.loads(launched.stdout)["execution"]["name"]
+    deadline = time.monotonic() + 60
+    while len([p for p in pids.glob("*.pid") if p.read_text()]) < 2:  # both gathered calls are running
+        assert time.monotonic() < deadline, "the eager body's calls never started"
+        time.sleep(0.1)
+    running = {int(p.read_text()) for p in pids.glob("*.pid")}
+    assert remote("executions", "terminate", name).exit_code == 0
+    waited = remote("executions", "wait", name, "--timeout", "30")
+    assert waited.exit_code == 6, waited.output
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in running):
+        assert time.monotonic() < deadline, "the eager task's process outlived its execution"
+        time.sleep(0.1)
+    from flyrun.sandbox.state.store import Key, Store
+
+    store = Store.open(sandbox_server["data_dir"])
+    try:
+        phases = {row["node_id"]: row["phase"] for row in store.all_nodes(Key("flytesnacks", "development", name))}
+    finally:
+        store.close()
+    assert "n0" in phases, phases
+    assert not [node for node, phase in phases.items() if phase in (1, 2)], phases  # none QUEUED or RUNNING
