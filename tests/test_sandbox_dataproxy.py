@@ -102,3 +102,21 @@ def test_signed_download_and_head(proxy):
 def test_bad_upload_location_requests(proxy, body, fragment):
     response = proxy.post("/api/v1/dataproxy/artifact_urn", body)
     assert response.status_code == 400 and fragment in response.json()["message"]
+
+
+def test_an_upload_the_server_cannot_store_is_one_json_line_and_the_next_one_works(proxy):
+    body = b"bytes the server cannot store at first\n"
+    digest = base64.b64encode(hashlib.md5(body).digest()).decode()
+    answer = location(proxy, filename="blocked.txt", content_md5=digest)
+    folder = Path(urlparse(answer["native_url"]).path).parent
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("a file where the upload's folder must go")  # root ignores permissions; this it cannot
+    try:
+        put = proxy.http.put(answer["signed_url"], data=body, headers={"Content-MD5": digest}, timeout=10)
+        assert put.status_code == 500 and put.headers["Content-Type"] == "application/json"
+        assert "<html" not in put.text.lower() and "\n" not in put.json()["message"]
+        assert put.json()["message"].startswith("the sandbox cannot store the object")
+    finally:
+        folder.unlink()
+    again = proxy.http.put(answer["signed_url"], data=body, headers={"Content-MD5": digest}, timeout=10)
+    assert again.status_code == 200

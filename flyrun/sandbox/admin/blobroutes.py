@@ -25,6 +25,8 @@ def handle(sb: Services, endpoint: str, request: Any, values: Mapping[str, Any])
         return Response(error.reason + "\n", status=error.status, content_type="text/plain")
     except ApiError as error:  # a malformed object key
         return Response(error.message + "\n", status=400, content_type="text/plain")
+    except OSError as error:  # the blob folder cannot be written or read (a full disk, a broken data dir)
+        return _storage_failure(error)
     md5_hex = stored_md5(sb, key)
     headers = {"ETag": f'"{md5_hex}"', "Content-MD5": base64.b64encode(bytes.fromhex(md5_hex)).decode(),
                "Content-Length": str(path.stat().st_size)}
@@ -37,3 +39,18 @@ def handle(sb: Services, endpoint: str, request: Any, values: Mapping[str, Any])
     response = Response(wrap_file(request.environ, open(path, "rb")), status=200, headers=headers,
                         content_type="application/octet-stream", direct_passthrough=True)
     return response
+
+
+def _storage_failure(error: OSError) -> Any:
+    """The server's own storage failed: one JSON line for the client, in the API's error shape, never an HTML page."""
+    import errno
+    import json
+
+    from werkzeug.wrappers import Response
+
+    from flyrun.sandbox.admin.wire import Code
+
+    full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+    reason = "the sandbox's disk is full" if full else f"the sandbox cannot store the object: {error.strerror or error}"
+    body = {"code": int(Code.UNAVAILABLE if full else Code.INTERNAL), "message": reason, "details": []}
+    return Response(json.dumps(body), status=507 if full else 500, content_type="application/json")
