@@ -74,7 +74,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     _die_with_parent()
-    sys.exit(execute(sys.argv[1:] if argv is None else argv))
+    _end(execute(sys.argv[1:] if argv is None else argv))
+
+
+def _end(code: int) -> None:
+    """Exit once the task's files are written, without running native libraries' exit-time destructors.
+
+    A thread pool that pyarrow or duckdb leaves running can make the C++ runtime abort (SIGABRT, "terminate called
+    without an active exception") while the process exits, after outputs.pb was written: the platform would then
+    see a failed task. Python's own exit handlers still run, and the streams are flushed.
+    """
+    import atexit
+    import logging
+
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _die_with_parent() -> None:
