@@ -100,12 +100,23 @@ def _ensure_registered() -> None:
     if not _FAMILIES_LOADED:
         # Importing the families registers them; done once, on first use, never at import of this module.
         from flyrun.types import containers, scalars, structs  # noqa: F401
-        from flyrun.types.models import PydanticTransformer
-        from flyrun.types.numpy_type import NumpyTransformer
-        from flyrun.types.structured.dataset import StructuredDatasetTransformer
 
-        _LAZY.extend([PydanticTransformer(), StructuredDatasetTransformer(), NumpyTransformer()])
         _FAMILIES_LOADED = True
+
+
+# The optional families' modules, imported the first time a type gets past the built-in ones: a run of ints and
+# strings never loads them.
+_LAZY_FAMILIES = (("flyrun.types.models", "PydanticTransformer"),
+                  ("flyrun.types.structured.dataset", "StructuredDatasetTransformer"),
+                  ("flyrun.types.numpy_type", "NumpyTransformer"))
+
+
+def _lazy_families() -> list[TypeTransformer]:
+    if not _LAZY:
+        import importlib
+
+        _LAZY.extend(getattr(importlib.import_module(module), name)() for module, name in _LAZY_FAMILIES)
+    return _LAZY
 
 
 def transformer_for(python_type: Any) -> TypeTransformer:
@@ -121,7 +132,7 @@ def transformer_for(python_type: Any) -> TypeTransformer:
     for transformer in _CUSTOM + _TRANSFORMERS:
         if transformer.matches(python_type):
             return transformer
-    for transformer in _LAZY:
+    for transformer in _lazy_families():
         if transformer.matches(python_type):
             return transformer
     from flyrun.types.pickles import PickleTransformer, picklable_type
@@ -135,7 +146,7 @@ def transformer_for(python_type: Any) -> TypeTransformer:
 def annotated_transformer(python_type: Any) -> TypeTransformer | None:
     """The transformer that takes an ``Annotated[T, ...]`` type whole (a dataset's columns), if one does."""
     _ensure_registered()
-    for transformer in _CUSTOM + _LAZY:
+    for transformer in _CUSTOM + _lazy_families():
         if transformer.matches(python_type):
             return transformer
     return None
