@@ -58,16 +58,22 @@ def _fields(python_type: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(python_type)}
 
 
-@register
-class DataclassTransformer(TypeTransformer):
-    """A dataclass travels as flytekit 1.16 sends it: msgpack of its field map (``scalar.binary``, tag ``msgpack``),
-    described by a JSON schema; the older ``scalar.generic`` Struct form is read too."""
+class StructTransformer(TypeTransformer):
+    """What dataclasses and pydantic models share: msgpack of the field map (flytekit 1.16's default literal),
+    described by a JSON schema; the older ``scalar.generic`` Struct form is read too. A subclass says what the
+    fields and schema are and how an instance is built from converted field values."""
 
-    def matches(self, python_type: Any) -> bool:
-        return isinstance(python_type, type) and dataclasses.is_dataclass(python_type)
+    def fields(self, python_type: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def json_schema(self, python_type: Any) -> dict:
+        raise NotImplementedError
+
+    def construct(self, value: dict, python_type: Any, convert: Any) -> Any:
+        raise NotImplementedError
 
     def literal_type(self, python_type: Any) -> dict:
-        return struct_literal_type(_json_schema(python_type), _fields(python_type))
+        return struct_literal_type(self.json_schema(python_type), self.fields(python_type))
 
     def to_literal(self, value: Any, python_type: Any) -> dict:
         return engine.msgpack_literal(self.to_payload(value, python_type))
@@ -89,7 +95,7 @@ class DataclassTransformer(TypeTransformer):
         if not isinstance(value, python_type):
             raise TypeMismatch(f"expected {python_type.__name__}, got {type(value).__name__}")
         out = {}
-        for name, field_type in _fields(python_type).items():
+        for name, field_type in self.fields(python_type).items():
             try:
                 out[name] = convert(getattr(value, name), field_type)
             except TypeMismatch as exc:
@@ -107,18 +113,38 @@ class DataclassTransformer(TypeTransformer):
             return value
         if not isinstance(value, dict):
             raise TypeMismatch(f"expected a JSON object for {python_type.__name__}, got {value!r}")
+        return self.construct(value, python_type, convert)
+
+
+def convert_field(python_type: Any, name: str, value: Any, field_type: Any, convert: Any) -> Any:
+    """One field's value converted, a mismatch named by its class and field."""
+    try:
+        return convert(value, field_type)
+    except TypeMismatch as exc:
+        raise TypeMismatch(f"{python_type.__name__}.{name}: {exc}") from None
+
+
+@register
+class DataclassTransformer(StructTransformer):
+    """A dataclass: its fields from its type hints, its schema built here, an instance from the known fields."""
+
+    def matches(self, python_type: Any) -> bool:
+        return isinstance(python_type, type) and dataclasses.is_dataclass(python_type)
+
+    def fields(self, python_type: Any) -> dict[str, Any]:
+        return _fields(python_type)
+
+    def json_schema(self, python_type: Any) -> dict:
+        return _json_schema(python_type)
+
+    def construct(self, value: dict, python_type: Any, convert: Any) -> Any:
         fields = _fields(python_type)
         unknown = sorted(set(value) - set(fields))
         if unknown:
             raise TypeMismatch(f"{python_type.__name__} has no field {unknown[0]!r} "
                                f"(fields: {', '.join(fields)})")
-        kwargs = {}
-        for name, field_type in fields.items():
-            if name in value:
-                try:
-                    kwargs[name] = convert(value[name], field_type)
-                except TypeMismatch as exc:
-                    raise TypeMismatch(f"{python_type.__name__}.{name}: {exc}") from None
+        kwargs = {name: convert_field(python_type, name, value[name], field_type, convert)
+                  for name, field_type in fields.items() if name in value}
         try:
             return python_type(**kwargs)
         except TypeError as exc:
