@@ -241,3 +241,18 @@ def task(_fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     if _fn is not None:
         return PythonFunctionTask(_fn, **options)
     return lambda fn: PythonFunctionTask(fn, **options)
+
+
+def apply_python_task_options(entity: Any, options: dict[str, Any], where: str, retries: int = 0) -> None:
+    """Give a task that is not a decorated function (ShellTask, DuckDBQuery) a python task's metadata and the
+    options it keeps the meaning of (image, resources, pod template, secrets, decks); anything else is an error."""
+    entity.metadata = task_metadata(where, retries=retries, timeout=options.pop("timeout", None),
+                                    cache=options.pop("cache", False), cache_version=options.pop("cache_version", ""))
+    defaults = PythonFunctionTask.__init__.__kwdefaults__ or {}
+    for option in ("requests", "limits", "container_image", "environment", "pod_template", "pod_template_name",
+                   "secret_requests", "enable_deck"):
+        setattr(entity, option, options.pop(option, defaults.get(option)))
+    if options:
+        raise WorkflowDefinitionError(f"{where}: unknown options {', '.join(options)}")
+    entity.environment = dict(entity.environment or {})
+    entity.secret_requests = list(entity.secret_requests or [])

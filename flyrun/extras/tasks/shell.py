@@ -23,7 +23,11 @@ from typing import Any
 from flyrun.errors import TaskExecutionError, WorkflowDefinitionError
 from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import Interface
-from flyrun.sdk.task import PythonFunctionTask, cached_execute, run_with_retries, task_metadata
+from flyrun.sdk.task import (
+    apply_python_task_options,
+    cached_execute,
+    run_with_retries,
+)
 from flyrun.types import engine
 
 __all__ = ["OutputLocation", "ShellTask"]
@@ -56,6 +60,9 @@ class _Names:
 class ShellTask(Entity):
     kind = "task"
     task_type = "python-task"
+    # Set by apply_python_task_options, as a python task has them.
+    environment: dict[str, str]
+    secret_requests: list[Any]
 
     def __init__(self, name: str, debug: bool = False, script: str | None = None, script_file: str | None = None,
                  task_config: Any = None, shell: str = "/bin/sh", inputs: dict[str, Any] | None = None,
@@ -78,18 +85,7 @@ class ShellTask(Entity):
             if getattr(loc.var_type, "__name__", "") not in ("FlyteFile", "FlyteDirectory"):
                 raise WorkflowDefinitionError(f"{where}: output '{loc.var}' must be a FlyteFile or FlyteDirectory")
         self.interface = Interface(inputs=dict(inputs or {}), outputs=outputs)
-        self.metadata = task_metadata(where, retries=retries, timeout=options.pop("timeout", None),
-                                      cache=options.pop("cache", False),
-                                      cache_version=options.pop("cache_version", ""))
-        # Everything else a python task has (image, resources, secrets, decks) keeps its meaning.
-        defaults = PythonFunctionTask.__init__.__kwdefaults__ or {}
-        for option in ("requests", "limits", "container_image", "environment", "pod_template",
-                       "pod_template_name", "secret_requests", "enable_deck"):
-            setattr(self, option, options.pop(option, defaults.get(option)))
-        if options:
-            raise WorkflowDefinitionError(f"{where}: unknown options {', '.join(options)}")
-        self.environment: dict[str, str] = dict(getattr(self, "environment", None) or {})
-        self.secret_requests: list[Any] = list(getattr(self, "secret_requests", None) or [])
+        apply_python_task_options(self, options, where, retries)
 
     @property
     def module(self) -> str:

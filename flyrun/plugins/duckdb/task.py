@@ -20,7 +20,11 @@ from typing import Any
 from flyrun.errors import TaskExecutionError, UsageError, WorkflowDefinitionError
 from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import Interface
-from flyrun.sdk.task import PythonFunctionTask, cached_execute, run_with_retries, task_metadata
+from flyrun.sdk.task import (
+    apply_python_task_options,
+    cached_execute,
+    run_with_retries,
+)
 
 __all__ = ["DuckDBProvider", "DuckDBQuery"]
 
@@ -48,6 +52,9 @@ def _is_list_type(python_type: Any) -> bool:
 class DuckDBQuery(Entity):
     kind = "task"
     task_type = "python-task"
+    # Set by apply_python_task_options, as a python task has them.
+    environment: dict[str, str]
+    secret_requests: list[Any]
 
     def __init__(self, name: str, query: str | list[str], inputs: dict[str, Any] | None = None,
                  provider: DuckDBProvider | None = None, retries: int = 0, **options: Any) -> None:
@@ -74,18 +81,7 @@ class DuckDBQuery(Entity):
         from flyrun.types.structured import StructuredDataset
 
         self.interface = Interface(inputs=inputs, outputs={"result": StructuredDataset})
-        self.metadata = task_metadata(where, retries=retries, timeout=options.pop("timeout", None),
-                                      cache=options.pop("cache", False),
-                                      cache_version=options.pop("cache_version", ""))
-        # Everything else a python task has (image, resources, secrets) keeps its meaning, as for ShellTask.
-        defaults = PythonFunctionTask.__init__.__kwdefaults__ or {}
-        for option in ("requests", "limits", "container_image", "environment", "pod_template",
-                       "pod_template_name", "secret_requests", "enable_deck"):
-            setattr(self, option, options.pop(option, defaults.get(option)))
-        if options:
-            raise WorkflowDefinitionError(f"{where}: unknown options {', '.join(options)}")
-        self.environment: dict[str, str] = dict(getattr(self, "environment", None) or {})
-        self.secret_requests: list[Any] = list(getattr(self, "secret_requests", None) or [])
+        apply_python_task_options(self, options, where, retries)
         if self.provider is DuckDBProvider.MOTHERDUCK and not self.secret_requests:
             raise WorkflowDefinitionError(f"{where}: provider=DuckDBProvider.MOTHERDUCK needs the MotherDuck token "
                                           "as a secret: secret_requests=[Secret(group=..., key=...)]")
