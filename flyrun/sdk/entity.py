@@ -94,6 +94,22 @@ class Entity:
         return None
 
 
+
+class ModuleLevelEntity(Entity):
+    """An entity made as an object, not by a decorator (a launch plan, a ShellTask, a DuckDBQuery, a builder, a
+    reference): a worker or a task container finds it again by the variable it is bound to in its module."""
+
+    _module: str
+    attribute_fallback = "name"  # the attribute to use when no module-level variable holds the entity
+
+    @property
+    def module(self) -> str:
+        return self._module
+
+    @property
+    def attribute(self) -> str:
+        return self.module_attribute(self._module) or getattr(self, self.attribute_fallback)
+
 # Partials, checked where a task is called through one (see flyrun.sdk.partials): here, because the check needs
 # the Entity class and Entity.__call__ needs the check.
 

@@ -13,14 +13,17 @@ from typing import Any
 
 from flyrun.errors import WorkflowDefinitionError
 from flyrun.sdk import graph
+from flyrun.sdk.entity import ModuleLevelEntity
 from flyrun.sdk.interface import Interface
 from flyrun.sdk.overrides import CreatedNode
 from flyrun.sdk.workflow import Workflow as _TracedWorkflow
 from flyrun.types import engine
 
 
-class ImperativeWorkflow(_TracedWorkflow):
+class ImperativeWorkflow(ModuleLevelEntity, _TracedWorkflow):
     """A workflow built by calls rather than traced from a function; everything else is a ``@workflow``'s."""
+
+    attribute_fallback = "short_name"
 
     def __init__(self, name: str, failure_policy: Any = None, interruptible: bool = False) -> None:
         # The traced class's __init__ runs a function; this one starts empty and grows with each add_* call.
@@ -44,13 +47,6 @@ class ImperativeWorkflow(_TracedWorkflow):
         return f"{call_site}: workflow '{self.name}'"
 
     # -- what the rest of flyrun reads off a workflow -----------------------------------------------------------
-    @property
-    def module(self) -> str:
-        return self._module
-
-    @property
-    def attribute(self) -> str:
-        return self.module_attribute(self._module) or self.short_name
 
     def _traced(self) -> tuple[list[graph.Node], dict[str, graph.Binding], list[graph.Node]]:
         # Built call by call, never traced: the graph is whatever has been added so far.

@@ -12,12 +12,12 @@ import sys
 from typing import Any
 
 from flyrun.errors import UsageError, WorkflowDefinitionError
-from flyrun.sdk.entity import Entity
+from flyrun.sdk.entity import ModuleLevelEntity
 from flyrun.sdk.interface import Interface
 from flyrun.types import engine
 
 
-class LaunchPlan(Entity):
+class LaunchPlan(ModuleLevelEntity):
     kind = "launch_plan"
 
     def __init__(self, workflow: Any, name: str, *, default_inputs: dict[str, Any] | None = None,
@@ -137,13 +137,6 @@ class LaunchPlan(Entity):
                                               f"{item!r}")
 
     # -- as an entity -----------------------------------------------------------------------------------------
-    @property
-    def module(self) -> str:
-        return self._module
-
-    @property
-    def attribute(self) -> str:
-        return self.module_attribute(self._module) or self.name
 
     @property
     def short_name(self) -> str:

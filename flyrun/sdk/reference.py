@@ -14,15 +14,17 @@ from collections.abc import Callable
 from typing import Any
 
 from flyrun.errors import UsageError, WorkflowDefinitionError
-from flyrun.sdk.entity import Entity
+from flyrun.sdk.entity import ModuleLevelEntity
 from flyrun.sdk.interface import Interface, interface_from_function
 from flyrun.types import engine
 
 _LABELS = {"TASK": "task", "WORKFLOW": "workflow", "LAUNCH_PLAN": "launch plan"}
 
 
-class ReferenceEntity(Entity):
+class ReferenceEntity(ModuleLevelEntity):
     """An entity known by ``project/domain/name/version`` and an interface; it has no body here."""
+
+    attribute_fallback = "short_name"
 
     kind = "reference"
     resource_type = "TASK"
@@ -63,13 +65,6 @@ class ReferenceEntity(Entity):
         """flytekit's ``entity.reference`` (there, a separate id object; here the entity holds its id)."""
         return self
 
-    @property
-    def module(self) -> str:
-        return self._module
-
-    @property
-    def attribute(self) -> str:
-        return self.module_attribute(self._module) or self.short_name
 
     def describe(self) -> str:
         return (f"reference {_LABELS[self.resource_type]} '{self.name}' ({self.project}/{self.domain}, version "

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flyrun.errors import TaskExecutionError, WorkflowDefinitionError
-from flyrun.sdk.entity import Entity
+from flyrun.sdk.entity import ModuleLevelEntity
 from flyrun.sdk.interface import Interface
 from flyrun.sdk.task import (
     apply_python_task_options,
@@ -57,7 +57,7 @@ class _Names:
                                  f"{known})") from None
 
 
-class ShellTask(Entity):
+class ShellTask(ModuleLevelEntity):
     kind = "task"
     task_type = "python-task"
     # Set by apply_python_task_options, as a python task has them.
@@ -87,13 +87,6 @@ class ShellTask(Entity):
         self.interface = Interface(inputs=dict(inputs or {}), outputs=outputs)
         apply_python_task_options(self, options, where, retries)
 
-    @property
-    def module(self) -> str:
-        return self._module
-
-    @property
-    def attribute(self) -> str:
-        return self.module_attribute(self._module) or self.name
 
     def local_execute(self, inputs: dict[str, Any]) -> dict[str, Any]:
         return cached_execute(self, inputs, lambda given: run_with_retries(self, given))

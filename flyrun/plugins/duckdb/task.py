@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from flyrun.errors import TaskExecutionError, UsageError, WorkflowDefinitionError
-from flyrun.sdk.entity import Entity
+from flyrun.sdk.entity import ModuleLevelEntity
 from flyrun.sdk.interface import Interface
 from flyrun.sdk.task import (
     apply_python_task_options,
@@ -49,7 +49,7 @@ def _is_list_type(python_type: Any) -> bool:
         getattr(python_type, "__origin__", None) is list
 
 
-class DuckDBQuery(Entity):
+class DuckDBQuery(ModuleLevelEntity):
     kind = "task"
     task_type = "python-task"
     # Set by apply_python_task_options, as a python task has them.
@@ -86,13 +86,6 @@ class DuckDBQuery(Entity):
             raise WorkflowDefinitionError(f"{where}: provider=DuckDBProvider.MOTHERDUCK needs the MotherDuck token "
                                           "as a secret: secret_requests=[Secret(group=..., key=...)]")
 
-    @property
-    def module(self) -> str:
-        return self._module
-
-    @property
-    def attribute(self) -> str:
-        return self.module_attribute(self._module) or self.name
 
     @property
     def query(self) -> str | list[str]:
