@@ -142,6 +142,49 @@ def test_every_response_carries_the_security_headers(sandbox_server):
         assert "script-src 'self';" in policy and "unsafe-inline" not in policy
 
 
+DECK = "/console/projects/flytesnacks/domains/development/executions/x/nodes/n0/deck"
+
+
+def test_only_the_deck_route_may_be_framed_and_only_by_this_server(sandbox_server):
+    for path in ("/console", "/console/projects/flytesnacks/domains/development/executions/x/nodes/n0/log",
+                 "/console/projects/flytesnacks/domains/development/executions/x", "/api/v1/projects"):
+        _, headers, _ = raw(sandbox_server, "GET", path)
+        assert headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in headers[
+            "content-security-policy"], path
+    status, headers, _ = raw(sandbox_server, "GET", DECK)  # no such execution: still the deck's policy
+    assert status == 404
+    assert headers["x-frame-options"] == "SAMEORIGIN"
+    policy = headers["content-security-policy"]
+    assert policy.startswith("sandbox;") and "frame-ancestors 'self'" in policy and "allow-same-origin" not in policy
+    assert "script-src" not in policy and "connect-src" not in policy and "default-src 'none'" in policy
+
+
+def test_a_handler_cannot_loosen_the_framing_headers():
+    """The gate owns framing: a response's own X-Frame-Options or policy stands only for a deck policy on the deck
+    route (a handler bug elsewhere cannot make a console page framable)."""
+    from werkzeug.test import Client as WsgiClient
+    from werkzeug.wrappers import Response
+
+    from flyrun.sandbox.gate import DECK_SCRIPT_POLICY, RequestGate
+
+    loose = {"Content-Security-Policy": "frame-ancestors *", "X-Frame-Options": "ALLOWALL"}
+
+    def app(environ, start_response):
+        chosen = {"Content-Security-Policy": DECK_SCRIPT_POLICY} if environ.get("QUERY_STRING") == "scripts" else loose
+        return Response("page", headers=chosen)(environ, start_response)
+
+    client = WsgiClient(RequestGate("127.0.0.1", 8080).wrap(app))
+    page = client.get("/console", headers={"Host": "localhost:8080"}, query_string="scripts")
+    assert page.headers.getlist("X-Frame-Options") == ["DENY"]
+    assert page.headers.getlist("Content-Security-Policy")[0].endswith("frame-ancestors 'none'")
+    deck = client.get(DECK, headers={"Host": "localhost:8080"})
+    assert deck.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert deck.headers.getlist("Content-Security-Policy")[0].startswith("sandbox;")  # the loose one is dropped
+    scripted = client.get(DECK, headers={"Host": "localhost:8080"}, query_string="scripts")
+    assert scripted.headers.getlist("Content-Security-Policy") == [DECK_SCRIPT_POLICY]
+    assert "allow-same-origin" not in DECK_SCRIPT_POLICY
+
+
 # -- issue 11, Low: 4xx with a message, never a 500 ------------------------------------------------------------
 @pytest.mark.parametrize("path", [
     "/api/v1//projects",

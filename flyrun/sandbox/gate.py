@@ -14,13 +14,17 @@ rebinding, same-origin-looking ones with a foreign ``Host``. The gate refuses bo
 
 Every response, refusals included, carries ``nosniff``, a restrictive Content-Security-Policy, ``Referrer-Policy:
 same-origin`` (not ``no-referrer``: with it, browsers send ``Origin: null`` on the console's own form posts) and
-``X-Frame-Options: DENY``.
+``X-Frame-Options: DENY``. The one exception to "never framed" is a node's deck, which the execution page shows in
+an iframe: its route may be framed by this server's own pages (``frame-ancestors 'self'``), and its policy keeps the
+CSP ``sandbox`` directive, so the deck runs in an opaque origin whether it is framed or opened on its own. The
+framing headers are the gate's alone: a handler may not loosen them anywhere else.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,8 +32,21 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 WILDCARDS = ("0.0.0.0", "::", "")
 
 # Inline scripts and styles are refused; the one inline <style> of the sign-in pages is allowed by its hash.
+# frame-src 'self': the execution page frames its decks (the only responses that allow being framed).
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self' {style}; img-src 'self' data:; "
-        "connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+        "connect-src 'self'; frame-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+
+# A deck is the task's own HTML. Served sandboxed (opaque origin: no cookies, storage, DOM or API of the console)
+# and with nothing to fetch; the framing console is its only allowed ancestor. A deck with scripts (flytekit's tabs)
+# gets allow-scripts, still without allow-same-origin, and only its own inline scripts.
+DECK_PATH = re.compile(r"^/console/projects/[^/]+/domains/[^/]+/executions/[^/]+/nodes/.+/deck$")
+DECK_POLICY = ("sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+               "base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+DECK_SCRIPT_POLICY = ("sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; "
+                      "style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; "
+                      "form-action 'none'; frame-ancestors 'self'")
+_DECK_POLICIES = (DECK_POLICY, DECK_SCRIPT_POLICY)
+_FRAMING = ("content-security-policy", "x-frame-options")
 
 # application/octet-stream is binary protobuf on the API, as on FlyteAdmin's gateway; like the other types here it is
 # not a CORS "simple" type, so a cross-site page cannot send it without a preflight (which is refused).
@@ -70,6 +87,8 @@ class RequestGate:
         self.headers = [("X-Content-Type-Options", "nosniff"),
                         ("Content-Security-Policy", _CSP.format(style=f"'{STYLE_HASH}'")),
                         ("Referrer-Policy", "same-origin"), ("X-Frame-Options", "DENY")]
+        self.deck_headers = [("X-Content-Type-Options", "nosniff"), ("Content-Security-Policy", DECK_POLICY),
+                             ("Referrer-Policy", "same-origin"), ("X-Frame-Options", "SAMEORIGIN")]
 
     # -- the checks ------------------------------------------------------------------------------------
     def check(self, environ: dict[str, Any]) -> None:
@@ -129,9 +148,13 @@ class RequestGate:
         """A WSGI app that checks every request, then adds the security headers to every response."""
 
         def gated(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            deck = bool(DECK_PATH.match(environ.get("PATH_INFO", "")))
+            defaults = self.deck_headers if deck else self.headers
+
             def secured(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                headers = [(n, v) for n, v in headers if n.lower() not in _FRAMING or _deck_policy(deck, n, v)]
                 present = {name.lower() for name, _ in headers}
-                headers = [*headers, *((n, v) for n, v in self.headers if n.lower() not in present)]
+                headers = [*headers, *((n, v) for n, v in defaults if n.lower() not in present)]
                 return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
             try:
@@ -147,6 +170,11 @@ class RequestGate:
 
 
 _REASONS = {403: "Forbidden", 415: "Unsupported Media Type"}
+
+
+def _deck_policy(deck: bool, name: str, value: str) -> bool:
+    """Whether a handler's own framing header stands: only a deck's, and only one of the two deck policies."""
+    return deck and name.lower() == "content-security-policy" and value in _DECK_POLICIES
 
 
 def _has_body(environ: dict[str, Any]) -> bool:
