@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -304,7 +305,14 @@ def test_graph_shows_map_counts_a_taken_branch_and_a_subworkflows_nodes(sandbox_
     assert status["n1"] == "branch took n1-small"
     assert status["n2"] == "2 inner: n0, n1"
     assert page.locator("svg.graph path.edge").count() == 1  # n1 → n2; the map stands alone
+    page.goto(execution_url(sandbox_server, name) + "?expand=n2")  # the subworkflow's graph, in place
     page.locator("svg.graph").screenshot(path=str(DOCS / "console-graph-shapes.png"))
+    cluster = page.locator("svg.graph g.cluster[data-node-id=n2]")
+    assert sorted(cluster.locator("a.gnode").evaluate_all("els => els.map(e => e.dataset.nodeId)")) == [
+        "n2", "n2-0-n0", "n2-0-n1"]
+    assert cluster.locator('a.gnode[data-node-id="n2-0-n1"] rect.phase-SUCCEEDED').count() == 1
+    assert cluster.locator("path.edge").count() == 1  # n0 → n1 inside the subworkflow
+    assert page.locator("svg.graph a.gtoggle[data-toggle=n2]").get_attribute("aria-label") == "collapse n2"
     page.close()
 
 
@@ -352,3 +360,191 @@ def test_registered_entities_versions_and_interfaces(sandbox_server):
     old = client.get(base + "/workflows/tests.console_launch", params={"version": "v9"})
     assert old.status_code == 404 and "tests.console_launch has no version v9; choose one of the versions below" in (
         old.text)
+
+
+# -- decks in a sandboxed iframe ------------------------------------------------------------------------------
+# The probe deck tries what a hostile deck would: the console's cookie and session storage, the framing page's DOM
+# and the API. It writes what it got into its own DOM, which the test reads from the console page.
+PROBE = """<html><head><title>probe</title></head><body><h1>Probe deck</h1><pre id="probe">running</pre><script>
+const out = {};
+function attempt(name, read) { try { out[name] = String(read()); } catch (e) { out[name] = "error: " + e.name; } }
+attempt("cookie", function () { return document.cookie; });
+attempt("storage", function () { return sessionStorage.getItem("flyrunToken"); });
+attempt("parent", function () { return parent.document.title; });
+attempt("parent_header", function () { return parent.document.querySelector("header").textContent; });
+fetch("/api/v1/projects").then(function (r) { return r.text(); })
+  .then(function (text) { out.fetch = "got: " + text; }, function (e) { out.fetch = "error: " + e.name; })
+  .finally(function () { document.getElementById("probe").textContent = JSON.stringify(out); });
+</script></body></html>"""
+
+
+def plain_deck() -> str:
+    """A deck as flyrun writes one (script-free tabs): a report and a table."""
+    from flyrun.deck import Deck, MarkdownRenderer, TableRenderer, render_document
+
+    report = Deck("Report", MarkdownRenderer().to_html("# Plain deck\n\nrows: 3"), auto_add_to_deck=False)
+    table = Deck("Table", TableRenderer().to_html([["1", "1"], ["2", "4"], ["3", "9"]], ["x", "x²"]),
+                 auto_add_to_deck=False)
+    return render_document([report, table], "plain deck")
+
+
+def deck_task(name, document):
+    body = f"write({{'o0': inputs['x'] + 1}})\nopen(os.path.join(out_dir, 'deck.html'), 'w').write({document!r})"
+    return task(name, body, {"x": INT}, {"o0": INT})
+
+
+def request_log(page, server):
+    """Every URL the page (and its frames) asks for; the console must never reach beyond this server."""
+    seen = []
+    page.on("request", lambda request: seen.append(request.url))
+    return seen
+
+
+def assert_only_local(seen, server):
+    """Every request went to the sandbox itself, on a loopback address (no CDN, no font or image host)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    foreign = [url for url in seen if not url.startswith(server["url"] + "/") and not url.startswith(
+        ("data:", "about:"))]
+    assert seen and not foreign, foreign
+    hosts = {urlsplit(url).hostname for url in seen if url.startswith("http")}
+    assert {socket.gethostbyname(host) for host in hosts} == {"127.0.0.1"}, hosts
+
+
+def test_a_deck_in_its_iframe_cannot_reach_the_consoles_cookies_dom_or_api(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    probe, plain = deck_task("tests.console_probe_deck", PROBE), deck_task("tests.console_plain_deck", plain_deck())
+    wf = workflow("tests.console_decks", {"x": INT}, {"o0": INT},
+                  [task_node("n0", probe, {"x": promise("start-node", "x")}),
+                   task_node("n1", plain, {"x": promise("n0", "o0")})], {"o0": promise("n1", "o0")})
+    client.register(probe, plain, wf, launch_plan(wf))
+    name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(1)})
+    assert client.wait(name)["closure"]["phase"] == "SUCCEEDED"
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context.add_cookies([{"name": "console_session", "value": "cookie-secret-1", "url": sandbox_server["url"]}])
+    page = context.new_page()
+    seen = request_log(page, sandbox_server)
+    page.goto(execution_url(sandbox_server, name))
+    wait_for_phase(page, "SUCCEEDED")
+    page.evaluate("() => sessionStorage.setItem('flyrunToken', 'token-secret-2')")
+    assert page.evaluate("() => document.cookie") == "console_session=cookie-secret-1"  # the console can
+    # A deck with scripts runs them in an opaque origin; one without gets no permissions at all.
+    assert page.get_attribute("details[data-key=deck-n0] iframe", "sandbox") == "allow-scripts"
+    assert page.get_attribute("details[data-key=deck-n1] iframe", "sandbox") == ""
+    page.click("details[data-key=deck-n0] summary")
+    frame = page.frame_locator("details[data-key=deck-n0] iframe")
+    assert frame.locator("h1").inner_text() == "Probe deck"  # rendered inside the console page
+    frame.locator("#probe:not(:text-is('running'))").wait_for(timeout=10000)
+    got = json.loads(frame.locator("#probe").inner_text())
+    assert got["cookie"] == "error: SecurityError" and got["storage"] == "error: SecurityError", got
+    assert got["parent"] == "error: SecurityError" and got["parent_header"] == "error: SecurityError", got
+    assert got["fetch"] == "error: TypeError", got  # refused by the deck's policy: no request leaves
+    text = json.dumps(got)
+    assert "cookie-secret-1" not in text and "token-secret-2" not in text and "flytesnacks" not in text
+    assert not [url for url in seen if "/api/v1/projects" in url]
+    page.click("details[data-key=deck-n0] summary")  # closed again
+    page.click("details[data-key=deck-n1] summary")
+    shown = page.frame_locator("details[data-key=deck-n1] iframe")
+    assert shown.locator("h1").inner_text() == "Plain deck" and "rows: 3" in shown.locator("body").inner_text()
+    shown.locator("label[for=deck-1]").click()  # its tabs work in the frame, without scripts
+    shown.locator("section[data-deck=Table]").wait_for(timeout=5000)
+    scrolled = page.evaluate("() => window.scrollY")  # bounding boxes are in the viewport, the clip in the page
+    top = page.locator("table.nodes thead").bounding_box()
+    bottom = page.locator("tr.deck-row:has(details[data-key=deck-n1])").bounding_box()
+    page.screenshot(path=str(DOCS / "console-deck.png"), full_page=True, clip={
+        "x": 0, "y": top["y"] + scrolled, "width": 1200, "height": bottom["y"] + bottom["height"] - top["y"] + 8})
+    # Opened on its own, the deck is still sandboxed (the policy's sandbox directive): no cookie for it either.
+    page.goto(f"{execution_url(sandbox_server, name)}/nodes/n0/deck")
+    page.locator("#probe:not(:text-is('running'))").wait_for(timeout=10000)
+    alone = json.loads(page.inner_text("#probe"))
+    assert alone["cookie"] == "error: SecurityError" and alone["fetch"] == "error: TypeError", alone
+    assert_only_local(seen, sandbox_server)
+    context.close()
+
+
+def test_console_pages_refuse_framing_even_by_the_console_while_its_decks_allow_it(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    plain = deck_task("tests.console_plain_deck", plain_deck())
+    wf = workflow("tests.console_framed", {"x": INT}, {"o0": INT}, [task_node("n0", plain, {
+        "x": promise("start-node", "x")})], {"o0": promise("n0", "o0")})
+    client.register(plain, wf, launch_plan(wf))
+    name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(1)})
+    client.wait(name)
+    page = browser.new_page()
+    framer = sandbox_server["url"] + "/framer-test-page"  # a page of this very origin, answered by the browser
+    execution = execution_url(sandbox_server, name)
+    page.route(framer, lambda route: route.fulfill(content_type="text/html", body=(
+        f'<iframe id="console" src="/console"></iframe><iframe id="execution" src="{execution}"></iframe>'
+        f'<iframe id="deck" src="{execution}/nodes/n0/deck"></iframe>')))
+    page.goto(framer)
+    page.frame_locator("#deck").locator("h1").wait_for(timeout=10000)
+    assert page.frame_locator("#deck").locator("h1").inner_text() == "Plain deck"  # 'self' may frame a deck
+    for refused in ("#console", "#execution"):  # frame-ancestors 'none': a blocked frame shows Chromium's error
+        frame = page.locator(refused).element_handle().content_frame()
+        assert frame.url.startswith("chrome-error:") or frame.locator("header").count() == 0, frame.url
+    page.close()
+
+
+# -- expandable dynamic sub-graphs and subworkflows -------------------------------------------------------------
+def dynamic_task():
+    """A dynamic task whose futures.pb generates dn0 = square(x), dn1 = add(dn0, 1): two sub-nodes."""
+    spec = {"min_successes": 2,
+            "nodes": [task_node("dn0", SQUARE, {"x": promise("start-node", "x")}),
+                      task_node("dn1", ADD, {"a": promise("dn0", "o0"), "b": integer(1)})],
+            "outputs": [{"var": "o0", "binding": promise("dn1", "o0")}],
+            "tasks": [SQUARE["spec"]["template"], ADD["spec"]["template"]]}
+    # The generated graph reads the dynamic task's own inputs by value, as flytekit writes them. The inner tasks'
+    # {{.input}} templates are hidden from the sandbox filling in the dynamic task's own command line.
+    hidden = json.dumps(spec).replace("{{", "<<").replace("}}", ">>")
+    body = ("import json\nfrom google.protobuf import json_format\nfrom flyteidl.core import dynamic_job_pb2\n"
+            f"spec = json.loads({hidden!r}.replace('<<', '{{{{').replace('>>', '}}}}'))\n"
+            "spec['nodes'][0]['inputs'][0]['binding'] = {'scalar': {'primitive': {'integer': str(inputs['x'])}}}\n"
+            "message = json_format.ParseDict(spec, dynamic_job_pb2.DynamicJobSpec())\n"
+            "open(os.path.join(out_dir, 'futures.pb'), 'wb').write(message.SerializeToString())")
+    return task("tests.console_dynamic", body, {"x": INT}, {"o0": INT})
+
+
+def test_expanding_a_dynamic_node_shows_its_generated_graph(sandbox_server, browser):
+    client = Client(sandbox_server["url"])
+    generator = dynamic_task()
+    wf = workflow("tests.console_dynamic_wf", {"x": INT}, {"o0": INT},
+                  [task_node("n0", generator, {"x": promise("start-node", "x")}),
+                   task_node("n1", ADD, {"a": promise("n0", "o0"), "b": integer(10)})], {"o0": promise("n1", "o0")})
+    client.register(SQUARE, ADD, generator, wf, launch_plan(wf))
+    name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(3)})
+    done = client.wait(name)
+    assert done["closure"]["phase"] == "SUCCEEDED", done["closure"].get("error")
+    assert client.outputs(name)["o0"]["scalar"]["primitive"]["integer"] == "20"  # 3² + 1 + 10
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    seen = request_log(page, sandbox_server)
+    page.goto(execution_url(sandbox_server, name))
+    wait_for_phase(page, "SUCCEEDED")
+    graph = page.locator("svg.graph")
+    assert graph.locator("a.gnode").count() == 2
+    assert graph.locator("a.gnode[data-node-id=n0] text.gstatus").text_content() == "2 inner: dn0, dn1"
+    assert graph.locator("a.gtoggle").count() == 1  # only the dynamic node can expand
+    # Keyboard: Tab reaches the toggle (a link), Enter expands the node in place.
+    graph.locator("a.gtoggle[data-toggle=n0]").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**?expand=n0#graph")
+    wait_for_phase(page, "SUCCEEDED")
+    inner = graph.locator('g.cluster[data-node-id=n0] a.gnode[data-node-id^="n0-0-"]')
+    assert sorted(inner.evaluate_all("els => els.map(e => e.dataset.nodeId)")) == ["n0-0-dn0", "n0-0-dn1"]
+    assert graph.locator('a.gnode[data-node-id="n0-0-dn0"] rect.phase-SUCCEEDED').count() == 1
+    assert graph.locator("g.cluster[data-node-id=n0] path.edge").count() == 1  # dn0 → dn1
+    assert graph.locator("path.edge").count() == 2  # and n0 → n1 outside
+    boxes = {n: graph.locator(f'[data-node-id="{n}"] rect').first.bounding_box() for n in ("n0", "n0-0-dn0", "n1")}
+    assert boxes["n0"]["y"] < boxes["n0-0-dn0"]["y"] < boxes["n1"]["y"]  # inside the box, above the next node
+    shot = graph.screenshot(path=str(DOCS / "console-graph-dynamic.png"))
+    assert _coloured_pixels(shot) > 2000
+    graph.locator('a.gnode[data-node-id="n0-0-dn1"]').click()
+    assert page.url.endswith("#node-n0-0-dn1")
+    assert "o0: 10" in page.inner_text('tr[id="node-n0-0-dn1"]')
+    page.click("a.gtoggle[data-toggle=n0]")  # collapse again
+    page.wait_for_url("**?#graph")
+    assert page.locator('svg.graph a.gnode[data-node-id^="n0-0-"]').count() == 0
+    page.goto(execution_url(sandbox_server, name) + "?expand=n1,nope")
+    assert "Not expanded: n1, nope" in page.inner_text("section.graph-view")
+    assert_only_local(seen, sandbox_server)
+    page.close()

@@ -8,7 +8,9 @@ fragment. The graph comes from the execution's compiled workflow (its plan), the
 from __future__ import annotations
 
 import html
-from collections import Counter, defaultdict
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from flyrun.sandbox.admin.wire import load
@@ -36,20 +38,24 @@ def _promises(binding: Any, into: set[str]) -> None:
             _promises(item, into)
 
 
-def _upstream_of(template: Any, plan: Any) -> tuple[dict[str, set[str]], dict[str, str]]:
-    """Each node's upstream nodes (the compiler's connections, the node's own list, its input promises) and name."""
+def _upstream_of(nodes: Any, connections: Any = None) -> tuple[dict[str, set[str]], dict[str, str], dict[str, Any]]:
+    """Each node's upstream nodes (the compiler's connections, the node's own list, its input promises), its name
+    and the node itself."""
     upstream: dict[str, set[str]] = {}
     names: dict[str, str] = {}
-    for node in template.nodes:  # one pass: each access to a repeated protobuf field builds new wrappers
+    found: dict[str, Any] = {}
+    for node in nodes:  # one pass: each access to a repeated protobuf field builds new wrappers
         upstream[node.id] = set(node.upstream_node_ids)
         names[node.id] = node.metadata.name
+        found[node.id] = node
         for binding in node.inputs:
             _promises(binding.binding, upstream[node.id])
-    for node_id, ids in plan.primary.connections.upstream.items():
-        if node_id in upstream:
-            upstream[node_id].update(ids.ids)
-
-    return {node_id: {u for u in ids if u in upstream and u != node_id} for node_id, ids in upstream.items()}, names
+    if connections is not None:
+        for node_id, ids in connections.upstream.items():
+            if node_id in upstream:
+                upstream[node_id].update(ids.ids)
+    return ({node_id: {u for u in ids if u in upstream and u != node_id} for node_id, ids in upstream.items()},
+            names, found)
 
 
 def depths(upstream: dict[str, set[str]]) -> dict[str, int]:
@@ -71,30 +77,33 @@ def depths(upstream: dict[str, set[str]]) -> dict[str, int]:
     return depth
 
 
-def layout(upstream: dict[str, set[str]], order: list[str]) -> tuple[dict[str, tuple[int, int]], int, int]:
-    """Each node's top-left corner, and the picture's width and height."""
+def layout(upstream: dict[str, set[str]], order: list[str], sizes: dict[str, tuple[int, int]] | None = None
+           ) -> tuple[dict[str, tuple[int, int]], int, int]:
+    """Each node's top-left corner, and the picture's width and height.
+
+    Nodes are ``NODE_W`` x ``NODE_H`` unless ``sizes`` says otherwise (an expanded node holds its inner graph).
+    """
+    sizes = sizes or {}
     depth = depths(upstream)
     levels: dict[int, list[str]] = defaultdict(list)
     for node_id in order:
         levels[depth[node_id]].append(node_id)
-    position: dict[str, tuple[int, int]] = {}
-    row, widest = 0, 1
+    rows: list[list[str]] = []
     for level in sorted(levels):
         members = levels[level]
-        for start in range(0, len(members), MAX_PER_ROW):
-            chunk = members[start:start + MAX_PER_ROW]
-            widest = max(widest, len(chunk))
-            for column, node_id in enumerate(chunk):
-                position[node_id] = (column, row)
-            row += 1
-    width = PAD * 2 + widest * NODE_W + (widest - 1) * GAP_X
-    offsets = Counter(r for _, r in position.values())  # nodes in each row
+        rows.extend(members[start:start + MAX_PER_ROW] for start in range(0, len(members), MAX_PER_ROW))
+    fixed = (NODE_W, NODE_H)
+    widths = [sum(sizes.get(n, fixed)[0] for n in row) + (len(row) - 1) * GAP_X for row in rows]
+    width = PAD * 2 + max(widths, default=NODE_W)
     placed = {}
-    for node_id, (column, r) in position.items():
-        row_width = offsets[r] * NODE_W + (offsets[r] - 1) * GAP_X
+    top = PAD
+    for row, row_width in zip(rows, widths):
         left = PAD + (width - 2 * PAD - row_width) // 2  # centre each row under the widest one
-        placed[node_id] = (left + column * (NODE_W + GAP_X), PAD + r * (NODE_H + GAP_Y))
-    height = PAD * 2 + row * NODE_H + max(row - 1, 0) * GAP_Y
+        for node_id in row:
+            placed[node_id] = (left, top)
+            left += sizes.get(node_id, fixed)[0] + GAP_X
+        top += max(sizes.get(n, fixed)[1] for n in row) + GAP_Y
+    height = top - (GAP_Y if rows else 0) + PAD
     return placed, width, height
 
 
@@ -112,60 +121,194 @@ def _node_state(row: dict[str, Any] | None) -> tuple[str, str]:
     return phase, f"{kind} · {phase.lower()}" if kind else phase.lower()
 
 
-def graph_svg(plan_bytes: bytes | None, nodes: list[dict[str, Any]]) -> str:
-    """The workflow graph (nodes from ``decoded_nodes``): top to bottom by depth, each a link to its table row."""
+class _Graph:
+    """One level of the picture: a workflow's nodes (boundary nodes left out) and their upstream nodes."""
+
+    def __init__(self, nodes: Any, connections: Any = None) -> None:
+        every, self.names, self.nodes = _upstream_of(nodes, connections)
+        self.order = [node_id for node_id in every if node_id not in _BOUNDARY]
+        upstream = {n: ids for n, ids in every.items() if n not in _BOUNDARY}
+        self.upstream = {n: {u for u in ids if u in upstream} for n, ids in upstream.items()}
+
+
+# Subworkflow templates by id, with their compiled connections when the plan has them.
+Subworkflows = dict[tuple[str, str, str, str], tuple[Any, Any]]
+CLUSTER_HEAD = 34
+
+
+class _Drawing:
+    """What drawing a graph and the inner graphs of its expanded nodes shares."""
+
+    def __init__(self, nodes: list[dict[str, Any]], expanded: set[str],
+                 launch_plan: Callable[[Any], Any] | None) -> None:
+        self.rows = {row["node_id"]: row for row in nodes}
+        self.children: dict[str, list[Any]] = defaultdict(list)
+        for row in nodes:
+            if row["parent_id"] is not None:
+                self.children[row["parent_id"]].append(row)
+        self.expanded = expanded
+        self.used: set[str] = set()
+        self.launch_plan = launch_plan
+
+    def toggle(self, unique: str) -> str:
+        """The link that expands (or collapses) one node and keeps the others as they are."""
+        from urllib.parse import urlencode
+
+        chosen = self.expanded ^ {unique}
+        return ("?" + urlencode({"expand": ",".join(sorted(chosen))}, safe=",") if chosen else "?") + "#graph"
+
+    def expandable(self, graph: _Graph, local: str, unique: str) -> bool:
+        row = self.rows.get(unique)
+        return graph.nodes[local].WhichOneof("target") == "workflow_node" or bool(
+            row is not None and row["extra"].get("futures"))
+
+    def inner(self, node: Any, unique: str, subs: Subworkflows) -> tuple[_Graph, str, Subworkflows] | None:
+        """An expandable node's inner graph, the id prefix of its nodes' rows, and the subworkflows it can use."""
+        from flyrun.sandbox.admin.compiler import entity_key
+
+        kind = node.WhichOneof("target")
+        if kind == "workflow_node" and node.workflow_node.HasField("sub_workflow_ref"):
+            found = subs.get(entity_key(node.workflow_node.sub_workflow_ref))
+            return (_Graph(found[0].nodes, found[1]), f"{unique}-0-", subs) if found else None
+        if kind == "workflow_node" and self.launch_plan is not None:
+            closure = self.launch_plan(node.workflow_node.launchplan_ref)
+            if closure is None:
+                return None
+            return (_Graph(closure.primary.template.nodes, closure.primary.connections), f"{unique}-0-",
+                    {**subs, **_compiled_subworkflows(closure)})
+        extra = self.rows[unique]["extra"] if unique in self.rows else {}
+        spec = _dynamic_spec(extra["futures"]) if kind == "task_node" and extra.get("futures") else None
+        if spec is None:
+            return None
+        more = {entity_key(sub.id): (sub, None) for sub in spec.subworkflows}
+        return _Graph(spec.nodes), f"{unique}-{extra.get('futures_attempt', 0)}-", {**subs, **more}
+
+
+def _compiled_subworkflows(closure: Any) -> Subworkflows:
+    from flyrun.sandbox.admin.compiler import entity_key
+
+    return {entity_key(sub.template.id): (sub.template, sub.connections) for sub in closure.sub_workflows}
+
+
+def _dynamic_spec(path: str) -> Any:
+    """The DynamicJobSpec a dynamic task wrote (its generated graph), or None if it cannot be read."""
+    from flyteidl.core import dynamic_job_pb2
+
+    spec = dynamic_job_pb2.DynamicJobSpec()
+    try:
+        spec.ParseFromString(Path(path).read_bytes())
+    except Exception:  # a missing or damaged file only means the node cannot be expanded
+        return None
+    return spec
+
+
+def graph_svg(plan_bytes: bytes | None, nodes: list[dict[str, Any]], expanded: Iterable[str] = (),
+              launch_plan: Callable[[Any], Any] | None = None) -> str:
+    """The workflow graph (nodes from ``decoded_nodes``): top to bottom by depth, each a link to its table row.
+
+    Subworkflow, launch plan and dynamic nodes whose unique ids are in ``expanded`` are drawn as a box holding
+    their inner graph (recursively), from the plan's subworkflows, ``launch_plan(ref)`` (a compiled closure or
+    None) and the ``futures.pb`` the dynamic task wrote. Every other node has a toggle link that expands it.
+    """
     from flyteidl.core import compiler_pb2
 
     plan = load(compiler_pb2.CompiledWorkflowClosure(), plan_bytes)
-    template = plan.primary.template
-    every, names = _upstream_of(template, plan)
-    order = [node_id for node_id in every if node_id not in _BOUNDARY]
-    if not order:
+    graph = _Graph(plan.primary.template.nodes, plan.primary.connections)
+    if not graph.order:
         return ""
-    upstream = {n: ids for n, ids in every.items() if n not in _BOUNDARY}
-    upstream = {n: {u for u in ids if u in upstream} for n, ids in upstream.items()}
-    rows = {row["node_id"]: row for row in nodes if row["parent_id"] is None}
-    children: dict[str, list[Any]] = defaultdict(list)
-    for row in nodes:
-        if row["parent_id"] is not None:
-            children[row["parent_id"]].append(row)
-    placed, width, height = layout(upstream, order)
-    parts = [f'<svg class="graph" role="img" aria-label="workflow graph, {len(order)} nodes" '
+    drawing = _Drawing(nodes, set(expanded), launch_plan)
+    body, width, height = _draw(drawing, graph, "", _compiled_subworkflows(plan))
+    parts = [f'<svg class="graph" role="img" aria-label="workflow graph, {len(graph.order)} nodes" '
              f'xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-             'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="edge-head"/></marker></defs>']
-    for node_id in order:
+             'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="edge-head"/></marker></defs>',
+             *body, "</svg>"]
+    unknown = sorted(drawing.expanded - drawing.used)
+    note = (f'<p class="hint error">Not expanded: {html.escape(", ".join(unknown))} (no subworkflow or dynamic node '
+            'with that id is shown; expand its parent first, or remove it from the link).</p>') if unknown else ""
+    return (f'<section class="graph-view" id="graph"><h2>Graph</h2>{note}<div class="scroll">{"".join(parts)}'
+            '</div><p class="hint">Select a node to see its inputs, outputs, error, log and deck below; ＋ expands a '
+            "subworkflow or dynamic node in place.</p></section>")
+
+
+def _draw(d: _Drawing, graph: _Graph, prefix: str, subs: Subworkflows) -> tuple[list[str], int, int]:
+    """One graph's nodes and edges at (0, 0), expanded nodes holding their own inner graphs."""
+    sizes: dict[str, tuple[int, int]] = {}
+    inner: dict[str, tuple[list[str], int]] = {}
+    for local in graph.order:
+        unique = prefix + local
+        if unique not in d.expanded:
+            continue
+        found = d.inner(graph.nodes[local], unique, subs)
+        if found is None:
+            continue
+        d.used.add(unique)
+        body, width, height = _draw(d, *found)
+        box_width = max(width, NODE_W)
+        sizes[local] = (box_width, height + CLUSTER_HEAD)
+        inner[local] = (body, (box_width - width) // 2)
+    placed, picture_width, picture_height = layout(graph.upstream, graph.order, sizes)
+    fixed = (NODE_W, NODE_H)
+    parts = []
+    for node_id in graph.order:
         x2, y2 = placed[node_id]
-        for up in sorted(upstream[node_id]):
+        w2 = sizes.get(node_id, fixed)[0]
+        for up in sorted(graph.upstream[node_id]):
             x1, y1 = placed[up]
-            sx, sy, ex, ey = x1 + NODE_W // 2, y1 + NODE_H, x2 + NODE_W // 2, y2
+            w1, h1 = sizes.get(up, fixed)
+            sx, sy, ex, ey = x1 + w1 // 2, y1 + h1, x2 + w2 // 2, y2
             mid = (sy + ey) // 2
             parts.append(f'<path class="edge" d="M{sx},{sy} C{sx},{mid} {ex},{mid} {ex},{ey - 2}" '
                          'marker-end="url(#arrow)"/>')
-    for node_id in order:
+    for node_id in graph.order:
+        unique = prefix + node_id
         x, y = placed[node_id]
-        phase, status = _node_state(rows.get(node_id))
-        kids = children.get(node_id, [])
-        tip = f"{node_id} {names[node_id]}: {phase}"
-        if kids and not rows[node_id]["extra"].get("items"):
-            listed = ", ".join(_inner_id(node_id, k["node_id"]) for k in kids[:_MAX_CHILDREN_LISTED])
+        row = d.rows.get(unique)
+        phase, status = _node_state(row)
+        kids = d.children.get(unique, [])
+        tip = f"{unique} {graph.names[node_id]}: {phase}"
+        if kids and row is not None and not row["extra"].get("items"):
+            listed = ", ".join(_inner_id(unique, k["node_id"]) for k in kids[:_MAX_CHILDREN_LISTED])
             more = f" +{len(kids) - _MAX_CHILDREN_LISTED}" if len(kids) > _MAX_CHILDREN_LISTED else ""
-            if rows[node_id]["extra"].get("kind") == "branch_node":
+            if row["extra"].get("kind") == "branch_node":
                 status = f"branch took {listed}"
             else:
                 status = f"{len(kids)} inner: {listed}{more}"
             tip += f"; inner nodes {listed}{more}"
-        title = names[node_id].rsplit(".", 1)[-1] or node_id
-        safe = html.escape(node_id)
+        title = graph.names[node_id].rsplit(".", 1)[-1] or node_id
+        safe = html.escape(unique)
+        label = html.escape(_fit(node_id + " " + title, 26))
+        if node_id in inner:
+            body, offset = inner[node_id]
+            width, height = sizes[node_id]
+            parts.append(f'<g class="cluster" data-node-id="{safe}"><rect x="{x}" y="{y}" width="{width}" '
+                         f'height="{height}" rx="9" class="cluster phase-{phase}"/>'
+                         f'<a href="#node-{safe}" class="gnode gnode-open" data-node-id="{safe}">'
+                         f"<title>{html.escape(tip)}</title>"
+                         f'<text x="{x + 10}" y="{y + 21}" class="gname">'
+                         f"{html.escape(_fit(f'{node_id} {title}', (width - 44) // 8))}</text></a>"
+                         f'{_toggle(d, unique, x + width, y, opened=True)}'
+                         f'<g transform="translate({x + offset},{y + CLUSTER_HEAD})">{"".join(body)}</g></g>')
+            continue
         parts.append(f'<a href="#node-{safe}" class="gnode" data-node-id="{safe}">'
                      f"<title>{html.escape(tip)}</title>"
                      f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="7" class="phase-{phase}"/>'
-                     f'<text x="{x + 10}" y="{y + 20}" class="gname">{html.escape(_fit(node_id + " " + title, 26))}'
+                     f'<text x="{x + 10}" y="{y + 20}" class="gname">{label}'
                      f'</text><text x="{x + 10}" y="{y + 39}" class="gstatus">{html.escape(_fit(status, 30))}</text>'
                      "</a>")
-    parts.append("</svg>")
-    return (f'<section class="graph-view"><h2>Graph</h2><div class="scroll">{"".join(parts)}</div>'
-            '<p class="hint">Select a node to see its inputs, outputs, error and log below.</p></section>')
+        if d.expandable(graph, node_id, unique):
+            parts.append(_toggle(d, unique, x + NODE_W, y, opened=False))
+    return parts, picture_width, picture_height
+
+
+def _toggle(d: _Drawing, unique: str, right: int, top: int, opened: bool) -> str:
+    """The ＋/− link at a node's top-right corner: a link, so Tab reaches it and Enter follows it."""
+    verb = "collapse" if opened else "expand"
+    safe = html.escape(unique)
+    return (f'<a href="{html.escape(d.toggle(unique))}" class="gtoggle" data-toggle="{safe}" '
+            f'aria-label="{verb} {safe}"><title>{verb} {safe}</title>'
+            f'<rect x="{right - 26}" y="{top + 4}" width="22" height="20" rx="4" class="toggle"/>'
+            f'<text x="{right - 15}" y="{top + 19}" class="gtoggle-sign">{"−" if opened else "+"}</text></a>')
 
 
 def _inner_id(parent: str, child: str) -> str:

@@ -80,7 +80,8 @@ def _body(sb: Services, endpoint: str, values: Mapping[str, Any], args: Mapping[
     if row is None:
         return (f"<p>No execution {html.escape(key.name)} in {html.escape(key.project)}/"
                 f"{html.escape(key.domain)}.</p>", 404)
-    return execution_fragment(sb, key, row), 200
+    expand = [part for part in args.get("expand", "").split(",") if part.strip()]
+    return execution_fragment(sb, key, row, expand), 200
 
 
 def _static(name: str) -> Any:
@@ -206,8 +207,11 @@ def _executions_table(rows: list[Any], filtered: bool = False) -> str:
     return "".join(lines)
 
 
-def execution_fragment(sb: Services, key: Key, row: Any) -> str:
-    """The live part of the execution page (re-fetched with ``?fragment=1`` while the run is not final)."""
+def execution_fragment(sb: Services, key: Key, row: Any, expand: list[str] | None = None) -> str:
+    """The live part of the execution page (re-fetched with ``?fragment=1`` while the run is not final).
+
+    ``expand`` names the subworkflow, launch plan and dynamic nodes (unique ids) the graph draws opened.
+    """
     from flyteidl.admin import execution_pb2
 
     execution = load(execution_pb2.Execution(), row["body"])
@@ -237,13 +241,26 @@ def execution_fragment(sb: Services, key: Key, row: Any) -> str:
     parts.append("</section>")
     nodes = decoded_nodes(sb.store.all_nodes(key))
     parts.append(_gates(nodes))
-    parts.append(graph_svg(row["plan"], nodes))
+    parts.append(graph_svg(row["plan"], nodes, [part.strip() for part in expand or ()],
+                           lambda ref: _launch_plan_closure(sb, ref)))
     parts.append(timeline_svg(key, nodes))
     parts.append(_io_section("Inputs", row["inputs"], None))
     if closure.outputs.uri:
         parts.append(_io_section("Outputs", None, closure.outputs.uri))
     parts.append(_nodes_table(key, nodes))
     return "".join(parts)
+
+
+def _launch_plan_closure(sb: Services, reference: Any) -> Any:
+    """The compiled workflow a launch plan node runs (the graph draws it when the node is expanded), or None."""
+    from flyrun.sandbox.admin import registry
+    from flyrun.sandbox.admin.wire import ApiError
+
+    try:
+        plan = registry.get_launch_plan_by_id(sb.store, reference)
+        return registry.get_workflow_by_id(sb.store, plan.spec.workflow_id).closure.compiled_workflow
+    except ApiError:
+        return None
 
 
 def _io_section(title: str, data: bytes | None, path: str | None) -> str:
@@ -337,19 +354,18 @@ def _log(sb: Services, key: Key, node_id: str) -> Any:
     return Response(tail, content_type="text/plain; charset=utf-8")
 
 
-# A deck is the task's own HTML: served as a document of its own, sandboxed (no scripts, no same-origin access
-# to the console or the API), which its self-contained, script-free tabs need nothing beyond.
-DECK_POLICY = ("sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
-               "frame-ancestors 'self'")
-
-
 def _deck(sb: Services, key: Key, node_id: str) -> Any:
+    """A node's deck, as a document of its own under the gate's deck policy (sandboxed; framable by the console)."""
     from flyteidl.admin import node_execution_pb2
     from werkzeug.wrappers import Response
+
+    from flyrun.sandbox.console.view import deck_needs_scripts
+    from flyrun.sandbox.gate import DECK_POLICY, DECK_SCRIPT_POLICY
 
     row = sb.store.node(key, node_id)
     deck = load(node_execution_pb2.NodeExecution(), row["body"]).closure.deck_uri if row is not None else ""
     if not deck or not Path(deck).is_file():
         return Response("no deck for this node\n", status=404, content_type="text/plain")
+    policy = DECK_SCRIPT_POLICY if deck_needs_scripts(deck) else DECK_POLICY
     return Response(Path(deck).read_bytes(), content_type="text/html; charset=utf-8",
-                    headers={"Content-Security-Policy": DECK_POLICY, "X-Content-Type-Options": "nosniff"})
+                    headers={"Content-Security-Policy": policy})

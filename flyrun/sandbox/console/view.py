@@ -95,15 +95,44 @@ def node_row(key: Key, row: dict[str, Any], depth: int) -> str:
         link = (f"/console/projects/{key.project}/domains/{key.domain}/executions/{key.name}/nodes/"
                 f"{node.id.node_id}/log")
         label += f' <a class="log" href="{html.escape(link)}">log</a>'
+    deck = ""
     if closure.deck_uri:
-        link = (f"/console/projects/{key.project}/domains/{key.domain}/executions/{key.name}/nodes/"
-                f"{node.id.node_id}/deck")
-        label += f' <a class="deck" href="{html.escape(link)}" target="_blank" rel="noopener">deck</a>'
+        link = html.escape(f"/console/projects/{key.project}/domains/{key.domain}/executions/{key.name}/nodes/"
+                           f"{node.id.node_id}/deck")
+        label += f' <a class="deck" href="{link}" target="_blank" rel="noopener">deck</a>'
+        # The deck's panel: an iframe in an opaque origin (never allow-same-origin), scripts only if it has any;
+        # loaded when the panel is opened. data-key lets the live refresh keep an open panel open.
+        sandbox = "allow-scripts" if deck_needs_scripts(closure.deck_uri) else ""
+        deck = (f'<tr class="deck-row depth-{depth}"><td colspan="8"><details class="deck-panel" '
+                f'data-key="deck-{node_id}"><summary>Deck of {node_id}</summary><iframe class="deck-frame" '
+                f'title="deck of node {node_id}" sandbox="{sandbox}" loading="lazy" src="{link}"></iframe>'
+                "</details></td></tr>")
     error = f'<pre class="error">{html.escape(closure.error.message[-2000:])}</pre>' if closure.HasField(
         "error") else ""
     output = _map_cell(closure.output_uri) if closure.output_uri else ""
-    anchor = f' id="node-{node_id}"' if depth == 0 else ""  # the graph's nodes link here
+    anchor = f' id="node-{node_id}"'  # the graph's nodes link here (inner ones too, when expanded)
     return (f'<tr class="depth-{depth}"{anchor} data-node-id="{node_id}"><td>{label}</td>'
             f"<td>{html.escape(kind)}</td><td><span class=\"phase phase-{phase}\">{phase}</span></td>"
             f"<td>{time_text(closure.started_at)}</td><td>{duration_text(closure)}</td>"
-            f"<td>{_map_cell(node.input_uri)}</td><td>{output}</td><td>{error}</td></tr>")
+            f"<td>{_map_cell(node.input_uri)}</td><td>{output}</td><td>{error}</td></tr>{deck}")
+
+
+def deck_needs_scripts(path: str) -> bool:
+    """Whether a deck has scripts of its own (flytekit's tabs do), so its iframe and policy must allow them."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return False
+    return _has_script(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_script(path: str, mtime_ns: int, size: int) -> bool:
+    # Keyed on the file's mtime and size: a live page re-renders every few seconds and must not re-read every deck.
+    import re
+
+    try:
+        text = Path(path).read_bytes()
+    except OSError:
+        return False
+    return re.search(rb"<script\b|<[a-z][^>]*\son[a-z]+\s*=", text, re.IGNORECASE) is not None

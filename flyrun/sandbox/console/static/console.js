@@ -46,7 +46,13 @@
           delay = Math.min(10000, Math.max(1000, 10 * (performance.now() - started)));
           // Keyboard users keep their place: the graph node (or link) that had focus gets it back.
           const focused = document.activeElement && document.activeElement.closest("[data-node-id]");
+          // An open deck panel stays open (its iframe reloads; decks only appear once their node is done).
+          const open = Array.from(r.querySelectorAll("details[open][data-key]"), function (d) { return d.dataset.key; });
           r.innerHTML = text;
+          open.forEach(function (key) {
+            const again = r.querySelector('details[data-key="' + CSS.escape(key) + '"]');
+            if (again) { again.open = true; }
+          });
           delete r.dataset.auth;
           if (focused) {
             const again = r.querySelector(focused.tagName + '[data-node-id="' + CSS.escape(focused.dataset.nodeId) + '"]');
