@@ -19,6 +19,8 @@ from sandbox_entities import (
     integer,
     launch_plan,
     promise,
+    square_twice,
+    square_twice_plan,
     task,
     task_node,
     workflow,
@@ -548,3 +550,21 @@ def test_expanding_a_dynamic_node_shows_its_generated_graph(sandbox_server, brow
     assert "Not expanded: n1, nope" in page.inner_text("section.graph-view")
     assert_only_local(seen, sandbox_server)
     page.close()
+
+
+def test_a_launch_plan_node_expands_to_the_workflow_it_ran(sandbox_server):
+    client = Client(sandbox_server["url"])
+    child = square_twice()
+    client.register(SQUARE, child, square_twice_plan())
+    node = {"id": "n0", "metadata": {"name": "child"}, "inputs": [{"var": "x", "binding": promise("start-node", "x")}],
+            "workflow_node": {"launchplan_ref": ident("LAUNCH_PLAN", "tests.square_twice")}}
+    wf = workflow("tests.console_calls_plan", {"x": INT}, {"o0": INT}, [node], {"o0": promise("n0", "o0")})
+    client.register(wf, launch_plan(wf))
+    name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(3)})
+    assert client.wait(name)["closure"]["phase"] == "SUCCEEDED"
+    closed = client.get(execution_url(sandbox_server, name).removeprefix(sandbox_server["url"])).text
+    assert 'data-toggle="n0"' in closed and 'class="gnode" data-node-id="n0-0-n1"' not in closed
+    opened = client.get(execution_url(sandbox_server, name).removeprefix(sandbox_server["url"]),
+                        params={"expand": "n0"}).text
+    assert 'class="gnode" data-node-id="n0-0-n0"' in opened and 'class="gnode" data-node-id="n0-0-n1"' in opened
+    assert opened.count('class="edge"') == 1  # n0 -> n1 inside the launched workflow

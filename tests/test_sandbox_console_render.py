@@ -89,3 +89,54 @@ def test_the_1000_node_fragment_costs_under_200_ms_of_cpu(tmp_path):
         assert min(costs) < TARGET_SECONDS
     finally:
         store.close()
+
+
+def test_nested_subworkflows_expand_one_level_at_a_time_and_bad_ids_are_named():
+    """graph_svg over a plan whose subworkflow holds another: each expanded level draws the next one's nodes, with
+    the unique ids the walker gives them (``<parent>-0-<id>``); ids that match nothing are named, escaped."""
+    from flyteidl.core import compiler_pb2
+    from flyteidl.core import execution_pb2 as core
+
+    from flyrun.sandbox.admin.wire import dump
+    from flyrun.sandbox.console.graph import graph_svg
+
+    plan = compiler_pb2.CompiledWorkflowClosure()
+
+    def add_node(template, node_id, upstream=(), sub=None):
+        node = template.nodes.add(id=node_id)
+        node.metadata.name = f"tests.{node_id}"
+        node.upstream_node_ids.extend(upstream)
+        if sub is None:
+            node.task_node.reference_id.name = "tests.step"
+        else:
+            node.workflow_node.sub_workflow_ref.CopyFrom(sub)
+
+    inner, outer = plan.sub_workflows.add(), plan.sub_workflows.add()
+    inner.template.id.name, outer.template.id.name = "tests.inner", "tests.outer"
+    add_node(inner.template, "a")
+    add_node(inner.template, "b", ["a"])
+    add_node(outer.template, "s", sub=inner.template.id)
+    add_node(plan.primary.template, "n0", sub=outer.template.id)
+    add_node(plan.primary.template, "n1", ["n0"])
+
+    def row(node_id, parent=None):
+        from flyteidl.admin import node_execution_pb2
+
+        message = node_execution_pb2.NodeExecution()
+        message.closure.phase = core.NodeExecution.SUCCEEDED
+        return {"node_id": node_id, "parent_id": parent, "phase": message.closure.phase, "node": message,
+                "extra": {"kind": "workflow_node" if node_id in ("n0", "n0-0-s") else "task_node"}}
+
+    rows = [row("n0"), row("n1"), row("n0-0-s", "n0"), row("n0-0-s-0-a", "n0-0-s"), row("n0-0-s-0-b", "n0-0-s")]
+    closed = graph_svg(dump(plan), rows)
+    assert closed.count('class="gnode"') == 2 and 'data-toggle="n0"' in closed and 'href="?expand=n0#graph"' in closed
+    one = graph_svg(dump(plan), rows, ["n0"])
+    assert 'data-node-id="n0-0-s"' in one and 'data-node-id="n0-0-s-0-a"' not in one
+    assert 'href="?expand=n0,n0-0-s#graph"' in one and 'aria-label="collapse n0"' in one
+    both = graph_svg(dump(plan), rows, ["n0", "n0-0-s"])
+    assert both.count('class="cluster') == 4  # two groups, each with its box
+    assert 'data-node-id="n0-0-s-0-a"' in both and 'data-node-id="n0-0-s-0-b"' in both
+    assert both.count('class="edge"') == 2  # a -> b inside, n0 -> n1 outside
+    assert "Not expanded" not in both
+    refused = graph_svg(dump(plan), rows, ["n0-0-s", "<script>", "n1"])  # the parent is closed; n1 is a task
+    assert "Not expanded: &lt;script&gt;, n0-0-s, n1" in refused and "<script>" not in refused
