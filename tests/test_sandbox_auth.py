@@ -199,3 +199,43 @@ def test_the_operator_secret_is_kept_0600_and_can_be_rotated(secured):
     finally:  # later tests in this module use the secret the fixture saw
         with open(path, "w") as handle:
             handle.write(secured["operator_secret"] + "\n")
+
+
+@pytest.mark.slow
+def test_with_auth_a_decks_iframe_loads_through_a_signed_link_for_that_deck_only(secured):
+    """A frame's request carries no bearer token, so the signed-in page gives each deck's iframe a signed link."""
+    import html
+    import re
+
+    from sandbox_entities import INT, promise, task_node, workflow
+    from test_sandbox_console import deck_task, plain_deck
+
+    token = sign_in(secured["url"], secured["operator_secret"])
+    client = Client(secured["url"])
+    client.http.headers["Authorization"] = f"Bearer {token}"
+    shown = deck_task("tests.secured_deck", plain_deck())
+    wf = workflow("tests.secured_decks", {"x": INT}, {"o0": INT},
+                  [task_node("n0", shown, {"x": promise("start-node", "x")}),
+                   task_node("n1", shown, {"x": promise("n0", "o0")})], {"o0": promise("n1", "o0")})
+    client.register(shown, wf, launch_plan(wf))
+    name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(1)})
+    assert client.wait(name)["closure"]["phase"] == "SUCCEEDED"
+    base = f"/console/projects/flytesnacks/domains/development/executions/{name}"
+    fragment = client.get(base, params={"fragment": "1"}).text
+    frames = {node: html.unescape(src) for node, src in re.findall(
+        r'data-key="deck-(n\d)".*?<iframe [^>]*src="([^"]+)"', fragment)}
+    assert sorted(frames) == ["n0", "n1"] and all("signature=" in src for src in frames.values())
+    assert token not in fragment
+    anonymous = requests.Session()  # what the iframe sends: no Authorization header
+    deck = anonymous.get(secured["url"] + frames["n0"], timeout=10)
+    assert deck.status_code == 200 and "Plain deck" in deck.text
+    assert deck.headers["Content-Security-Policy"].startswith("sandbox;")
+    assert anonymous.get(f"{secured['url']}{base}/nodes/n0/deck", timeout=10).status_code == 401  # unsigned
+    other = anonymous.get(secured["url"] + frames["n0"].replace("/nodes/n0/", "/nodes/n1/"), timeout=10)
+    assert other.status_code == 403 and other.text == (
+        "the URL signature does not match: reload the execution page for a fresh deck link\n")
+    expired = re.sub(r"expires=\d+", "expires=1000", frames["n0"])
+    refused = anonymous.get(secured["url"] + expired, timeout=10)
+    assert refused.status_code == 403 and refused.text.startswith("the signed URL has expired")
+    log = anonymous.get(secured["url"] + frames["n0"].replace("/deck?", "/log?"), timeout=10)
+    assert log.status_code == 401  # the signature is for the deck, not the node's log

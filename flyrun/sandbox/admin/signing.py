@@ -33,6 +33,11 @@ class Signer:
         path = "upload" if method == "PUT" else "download"
         return f"{base_url.rstrip('/')}/sandbox/blobs/{path}/{quote(object_key)}?{urlencode(query)}"
 
+    def query(self, method: str, object_key: str, expires_in: float) -> str:
+        """``expires=...&signature=...`` for a link of the server's own (a deck framed by the console)."""
+        expires = int(time.time() + expires_in)
+        return urlencode({"expires": str(expires), "signature": self._signature(method, object_key, expires, "")})
+
     def verify(self, method: str, object_key: str, expires: str, signature: str, content_md5: str = "") -> str:
         """Empty string if the URL is good, else why it is not."""
         if not expires.isdigit():

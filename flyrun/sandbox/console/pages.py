@@ -12,7 +12,7 @@ import html
 import json
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,13 @@ def handle(sb: Services, endpoint: str, request: Any, values: Mapping[str, Any],
         return _static(values["name"])
     fragment = bool(request.args.get("fragment"))
     title, region = _title(endpoint, values)
+    if not authorized and endpoint == "console_deck" and "signature" in request.args:
+        problem = sb.signer.verify("GET", deck_key(values), request.args.get("expires", ""),
+                                   request.args.get("signature", ""))
+        if problem:
+            return Response(f"{problem}: reload the execution page for a fresh deck link\n", status=403,
+                            content_type="text/plain")
+        authorized = True  # the console page that framed it was signed in
     if not authorized:
         if fragment or endpoint in ("console_log", "console_deck"):
             return Response("sign in first", status=401, content_type="text/plain")
@@ -247,7 +254,7 @@ def execution_fragment(sb: Services, key: Key, row: Any, expand: list[str] | Non
     parts.append(_io_section("Inputs", row["inputs"], None))
     if closure.outputs.uri:
         parts.append(_io_section("Outputs", None, closure.outputs.uri))
-    parts.append(_nodes_table(key, nodes))
+    parts.append(_nodes_table(key, nodes, _deck_signer(sb, key)))
     return "".join(parts)
 
 
@@ -309,20 +316,36 @@ def _type_label(literal_type: dict[str, Any]) -> str:
     return "Literal JSON"
 
 
-def _nodes_table(key: Key, nodes: list[Any]) -> str:
+DECK_LINK_SECONDS = 3600
+
+
+def deck_key(values: Mapping[str, Any]) -> str:
+    """What a signed deck link signs: one node's deck in one execution."""
+    return f"deck/{values['project']}/{values['domain']}/{values['name']}/{values['node']}"
+
+
+def _deck_signer(sb: Services, key: Key) -> Callable[[str], str] | None:
+    """With ``--auth``, a deck's iframe carries a signed query: a frame's request cannot send the bearer token."""
+    if getattr(sb, "auth", None) is None:
+        return None
+    values = {"project": key.project, "domain": key.domain, "name": key.name}
+    return lambda node_id: "?" + sb.signer.query("GET", deck_key({**values, "node": node_id}), DECK_LINK_SECONDS)
+
+
+def _nodes_table(key: Key, nodes: list[Any], deck_query: Callable[[str], str] | None = None) -> str:
     children: dict[str | None, list[Any]] = defaultdict(list)
     for row in nodes:
         if row["node_id"] not in _BOUNDARY:
             children[row["parent_id"]].append(row)
     lines = ['<section><h2>Nodes</h2><table class="nodes"><thead><tr><th>Node</th><th>Kind</th><th>Phase</th>'
              "<th>Started</th><th>Duration</th><th>Inputs</th><th>Outputs</th><th>Error</th></tr></thead><tbody>"]
-    _node_rows(key, children, None, 0, lines)
+    _node_rows(key, children, None, 0, lines, deck_query)
     lines.append("</tbody></table></section>")
     return "".join(lines)
 
 
 def _node_rows(key: Key, children: dict[str | None, list[Any]], parent: str | None, depth: int,
-               lines: list[str]) -> None:
+               lines: list[str], deck_query: Callable[[str], str] | None = None) -> None:
     from flyrun.sandbox.console.view import node_row
 
     rows = children.get(parent, [])
@@ -333,8 +356,8 @@ def _node_rows(key: Key, children: dict[str | None, list[Any]], parent: str | No
     if parent is not None and len(rows) > _MAX_ITEMS_SHOWN:
         shown = [r for r in rows if r["phase"] != 3][:_MAX_ITEMS_SHOWN]
     for row in shown:
-        lines.append(node_row(key, row, depth))
-        _node_rows(key, children, row["node_id"], depth + 1, lines)
+        lines.append(node_row(key, row, depth, deck_query))
+        _node_rows(key, children, row["node_id"], depth + 1, lines, deck_query)
     if len(shown) < len(rows):
         lines.append(f'<tr class="depth-{depth}"><td colspan="8">… {len(rows) - len(shown)} more succeeded '
                      "items not shown</td></tr>")

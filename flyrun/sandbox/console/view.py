@@ -6,6 +6,7 @@ import functools
 import html
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,8 @@ def decoded_nodes(rows: list[Any]) -> list[dict[str, Any]]:
             for row in rows]
 
 
-def node_row(key: Key, row: dict[str, Any], depth: int) -> str:
-    """A row of the node table, for a node from ``decoded_nodes``."""
+def node_row(key: Key, row: dict[str, Any], depth: int, deck_query: Callable[[str], str] | None = None) -> str:
+    """A row of the node table, for a node from ``decoded_nodes``; ``deck_query`` signs its deck's iframe (--auth)."""
     node, extra = row["node"], row["extra"]
     closure = node.closure
     phase = phase_name(closure.phase)
@@ -99,13 +100,14 @@ def node_row(key: Key, row: dict[str, Any], depth: int) -> str:
     if closure.deck_uri:
         link = html.escape(f"/console/projects/{key.project}/domains/{key.domain}/executions/{key.name}/nodes/"
                            f"{node.id.node_id}/deck")
-        label += f' <a class="deck" href="{link}" target="_blank" rel="noopener">deck</a>'
+        src = link + (html.escape(deck_query(node.id.node_id)) if deck_query else "")
+        label += f' <a class="deck" href="{src}" target="_blank" rel="noopener">deck</a>'
         # The deck's panel: an iframe in an opaque origin (never allow-same-origin), scripts only if it has any;
         # loaded when the panel is opened. data-key lets the live refresh keep an open panel open.
         sandbox = "allow-scripts" if deck_needs_scripts(closure.deck_uri) else ""
         deck = (f'<tr class="deck-row depth-{depth}"><td colspan="8"><details class="deck-panel" '
                 f'data-key="deck-{node_id}"><summary>Deck of {node_id}</summary><iframe class="deck-frame" '
-                f'title="deck of node {node_id}" sandbox="{sandbox}" loading="lazy" src="{link}"></iframe>'
+                f'title="deck of node {node_id}" sandbox="{sandbox}" loading="lazy" src="{src}"></iframe>'
                 "</details></td></tr>")
     error = f'<pre class="error">{html.escape(closure.error.message[-2000:])}</pre>' if closure.HasField(
         "error") else ""
