@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -568,3 +569,44 @@ def test_a_launch_plan_node_expands_to_the_workflow_it_ran(sandbox_server):
                         params={"expand": "n0"}).text
     assert 'class="gnode" data-node-id="n0-0-n0"' in opened and 'class="gnode" data-node-id="n0-0-n1"' in opened
     assert opened.count('class="edge"') == 1  # n0 -> n1 inside the launched workflow
+
+
+def test_live_refresh_keeps_an_open_deck_and_the_focused_toggle(sandbox_server, browser):
+    """While a run waits at a gate the page re-renders every second or so; what the user opened and where the
+    keyboard was stay put."""
+    client = Client(sandbox_server["url"])
+    shown = deck_task("tests.console_plain_deck", plain_deck())
+    sub_id = ident("WORKFLOW", "tests.console_live_sub")
+    sub = workflow_template(sub_id, {"x": INT}, {"o0": INT},
+                            [task_node("n0", SQUARE, {"x": promise("start-node", "x")})], {"o0": promise("n0", "o0")})
+    gate = {"id": "n2", "metadata": {"name": "review", "timeout": "600s"},
+            "inputs": [{"var": "o0", "binding": promise("n1", "o0")}],
+            "gate_node": {"approve": {"signal_id": "review"}}}
+    wf = workflow("tests.console_live", {"x": INT}, {"o0": INT},
+                  [task_node("n0", shown, {"x": promise("start-node", "x")}),
+                   {"id": "n1", "metadata": {"name": "sub"}, "inputs": [{"var": "x", "binding": promise("n0", "o0")}],
+                    "workflow_node": {"sub_workflow_ref": sub_id}}, gate], {"o0": promise("n2", "o0")},
+                  sub_workflows=[sub])
+    client.register(SQUARE, shown, wf, launch_plan(wf))
+    name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(2)})
+    client.wait_for_node(name, "n2", "RUNNING")
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    refreshes = []
+    page.on("requestfinished", lambda request: refreshes.append(1) if "fragment=1" in request.url else None)
+    page.goto(execution_url(sandbox_server, name))
+    page.click("details[data-key=deck-n0] summary")
+    page.locator("a.gtoggle[data-toggle=n1]").focus()
+    seen = len(refreshes)
+    deadline = time.monotonic() + 20
+    while len(refreshes) < seen + 2:  # two live refreshes replace the fragment
+        assert time.monotonic() < deadline, "the page did not refresh"
+        page.wait_for_timeout(200)
+    page.wait_for_timeout(300)
+    assert page.get_attribute("details[data-key=deck-n0]", "open") is not None
+    assert page.evaluate("() => document.activeElement.getAttribute('data-toggle')") == "n1"
+    page.keyboard.press("Enter")  # and the keyboard goes on from there: the subworkflow opens
+    page.wait_for_url("**?expand=n1#graph")
+    assert page.locator('svg.graph a.gnode[data-node-id="n1-0-n0"]').count() == 1
+    client.signal(name, "review", {"scalar": {"primitive": {"boolean": True}}})
+    wait_for_phase(page, "SUCCEEDED")
+    page.close()

@@ -44,8 +44,9 @@
         if (response.ok || response.status === 404) {
           const text = await response.text();
           delay = Math.min(10000, Math.max(1000, 10 * (performance.now() - started)));
-          // Keyboard users keep their place: the graph node (or link) that had focus gets it back.
-          const focused = document.activeElement && document.activeElement.closest("[data-node-id]");
+          // Keyboard users keep their place: the graph node, toggle (or link) that had focus gets it back.
+          const focused = document.activeElement && document.activeElement.closest("[data-toggle],[data-node-id]");
+          const mark = focused && focused.hasAttribute("data-toggle") ? "data-toggle" : "data-node-id";
           // An open deck panel stays open (its iframe reloads; decks only appear once their node is done).
           const open = Array.from(r.querySelectorAll("details[open][data-key]"), function (d) { return d.dataset.key; });
           r.innerHTML = text;
@@ -55,7 +56,7 @@
           });
           delete r.dataset.auth;
           if (focused) {
-            const again = r.querySelector(focused.tagName + '[data-node-id="' + CSS.escape(focused.dataset.nodeId) + '"]');
+            const again = r.querySelector(focused.tagName + "[" + mark + '="' + CSS.escape(focused.getAttribute(mark)) + '"]');
             if (again && again.focus) { again.focus(); }
           }
         }
