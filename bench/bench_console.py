@@ -29,7 +29,7 @@ def _cpu_ms(data_dir: Path) -> dict[str, float]:
     """Median CPU milliseconds (of 7) for the whole fragment and for each of its parts, in this process."""
     from types import SimpleNamespace
 
-    from console_data import DOMAIN, NAME, PROJECT
+    from console_data import DOMAIN, DYNAMIC_NAME, NAME, PROJECT
 
     from flyrun.sandbox.console.graph import graph_svg, timeline_svg
     from flyrun.sandbox.console.pages import _nodes_table, execution_fragment
@@ -41,11 +41,14 @@ def _cpu_ms(data_dir: Path) -> dict[str, float]:
         key = Key(PROJECT, DOMAIN, NAME)
         row = store.execution(key)
         nodes = decoded_nodes(store.all_nodes(key))
+        dynamic_key = Key(PROJECT, DOMAIN, DYNAMIC_NAME)
+        dynamic_row, dynamic_nodes = store.execution(dynamic_key), decoded_nodes(store.all_nodes(dynamic_key))
         parts = {"fragment": lambda: execution_fragment(SimpleNamespace(store=store), key, row),
                  "read and decode the node rows": lambda: decoded_nodes(store.all_nodes(key)),
                  "graph": lambda: graph_svg(row["plan"], nodes),
                  "timeline": lambda: timeline_svg(key, nodes),
-                 "node table": lambda: _nodes_table(key, nodes)}
+                 "node table": lambda: _nodes_table(key, nodes),
+                 "dynamic node expanded (graph)": lambda: graph_svg(dynamic_row["plan"], dynamic_nodes, ["n0"])}
         costs: dict[str, float] = {}
         for what, work in parts.items():
             samples = []
@@ -69,11 +72,12 @@ def _walls(http: requests.Session, url: str, times: int = 15) -> list[float]:
 
 
 def run() -> list[tuple[str, str]]:
-    from console_data import DOMAIN, NAME, PROJECT, populate
+    from console_data import DOMAIN, NAME, PROJECT, populate, populate_dynamic
 
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = Path(scratch)
         populate(data_dir)
+        populate_dynamic(data_dir)
         cpu = _cpu_ms(data_dir)
         command = [sys.executable, "-m", "flyrun.cli.main", "sandbox"]
         started = subprocess.run(command + ["start", "--port", "0", "--data-dir", str(data_dir), "--detach",

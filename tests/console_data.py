@@ -69,3 +69,50 @@ def many_executions(data_dir: Path, count: int) -> None:
             store.insert_execution(Key(PROJECT, DOMAIN, f"small-{index}"), dump(execution), b"", b"",
                                    core.WorkflowExecution.SUCCEEDED)
     store.close()
+
+
+DYNAMIC_NAME = "dynamic1000"
+
+
+def populate_dynamic(data_dir: Path, count: int = NODES) -> None:
+    """A finished execution whose one node n0 is a dynamic task that generated ``count`` nodes (``futures.pb`` on
+    disk, rows ``n0-0-dn<i>`` under it), as the engine leaves one; for the expanded graph's render time."""
+    from flyteidl.admin import execution_pb2, node_execution_pb2
+    from flyteidl.core import compiler_pb2, dynamic_job_pb2
+    from flyteidl.core import execution_pb2 as core
+
+    from flyrun.sandbox.admin.wire import dump
+    from flyrun.sandbox.state.store import Key, Store
+
+    plan = compiler_pb2.CompiledWorkflowClosure()
+    node = plan.primary.template.nodes.add(id="n0")
+    node.metadata.name = "tests.generate"
+    node.task_node.reference_id.name = "tests.generate"
+    spec = dynamic_job_pb2.DynamicJobSpec()
+    for index in range(count):
+        inner = spec.nodes.add(id=f"dn{index}")
+        inner.metadata.name = f"tests.step{index % 7}"
+        inner.task_node.reference_id.name = "tests.step"
+        if index >= WIDE:
+            inner.upstream_node_ids.append(f"dn{index - WIDE}")
+    futures = data_dir / "futures.pb"
+    futures.write_bytes(spec.SerializeToString())
+    key = Key(PROJECT, DOMAIN, DYNAMIC_NAME)
+    execution = execution_pb2.Execution()
+    execution.id.project, execution.id.domain, execution.id.name = key.project, key.domain, key.name
+    execution.spec.launch_plan.name = "tests.dynamic"
+    execution.closure.phase = core.WorkflowExecution.SUCCEEDED
+    store = Store.open(data_dir)
+    store.insert_execution(key, dump(execution), b"", dump(plan), core.WorkflowExecution.SUCCEEDED)
+    now = time.time() - 3600
+    with store.transaction():
+        for node_id, parent, extra in [("n0", None, f'{{"kind": "task_node", "futures": "{futures}"}}')] + [
+                (f"n0-0-dn{i}", "n0", '{"kind": "task_node"}') for i in range(count)]:
+            message = node_execution_pb2.NodeExecution()
+            message.id.node_id = node_id
+            message.id.execution_id.CopyFrom(execution.id)
+            message.closure.phase = core.NodeExecution.SUCCEEDED
+            message.closure.started_at.FromNanoseconds(int(now * 1e9))
+            message.closure.duration.FromMilliseconds(900)
+            store.put_node(key, node_id, parent, dump(message), core.NodeExecution.SUCCEEDED, extra)
+    store.close()

@@ -115,6 +115,7 @@ def test_graph_and_timeline_show_every_node(sandbox_server, browser):
     name = client.launch(dict(wf["id"], resource_type="LAUNCH_PLAN"), {"x": integer(2)})
     client.wait(name)
     page = browser.new_page(viewport={"width": 1100, "height": 900})
+    seen = request_log(page)
     page.goto(execution_url(sandbox_server, name))
     wait_for_phase(page, "SUCCEEDED")
     graph = page.locator("svg.graph")
@@ -141,6 +142,7 @@ def test_graph_and_timeline_show_every_node(sandbox_server, browser):
     graph.locator("a.gnode[data-node-id=n1]").focus()
     page.keyboard.press("Enter")
     page.wait_for_url("**#node-n1")
+    assert_only_local(seen, sandbox_server)
     page.close()
 
 
@@ -201,6 +203,7 @@ def test_launch_form_runs_a_workflow_end_to_end(sandbox_server, browser):
     wf, plan = add_plan()
     client.register(ADD, wf, plan)
     page = browser.new_page(viewport={"width": 1000, "height": 700})
+    seen = request_log(page)
     page.goto(sandbox_server["url"] + "/console/entities")
     page.click("table.entities a:text-is('tests.console_launch') >> nth=0")
     assert "/workflows/" in page.url or "/launch_plans/" in page.url
@@ -224,6 +227,7 @@ def test_launch_form_runs_a_workflow_end_to_end(sandbox_server, browser):
     # Relaunch: the same form, filled in with this execution's inputs.
     page.click("a.relaunch")
     assert page.input_value("form.launch [data-input=a]") == "7"
+    assert_only_local(seen, sandbox_server)
     page.close()
 
 
@@ -396,7 +400,7 @@ def deck_task(name, document):
     return task(name, body, {"x": INT}, {"o0": INT})
 
 
-def request_log(page, server):
+def request_log(page):
     """Every URL the page (and its frames) asks for; the console must never reach beyond this server."""
     seen = []
     page.on("request", lambda request: seen.append(request.url))
@@ -427,7 +431,7 @@ def test_a_deck_in_its_iframe_cannot_reach_the_consoles_cookies_dom_or_api(sandb
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     context.add_cookies([{"name": "console_session", "value": "cookie-secret-1", "url": sandbox_server["url"]}])
     page = context.new_page()
-    seen = request_log(page, sandbox_server)
+    seen = request_log(page)
     page.goto(execution_url(sandbox_server, name))
     wait_for_phase(page, "SUCCEEDED")
     page.evaluate("() => sessionStorage.setItem('flyrunToken', 'token-secret-2')")
@@ -520,7 +524,7 @@ def test_expanding_a_dynamic_node_shows_its_generated_graph(sandbox_server, brow
     assert done["closure"]["phase"] == "SUCCEEDED", done["closure"].get("error")
     assert client.outputs(name)["o0"]["scalar"]["primitive"]["integer"] == "20"  # 3² + 1 + 10
     page = browser.new_page(viewport={"width": 1200, "height": 800})
-    seen = request_log(page, sandbox_server)
+    seen = request_log(page)
     page.goto(execution_url(sandbox_server, name))
     wait_for_phase(page, "SUCCEEDED")
     graph = page.locator("svg.graph")
