@@ -165,3 +165,24 @@ def test_an_expanded_1000_node_dynamic_graph_costs_under_200_ms_of_cpu(tmp_path)
         assert min(costs) < TARGET_SECONDS
     finally:
         store.close()
+
+
+def test_a_dynamic_node_whose_futures_file_is_damaged_or_gone_is_not_expanded(tmp_path):
+    from console_data import DYNAMIC_NAME, populate_dynamic
+
+    from flyrun.sandbox.console.graph import graph_svg
+    from flyrun.sandbox.console.view import decoded_nodes
+    from flyrun.sandbox.state.store import Key, Store
+
+    populate_dynamic(tmp_path, count=3)
+    store = Store.open(tmp_path)
+    try:
+        key = Key(PROJECT, DOMAIN, DYNAMIC_NAME)
+        row, nodes = store.execution(key), decoded_nodes(store.all_nodes(key))
+    finally:
+        store.close()
+    (tmp_path / "futures.pb").write_bytes(b"\xff\xff not a DynamicJobSpec")
+    damaged = graph_svg(row["plan"], nodes, ["n0"])
+    assert "Not expanded: n0" in damaged and damaged.count('class="gnode"') == 1
+    (tmp_path / "futures.pb").unlink()
+    assert "Not expanded: n0" in graph_svg(row["plan"], nodes, ["n0"])

@@ -193,11 +193,12 @@ def _compiled_subworkflows(closure: Any) -> Subworkflows:
 def _dynamic_spec(path: str) -> Any:
     """The DynamicJobSpec a dynamic task wrote (its generated graph), or None if it cannot be read."""
     from flyteidl.core import dynamic_job_pb2
+    from google.protobuf.message import DecodeError
 
     spec = dynamic_job_pb2.DynamicJobSpec()
     try:
         spec.ParseFromString(Path(path).read_bytes())
-    except Exception:  # a missing or damaged file only means the node cannot be expanded
+    except (OSError, DecodeError):  # a missing or damaged file only means the node cannot be expanded
         return None
     return spec
 
@@ -227,8 +228,8 @@ def graph_svg(plan_bytes: bytes | None, nodes: list[dict[str, Any]], expanded: I
     note = (f'<p class="hint error">Not expanded: {html.escape(", ".join(unknown))} (no subworkflow or dynamic node '
             'with that id is shown; expand its parent first, or remove it from the link).</p>') if unknown else ""
     return (f'<section class="graph-view" id="graph"><h2>Graph</h2>{note}<div class="scroll">{"".join(parts)}'
-            '</div><p class="hint">Select a node to see its inputs, outputs, error, log and deck below; ＋ expands a '
-            "subworkflow or dynamic node in place.</p></section>")
+            '</div><p class="hint">Select a node to see its inputs, outputs, error, log and deck below; + expands a '
+            "subworkflow, launch plan or dynamic node in place.</p></section>")
 
 
 def _draw(d: _Drawing, graph: _Graph, prefix: str, subs: Subworkflows) -> tuple[list[str], int, int]:
@@ -302,7 +303,7 @@ def _draw(d: _Drawing, graph: _Graph, prefix: str, subs: Subworkflows) -> tuple[
 
 
 def _toggle(d: _Drawing, unique: str, right: int, top: int, opened: bool) -> str:
-    """The ＋/− link at a node's top-right corner: a link, so Tab reaches it and Enter follows it."""
+    """The +/− link at a node's top-right corner: a link, so Tab reaches it and Enter follows it."""
     verb = "collapse" if opened else "expand"
     safe = html.escape(unique)
     return (f'<a href="{html.escape(d.toggle(unique))}" class="gtoggle" data-toggle="{safe}" '
