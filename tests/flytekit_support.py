@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import os
 import shutil
 import subprocess
@@ -114,11 +113,6 @@ def register(url: str, archive: Path) -> str:
 def literal_text(literal: dict[str, Any]) -> Any:
     primitive = literal["scalar"]["primitive"]
     return next(iter(primitive.values()))
-
-
-def unpack(archive: bytes) -> dict[str, bytes]:
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
 
 
 def clean_env(home: Path) -> dict[str, str]:
