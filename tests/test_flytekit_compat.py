@@ -29,6 +29,7 @@ def _copy_flow(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_a_flytekit_program_gives_the_same_outputs_as_pyflyte_run(flyrun_process, tmp_path):
     pytest.importorskip("flytekit", reason="flytekit is in the test extra")
     flow = _copy_flow(tmp_path)
@@ -112,6 +113,7 @@ def _has_flytekit() -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_remote_runs_apply_the_same_mapping_in_the_task(flyrun_process, sandbox_server, tmp_path):
     flow = _copy_flow(tmp_path)
     config = tmp_path / "remote.yaml"

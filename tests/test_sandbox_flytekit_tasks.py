@@ -11,33 +11,47 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO, free_port, sandbox_cli
 from flytekit_support import DOMAIN, PROJECT, clean_env, literal_text, package, register
-from sandbox_entities import Client
+from sandbox_entities import Client, task
 
 from flyrun.sandbox.engine.taskrun import local_argv, task_python_path
 
 
 @pytest.fixture(scope="module")
 def flytekit_sandbox(tmp_path_factory: pytest.TempPathFactory):
-    """A sandbox whose tasks run with this test's Python (given explicitly, as --task-python), with the
-    flytekit project registered."""
+    """A sandbox whose tasks run with --task-python: a folder of its own holding a link to this test's Python
+    (as a virtual environment's bin does) and a probe program found nowhere else; the flytekit project is
+    registered."""
     pytest.importorskip("flytekit", reason="flytekit is in the test extra")
     data_dir = tmp_path_factory.mktemp("fk-sandbox")
+    bin_dir = tmp_path_factory.mktemp("task-python") / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    probe = bin_dir / PROBE
+    probe.write_text('#!/bin/sh\ncommand -v python > "$1/probe.txt"\n')
+    probe.chmod(0o755)
     started = sandbox_cli("start", "--port", str(free_port()), "--data-dir", str(data_dir), "--detach",
-                          "--task-python", sys.executable, "-o", "json")
+                          "--task-python", str(bin_dir / "python"), "-o", "json")
     assert started.exit_code == 0, started.output
     info = json.loads(started.stdout)
     try:
         work = tmp_path_factory.mktemp("fk-package")
         archive = package(work, clean_env(work))
         version = register(info["url"], archive)
-        yield dict(info, data_dir=data_dir, version=version, client=Client(info["url"]))
+        yield dict(info, data_dir=data_dir, version=version, client=Client(info["url"]), bin_dir=bin_dir)
     finally:
         stopped = sandbox_cli("stop", "--data-dir", str(data_dir))
         assert stopped.exit_code == 0, stopped.output
+
+
+PROBE = "task-python-probe"
+# Each flytekit task starts two interpreters that import flytekit (about 2 s of CPU each): on a loaded 2-core
+# machine a task has taken 30 s, and a map of four items waits for CPU slots.
+TIMEOUT = 400
 
 
 def _plan(name: str, version: str) -> dict[str, str]:
@@ -49,35 +63,42 @@ def _integer(value: int) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_a_pyflyte_registered_workflow_runs_with_flytekits_entrypoints(flytekit_sandbox):
     client, version = flytekit_sandbox["client"], flytekit_sandbox["version"]
     task = client.get(f"/api/v1/tasks/{PROJECT}/{DOMAIN}/fkproj.workflows.double/{version}").json()
     args = task["closure"]["compiled_task"]["template"]["container"]["args"]
     assert args[0] == "pyflyte-fast-execute" and args[2].startswith("file://")  # the uploaded bundle's URL
-    name = client.launch(_plan("fkproj.workflows.hello", version),
-                         {"x": _integer(2), "name": {"scalar": {"primitive": {"string_value": "sandbox"}}}})
-    done = client.wait(name, timeout=120)
+    name = client.launch(_plan("fkproj.workflows.hello", version), {"x": _integer(2)})  # name: the default
+    done = client.wait(name, timeout=TIMEOUT)
     assert done["closure"]["phase"] == "SUCCEEDED", done["closure"].get("error")
-    assert literal_text(client.outputs(name)["o0"]) == " ".join(["hello sandbox"] * 4)
+    assert literal_text(client.outputs(name)["o0"]) == " ".join(["hello world"] * 4)
     nodes = client.nodes(name)
     assert {nodes[n]["closure"]["phase"] for n in ("n0", "n1")} == {"SUCCEEDED"}
 
 
 @pytest.mark.slow
-def test_default_inputs_of_the_launch_plan_are_used(flytekit_sandbox):
-    client, version = flytekit_sandbox["client"], flytekit_sandbox["version"]
-    name = client.launch(_plan("fkproj.workflows.hello", version))
-    done = client.wait(name, timeout=120)
+@pytest.mark.timeout(600)
+def test_commands_find_the_task_pythons_programs_first(flytekit_sandbox):
+    client = flytekit_sandbox["client"]
+    probe = task("tests.task_python_probe", "", {}, {})
+    probe["spec"]["template"]["container"]["args"] = [PROBE, "{{.outputPrefix}}"]
+    client.register(probe)
+    name = client.launch(probe["id"])
+    done = client.wait(name, timeout=60)
     assert done["closure"]["phase"] == "SUCCEEDED", done["closure"].get("error")
-    assert literal_text(client.outputs(name)["o0"]) == " ".join(["hello world"] * 6)
+    (node,) = [n for i, n in client.nodes(name).items() if i not in ("start-node", "end-node")]
+    found = (Path(node["closure"]["output_uri"]).parent / "probe.txt").read_text().strip()
+    assert found == str(flytekit_sandbox["bin_dir"] / "python")
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_a_flytekit_map_task_runs_each_item_with_pyflyte_map_execute(flytekit_sandbox):
     client, version = flytekit_sandbox["client"], flytekit_sandbox["version"]
     xs = {"collection": {"literals": [_integer(i) for i in (1, 2, 3, 4)]}}
     name = client.launch(_plan("fkproj.workflows.squares", version), {"xs": xs})
-    done = client.wait(name, timeout=180)
+    done = client.wait(name, timeout=TIMEOUT)
     assert done["closure"]["phase"] == "SUCCEEDED", done["closure"].get("error")
     assert literal_text(client.outputs(name)["o0"]) == "30"
     children = client.nodes(name, parent="n0")
@@ -87,10 +108,11 @@ def test_a_flytekit_map_task_runs_each_item_with_pyflyte_map_execute(flytekit_sa
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_a_failing_flytekit_task_shows_its_error_in_executions_get(flytekit_sandbox, tmp_path):
     client, version = flytekit_sandbox["client"], flytekit_sandbox["version"]
     name = client.launch(_plan("fkproj.workflows.failing", version), {"x": _integer(5)})
-    done = client.wait(name, timeout=120)
+    done = client.wait(name, timeout=TIMEOUT)
     assert done["closure"]["phase"] == "FAILED"
     assert "x is too big: 5" in done["closure"]["error"]["message"]
     config = tmp_path / "config.yaml"
