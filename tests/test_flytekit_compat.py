@@ -127,3 +127,14 @@ def test_remote_runs_apply_the_same_mapping_in_the_task(flyrun_process, sandbox_
     assert packaged.exit_code == 0, packaged.stderr
     texts = [p.read_text() for p in (tmp_path / "dist").rglob("*.json")]
     assert any('"--compat", "flytekit"' in t or '"--compat",\n' in t for t in texts)
+
+
+def test_map_worker_processes_import_the_module_in_compat_mode_too(flyrun_process, tmp_path):
+    flow = tmp_path / "heavy_map.py"
+    shutil.copy(COMPAT_FLOW.parent / "heavy_map.py", flow)
+    # Fresh interpreters (no warm zygote): each worker imports the module itself, as a task container does.
+    done = flyrun_process("run", "--flytekit-compat", "-o", "json", str(flow), "wf", "--n", "60", cwd=tmp_path,
+                          env={"FLYRUN_WARM_POOL": "0"})
+    assert done.exit_code == 0, done.stderr
+    assert "could not start" not in done.stderr  # a worker without the mode fails to import flytekit's names
+    assert len(json.loads(done.stdout)["outputs"]["o0"]) == 60
