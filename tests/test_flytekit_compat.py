@@ -125,8 +125,9 @@ def test_remote_runs_apply_the_same_mapping_in_the_task(flyrun_process, sandbox_
     packaged = flyrun_process("package", "--flytekit-compat", "--output-dir", str(tmp_path / "dist"), str(flow),
                               cwd=tmp_path)
     assert packaged.exit_code == 0, packaged.stderr
-    texts = [p.read_text() for p in (tmp_path / "dist").rglob("*.json")]
-    assert any('"--compat", "flytekit"' in t or '"--compat",\n' in t for t in texts)
+    for path in (tmp_path / "dist" / "tasks").glob("*.json"):
+        args = json.loads(path.read_text())["template"]["container"]["args"]
+        assert args[args.index("--compat") + 1] == "flytekit", path.name
 
 
 def test_map_worker_processes_import_the_module_in_compat_mode_too(flyrun_process, tmp_path):
