@@ -150,6 +150,9 @@ def get_entity(module: ModuleType, name: str, file: str) -> Any:
     available = ", ".join(entities_in(module)) or "none"
     what = "is not a task or workflow" if value is not None else "has no task or workflow named"
     message = f"{file} {what} '{name}'" if value is None else f"'{name}' in {file} {what}"
+    if type(value).__module__.partition(".")[0] == "flytekit":  # the real flytekit's, imported without compat
+        raise UsageError(f"{message}: it is a flytekit entity", hint="run flytekit programs with "
+                         "`flyrun run --flytekit-compat` (or `compat: flytekit` in config)")
     raise UsageError(f"{message}; available: {available}")
 
 

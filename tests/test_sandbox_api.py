@@ -153,6 +153,18 @@ def test_bad_workflows(api):
     assert "cycle" in error_of(api.post("/api/v1/workflows", cycle), 400, 3)
 
 
+def test_workflow_inputs_bound_with_an_empty_node_id_name_the_start_node(api):
+    # flytekit writes a binding to a workflow input as {"promise": {"var": "x"}}; the compiler names start-node
+    wf = workflow("tests.flytekit_style", {"x": INT}, {"o0": INT},
+                  [task_node("n0", SQUARE, {"x": {"promise": {"var": "x"}}})], {"o0": promise("n0", "o0")})
+    created = api.post("/api/v1/workflows", wf)
+    assert created.status_code == 200, created.text
+    got = api.get("/api/v1/workflows/{project}/{domain}/{name}/{version}".format(**wf["id"])).json()
+    node = got["closure"]["compiled_workflow"]["primary"]["template"]["nodes"][1]
+    promised = node["inputs"][0]["binding"]["promise"]
+    assert (promised["node_id"], promised["var"]) == ("start-node", "x")
+
+
 def test_launch_plans_activation(api):
     wf = square_twice()
     lp_id = dict(wf["id"], resource_type="LAUNCH_PLAN")

@@ -47,3 +47,19 @@ def key_value_pairs(ctx: click.Context, param: click.Parameter, values: tuple[st
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", ctx=ctx, param=param)
         pairs[key] = value
     return pairs
+
+
+def compat_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--flytekit-compat``: the command's modules import flytekit's names as flyrun's (``flyrun.compat``)."""
+    return click.option("--flytekit-compat", "flytekit_compat", is_flag=True,
+                        help="Run a flytekit program unchanged: its `flytekit` imports give flyrun's names "
+                             "(also `compat: flytekit` in config).")(func)
+
+
+def apply_compat(app: Any, flag: bool) -> None:
+    """Turn on the compatibility mode the flag or the config asks for, before any user module is imported."""
+    mode = "flytekit" if flag else (app.config.get("compat") or "")
+    if mode:
+        from flyrun.compat import install
+
+        install(mode)

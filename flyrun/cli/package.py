@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from flyrun.cli.app import Application
-from flyrun.cli.options import global_options
+from flyrun.cli.options import apply_compat, compat_option, global_options
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,10 +24,12 @@ from flyrun.cli.options import global_options
               help="The default image, or a named one (repeatable).")
 @click.option("--root-dir", type=click.Path(file_okay=False), help="Project root (default: the first folder "
               "above each file without an __init__.py).")
+@compat_option
 @global_options
 @click.pass_obj
 def package(app: Application, paths: tuple[str, ...], output_dir: Path | None, copy: str, dry_run: bool,
-            project: str | None, domain: str | None, images: tuple[str, ...], root_dir: str | None) -> None:
+            project: str | None, domain: str | None, images: tuple[str, ...], root_dir: str | None,
+            flytekit_compat: bool) -> None:
     """Package FILE_OR_DIR... for a Flyte cluster.
 
     \b
@@ -41,6 +43,7 @@ def package(app: Application, paths: tuple[str, ...], output_dir: Path | None, c
     if output_dir is None and not dry_run:
         raise UsageError("--output-dir is required (or use --dry-run)",
                          hint="e.g. flyrun package flows/ --output-dir dist")
+    apply_compat(app, flytekit_compat)
     settings = settings_from_config(app.config, project=project, domain=domain, images=images)
     exclude = [output_dir] if output_dir is not None else []
     built = packaging.build(list(paths), settings, copy=copy, root_dir=root_dir, exclude=exclude)

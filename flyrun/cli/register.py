@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from flyrun.cli.app import Application
-from flyrun.cli.options import global_options
+from flyrun.cli.options import apply_compat, compat_option, global_options
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,15 +20,17 @@ from flyrun.cli.options import global_options
 @click.option("--dry-run", is_flag=True, help="Say what would be registered; send nothing.")
 @click.option("--activate-launchplans", "activate", is_flag=True,
               help="Activate every named launch plan registered (their schedules start).")
+@compat_option
 @global_options
 @click.pass_obj
 def register(app: Application, paths: tuple[str, ...], project: str | None, domain: str | None,
              version: str | None, images: tuple[str, ...], copy: str, root_dir: str | None, dry_run: bool,
-             activate: bool) -> None:
+             activate: bool, flytekit_compat: bool) -> None:
     """Register every task, workflow and launch plan in FILE_OR_DIR... (and what they use) on the server."""
     from flyrun.idl import package as packaging
     from flyrun.idl.settings import settings_from_config
 
+    apply_compat(app, flytekit_compat)
     settings = settings_from_config(app.config, project=project, domain=domain, version=version, images=images)
     built = packaging.build(list(paths), settings, copy=copy, root_dir=root_dir)
     if dry_run:

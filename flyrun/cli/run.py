@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from flyrun.cli.app import Application
-from flyrun.cli.options import global_options
+from flyrun.cli.options import apply_compat, compat_option, global_options
 from flyrun.cli.remote_run import remote_options
 
 if TYPE_CHECKING:
@@ -50,11 +50,13 @@ def _run_options(func: Any) -> Any:
                 shell_complete=lambda ctx, param, incomplete: _complete_target(ctx, incomplete))
 @click.option("--root-dir", type=click.Path(file_okay=False), help="Project root (default: the first folder "
               "above FILE without an __init__.py).")
+@compat_option
 @_run_options
 @remote_options
 @global_options
 @click.pass_obj
-def run(app: Application, target: tuple[str, ...], root_dir: str | None, **run_options: Any) -> None:
+def run(app: Application, target: tuple[str, ...], root_dir: str | None, flytekit_compat: bool,
+        **run_options: Any) -> None:
     """Run a task or workflow from FILE with inputs from its signature.
 
     \b
@@ -67,6 +69,7 @@ def run(app: Application, target: tuple[str, ...], root_dir: str | None, **run_o
     flyrun run examples/hello.py wf --help     list an entity's inputs
     flyrun run --remote --wait examples/hello.py wf --x 3   on a Flyte cluster or `flyrun sandbox`
     flyrun run --remote hello.wf --x 3         launch what the server already has (latest version)
+    flyrun run --flytekit-compat flow.py wf    a flytekit program, its imports unchanged
 
     Options of `run` go before FILE; --inputs-file, --raw-output-data-prefix, --overwrite-cache and the gate
     options may also follow the inputs.
@@ -77,6 +80,7 @@ def run(app: Application, target: tuple[str, ...], root_dir: str | None, **run_o
     if run_options["remote"] and _only_on_server(words, root_dir):
         _run_registered(app, words[0], words[1:], run_options)
         return
+    apply_compat(app, flytekit_compat)
     chosen = loader.resolve_target(words, Path.cwd(), root_dir)
     app.debug(f"project root: {chosen.location.root}; module: {chosen.location.module_name}")
     module = loader.import_location(chosen.location)

@@ -99,6 +99,8 @@ ITEMS: tuple[ConfigItem, ...] = (
     ConfigItem("task.org", "str", None, ("FLYRUN_ORG",)),
     ConfigItem("images", "map", None, (), help="image name -> fully qualified image"),
     ConfigItem("cache.dir", "str", None, ("FLYRUN_CACHE_DIR",), help="the local task cache"),
+    ConfigItem("compat", "choice", None, ("FLYRUN_COMPAT",), choices=("flytekit",),
+               help="flytekit: import flytekit's names as flyrun's (as `flyrun run --flytekit-compat`)"),
 )
 
 ITEMS_BY_KEY = {item.key: item for item in ITEMS}

@@ -34,10 +34,13 @@ def settings_from_environment(environ: Mapping[str, str], bundle_url: str | None
     images: dict[str, str] = {}
     if environ.get(IMAGES_VARIABLE):
         images = {str(k): str(v) for k, v in json.loads(environ[IMAGES_VARIABLE]).items()}
+    from flyrun.compat import active
+
     return SerializationSettings(project=environ.get("FLYTE_INTERNAL_TASK_PROJECT", ""),
                                  domain=environ.get("FLYTE_INTERNAL_TASK_DOMAIN", ""),
                                  version=environ.get("FLYTE_INTERNAL_TASK_VERSION", ""),
-                                 images=images, bundle_url=bundle_url or None, dest_dir=dest_dir)
+                                 images=images, bundle_url=bundle_url or None, dest_dir=dest_dir,
+                                 compat=active())
 
 
 def dynamic_job_spec(task: Any, built: Any, settings: SerializationSettings) -> dict:

@@ -5,13 +5,15 @@ The contract (the container arguments ``flyrun.idl.tasks`` writes; the container
     flyrun-execute --inputs {{.input}} --output-prefix {{.outputPrefix}}
         --raw-output-data-prefix {{.rawOutputDataPrefix}}
         --checkpoint-path {{.checkpointOutputPrefix}} --prev-checkpoint {{.prevCheckpointPrefix}}
-        [--bundle <code bundle URI> --dest-dir <dir>]
+        [--bundle <code bundle URI> --dest-dir <dir>] [--compat flytekit]
         --resolver flyrun.default -- task-module <module> task-name <attribute>
 
 1. With ``--bundle`` (a local path, ``file://``, ``s3://``, ``gs://``...), the ``.tar.gz`` is downloaded and unpacked
    into ``--dest-dir`` (default ``.``), which then goes first on ``sys.path``: modules are imported by their
    dotted name from the project root, exactly as ``flyrun run`` imported them.
-2. The resolver imports the task: ``flyrun.default`` takes ``task-module M task-name A``; ``flyrun.map`` takes
+2. With ``--compat flytekit`` the user's ``flytekit`` imports resolve to flyrun's names (``flyrun.compat``), as
+   they did when the task was packaged. The resolver imports the task: ``flyrun.default`` takes
+   ``task-module M task-name A``; ``flyrun.map`` takes
    ``vars "<bound,...>" resolver flyrun.default task-module M task-name A`` and runs ONE item of a map task.
 3. ``--inputs`` names a binary ``flyteidl.core.LiteralMap`` (``inputs.pb``). For a map item it holds that item's
    values: scalars for the mapped inputs, bound inputs as they are. Flyte's array convention works too: when
@@ -63,6 +65,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--bundle", default="", help="the code bundle (.tar.gz): a path or URI")
     parser.add_argument("--dest-dir", default=".", help="where the bundle is unpacked")
     parser.add_argument("--resolver", default="flyrun.default")
+    parser.add_argument("--compat", default="", choices=["", "flytekit"],
+                        help="import flytekit's names as flyrun's (the task was packaged with --flytekit-compat)")
     parser.add_argument("loader_args", nargs=argparse.REMAINDER, help="-- followed by the resolver's arguments")
     args = parser.parse_args(argv)
     if args.loader_args[:1] == ["--"]:
@@ -129,6 +133,10 @@ def execute(argv: list[str], environ: Mapping[str, str] | None = None) -> int:
 def _run(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, bytes]:
     """The file to write in the output prefix: ``outputs.pb``, or ``futures.pb`` for a dynamic task's graph."""
     _unpack_code(args.bundle, Path(args.dest_dir), environ)
+    if args.compat:
+        from flyrun import compat
+
+        compat.install(args.compat)
     loaded = _load(args.resolver, args.loader_args)
     inputs = _read_inputs(args.inputs, loaded, environ)
     return _call(loaded, inputs, args, environ)

@@ -31,6 +31,8 @@ class SerializationSettings:
     bundle_url: str | None = BUNDLE_PLACEHOLDER
     dest_dir: str = "."
     env: dict[str, str] = field(default_factory=dict)
+    # The import mode the code was loaded in ("flytekit": flytekit's names are flyrun's); tasks run in it too.
+    compat: str = ""
 
     def image_for(self, requested: Any) -> str:
         """A task's image: a name from the images table, a full reference, an ImageSpec's reference (unless the
@@ -69,7 +71,9 @@ def parse_images(values: list[str] | tuple[str, ...], configured: dict[str, str]
 def settings_from_config(config, *, project: str | None = None, domain: str | None = None,
                          version: str | None = None, images: list[str] | tuple[str, ...] = ()) -> SerializationSettings:
     """Settings for package, register and run --remote: the command's options win over config
-    (``task.project``, ``task.domain``, ``images``)."""
+    (``task.project``, ``task.domain``, ``images``). The compatibility mode is the one the code was loaded in."""
+    from flyrun.compat import active
+
     return SerializationSettings(project=project or config.get("task.project"),
                                  domain=domain or config.get("task.domain"), version=version or "",
-                                 images=parse_images(images, config.get("images")))
+                                 images=parse_images(images, config.get("images")), compat=active())

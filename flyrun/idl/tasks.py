@@ -161,6 +161,8 @@ def entrypoint_args(settings: SerializationSettings, resolver: str, loader_args:
             "--checkpoint-path", "{{.checkpointOutputPrefix}}", "--prev-checkpoint", "{{.prevCheckpointPrefix}}"]
     if settings.bundle_url:
         args += ["--bundle", settings.bundle_url, "--dest-dir", settings.dest_dir]
+    if settings.compat:
+        args += ["--compat", settings.compat]
     return args + ["--resolver", resolver, "--", *loader_args]
 
 

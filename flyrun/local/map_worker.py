@@ -51,11 +51,14 @@ def worker_spec(context: ExecutionContext, task: Any, cache_dir: str | None) -> 
     ensure_storage = getattr(context, "ensure_storage", None)  # storage settings may be loaded lazily
     if ensure_storage is not None:
         ensure_storage()
+    from flyrun.compat import active
+
     root = project_root(task.module)
     path = [root] + [p for p in sys.path if p != root] if root else list(sys.path)
     return {"sys_path": path, "module": task.module, "attribute": task.attribute,
             "raw_output_prefix": context.raw_output_prefix, "storage_options": context.storage_options,
-            "cache_dir": cache_dir, "overwrite_cache": context.overwrite_cache, "execution_id": context.execution_id}
+            "cache_dir": cache_dir, "overwrite_cache": context.overwrite_cache, "execution_id": context.execution_id,
+            "compat": active()}
 
 
 class Worker:
@@ -127,6 +130,10 @@ def serve(inbox: Any, outbox: Any) -> None:
     sys.path[:] = spec["sys_path"]
     importlib.invalidate_caches()
     try:
+        if spec.get("compat"):  # the module imports flytekit's names, as it did in the parent
+            from flyrun.compat import install
+
+            install(spec["compat"])
         task = find_task(spec["module"], spec["attribute"])
     except Exception as exc:  # told to the parent, which runs the items itself
         outbox.send(("error", f"cannot import {spec['module']}.{spec['attribute']}: {type(exc).__name__}: {exc}"))

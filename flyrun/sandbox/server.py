@@ -45,6 +45,9 @@ class SandboxOptions:
     # The operator's secrets: <dir>/<group>/<key> files handed to tasks that request them, as propeller's webhook
     # mounts Kubernetes secrets. None: tasks that request a secret fail.
     secrets_dir: Path | None = None
+    # The Python whose programs (flytekit's pyflyte-execute, ...) run tasks registered by other clients; None: the
+    # server's own interpreter.
+    task_python: Path | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -74,6 +77,10 @@ def check_options(options: SandboxOptions) -> None:
         if not name or any(c in name for c in "/ @\\,") or name != name.strip():
             raise UsageError(f"--allowed-host {name!r} is not a host name",
                              hint="give a name or address as clients type it, e.g. --allowed-host sandbox.lan")
+    if options.task_python is not None and not (options.task_python.is_file()
+                                                 and os.access(options.task_python, os.X_OK)):
+        raise UsageError(f"--task-python {options.task_python} is not an executable file",
+                         hint="give the python of the environment that has flytekit installed, e.g. .venv/bin/python")
     if options.secrets_dir is not None and not options.secrets_dir.is_dir():
         raise UsageError(f"--secrets-dir {options.secrets_dir} is not a folder",
                          hint="give a folder holding <group>/<key> files")
@@ -263,7 +270,8 @@ def _open(options: SandboxOptions) -> tuple[Any, Any, int]:
         store = Store.open(data.root)
         registry.ensure_default_project(store)
         scheduler = Scheduler(store, data, container_runtime=options.container_runtime,
-                              secrets_dir=options.secrets_dir)
+                              secrets_dir=options.secrets_dir,
+                              task_python=str(options.task_python) if options.task_python else "")
         services = Services(store=store, data=data, scheduler=scheduler, signer=Signer(data.key()))
         app = SandboxApp(services)
         try:

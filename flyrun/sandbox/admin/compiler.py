@@ -79,6 +79,8 @@ def compile_workflow(template: Any, sub_workflows: Any, get_task: Callable[[Any]
     from flyteidl.core import compiler_pb2
 
     closure = compiler_pb2.CompiledWorkflowClosure()
+    template = _start_node_promises(template)
+    sub_workflows = [_start_node_promises(sub) for sub in sub_workflows]
     subs = {entity_key(s.id): s for s in sub_workflows}
     tasks: dict[tuple[str, str, str, str], Any] = {}
     _check_size(template, sub_workflows)
@@ -100,6 +102,33 @@ def compile_workflow(template: Any, sub_workflows: Any, get_task: Callable[[Any]
     for key in sorted(tasks):
         closure.tasks.add().template.CopyFrom(tasks[key])
     return closure
+
+
+def _start_node_promises(workflow: Any) -> Any:
+    """A copy of the workflow whose bindings to its own inputs name ``start-node``: flytekit writes them with an
+    empty node id (``{"promise": {"var": "x"}}``), which propeller's compiler rewrites so its runtime never sees
+    one."""
+    copy = type(workflow)()
+    copy.CopyFrom(workflow)
+    failure_node = [copy.failure_node] if copy.HasField("failure_node") else []
+    for node in walk_nodes([*copy.nodes, *failure_node]):
+        for binding in node.inputs:
+            _name_start_node(binding.binding)
+    for binding in copy.outputs:
+        _name_start_node(binding.binding)
+    return copy
+
+
+def _name_start_node(data: Any) -> None:
+    kind = data.WhichOneof("value")
+    if kind == "promise" and not data.promise.node_id:
+        data.promise.node_id = START_NODE
+    elif kind == "collection":
+        for item in data.collection.bindings:
+            _name_start_node(item)
+    elif kind == "map":
+        for item in data.map.bindings.values():
+            _name_start_node(item)
 
 
 def _check_size(template: Any, sub_workflows: Any) -> None:

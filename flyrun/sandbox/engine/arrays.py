@@ -1,8 +1,10 @@
 """Array nodes (``map_task``): run the sub-node once per item and gather its outputs into lists, in order.
 
 Each item gets its own inputs: an input named in ``bound_inputs`` (a ``partial``'s fixed value) or not holding a
-list is passed as is; every other input is indexed. ``min_successes``/``min_success_ratio`` say how many items
-must succeed; a failed item's outputs are ``None`` in the gathered lists.
+list is passed as is; every other input is indexed. Those item inputs are what the item node records; a map
+task (task_type_version 1) is given the array node's whole ``inputs.pb`` and its index, as propeller gives them
+(``ArrayItem``), which is what flytekit's ``pyflyte-map-execute`` reads. ``min_successes``/``min_success_ratio``
+say how many items must succeed; a failed item's outputs are ``None`` in the gathered lists.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from flyrun.sandbox.engine.literals import collection_literal, literal_map, none_literal
 from flyrun.sandbox.engine.records import USER, NodeRecord
-from flyrun.sandbox.engine.runtime import Aborted, ExecuteNode, NodeFailed, RunContext, Scope
+from flyrun.sandbox.engine.runtime import Aborted, ArrayItem, ExecuteNode, NodeFailed, RunContext, Scope
 
 
 def item_inputs(inputs: Any, bound: set[str], index: int) -> Any:
@@ -54,8 +56,9 @@ def run_array(ctx: RunContext, record: NodeRecord, node: Any, inputs: Any, scope
     def one(index: int) -> None:
         unique_id = f"{record.node_id}-0-{index}"
         try:
+            item = ArrayItem(index, ctx.node_dir(record.node_id) / "inputs.pb")
             results[index] = execute(ctx, array.node, item_inputs(inputs, bound, index), unique_id,
-                                     record.node_id, scope)
+                                     record.node_id, scope, item=item)
         except (NodeFailed, Aborted) as error:
             errors[index] = error
             if len(errors) > allowed_failures and not array.run_all_sub_nodes:

@@ -30,6 +30,18 @@ class NodeFailed(Exception):
         return cls(execution_error(code, message, kind), TIMED_OUT if timed_out else FAILED)
 
 
+class ArrayItem:
+    """One item of an array node, as propeller hands it to the item's task: the array node's whole ``inputs.pb``
+    as ``{{.input}}`` and the item's index in ``FLYTE_K8S_ARRAY_INDEX`` (named by BATCH_JOB_ARRAY_INDEX_VAR_NAME),
+    so flytekit's ``pyflyte-map-execute`` (and flyrun-execute) pick the item's values themselves."""
+
+    def __init__(self, index: int, inputs_path: Path) -> None:
+        self.index, self.inputs_path = index, inputs_path
+
+    def environment(self) -> dict[str, str]:
+        return {"BATCH_JOB_ARRAY_INDEX_VAR_NAME": "FLYTE_K8S_ARRAY_INDEX", "FLYTE_K8S_ARRAY_INDEX": str(self.index)}
+
+
 class Aborted(Exception):
     """The execution was terminated (or the server is stopping) while this node ran."""
 
@@ -81,6 +93,7 @@ class RunContext:
         self._processes: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self.secrets_dir: Path | None = None  # the operator's secrets folder (sandbox start --secrets-dir)
+        self.task_python = ""  # the Python whose programs tasks run (sandbox start --task-python); "": the server's
         self.add_closure(plan)
 
     # -- the plan --------------------------------------------------------------------------------------
@@ -109,6 +122,10 @@ class RunContext:
     @property
     def metadata_root(self) -> Path:
         return self.data.execution_metadata(*self.key[:3])
+
+    def node_dir(self, unique_id: str) -> Path:
+        """Where a node's ``inputs.pb`` and its attempts' output prefixes go."""
+        return self.metadata_root / unique_id / "data"
 
     def raw_prefix(self, unique_id: str, attempt: int) -> str:
         configured = self.spec.raw_output_data_config.output_location_prefix
@@ -176,4 +193,4 @@ class ExecuteNode(Protocol):
     that run nodes of their own (array items, a failure node), so they need not import the walker."""
 
     def __call__(self, ctx: RunContext, node: Any, inputs: Any, unique_id: str, parent_id: str | None,
-                 scope: Scope) -> Any: ...
+                 scope: Scope, outputs: Mapping[str, Any] | None = None, item: ArrayItem | None = None) -> Any: ...

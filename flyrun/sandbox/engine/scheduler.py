@@ -37,13 +37,14 @@ from flyrun.sandbox.state.store import Key, Store
 class Scheduler:
     def __init__(self, store: Store, data: DataDir, slots: int | None = None,
                  container_runtime: str | None = None, task_env: Mapping[str, str] | None = None,
-                 secrets_dir: Path | None = None) -> None:
+                 secrets_dir: Path | None = None, task_python: str = "") -> None:
         from flyrun.sandbox.engine.containers import ContainerRuntime
         from flyrun.sandbox.engine.taskrun import operator_task_env
 
         self.store = store
         self.container_runtime = ContainerRuntime(container_runtime)
         self.secrets_dir = secrets_dir
+        self.task_python = task_python
         self.data = data
         # Read once at start: `flyrun sandbox start --task-env` puts it in the server's environment.
         self.task_env = dict(task_env) if task_env is not None else operator_task_env(os.environ)
@@ -136,6 +137,7 @@ class Scheduler:
                          self.task_env)
         ctx.container_runtime = self.container_runtime
         ctx.secrets_dir = self.secrets_dir
+        ctx.task_python = self.task_python
         return ctx, plan.primary.template, inputs
 
     def _walk(self, ctx: RunContext, record: ExecutionRecord, template: Any, inputs: Any) -> None:

@@ -3,7 +3,11 @@ process, honour retries and timeouts, then read ``outputs.pb`` or ``error.pb`` f
 
 ``flyrun-execute`` (flyrun's task entrypoint) runs as ``sys.executable -m flyrun.idl.entrypoint`` so the task
 uses the same Python and flyrun as the server; container tasks run where ``--container-runtime`` says
-(``containers.py``).
+(``containers.py``). Any other command (flytekit's ``pyflyte-fast-execute ... pyflyte-execute ...`` as pyflyte
+registers it, ``pyflyte-map-execute``) runs on this machine as the host runtime runs a container: the folder of
+the task Python (``flyrun sandbox start --task-python``, default the server's own) first on PATH, so its
+flytekit's programs are the ones found, and container folders on the command line (``--dest-dir /root``) mapped
+to the attempt's own work folder.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from flyrun.sandbox import limits
 from flyrun.sandbox.engine import containers
 from flyrun.sandbox.engine.literals import read_literal_map
 from flyrun.sandbox.engine.records import USER, NodeRecord
-from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
+from flyrun.sandbox.engine.runtime import Aborted, ArrayItem, NodeFailed, RunContext, Scope
 from flyrun.sandbox.engine.secrets import secret_environment
 
 _FLYRUN_ROOT = str(Path(flyrun.__file__).resolve().parent.parent)  # the folder holding the flyrun package
@@ -38,9 +42,11 @@ _LOG_TAIL = 2000
 class Attempt:
     """One try of a task: where its files go and the values its argument templates take."""
 
-    def __init__(self, ctx: RunContext, unique_id: str, node_dir: Path, number: int) -> None:
+    def __init__(self, ctx: RunContext, unique_id: str, node_dir: Path, number: int,
+                 item: ArrayItem | None = None) -> None:
         self.unique_id = unique_id
         self.number = number
+        self.item = item
         self.input_path = node_dir / "inputs.pb"
         self.output_prefix = node_dir / str(number)
         self.raw_prefix = ctx.raw_prefix(unique_id, number)
@@ -49,8 +55,17 @@ class Attempt:
         self.work_dir = ctx.work_dir(unique_id, number)
         self.log_path = self.output_prefix / "task.log"
 
-    def values(self) -> dict[str, str]:
-        return {"input": str(self.input_path), "inputprefix": str(self.input_path.parent),
+    def indexes_itself(self, task: Any) -> bool:
+        """Whether this array item's task picks its values from the array's inputs by index, as map tasks of
+        task_type_version 1 (flytekit's ArrayNodeMapTask, flyrun's map) do; a raw container or a task of
+        version 0 is given its item's own inputs."""
+        return self.item is not None and task.task_type_version >= 1 and not containers.is_container_task(task)
+
+    def values(self, task: Any = None) -> dict[str, str]:
+        input_path = self.input_path
+        if self.item is not None and task is not None and self.indexes_itself(task):
+            input_path = self.item.inputs_path  # the array's inputs, as propeller gives them (ArrayItem)
+        return {"input": str(input_path), "inputprefix": str(input_path.parent),
                 "outputprefix": str(self.output_prefix), "rawoutputdataprefix": self.raw_prefix,
                 "checkpointoutputprefix": self.checkpoint, "prevcheckpointprefix": self.previous_checkpoint}
 
@@ -75,10 +90,34 @@ def command_of(task: Any) -> list[str]:
     raise NodeFailed.of("UnsupportedTask", f"task {task.id.name} of type {task.type!r} has no container to run")
 
 
-def local_argv(words: list[str]) -> list[str]:
-    if words and words[0] == "flyrun-execute":
+FLYRUN_ENTRYPOINT = "flyrun-execute"
+# flytekit's fast-register entrypoint and the option naming the folder its code bundle is unpacked into: a
+# container path (pyflyte's default is /root), which on this machine becomes the attempt's own work folder.
+_DEST_DIR_OPTIONS = {"pyflyte-fast-execute": "--dest-dir"}
+
+
+def local_argv(words: list[str], work_dir: Path | None = None) -> list[str]:
+    """The command as this machine runs it: flyrun-execute in the server's Python; any other command as written,
+    with a container folder its entrypoint unpacks code into mapped to ``work_dir``."""
+    if words and words[0] == FLYRUN_ENTRYPOINT:
         return [sys.executable, "-m", "flyrun.idl.entrypoint", *words[1:]]
-    return words
+    option = _DEST_DIR_OPTIONS.get(os.path.basename(words[0])) if words else None
+    if option is None or work_dir is None:
+        return words
+    mapped = list(words)
+    end = mapped.index("--") if "--" in mapped else len(mapped)  # only the entrypoint's own options
+    for index in range(1, end):
+        if mapped[index] == option and index + 1 < end:
+            mapped[index + 1] = str(work_dir)
+        elif mapped[index].startswith(option + "="):
+            mapped[index] = f"{option}={work_dir}"
+    return mapped
+
+
+def task_python_path(task_python: str, path: str) -> str:
+    """PATH with the task Python's folder first (not resolved: a virtual environment's ``bin`` holds links)."""
+    folder = os.path.dirname(os.path.abspath(task_python))
+    return os.pathsep.join([folder, *(p for p in path.split(os.pathsep) if p and p != folder)])
 
 
 # What every task process gets from the server's environment: enough to find programs, a home, a locale and a
@@ -126,9 +165,10 @@ def _names_remote_storage(words: Sequence[str], raw_prefix: str, inputs: Any) ->
 
 
 def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, words: Sequence[str] = (),
-                     raw_prefix: str = "", inputs: Any = None) -> dict[str, str]:
+                     raw_prefix: str = "", inputs: Any = None, item: ArrayItem | None = None) -> dict[str, str]:
     """The environment a task process starts with, as propeller builds a pod's: a minimal base, then the
-    operator's ``--task-env``, the task's own env, the execution's envs and the FLYTE_INTERNAL_* ids.
+    operator's ``--task-env``, the task's own env, the execution's envs, the FLYTE_INTERNAL_* ids flytekit reads
+    its execution and task ids from, and an array item's index.
 
     Never the server's whole environment: the operator's secrets (FLYRUN_SANDBOX_CLIENT_SECRET, cloud keys
     not meant for tasks) would reach every task, its task.log and the console's log route.
@@ -141,7 +181,15 @@ def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, w
         names += ENGINE_VARIABLES
     env = {name: server[name] for name in names if name in server}
     env.setdefault("PATH", os.defpath)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_FLYRUN_ROOT, server.get("PYTHONPATH")]))
+    task_python = ctx.task_python or sys.executable
+    own_python = os.path.realpath(task_python) == os.path.realpath(sys.executable)
+    runs_flyrun = bool(words) and words[0] == FLYRUN_ENTRYPOINT
+    if not runs_flyrun and not containers.is_container_task(task):
+        env["PATH"] = task_python_path(task_python, env["PATH"])
+    # flyrun's folder is on the path of its own entrypoint, and of any command run by the server's Python; not
+    # of another Python's, which may be another version (with flyrun installed, the folder is site-packages).
+    flyrun_root = _FLYRUN_ROOT if runs_flyrun or own_python else None
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [flyrun_root, server.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"  # task.log shows output as it happens, as a pod's log does
     env.update(ctx.task_env)
     source = task.container.env if task.HasField("container") else []
@@ -156,11 +204,13 @@ def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, w
         "FLYTE_INTERNAL_TASK_NAME": task.id.name, "FLYTE_INTERNAL_TASK_VERSION": task.id.version,
     })
     env.update(secret_environment(task, ctx.secrets_dir))
+    if item is not None:
+        env.update(item.environment())
     return env
 
 
 def run_task(ctx: RunContext, record: NodeRecord, node: Any, task: Any, inputs: Any, node_dir: Path,
-             scope: Scope) -> tuple[Any, str]:
+             scope: Scope, item: ArrayItem | None = None) -> tuple[Any, str]:
     """Run the task's attempts; returns (outputs LiteralMap, outputs.pb path) or raises NodeFailed/Aborted."""
     retries = node.metadata.retries.retries if node.metadata.HasField("retries") else 0
     # Capped here too: entities registered before the cap (or by an older server) may ask for more.
@@ -172,7 +222,7 @@ def run_task(ctx: RunContext, record: NodeRecord, node: Any, task: Any, inputs: 
     for number in range(first, first + max(1, retries + 1 - first)):
         if number > 0:
             _back_off(limits.backoff(number), scope, deadline)
-        attempt = Attempt(ctx, record.node_id, node_dir, number)
+        attempt = Attempt(ctx, record.node_id, node_dir, number, item)
         record.note(attempt=number, log=str(attempt.log_path))
         began = time.time()
         try:
@@ -224,12 +274,13 @@ def _run_attempt(ctx: RunContext, task: Any, inputs: Any, attempt: Attempt, scop
                  deadline: float | None) -> tuple[Any, str]:
     attempt.output_prefix.mkdir(parents=True, exist_ok=True)
     attempt.work_dir.mkdir(parents=True, exist_ok=True)
-    words = substitute(command_of(task), attempt.values(), inputs)
-    env = task_environment(ctx, task, attempt.unique_id, attempt.number, words, attempt.raw_prefix, inputs)
+    words = substitute(command_of(task), attempt.values(task), inputs)
+    env = task_environment(ctx, task, attempt.unique_id, attempt.number, words, attempt.raw_prefix, inputs,
+                           attempt.item if attempt.indexes_itself(task) else None)
     if containers.is_container_task(task):
         argv = containers.container_argv(task, words, attempt, inputs, env, ctx.container_runtime)
     else:
-        argv = local_argv(words)
+        argv = local_argv(words, attempt.work_dir)
     if not argv:  # refused at registration; a task stored by an older server can still have none
         raise NodeFailed.of("NothingToRun", f"task {task.id.name} has no command and no args to run", USER)
     limit = task.metadata.timeout.ToTimedelta().total_seconds() if task.metadata.HasField("timeout") else 0

@@ -18,7 +18,7 @@ from flyrun.sandbox.engine import arrays, branches, dynamic, gates, taskrun
 from flyrun.sandbox.engine.failure import run_failure_node
 from flyrun.sandbox.engine.literals import BindingError, literal_map, read_literal_map, resolve_bindings, write_message
 from flyrun.sandbox.engine.records import ABORTED, SUCCEEDED, SYSTEM, NodeRecord
-from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
+from flyrun.sandbox.engine.runtime import Aborted, ArrayItem, NodeFailed, RunContext, Scope
 
 FAIL_AFTER_EXECUTABLE_NODES_COMPLETE = 1
 
@@ -115,18 +115,19 @@ def run_node(ctx: RunContext, node: Any, outputs: Mapping[str, Any], prefix: str
 
 
 def execute(ctx: RunContext, node: Any, inputs: Any, unique_id: str, parent_id: str | None, scope: Scope,
-            outputs: Mapping[str, Any] | None = None) -> Any:
-    """Run one node with its inputs known; records its phases and returns its outputs."""
+            outputs: Mapping[str, Any] | None = None, item: ArrayItem | None = None) -> Any:
+    """Run one node with its inputs known; records its phases and returns its outputs (``item``: the node is
+    one item of an array node)."""
     record = NodeRecord(ctx.store, ctx.key, unique_id, parent_id, node.id)
     if record.phase == SUCCEEDED and record.message.closure.output_uri:
         return read_literal_map(record.message.closure.output_uri)
-    node_dir = ctx.metadata_root / unique_id / "data"
+    node_dir = ctx.node_dir(unique_id)
     write_message(node_dir / "inputs.pb", inputs)
     if node.HasField("gate_node"):
         gates.create_signal(ctx, node)  # before the node shows RUNNING, so a client seeing that can set the signal
     record.running(str(node_dir / "inputs.pb"), kind=node.WhichOneof("target"), name=node.metadata.name)
     try:
-        result, output_uri = _dispatch(ctx, node, inputs, record, node_dir, scope, outputs or {})
+        result, output_uri = _dispatch(ctx, node, inputs, record, node_dir, scope, outputs or {}, item)
     except NodeFailed as failure:
         record.failed(failure.error, failure.phase)
         raise
@@ -145,13 +146,13 @@ def execute(ctx: RunContext, node: Any, inputs: Any, unique_id: str, parent_id: 
 
 
 def _dispatch(ctx: RunContext, node: Any, inputs: Any, record: NodeRecord, node_dir: Path, scope: Scope,
-              outputs: Mapping[str, Any]) -> tuple[Any, str | None]:
+              outputs: Mapping[str, Any], item: ArrayItem | None = None) -> tuple[Any, str | None]:
     kind = node.WhichOneof("target")
     if kind == "task_node":
         task = ctx.task(node.task_node.reference_id)
         futures = dynamic.resumed(record)
         if futures is None:
-            result, output_uri = taskrun.run_task(ctx, record, node, task, inputs, node_dir, scope)
+            result, output_uri = taskrun.run_task(ctx, record, node, task, inputs, node_dir, scope, item)
             if not isinstance(result, taskrun.Futures):
                 return result, output_uri
             futures = result
