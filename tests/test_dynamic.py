@@ -157,6 +157,76 @@ def test_the_node_ids_are_dn_and_the_default_limit_is_5000(monkeypatch):
                                                     "dynamic.merge"]
 
 
+def test_independent_nodes_of_a_local_dynamic_run_at_once():
+    import threading
+    import time
+
+    from flyrun import dynamic, task
+
+    spans: dict[int, tuple[float, float]] = {}
+    lock = threading.Lock()
+
+    @task
+    def nap(i: int) -> int:
+        began = time.monotonic()
+        time.sleep(0.5)
+        with lock:
+            spans[i] = (began, time.monotonic())
+        return i
+
+    @task
+    def add(values: list[int]) -> int:
+        return sum(values)
+
+    @dynamic
+    def naps(n: int) -> int:
+        return add(values=[nap(i=i) for i in range(n)])
+
+    assert naps(n=4) == 6
+    assert sorted(spans) == [0, 1, 2, 3]
+    # All four were asleep at one moment: the latest start comes before the earliest end.
+    assert max(start for start, _ in spans.values()) < min(end for _, end in spans.values()), spans
+
+
+def test_a_local_dynamic_fails_with_the_first_failure_in_node_order_and_starts_nothing_after_it():
+    import threading
+    import time
+
+    from flyrun import dynamic, task
+    from flyrun.errors import TaskExecutionError
+
+    started: list[int] = []
+    lock = threading.Lock()
+
+    @task
+    def step(i: int) -> int:
+        with lock:
+            started.append(i)
+        if i == 0:
+            time.sleep(0.5)  # done after dn2 has failed, so dn3 (waiting on it) becomes ready too late to start
+        if i == 1:
+            time.sleep(1.0)  # fails last in time, first in node order: its error is the one raised
+            raise ValueError("one")
+        if i == 2:
+            raise ValueError("two")
+        return i
+
+    @task
+    def after(x: int) -> int:
+        with lock:
+            started.append(100 + x)
+        return x
+
+    @dynamic
+    def steps(n: int) -> int:
+        values = [step(i=i) for i in range(3)]
+        return after(x=values[0])
+
+    with pytest.raises(TaskExecutionError, match="one"):
+        steps(n=3)
+    assert sorted(started) == [0, 1, 2], started  # dn3 (after) comes after the failure in order: never started
+
+
 def _execute(tmp_path, module_dir, task_name: str, inputs: dict, env: dict | None = None):
     import os
     import subprocess
