@@ -401,51 +401,20 @@ def naps(folder: str) -> int:
 '''
 
 
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
 def test_terminating_during_a_dynamic_stops_its_nodes(remote, sandbox_server, tmp_path):
-    import time
+    from termination import launched, terminate_and_check, wait_for_pids
 
     folder = tmp_path / "sleepy"
     folder.mkdir()
     (folder / "sleepy.py").write_text(SLEEPY)
     pids = tmp_path / "pids"
     pids.mkdir()
-    launched = remote("run", "--remote", "-o", "json", str(folder / "sleepy.py"), "naps", "--folder", str(pids))
-    assert launched.exit_code == 0, launched.output
-    name = json.loads(launched.stdout)["execution"]["name"]
-    deadline = time.monotonic() + 60
-    while len([p for p in pids.glob("*.pid") if p.read_text()]) < 2:
-        assert time.monotonic() < deadline, "the dynamic's nodes never started"
-        time.sleep(0.1)
-    running = [int(p.read_text()) for p in pids.glob("*.pid")]
-    assert remote("executions", "terminate", name).exit_code == 0
-    waited = remote("executions", "wait", name, "--timeout", "30")
-    assert waited.exit_code == 6, waited.output
-    deadline = time.monotonic() + 15
-    while any(_alive(pid) for pid in running):
-        assert time.monotonic() < deadline, "a generated node's process outlived its execution"
-        time.sleep(0.1)
-    from flyrun.sandbox.state.store import Key, Store
-
-    store = Store.open(sandbox_server["data_dir"])
-    try:
-        rows = store.all_nodes(Key("flytesnacks", "development", name))
-        phases = {row["node_id"]: row["phase"] for row in rows}
-    finally:
-        store.close()
-    assert {"naps-0-dn0", "naps-0-dn1"} <= set(phases), phases
-    assert not [node for node, phase in phases.items() if phase in (1, 2)], phases  # none QUEUED or RUNNING
+    name = launched(remote("run", "--remote", "-o", "json", str(folder / "sleepy.py"), "naps", "--folder",
+                           str(pids)))
+    running = wait_for_pids(pids, 2)
+    phases = terminate_and_check(remote, sandbox_server["data_dir"], name, running)
+    assert {"naps-0-dn0", "naps-0-dn1"} <= set(phases[name]), phases
 
 
 STEPS = '''

@@ -257,17 +257,46 @@ def example(tmp_path):
     return folder / "eager.py"
 
 
+def _seconds(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text[:26].rstrip("Z")).timestamp()
+
+
+def _get(remote, name: str) -> dict:
+    shown = remote("executions", "get", name, "-o", "json")
+    assert shown.exit_code == 0, shown.output
+    return json.loads(shown.stdout)
+
+
 @pytest.mark.slow
-def test_eager_workflows_on_the_sandbox_give_the_local_outputs(remote, example):
-    # Run as flytekit runs them (the eager workflow: n0, failure node efn). The body's calls run inside the task
-    # process on the sandbox: they are not child executions yet.
+def test_eager_workflows_on_the_sandbox_give_the_local_outputs_through_child_executions(remote, example):
+    # Run as flytekit runs them (the eager workflow: n0, failure node efn); each call in the body is a child
+    # execution launched through the API with the parent's identity. Expected values: the local run's, which are
+    # pyflyte 1.16's for the same file with flytekit imports.
     registered = remote("register", str(example.parent))
     assert registered.exit_code == 0, registered.output
+    names = {}
     for target, args, expected in (("simple_eager", ("--x", "3"), 8), ("gathered", ("--x", "3"), [4, 5, 6, 7, 8]),
-                                   ("nested", ("--x", "3"), 17), ("caught", ("--x", "0"), -1)):
+                                   ("with_subworkflow", ("--x", "3"), 8), ("nested", ("--x", "3"), 17),
+                                   ("caught", ("--x", "0"), -1)):
         done = remote("run", "--remote", "--wait", "-o", "json", str(example), target, *args)
         assert done.exit_code == 0, done.output
         assert json.loads(done.stdout)["outputs"] == {"o0": expected}, done.output
+        names[target] = json.loads(done.stdout)["execution"]["name"]
+    nested = _get(remote, names["nested"])
+    assert [c["entity"] for c in nested["children"]] == ["eager.simple_eager", "eager.async_add_one"]
+    inner = _get(remote, nested["children"][0]["name"])  # a nested eager workflow: a child with children of its own
+    assert inner["parent"] == names["nested"]
+    assert [c["entity"] for c in inner["children"]] == ["eager.add_one", "eager.double"]
+    assert [c["entity"] for c in _get(remote, names["with_subworkflow"])["children"]] == ["eager.subworkflow"]
+    caught = _get(remote, names["caught"])["children"]
+    assert [(c["entity"], c["phase"]) for c in caught] == [("eager.raises_exc", "FAILED")]
+    gathered = _get(remote, names["gathered"])["children"]
+    assert len(gathered) == 5 and {c["phase"] for c in gathered} == {"SUCCEEDED"}
+    spans = sorted((_seconds(c["started_at"]), _seconds(c["started_at"]) + float(c["duration"].rstrip("s")))
+                   for c in gathered)
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), spans  # some ran at once
     failed = remote("run", "--remote", "--wait", "-o", "json", str(example.parent / "uncaught.py"), "wf", "--x", "2")
     assert failed.exit_code == 6, failed.output
     result = json.loads(failed.stdout)
@@ -293,49 +322,24 @@ async def nap(pidfile: str) -> int:
 
 @eager
 async def naps(folder: str) -> int:
+    with open(f"{folder}/eager.pid", "w") as out:
+        out.write(str(os.getpid()))
     return sum(await asyncio.gather(*[nap(pidfile=f"{folder}/{i}.pid") for i in range(2)]))
 '''
 
 
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
-def test_terminating_during_an_eager_body_stops_its_process(remote, sandbox_server, tmp_path):
+def test_terminating_during_an_eager_body_terminates_its_children(remote, sandbox_server, tmp_path):
+    from termination import launched, terminate_and_check, wait_for_pids
+
     folder = tmp_path / "sleepy"
     folder.mkdir()
     (folder / "sleepy_eager.py").write_text(SLEEPY)
     pids = tmp_path / "pids"
     pids.mkdir()
-    launched = remote("run", "--remote", "-o", "json", str(folder / "sleepy_eager.py"), "naps", "--folder", str(pids))
-    assert launched.exit_code == 0, launched.output
-    name = json.loads(launched.stdout)["execution"]["name"]
-    deadline = time.monotonic() + 60
-    while len([p for p in pids.glob("*.pid") if p.read_text()]) < 2:  # both gathered calls are running
-        assert time.monotonic() < deadline, "the eager body's calls never started"
-        time.sleep(0.1)
-    running = {int(p.read_text()) for p in pids.glob("*.pid")}
-    assert remote("executions", "terminate", name).exit_code == 0
-    waited = remote("executions", "wait", name, "--timeout", "30")
-    assert waited.exit_code == 6, waited.output
-    deadline = time.monotonic() + 15
-    while any(_alive(pid) for pid in running):
-        assert time.monotonic() < deadline, "the eager task's process outlived its execution"
-        time.sleep(0.1)
-    from flyrun.sandbox.state.store import Key, Store
-
-    store = Store.open(sandbox_server["data_dir"])
-    try:
-        phases = {row["node_id"]: row["phase"] for row in store.all_nodes(Key("flytesnacks", "development", name))}
-    finally:
-        store.close()
-    assert "n0" in phases, phases
-    assert not [node for node, phase in phases.items() if phase in (1, 2)], phases  # none QUEUED or RUNNING
+    name = launched(remote("run", "--remote", "-o", "json", str(folder / "sleepy_eager.py"), "naps", "--folder",
+                           str(pids)))
+    running = wait_for_pids(pids, 3)  # the eager task and both gathered calls, each a child execution
+    found = terminate_and_check(remote, sandbox_server["data_dir"], name, running)
+    assert "n0" in found[name], found
+    assert len(found) == 3, found  # the parent and its two children, all ended
