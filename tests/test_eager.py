@@ -270,7 +270,8 @@ def _get(remote, name: str) -> dict:
 
 
 @pytest.mark.slow
-def test_eager_workflows_on_the_sandbox_give_the_local_outputs_through_child_executions(remote, example):
+def test_eager_workflows_on_the_sandbox_give_the_local_outputs_through_child_executions(remote, example,
+                                                                                       sandbox_server):
     # Run as flytekit runs them (the eager workflow: n0, failure node efn); each call in the body is a child
     # execution launched through the API with the parent's identity. Expected values: the local run's, which are
     # pyflyte 1.16's for the same file with flytekit imports.
@@ -289,6 +290,14 @@ def test_eager_workflows_on_the_sandbox_give_the_local_outputs_through_child_exe
     inner = _get(remote, nested["children"][0]["name"])  # a nested eager workflow: a child with children of its own
     assert inner["parent"] == names["nested"]
     assert [c["entity"] for c in inner["children"]] == ["eager.add_one", "eager.double"]
+    import requests  # the console shows them both ways too
+
+    pages = f"{sandbox_server['url']}/console/projects/flytesnacks/domains/development/executions"
+    parent_page = requests.get(f"{pages}/{names['nested']}", timeout=30).text
+    assert "Child executions" in parent_page and f'/executions/{inner["name"]}"' in parent_page
+    child_page = requests.get(f"{pages}/{inner['name']}", timeout=30).text
+    assert f'Launched by <a href="/console/projects/flytesnacks/domains/development/executions/{names["nested"]}">' \
+        in child_page
     assert [c["entity"] for c in _get(remote, names["with_subworkflow"])["children"]] == ["eager.subworkflow"]
     caught = _get(remote, names["caught"])["children"]
     assert [(c["entity"], c["phase"]) for c in caught] == [("eager.raises_exc", "FAILED")]
