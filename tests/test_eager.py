@@ -257,6 +257,25 @@ def example(tmp_path):
     return folder / "eager.py"
 
 
+def test_a_failed_child_execution_raises_its_own_error_type_in_the_body():
+    from flyrun.idl.entrypoint import _user_traceback
+    from flyrun.remote.client import ExecutionId
+    from flyrun.remote.eager import ChildExecutionError, _child_error
+
+    child = ExecutionId("p", "d", "e123")
+
+    def failed(code: str, message: str) -> dict:
+        return {"closure": {"phase": "FAILED", "error": {"code": code, "message": message}}}
+
+    builtin = _child_error(child, failed("USER:ValueError", "ValueError: bad x 2\n\nTraceback (most recent ..."))
+    assert type(builtin) is ValueError and str(builtin) == "bad x 2"  # `except ValueError` works in the body
+    custom = _child_error(child, failed("USER:SuperheroError", "SuperheroError: no cape"))
+    assert isinstance(custom, ChildExecutionError) and custom.type_name == "SuperheroError"
+    assert _user_traceback(custom).startswith("SuperheroError: no cape\n")  # the eager task reports it as such
+    aborted = _child_error(child, {"closure": {"phase": "ABORTED", "abort_metadata": {"cause": "stop"}}})
+    assert str(aborted) == "child execution e123 was aborted: stop"
+
+
 def _seconds(text: str) -> float:
     from datetime import datetime
 
