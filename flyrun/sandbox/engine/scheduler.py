@@ -89,7 +89,8 @@ class Scheduler:
         key = Key(*key[:3])
         with self._lock:  # atomic with _run's registration: either we see its context or it sees ABORTED
             ctx = self._runs.get(key)
-            if ctx is None:
+            # Not running here: record it ABORTED, unless it has just ended (a child that finished meanwhile).
+            if ctx is None and self.store.existing_execution(key)["phase"] not in WF_FINAL:
                 ExecutionRecord(self.store, key).aborted(cause)
         if ctx is not None:
             ctx.abort(cause)
