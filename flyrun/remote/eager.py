@@ -88,14 +88,14 @@ class ChildExecutions:
                 return
         from flyrun.idl import package as packaging
         from flyrun.idl.project import Project, collect
-        from flyrun.remote.submit import Registration, _register_all
+        from flyrun.remote.submit import entity_id
 
         plans = [entity] if entity.kind == "launch_plan" else []
         tasks, workflows = collect([entity])
         project = Project(Path("."), tasks=tasks, workflows=workflows, launch_plans=plans)
-        entities = packaging.serialize(project, self.settings)
-        _register_all(self.client, entities, Registration(self.settings.version, self.settings.bundle_url, False,
-                                                          entities=entities))
+        # In registration order (tasks, then each workflow and its launch plans); one that exists is fine.
+        for serialized in packaging.serialize(project, self.settings):
+            self.client.create_entity(entity_id(serialized.id), serialized.spec)
         with self._lock:
             self._registered.add(entity.name)
 
