@@ -51,7 +51,6 @@ class ChildExecutions:
         self._lock = threading.Lock()
         self._registered: set[str] = set()
         self._calls: dict[str, int] = {}
-        self.launched: list[ExecutionId] = []
 
     def __call__(self, entity: Any, inputs: dict[str, Any]) -> dict[str, Any]:
         from flyrun.idl import literals
@@ -109,20 +108,19 @@ class ChildExecutions:
             self._calls[call] = occurrence + 1
         # FlyteAdmin takes names of up to 20 characters: a letter and 19 of the call's hash.
         name = "e" + hashlib.sha256(f"{call}/{occurrence}".encode()).hexdigest()[:19]
-        spec = {
+        spec: dict[str, Any] = {
             "launch_plan": target.as_dict(),
-            "metadata": {"mode": "CHILD_WORKFLOW", "principal": "flyrun-eager",
-                         "parent_node_execution": {"node_id": self.node_id,
-                                                   "execution_id": self.parent.as_dict()}},
+            "metadata": {"principal": "flyrun-eager"},
             "labels": {"values": {"eager-root-exec": self.root, "eager-exec": self.parent.name}},
             "envs": {"values": [{"key": ROOT_VARIABLE, "value": self.root}]},
         }
+        if self.node_id:  # the sandbox names the node; propeller does not, and flytekit links children by labels
+            spec["metadata"].update(mode="CHILD_WORKFLOW", parent_node_execution={
+                "node_id": self.node_id, "execution_id": self.parent.as_dict()})
         try:
             child = self.client.create_execution(self.parent.project, self.parent.domain, name, spec, inputs)
         except AlreadyExistsError:  # launched by an earlier attempt of this task: wait for that one
             child = ExecutionId(self.parent.project, self.parent.domain, name)
-        with self._lock:
-            self.launched.append(child)
         return child
 
     def _wait(self, child: ExecutionId) -> dict[str, Any]:
