@@ -230,6 +230,8 @@ def test_serialized_as_flytekit_does_eager_task_cleanup_task_and_workflow(projec
                             ("launch_plan", "eagerprobe.outer")}
     eager_task = by_kind["task", "eagerprobe.outer"]["template"]
     assert eager_task["metadata"]["is_eager"] and eager_task["metadata"]["generates_deck"]
+    # As flytekit's _F_SS_C: the images at registration, for the tasks the body registers before launching them.
+    assert [e["key"] for e in eager_task["container"].get("env", [])] == ["FLYRUN_DYNAMIC_IMAGES"]
     cleanup = by_kind["task", "eagerprobe.outer-cleanup"]["template"]
     assert cleanup["type"] == "eager_failure_handler_task"
     assert set(cleanup["interface"]["inputs"]["variables"]) == {"x", "y"}
