@@ -157,6 +157,76 @@ def test_the_node_ids_are_dn_and_the_default_limit_is_5000(monkeypatch):
                                                     "dynamic.merge"]
 
 
+def test_independent_nodes_of_a_local_dynamic_run_at_once():
+    import threading
+    import time
+
+    from flyrun import dynamic, task
+
+    spans: dict[int, tuple[float, float]] = {}
+    lock = threading.Lock()
+
+    @task
+    def nap(i: int) -> int:
+        began = time.monotonic()
+        time.sleep(0.5)
+        with lock:
+            spans[i] = (began, time.monotonic())
+        return i
+
+    @task
+    def add(values: list[int]) -> int:
+        return sum(values)
+
+    @dynamic
+    def naps(n: int) -> int:
+        return add(values=[nap(i=i) for i in range(n)])
+
+    assert naps(n=4) == 6
+    assert sorted(spans) == [0, 1, 2, 3]
+    # All four were asleep at one moment: the latest start comes before the earliest end.
+    assert max(start for start, _ in spans.values()) < min(end for _, end in spans.values()), spans
+
+
+def test_a_local_dynamic_fails_with_the_first_failure_in_node_order_and_starts_nothing_after_it():
+    import threading
+    import time
+
+    from flyrun import dynamic, task
+    from flyrun.errors import TaskExecutionError
+
+    started: list[int] = []
+    lock = threading.Lock()
+
+    @task
+    def step(i: int) -> int:
+        with lock:
+            started.append(i)
+        if i == 0:
+            time.sleep(0.5)  # done after dn2 has failed, so dn3 (waiting on it) becomes ready too late to start
+        if i == 1:
+            time.sleep(1.0)  # fails last in time, first in node order: its error is the one raised
+            raise ValueError("one")
+        if i == 2:
+            raise ValueError("two")
+        return i
+
+    @task
+    def after(x: int) -> int:
+        with lock:
+            started.append(100 + x)
+        return x
+
+    @dynamic
+    def steps(n: int) -> int:
+        values = [step(i=i) for i in range(3)]
+        return after(x=values[0])
+
+    with pytest.raises(TaskExecutionError, match="one"):
+        steps(n=3)
+    assert sorted(started) == [0, 1, 2], started  # dn3 (after) comes after the failure in order: never started
+
+
 def _execute(tmp_path, module_dir, task_name: str, inputs: dict, env: dict | None = None):
     import os
     import subprocess
@@ -331,51 +401,20 @@ def naps(folder: str) -> int:
 '''
 
 
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
 def test_terminating_during_a_dynamic_stops_its_nodes(remote, sandbox_server, tmp_path):
-    import time
+    from termination import launched, terminate_and_check, wait_for_pids
 
     folder = tmp_path / "sleepy"
     folder.mkdir()
     (folder / "sleepy.py").write_text(SLEEPY)
     pids = tmp_path / "pids"
     pids.mkdir()
-    launched = remote("run", "--remote", "-o", "json", str(folder / "sleepy.py"), "naps", "--folder", str(pids))
-    assert launched.exit_code == 0, launched.output
-    name = json.loads(launched.stdout)["execution"]["name"]
-    deadline = time.monotonic() + 60
-    while len([p for p in pids.glob("*.pid") if p.read_text()]) < 2:
-        assert time.monotonic() < deadline, "the dynamic's nodes never started"
-        time.sleep(0.1)
-    running = [int(p.read_text()) for p in pids.glob("*.pid")]
-    assert remote("executions", "terminate", name).exit_code == 0
-    waited = remote("executions", "wait", name, "--timeout", "30")
-    assert waited.exit_code == 6, waited.output
-    deadline = time.monotonic() + 15
-    while any(_alive(pid) for pid in running):
-        assert time.monotonic() < deadline, "a generated node's process outlived its execution"
-        time.sleep(0.1)
-    from flyrun.sandbox.state.store import Key, Store
-
-    store = Store.open(sandbox_server["data_dir"])
-    try:
-        rows = store.all_nodes(Key("flytesnacks", "development", name))
-        phases = {row["node_id"]: row["phase"] for row in rows}
-    finally:
-        store.close()
-    assert {"naps-0-dn0", "naps-0-dn1"} <= set(phases), phases
-    assert not [node for node, phase in phases.items() if phase in (1, 2)], phases  # none QUEUED or RUNNING
+    name = launched(remote("run", "--remote", "-o", "json", str(folder / "sleepy.py"), "naps", "--folder",
+                           str(pids)))
+    running = wait_for_pids(pids, 2)
+    phases = terminate_and_check(remote, sandbox_server["data_dir"], name, running)
+    assert {"naps-0-dn0", "naps-0-dn1"} <= set(phases[name]), phases
 
 
 STEPS = '''

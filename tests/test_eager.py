@@ -230,6 +230,8 @@ def test_serialized_as_flytekit_does_eager_task_cleanup_task_and_workflow(projec
                             ("launch_plan", "eagerprobe.outer")}
     eager_task = by_kind["task", "eagerprobe.outer"]["template"]
     assert eager_task["metadata"]["is_eager"] and eager_task["metadata"]["generates_deck"]
+    # As flytekit's _F_SS_C: the images at registration, for the tasks the body registers before launching them.
+    assert [e["key"] for e in eager_task["container"].get("env", [])] == ["FLYRUN_DYNAMIC_IMAGES"]
     cleanup = by_kind["task", "eagerprobe.outer-cleanup"]["template"]
     assert cleanup["type"] == "eager_failure_handler_task"
     assert set(cleanup["interface"]["inputs"]["variables"]) == {"x", "y"}
@@ -257,17 +259,74 @@ def example(tmp_path):
     return folder / "eager.py"
 
 
+def test_a_failed_child_execution_raises_its_own_error_type_in_the_body():
+    from flyrun.idl.entrypoint import _user_traceback
+    from flyrun.remote.client import ExecutionId
+    from flyrun.remote.eager import ChildExecutionError, _child_error
+
+    child = ExecutionId("p", "d", "e123")
+
+    def failed(code: str, message: str) -> dict:
+        return {"closure": {"phase": "FAILED", "error": {"code": code, "message": message}}}
+
+    builtin = _child_error(child, failed("USER:ValueError", "ValueError: bad x 2\n\nTraceback (most recent ..."))
+    assert type(builtin) is ValueError and str(builtin) == "bad x 2"  # `except ValueError` works in the body
+    custom = _child_error(child, failed("USER:SuperheroError", "SuperheroError: no cape"))
+    assert isinstance(custom, ChildExecutionError) and custom.type_name == "SuperheroError"
+    assert _user_traceback(custom).startswith("SuperheroError: no cape\n")  # the eager task reports it as such
+    aborted = _child_error(child, {"closure": {"phase": "ABORTED", "abort_metadata": {"cause": "stop"}}})
+    assert str(aborted) == "child execution e123 was aborted: stop"
+
+
+def _seconds(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text[:26].rstrip("Z")).timestamp()
+
+
+def _get(remote, name: str) -> dict:
+    shown = remote("executions", "get", name, "-o", "json")
+    assert shown.exit_code == 0, shown.output
+    return json.loads(shown.stdout)
+
+
 @pytest.mark.slow
-def test_eager_workflows_on_the_sandbox_give_the_local_outputs(remote, example):
-    # Run as flytekit runs them (the eager workflow: n0, failure node efn). The body's calls run inside the task
-    # process on the sandbox: they are not child executions yet.
+def test_eager_workflows_on_the_sandbox_give_the_local_outputs_through_child_executions(remote, example,
+                                                                                       sandbox_server):
+    # Run as flytekit runs them (the eager workflow: n0, failure node efn); each call in the body is a child
+    # execution launched through the API with the parent's identity. Expected values: the local run's, which are
+    # pyflyte 1.16's for the same file with flytekit imports.
     registered = remote("register", str(example.parent))
     assert registered.exit_code == 0, registered.output
+    names = {}
     for target, args, expected in (("simple_eager", ("--x", "3"), 8), ("gathered", ("--x", "3"), [4, 5, 6, 7, 8]),
-                                   ("nested", ("--x", "3"), 17), ("caught", ("--x", "0"), -1)):
+                                   ("with_subworkflow", ("--x", "3"), 8), ("nested", ("--x", "3"), 17),
+                                   ("caught", ("--x", "0"), -1)):
         done = remote("run", "--remote", "--wait", "-o", "json", str(example), target, *args)
         assert done.exit_code == 0, done.output
         assert json.loads(done.stdout)["outputs"] == {"o0": expected}, done.output
+        names[target] = json.loads(done.stdout)["execution"]["name"]
+    nested = _get(remote, names["nested"])
+    assert [c["entity"] for c in nested["children"]] == ["eager.simple_eager", "eager.async_add_one"]
+    inner = _get(remote, nested["children"][0]["name"])  # a nested eager workflow: a child with children of its own
+    assert inner["parent"] == names["nested"]
+    assert [c["entity"] for c in inner["children"]] == ["eager.add_one", "eager.double"]
+    import requests  # the console shows them both ways too
+
+    pages = f"{sandbox_server['url']}/console/projects/flytesnacks/domains/development/executions"
+    parent_page = requests.get(f"{pages}/{names['nested']}", timeout=30).text
+    assert "Child executions" in parent_page and f'/executions/{inner["name"]}"' in parent_page
+    child_page = requests.get(f"{pages}/{inner['name']}", timeout=30).text
+    assert f'Launched by <a href="/console/projects/flytesnacks/domains/development/executions/{names["nested"]}">' \
+        in child_page
+    assert [c["entity"] for c in _get(remote, names["with_subworkflow"])["children"]] == ["eager.subworkflow"]
+    caught = _get(remote, names["caught"])["children"]
+    assert [(c["entity"], c["phase"]) for c in caught] == [("eager.raises_exc", "FAILED")]
+    gathered = _get(remote, names["gathered"])["children"]
+    assert len(gathered) == 5 and {c["phase"] for c in gathered} == {"SUCCEEDED"}
+    spans = sorted((_seconds(c["started_at"]), _seconds(c["started_at"]) + float(c["duration"].rstrip("s")))
+                   for c in gathered)
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), spans  # some ran at once
     failed = remote("run", "--remote", "--wait", "-o", "json", str(example.parent / "uncaught.py"), "wf", "--x", "2")
     assert failed.exit_code == 6, failed.output
     result = json.loads(failed.stdout)
@@ -293,49 +352,92 @@ async def nap(pidfile: str) -> int:
 
 @eager
 async def naps(folder: str) -> int:
+    with open(f"{folder}/eager.pid", "w") as out:
+        out.write(str(os.getpid()))
     return sum(await asyncio.gather(*[nap(pidfile=f"{folder}/{i}.pid") for i in range(2)]))
 '''
 
 
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
-def test_terminating_during_an_eager_body_stops_its_process(remote, sandbox_server, tmp_path):
+def test_terminating_during_an_eager_body_terminates_its_children(remote, sandbox_server, tmp_path):
+    from termination import launched, terminate_and_check, wait_for_pids
+
     folder = tmp_path / "sleepy"
     folder.mkdir()
     (folder / "sleepy_eager.py").write_text(SLEEPY)
     pids = tmp_path / "pids"
     pids.mkdir()
-    launched = remote("run", "--remote", "-o", "json", str(folder / "sleepy_eager.py"), "naps", "--folder", str(pids))
-    assert launched.exit_code == 0, launched.output
-    name = json.loads(launched.stdout)["execution"]["name"]
-    deadline = time.monotonic() + 60
-    while len([p for p in pids.glob("*.pid") if p.read_text()]) < 2:  # both gathered calls are running
-        assert time.monotonic() < deadline, "the eager body's calls never started"
-        time.sleep(0.1)
-    running = {int(p.read_text()) for p in pids.glob("*.pid")}
-    assert remote("executions", "terminate", name).exit_code == 0
-    waited = remote("executions", "wait", name, "--timeout", "30")
-    assert waited.exit_code == 6, waited.output
-    deadline = time.monotonic() + 15
-    while any(_alive(pid) for pid in running):
-        assert time.monotonic() < deadline, "the eager task's process outlived its execution"
-        time.sleep(0.1)
-    from flyrun.sandbox.state.store import Key, Store
+    name = launched(remote("run", "--remote", "-o", "json", str(folder / "sleepy_eager.py"), "naps", "--folder",
+                           str(pids)))
+    running = wait_for_pids(pids, 3)  # the eager task and both gathered calls, each a child execution
+    found = terminate_and_check(remote, sandbox_server["data_dir"], name, running)
+    assert "n0" in found[name], found
+    assert len(found) == 3, found  # the parent and its two children, all ended
 
-    store = Store.open(sandbox_server["data_dir"])
+
+STEPS = '''
+import os
+import time
+
+from flyrun import eager, task
+
+
+@task
+def step(marker: str, label: str, seconds: int) -> str:
+    with open(marker, "a") as out:
+        out.write(f"{label} {os.getpid()}\\n")
+    time.sleep(seconds)
+    return label
+
+
+@eager
+async def steps(marker: str) -> str:
+    with open(marker, "a") as out:
+        out.write(f"body {os.getpid()}\\n")
+    first = step(marker=marker, label="first", seconds=0)
+    return first + "+" + step(marker=marker, label="second", seconds=3)
+'''
+
+
+@pytest.mark.slow
+def test_a_restart_in_the_middle_of_an_eager_body_finds_its_children_again(cli, tmp_path):
+    import collections
+    import os
+    import signal
+
+    from conftest import free_port, sandbox_cli
+
+    folder = tmp_path / "steps"
+    folder.mkdir()
+    (folder / "eager_steps.py").write_text(STEPS)
+    marker = tmp_path / "marker"
+    data_dir, port = tmp_path / "data", free_port()
+    started = sandbox_cli("start", "--port", str(port), "--data-dir", str(data_dir), "--detach", "-o", "json")
+    assert started.exit_code == 0, started.output
+    info = json.loads(started.stdout)
+    config = tmp_path / "own.yaml"
+    config.write_text(f"admin:\n  endpoint: {info['endpoint']}\n  insecure: true\n  authType: None\n")
     try:
-        phases = {row["node_id"]: row["phase"] for row in store.all_nodes(Key("flytesnacks", "development", name))}
+        launched = cli("-c", str(config), "run", "--remote", "-o", "json", str(folder / "eager_steps.py"), "steps",
+                       "--marker", str(marker))
+        assert launched.exit_code == 0, launched.output
+        name = json.loads(launched.stdout)["execution"]["name"]
+        deadline = time.monotonic() + 90
+        while "second" not in (marker.read_text() if marker.exists() else ""):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(info["pid"], signal.SIGKILL)  # the server dies while the body waits for its second child
+        time.sleep(0.5)
+        assert sandbox_cli("start", "--port", str(port), "--data-dir", str(data_dir), "--detach").exit_code == 0
+        waited = cli("-c", str(config), "executions", "wait", name, "--timeout", "90")
+        assert waited.exit_code == 0, waited.output
+        outputs = cli("-c", str(config), "executions", "outputs", name, "-o", "json")
+        assert json.loads(outputs.stdout)["outputs"] == {"o0": "first+second"}, outputs.output
+        labels = collections.Counter(line.split()[0] for line in marker.read_text().splitlines())
+        # The body runs again and finds its children by name: the finished one is not run again, the interrupted
+        # one resumes as its own execution (its task runs once more); no third child appears.
+        assert labels == {"body": 2, "first": 1, "second": 2}, labels
+        shown = cli("-c", str(config), "executions", "get", name, "-o", "json")
+        assert [c["phase"] for c in json.loads(shown.stdout)["children"]] == ["SUCCEEDED", "SUCCEEDED"]
     finally:
-        store.close()
-    assert "n0" in phases, phases
-    assert not [node for node, phase in phases.items() if phase in (1, 2)], phases  # none QUEUED or RUNNING
+        sandbox_cli("stop", "--data-dir", str(data_dir))

@@ -132,6 +132,12 @@ def test_launch_plans_on_the_sandbox(remote, example, sandbox_server):
     assert result["outputs"] == {"o0": "ops: 4 items at 2024-01-01 00:00"}  # as the local run gives
     node = remote("run", "--remote", "--wait", "-o", "json", str(example), "both", "--size", "5")
     assert json.loads(node.stdout)["outputs"] == {"o0": "ops: 5 items at 2024-01-01 00:00"}, node.output
+    # The launch plan node ran as a child execution of its own, which names its parent.
+    parent_name = json.loads(node.stdout)["execution"]["name"]
+    shown = json.loads(remote("executions", "get", parent_name, "-o", "json").stdout)
+    assert [(c["entity"], c["phase"]) for c in shown["children"]] == [("nightly", "SUCCEEDED")], shown
+    child = json.loads(remote("executions", "get", shown["children"][0]["name"], "-o", "json").stdout)
+    assert child["parent"] == parent_name
     fixed = remote("run", "--remote", str(example), "nightly", "--team", "x")
     assert fixed.exit_code == 2 and "input 'team' is fixed" in fixed.stderr
 
@@ -146,6 +152,53 @@ def test_launch_plans_on_the_sandbox(remote, example, sandbox_server):
     assert events == [{"channel": "slack", "recipients": ["ops@example.slack.com"], "phase": "SUCCEEDED",
                        "subject": f"Flyte execution flytesnacks/development/{result['execution']['name']} "
                                   "succeeded", "launch_plan": "nightly", "error": None}]
+
+
+SLEEPY_PLAN = '''
+import os
+import time
+
+from flyrun import LaunchPlan, task, workflow
+
+
+@task
+def nap(pidfile: str) -> int:
+    with open(pidfile, "w") as out:
+        out.write(str(os.getpid()))
+    time.sleep(120)
+    return 1
+
+
+@workflow
+def inner(pidfile: str) -> int:
+    return nap(pidfile=pidfile)
+
+
+napping = LaunchPlan.get_or_create(inner, "napping")
+
+
+@workflow
+def outer(pidfile: str) -> int:
+    return napping(pidfile=pidfile)
+'''
+
+
+@pytest.mark.slow
+def test_terminating_a_workflow_terminates_its_launch_plan_nodes_child_execution(remote, sandbox_server, tmp_path):
+    from termination import launched, terminate_and_check, wait_for_pids
+
+    folder = tmp_path / "sleepy"
+    folder.mkdir()
+    (folder / "sleepy_plan.py").write_text(SLEEPY_PLAN)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    name = launched(remote("run", "--remote", "-o", "json", str(folder / "sleepy_plan.py"), "outer", "--pidfile",
+                           str(pids / "0.pid")))
+    running = wait_for_pids(pids, 1)  # the task of the child execution
+    found = terminate_and_check(remote, sandbox_server["data_dir"], name, running)
+    assert len(found) == 2, found  # the workflow and the launch plan's execution, both ended
+    child = next(execution for execution in found if execution != name)
+    assert json.loads(remote("executions", "get", child, "-o", "json").stdout)["phase"] == "ABORTED"
 
 
 @pytest.mark.slow

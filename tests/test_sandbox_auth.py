@@ -148,6 +148,11 @@ def test_flyrun_auth_login_then_run_remote(secured, tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("o0: Hello world, the answer is 4")
+    # An eager body launches its calls through the API too: the sandbox gives its task credentials of its own.
+    eager = subprocess.run([*flyrun, "run", "--remote", "--wait", str(REPO / "examples" / "eager.py"), "nested",
+                            "--x", "3"], capture_output=True, text=True, env=env, timeout=180)
+    assert eager.returncode == 0, eager.stderr
+    assert eager.stdout.strip().endswith("o0: 17")
 
 
 def test_self_approval_without_the_operator_secret_is_refused(secured, tmp_path):

@@ -144,10 +144,23 @@ def test_subworkflow_and_launch_plan_nodes(runs):
     parent = workflow("tests.parent", {"x": INT}, {"o0": INT}, nodes, {"o0": promise("n1", "o0")}, sub_workflows=[sub])
     runs.register(parent, launch_plan(parent))
     name = runs.launch(dict(parent["id"], resource_type="LAUNCH_PLAN"), {"x": integer(2)})
-    assert runs.wait(name)["closure"]["phase"] == "SUCCEEDED"
+    done = runs.wait(name)
+    assert done["closure"]["phase"] == "SUCCEEDED", done["closure"]
     assert value(runs.outputs(name)["o0"]) == "256"  # ((2²)²)² = 256
-    assert list(runs.nodes(name, parent="n0")) == ["n0-0-n0"]
-    assert set(runs.nodes(name, parent="n1")) == {"n1-0-n0", "n1-0-n1"}
+    assert list(runs.nodes(name, parent="n0")) == ["n0-0-n0"]  # a subworkflow runs inline
+    # A launch plan node runs as a child execution, as propeller runs it: the node names it, it names the node.
+    lp_node = runs.nodes(name)["n1"]
+    assert not lp_node["metadata"].get("is_parent_node") and not runs.nodes(name, parent="n1")
+    child_name = lp_node["closure"]["workflow_node_metadata"]["executionId"]["name"]
+    child = runs.execution(child_name)
+    assert child["closure"]["phase"] == "SUCCEEDED"
+    assert child["spec"]["metadata"]["mode"] == "CHILD_WORKFLOW" and child["spec"]["metadata"]["nesting"] == 1
+    assert child["spec"]["metadata"]["parent_node_execution"] == {
+        "node_id": "n1", "execution_id": {"project": "flytesnacks", "domain": "development", "name": name, "org": ""}}
+    assert {"n0", "n1"} <= set(runs.nodes(child_name))
+    listed = runs.get("/api/v1/executions/flytesnacks/development", params={
+        "limit": 10, "filters": f"eq(parent_execution,{name})"}).json()["executions"]
+    assert [e["id"]["name"] for e in listed] == [child_name]
 
 
 def test_branch_node_runs_the_matching_case(runs):

@@ -21,12 +21,15 @@ def executions() -> None:
 
 def _summary(execution: dict[str, Any]) -> dict[str, Any]:
     closure = execution.get("closure", {})
-    launched = execution.get("spec", {}).get("launch_plan", {})
+    spec = execution.get("spec", {})
+    launched = spec.get("launch_plan", {})
+    parent = (spec.get("metadata") or {}).get("parent_node_execution") or {}  # null when it has none
     return {"name": execution["id"]["name"], "project": execution["id"]["project"],
             "domain": execution["id"]["domain"], "phase": closure.get("phase"),
             "entity": launched.get("name"), "version": launched.get("version"),
             "started_at": closure.get("started_at") or closure.get("created_at"),
-            "duration": closure.get("duration"), "error": _error_of(closure)}
+            "duration": closure.get("duration"), "error": _error_of(closure),
+            "parent": (parent.get("execution_id") or {}).get("name") or None}
 
 
 def _error_of(closure: dict[str, Any]) -> str | None:
@@ -71,10 +74,11 @@ def get(app: Application, name: str, project: str | None, domain: str | None) ->
         order = graph_order(client, execution)
         listed.sort(key=lambda node: order(node["id"]["node_id"]))
         nodes = [_node_row(n) for n in _with_dynamic_children(client, ident, listed)]
+        children = [_summary(e) for e in client.child_executions(ident)]
     if app.json_output:
-        app.print_json({**row, "nodes": nodes})
+        app.print_json({**row, "nodes": nodes, "children": children})
         return
-    for key in ("name", "phase", "entity", "version", "started_at", "duration", "error"):
+    for key in ("name", "phase", "entity", "version", "parent", "started_at", "duration", "error"):
         if row[key]:  # a multi-line error (a traceback) stays aligned under its first line
             app.echo(f"{key + ':':<12}" + str(row[key]).rstrip().replace("\n", "\n" + " " * 12))
     from flyrun.remote.follow import first_line
@@ -82,6 +86,10 @@ def get(app: Application, name: str, project: str | None, domain: str | None) ->
     for node in nodes:
         app.echo(f"  {node['node_id']}: {node['phase']}" + (f" ({first_line(node['error'])})" if node["error"]
                                                             else ""))
+    if children:
+        app.echo("children:")
+    for child in children:
+        app.echo(f"  {child['name']}: {child['phase']} {child['entity'] or '?'}")
 
 
 def _node_row(node: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 TERMINATION_LOG = "/dev/termination-log"
+EAGER_ADMIN_VARIABLE = "FLYTE_PLATFORM_URL"  # where an eager body launches its calls (propeller and the sandbox set it)
 
 
 class Failure(Exception):
@@ -252,6 +253,12 @@ def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace,
                                prev_checkpoint=_given_path(args.prev_checkpoint),
                                attempt=int(environ.get("FLYTE_ATTEMPT_NUMBER", "0") or 0),
                                notify=lambda message: print(message, file=sys.stderr))
+    if getattr(task, "is_eager", False) and environ.get(EAGER_ADMIN_VARIABLE):
+        # On a platform an eager body's calls are child executions (flyrun-execute is a program, as the CLI is:
+        # it may use the admin client).
+        from flyrun.remote.eager import from_environment
+
+        context.child_launcher = from_environment(environ, args.bundle, args.dest_dir)
     with use_context(context):
         try:
             if getattr(task, "is_dynamic", False) and not loaded.is_map_item:
@@ -299,6 +306,9 @@ def _given_path(value: str) -> str:
 def _user_traceback(error: BaseException) -> str:
     """``Type: message`` first (what a console shows in one line), then the traceback."""
     summary = "".join(traceback.format_exception_only(type(error), error)).strip()
+    if hasattr(error, "type_name"):  # a child execution's error, known by the type it had there
+        summary = f"{error.type_name}: {error}"
+
     frames = "".join(traceback.format_tb(error.__traceback__)).rstrip()
     return f"{summary}\n\nTraceback (most recent call last):\n{frames}"
 

@@ -94,8 +94,9 @@ def task_template(task: Any, settings: SerializationSettings, *, resolver: str =
     }
     args = entrypoint_args(settings, resolver, loader_args or default_loader_args(task))
     env = {**settings.env, **task.environment}
-    if getattr(task, "is_dynamic", False):
-        # What flytekit carries in _F_SS_C: the images at registration, for the tasks the body generates.
+    if getattr(task, "is_dynamic", False) or getattr(task, "is_eager", False):
+        # What flytekit carries in _F_SS_C: the images at registration, for the tasks the body generates (a
+        # dynamic) or registers before launching them (an eager body's calls).
         from flyrun.idl.dynamic import images_variable
 
         env.update(images_variable(settings.image_for(None), settings.images))

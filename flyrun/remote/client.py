@@ -188,6 +188,19 @@ class AdminClient:
         path = f"/api/v1/executions/{quote(project, safe='')}/{quote(domain, safe='')}"
         return self._call("GET", path, "executions", params=params).get("executions", [])
 
+    def child_executions(self, execution: ExecutionId, limit: int = 200) -> list[dict[str, Any]]:
+        """The executions launched from ``execution`` (launch plan nodes, an eager body's calls), oldest first.
+
+        Asked with flyrun's ``parent_execution`` filter; a server without it (FlyteAdmin) gives an empty list.
+        """
+        params = {"limit": limit, "sort_by.key": "created_at", "sort_by.direction": "ASCENDING",
+                  "filters": f"eq(parent_execution,{execution.name})"}
+        path = f"/api/v1/executions/{quote(execution.project, safe='')}/{quote(execution.domain, safe='')}"
+        try:
+            return self.session.json("GET", path, params=params).get("executions", [])
+        except InvalidArgumentError:
+            return []
+
     def terminate_execution(self, execution: ExecutionId, cause: str) -> None:
         self._on_execution("DELETE", f"/api/v1/executions/{execution.path}", execution, "terminate",
                            json={"id": execution.as_dict(), "cause": cause})

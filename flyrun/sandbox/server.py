@@ -12,6 +12,7 @@ import fcntl
 import ipaddress
 import json
 import os
+import secrets
 import signal
 import socket
 import threading
@@ -285,8 +286,11 @@ def _open(options: SandboxOptions) -> tuple[Any, Any, int]:
     port = server.server_address[1]
     app.guard(RequestGate(options.host, port, options.allowed_hosts, form_paths=FORM_PATHS))
     services.base_url = f"http://{endpoint_of(options.host, port)}"
+    task_secret = secrets.token_urlsafe(32) if options.auth else None
     if options.auth:  # off loopback, the issuer follows the host each request came to
-        services.auth = _authorization_server(services.base_url if is_loopback(options.host) else None, data)
+        services.auth = _authorization_server(services.base_url if is_loopback(options.host) else None, data,
+                                              task_secret)
+    scheduler.admin_env = eager_admin_env(local_url(options.host, port), task_secret)
     _write_pid_file(data, services.base_url, options, port)
     return server, services, lock
 
@@ -300,14 +304,31 @@ def _require_server_libraries(auth: bool) -> None:
                              hint="pip install 'flyrun[sandbox]'")
 
 
-def _authorization_server(url: str | None, data: DataDir) -> Any:
+TASK_CLIENT_ID = "sandbox-tasks"
+TASK_SECRET_VARIABLE = "FLYRUN_SANDBOX_TASK_SECRET"
+
+
+def eager_admin_env(url: str, task_secret: str | None) -> dict[str, str]:
+    """What an eager task gets to launch its calls here: the API's URL and, with ``--auth``, client credentials
+    of ``sandbox-tasks`` (a secret made at each start, known only to this server and its eager tasks)."""
+    env = {"FLYTE_PLATFORM_URL": url, "FLYTE_PLATFORM_INSECURE": "true", "FLYRUN_ADMIN_AUTH_TYPE": "None"}
+    if task_secret:
+        env.update({"FLYRUN_ADMIN_AUTH_TYPE": "ClientSecret", "FLYRUN_ADMIN_CLIENT_ID": TASK_CLIENT_ID,
+                    "FLYRUN_ADMIN_CLIENT_SECRET_ENV_VAR": TASK_SECRET_VARIABLE, TASK_SECRET_VARIABLE: task_secret})
+    return env
+
+
+def _authorization_server(url: str | None, data: DataDir, task_secret: str | None = None) -> Any:
     """The OAuth2 server of ``--auth``: public client ``flytectl`` (device flow, PKCE); with
-    ``FLYRUN_SANDBOX_CLIENT_SECRET`` set, also ``sandbox-ci`` for client credentials. Tokens live in memory.
+    ``FLYRUN_SANDBOX_CLIENT_SECRET`` set, also ``sandbox-ci`` for client credentials; ``sandbox-tasks`` (client
+    credentials) for eager tasks. Tokens live in memory.
     Approvals take the data dir's operator secret, read at each approval so that a rotation applies at once."""
     from flyrun.sandbox.auth.models import Client, Settings
     from flyrun.sandbox.auth.server import DEFAULT_CLIENT_ID, AuthServer
 
     clients = [Client(DEFAULT_CLIENT_ID, redirect_uris=("http://localhost:53593/callback",))]
+    if task_secret:
+        clients.append(Client(TASK_CLIENT_ID, client_secret=task_secret, grant_types=("client_credentials",)))
     secret = os.environ.get("FLYRUN_SANDBOX_CLIENT_SECRET")
     if secret:
         clients.append(Client("sandbox-ci", client_secret=secret, grant_types=("client_credentials",)))

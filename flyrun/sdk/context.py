@@ -42,6 +42,13 @@ class ContainerRunner(Protocol):
     def __call__(self, task: Any, inputs: dict[str, Any]) -> dict[str, Any]: ...
 
 
+class ChildLauncher(Protocol):
+    """Runs an entity called inside an eager body as a child execution and returns its outputs by name (set by
+    flyrun-execute for an @eager task on a platform; see flyrun.remote.eager)."""
+
+    def __call__(self, entity: Any, inputs: dict[str, Any]) -> dict[str, Any]: ...
+
+
 @dataclass
 class ExecutionContext:
     # Where files and directories that tasks produce are written (a local folder, s3://..., gs://...).
@@ -76,6 +83,8 @@ class ExecutionContext:
     checkpoint_path: str = ""
     prev_checkpoint: str = ""
     attempt: int = 0
+    # Set by flyrun-execute while an @eager body runs on a platform: its calls become child executions.
+    child_launcher: ChildLauncher | None = None
 
     def ensure_storage(self) -> ExecutionContext:
         """Apply ``load_storage`` once; the data layer calls this before it reads the storage settings."""
@@ -110,3 +119,15 @@ def use_context(context: ExecutionContext) -> Iterator[ExecutionContext]:
         yield context
     finally:
         _CURRENT.reset(token)
+
+
+def run_call(entity: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    """A direct call of an entity (not a node): a child execution inside an eager body on a platform, else a local
+    run (or the entity's mock)."""
+    from flyrun.sdk import mocks
+
+    context = _CURRENT.get()
+    launcher = context.child_launcher if context is not None else None
+    if launcher is not None:
+        return launcher(entity, inputs)
+    return mocks.execute(entity, inputs)

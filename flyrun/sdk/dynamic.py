@@ -1,8 +1,9 @@
 """``@dynamic``: a task whose body runs at execution time, with real input values, and builds a graph.
 
 Calls inside the body add nodes (``dn0, dn1...``), as they would in a workflow, but the inputs are values, so
-Python loops and recursion over them work. Locally the graph then runs in this process with the local runner;
-in a task container (``flyrun-execute``) it is written as a ``DynamicJobSpec`` (``futures.pb``) for the engine.
+Python loops and recursion over them work. Locally the graph then runs in this process, independent nodes at once
+in threads (``flyrun.sdk.parallel``); in a task container (``flyrun-execute``) it is written as a
+``DynamicJobSpec`` (``futures.pb``) for the engine.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flyrun.errors import FlyrunError, TaskExecutionError, WorkflowDefinitionError
-from flyrun.sdk import graph, mocks
+from flyrun.sdk import graph, mocks, parallel
 from flyrun.sdk.task import PythonFunctionTask
 from flyrun.types import engine
 
@@ -88,9 +89,15 @@ class DynamicTask(PythonFunctionTask):
     def call_function(self, inputs: dict[str, Any]) -> dict[str, Any]:
         built = self.build(inputs)
         results: dict[str, dict[str, Any]] = {graph.START_NODE: {}}
-        for node in built.ordered_nodes:
+
+        def run(node: graph.Node) -> dict[str, Any]:
+            if hasattr(node.entity, "run_node"):  # a conditional runs the case it chooses
+                return node.entity.run_node(node, results)
             node_inputs = {name: binding.resolve(results) for name, binding in node.bindings.items()}
-            results[node.id] = mocks.execute(node.entity, {**node.entity.interface.defaults, **node_inputs})
+            return mocks.execute(node.entity, {**node.entity.interface.defaults, **node_inputs})
+
+        # Independent nodes overlap (threads), as a local map's items do; outcomes are a sequential run's.
+        parallel.run_graph(built.ordered_nodes, results, run)
         outputs = {name: binding.resolve(results) for name, binding in built.output_bindings.items()}
         try:
             return {name: engine.roundtrip(outputs[name], t, output=True)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from flyrun.errors import WorkflowDefinitionError
-from flyrun.sdk import mocks
+from flyrun.sdk.context import run_call
 from flyrun.sdk.task import PythonFunctionTask
 
 # CPython's message for ``await <non-awaitable>``; flytekit 1.16 lets it through bare.
@@ -119,7 +119,7 @@ def async_call(entity: Any, args: tuple, kwargs: dict[str, Any]) -> Coroutine[An
     inputs = entity.bind_local_arguments(args, kwargs)
 
     async def run() -> Any:
-        outputs = await _in_thread(mocks.execute, entity, inputs)
+        outputs = await _in_thread(run_call, entity, inputs)
         return entity.interface.outputs_as_result(outputs)
 
     return run()
@@ -167,7 +167,8 @@ def run_coroutine(task: Any, coroutine: Coroutine[Any, Any, Any]) -> Any:
         except BaseException as exc:
             errors.append(exc)
 
-    thread = threading.Thread(target=work, daemon=True)
+    context = contextvars.copy_context()  # the run's context (and an eager body's child launcher) follows
+    thread = threading.Thread(target=context.run, args=(work,), daemon=True)
     thread.start()
     thread.join()
     if errors:

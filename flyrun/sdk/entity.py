@@ -11,7 +11,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from flyrun.errors import UsageError, WorkflowDefinitionError
-from flyrun.sdk import graph, mocks
+from flyrun.sdk import graph
 from flyrun.sdk.interface import Interface
 from flyrun.types import engine
 
@@ -36,8 +36,10 @@ class Entity:
             from flyrun.sdk.eager import async_call
 
             return async_call(self, args, kwargs)
+        from flyrun.sdk.context import run_call
+
         inputs = self.bind_local_arguments(args, kwargs)
-        return self.interface.outputs_as_result(mocks.execute(self, inputs))
+        return self.interface.outputs_as_result(run_call(self, inputs))
 
     def bind_local_arguments(self, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Outside a workflow an entity is called like the Python function it wraps."""

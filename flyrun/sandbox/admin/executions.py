@@ -16,7 +16,7 @@ from flyrun.sandbox.admin.wire import ApiError, Code, dump, id_text, invalid, lo
 from flyrun.sandbox.engine.literals import read_literal_map, write_message
 from flyrun.sandbox.engine.records import WF_FINAL, WF_QUEUED
 from flyrun.sandbox.services import Services
-from flyrun.sandbox.state.store import Key
+from flyrun.sandbox.state.store import Filter, Key, parent_text
 
 _NAME = re.compile(r"^[a-z][a-z\-0-9]*$")
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of k8s' rand.String, which FlyteAdmin uses
@@ -31,7 +31,10 @@ def _phase_number(text: str) -> int:
 
 EXECUTION_COLUMNS = {"name": Column("name"), "created_at": Column("created_at"),
                      "updated_at": Column("updated_at"), "phase": Column("phase", _phase_number),
-                     "execution_created_at": Column("created_at")}
+                     "execution_created_at": Column("created_at"),
+                     # flyrun's own: eq(parent_execution,NAME) lists the children of NAME (same project, domain)
+                     "parent_execution": Column("parent")}
+CHILD_WORKFLOW = 4  # admin.ExecutionMetadata.ExecutionMode
 
 
 def generate_name() -> str:
@@ -137,6 +140,7 @@ def create_execution(sb: Services, request: Any) -> Any:
         request.inputs.CopyFrom(request.spec.inputs)  # older clients put them in the spec; FlyteAdmin reads both
     closure, expected, fixed, workflow_id, plan_spec = _resolve(sb, request.spec.launch_plan)
     inputs = check_inputs(request.inputs, fixed, expected)
+    parent = _parent_of(sb, request)
     key = Key(request.project, request.domain, request.name or generate_name())
     execution = execution_pb2.Execution()
     execution.id.project, execution.id.domain, execution.id.name = key.project, key.domain, key.name
@@ -151,11 +155,38 @@ def create_execution(sb: Services, request: Any) -> Any:
     now = time.time()
     stamp(execution.closure.created_at, now)
     stamp(execution.closure.updated_at, now)
-    if not sb.store.insert_execution(key, dump(execution), dump(inputs), dump(closure), WF_QUEUED):
+    if parent is not None:
+        execution.spec.metadata.mode = CHILD_WORKFLOW
+        execution.spec.metadata.nesting = parent[1] + 1
+    if not sb.store.insert_execution(key, dump(execution), dump(inputs), dump(closure), WF_QUEUED,
+                                     parent=parent_text(parent[0]) if parent else None):
         raise ApiError(Code.ALREADY_EXISTS, f"execution with id {id_text(execution.id)} already exists")
     write_message(sb.data.execution_metadata(*key[:3]) / "inputs.pb", inputs)
     sb.scheduler.launch(key)
+    if parent is not None and sb.store.existing_execution(parent[0])["phase"] in WF_FINAL:
+        # The parent ended while this child was being created, after it terminated its children: no orphan.
+        sb.scheduler.terminate(key, f"parent execution {parent[0].name} has ended")
     return execution_pb2.ExecutionCreateResponse(id=execution.id)
+
+
+def _parent_of(sb: Services, request: Any) -> tuple[Key, int] | None:
+    """(key, nesting) of the execution a child execution is launched from, if the request names one
+    (``spec.metadata.parent_node_execution``); a parent that has ended launches nothing."""
+    from flyteidl.admin import execution_pb2
+
+    metadata = request.spec.metadata
+    if not metadata.HasField("parent_node_execution"):
+        return None
+    ident = metadata.parent_node_execution.execution_id
+    key = execution_key(ident, metadata.parent_node_execution.HasField("execution_id"),
+                        "spec.metadata.parent_node_execution.execution_id")
+    row = sb.store.execution(key)
+    if row is None:
+        raise invalid(f"parent execution {key.name} does not exist in {key.project}/{key.domain}")
+    if row["phase"] in WF_FINAL:
+        raise ApiError(Code.FAILED_PRECONDITION, f"parent execution {key.name} has already ended; it cannot "
+                                                 "launch child executions")
+    return key, load(execution_pb2.Execution(), row["body"]).spec.metadata.nesting
 
 
 def execution_key(identifier: Any, present: bool = True, field_name: str = "id") -> Key:
@@ -192,7 +223,7 @@ def list_executions(sb: Services, request: Any) -> Any:
         if not getattr(request.id, field):
             raise missing(field)
     page = listing.page(request, EXECUTION_COLUMNS)
-    filters = listing.filters(request.filters, EXECUTION_COLUMNS)
+    filters = [_scoped(f, request.id) for f in listing.filters(request.filters, EXECUTION_COLUMNS)]
     if request.id.name:
         filters.append(listing.Filter("name", "=", request.id.name))
     rows = sb.store.list_executions(request.id.project, request.id.domain, page, filters)
@@ -200,6 +231,16 @@ def list_executions(sb: Services, request: Any) -> Any:
     for row in rows:
         result.executions.add().CopyFrom(load(execution_pb2.Execution(), row["body"]))
     return result
+
+
+def _scoped(item: Filter, ident: Any) -> Filter:
+    """A parent named in a filter is in the listed project and domain (the column holds project/domain/name)."""
+    if item.column != "parent" or item.op == "LIKE":  # contains(parent_execution,x) matches the whole text
+        return item
+    scope = f"{ident.project}/{ident.domain}/"
+    if isinstance(item.value, list):
+        return item._replace(value=[scope + value for value in item.value])
+    return item._replace(value=scope + item.value)
 
 
 def terminate_execution(sb: Services, request: Any) -> Any:

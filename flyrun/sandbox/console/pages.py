@@ -232,6 +232,12 @@ def execution_fragment(sb: Services, key: Key, row: Any, expand: list[str] | Non
              f"{html.escape(execution.spec.launch_plan.name)} <small>version "
              f"{html.escape(execution.spec.launch_plan.version)}</small></p>",
              f"<p>Created {time_text(closure.created_at)} · duration {duration_text(closure)}</p>"]
+    if execution.spec.metadata.HasField("parent_node_execution"):  # a launch plan node's or an eager call's
+        parent = execution.spec.metadata.parent_node_execution
+        link = (f"/console/projects/{parent.execution_id.project}/domains/{parent.execution_id.domain}/executions/"
+                f"{parent.execution_id.name}")
+        parts.append(f'<p class="parent">Launched by <a href="{html.escape(link)}">'
+                     f"{html.escape(parent.execution_id.name)}</a> (node {html.escape(parent.node_id)})</p>")
     if closure.HasField("error"):
         parts.append(f'<pre class="error">{html.escape(closure.error.message[-4000:])}</pre>')
     if closure.HasField("abort_metadata"):
@@ -255,6 +261,9 @@ def execution_fragment(sb: Services, key: Key, row: Any, expand: list[str] | Non
     if closure.outputs.uri:
         parts.append(_io_section("Outputs", None, closure.outputs.uri))
     parts.append(_nodes_table(key, nodes, _deck_signer(sb, key)))
+    children = sb.store.child_executions(key)
+    if children:
+        parts.append(f'<section class="children"><h2>Child executions</h2>{_executions_table(children)}</section>')
     return "".join(parts)
 
 

@@ -94,6 +94,8 @@ class RunContext:
         self._lock = threading.Lock()
         self.secrets_dir: Path | None = None  # the operator's secrets folder (sandbox start --secrets-dir)
         self.task_python = ""  # the Python whose programs tasks run (sandbox start --task-python); "": the server's
+        self.scheduler: Any = None  # the Scheduler: child executions are created and terminated through it
+        self.admin_env: dict[str, str] = {}  # given to eager tasks, to launch their calls as child executions
         self.add_closure(plan)
 
     # -- the plan --------------------------------------------------------------------------------------

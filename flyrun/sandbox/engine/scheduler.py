@@ -54,6 +54,19 @@ class Scheduler:
         self._threads: dict[Key, threading.Thread] = {}
         self._lock = threading.Lock()
         self._closed = False
+        # What an eager task needs to launch its calls as child executions here (FLYTE_PLATFORM_URL, sign-in);
+        # the server fills it in once it listens.
+        self.admin_env: dict[str, str] = {}
+
+    def create_execution(self, request: Any) -> Key:
+        """Create an execution as the API does (a launch plan node's child execution); returns its key."""
+        from types import SimpleNamespace
+
+        from flyrun.sandbox.admin.executions import create_execution
+
+        admin: Any = SimpleNamespace(store=self.store, data=self.data, scheduler=self)  # what it uses of Services
+        created = create_execution(admin, request)
+        return Key(created.id.project, created.id.domain, created.id.name)
 
     def launch(self, key: Key) -> None:
         """Start (or resume) running an execution recorded in the store."""
@@ -77,10 +90,21 @@ class Scheduler:
         key = Key(*key[:3])
         with self._lock:  # atomic with _run's registration: either we see its context or it sees ABORTED
             ctx = self._runs.get(key)
-            if ctx is None:
+            # Not running here: record it ABORTED, unless it has just ended (a child that finished meanwhile).
+            if ctx is None and self.store.existing_execution(key)["phase"] not in WF_FINAL:
                 ExecutionRecord(self.store, key).aborted(cause)
-                return
-        ctx.abort(cause)
+        if ctx is not None:
+            ctx.abort(cause)
+        # Its children now, not only when its walk has ended: a terminated parent leaves nothing running.
+        self.terminate_children(key, f"parent execution {key.name} was terminated")
+
+    def terminate_children(self, key: Key, cause: str) -> None:
+        """Terminate the child executions of ``key`` that have not ended (theirs follow, the same way)."""
+        for row in self.store.child_executions(key, (WF_QUEUED, WF_RUNNING)):
+            try:
+                self.terminate(Key(row["project"], row["domain"], row["name"]), cause)
+            except Exception as error:  # one child that cannot be stopped must not keep the others running
+                _log(f"cannot terminate child execution {row['name']}: {_describe(error)}")
 
     def notify(self) -> None:
         """Wake waiting gates (a signal was set)."""
@@ -138,6 +162,8 @@ class Scheduler:
         ctx.container_runtime = self.container_runtime
         ctx.secrets_dir = self.secrets_dir
         ctx.task_python = self.task_python
+        ctx.scheduler = self
+        ctx.admin_env = self.admin_env
         return ctx, plan.primary.template, inputs
 
     def _walk(self, ctx: RunContext, record: ExecutionRecord, template: Any, inputs: Any) -> None:
@@ -162,6 +188,8 @@ class Scheduler:
         else:
             self._record(record, lambda: record.succeeded(end))
         if record.phase in WF_FINAL:
+            # A launch plan node's child ends with its node; an eager body may have left calls running.
+            self.terminate_children(ctx.key, f"parent execution {ctx.key.name} has ended")
             self._announce(ctx, record)
 
     def _announce(self, ctx: RunContext, record: ExecutionRecord) -> None:

@@ -206,6 +206,8 @@ def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, w
     env.update(secret_environment(task, ctx.secrets_dir))
     if item is not None:
         env.update(item.environment())
+    if task.metadata.is_eager:  # its calls become child executions, launched through this server's API
+        env.update(ctx.admin_env)
     return env
 
 
@@ -284,7 +286,8 @@ def _run_attempt(ctx: RunContext, task: Any, inputs: Any, attempt: Attempt, scop
     if not argv:  # refused at registration; a task stored by an older server can still have none
         raise NodeFailed.of("NothingToRun", f"task {task.id.name} has no command and no args to run", USER)
     limit = task.metadata.timeout.ToTimedelta().total_seconds() if task.metadata.HasField("timeout") else 0
-    code, timed_out = _run_process(ctx, argv, env, attempt, scope, limit or None, deadline)
+    code, timed_out = _run_process(ctx, argv, env, attempt, scope, limit or None, deadline,
+                                   take_slots=not task.metadata.is_eager)
     try:
         if timed_out:
             seconds = limit if limit else "its node"
@@ -375,14 +378,16 @@ def guarded(argv: list[str], env: dict[str, str], cwd: Path) -> list[str]:
 
 
 def _run_process(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attempt, scope: Scope,
-                 limit: float | None, deadline: float | None) -> tuple[int, bool]:
+                 limit: float | None, deadline: float | None, take_slots: bool = True) -> tuple[int, bool]:
     """Start and wait for the task process; returns (exit code, timed out).
 
     It holds one of the execution's ``max_parallelism`` slots (if set) and one CPU slot while it runs.
     """
     held: list[Any] = []
+    # An eager task mostly waits for its child executions, whose tasks need the slots: holding one while they
+    # wait for it would deadlock nested eager workflows on a small machine.
     try:
-        for slots in (ctx.parallelism, ctx.slots):
+        for slots in (ctx.parallelism, ctx.slots) if take_slots else ():
             if slots is None:
                 continue
             while not slots.acquire(timeout=0.2):

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from flyrun.sandbox.admin.compiler import END_NODE, START_NODE, dependencies
-from flyrun.sandbox.engine import arrays, branches, dynamic, gates, taskrun
+from flyrun.sandbox.engine import arrays, branches, children, dynamic, gates, taskrun
 from flyrun.sandbox.engine.failure import run_failure_node
-from flyrun.sandbox.engine.literals import BindingError, literal_map, read_literal_map, resolve_bindings, write_message
+from flyrun.sandbox.engine.literals import BindingError, read_literal_map, resolve_bindings, write_message
 from flyrun.sandbox.engine.records import ABORTED, SUCCEEDED, SYSTEM, NodeRecord
 from flyrun.sandbox.engine.runtime import Aborted, ArrayItem, NodeFailed, RunContext, Scope
 
@@ -164,7 +164,8 @@ def _dispatch(ctx: RunContext, node: Any, inputs: Any, record: NodeRecord, node_
         record.message.metadata.is_parent_node = True
         return arrays.run_array(ctx, record, node, inputs, scope, execute), None
     if kind == "workflow_node":
-        record.message.metadata.is_parent_node = True
+        # A subworkflow's nodes are this node's children; a launch plan's run in an execution of their own.
+        record.message.metadata.is_parent_node = node.workflow_node.HasField("sub_workflow_ref")
         return _run_workflow_node(ctx, node, inputs, record, scope), None
     if kind == "branch_node":
         record.message.metadata.is_parent_node = True
@@ -178,23 +179,5 @@ def _run_workflow_node(ctx: RunContext, node: Any, inputs: Any, record: NodeReco
     if node.workflow_node.HasField("sub_workflow_ref"):
         template = ctx.subworkflow(node.workflow_node.sub_workflow_ref)
         return run_workflow(ctx, template, inputs, prefix, record.node_id, scope)
-    from flyrun.sandbox.admin import registry
-    from flyrun.sandbox.admin.wire import ApiError
-
-    try:
-        plan = registry.get_launch_plan_by_id(ctx.store, node.workflow_node.launchplan_ref)
-        workflow = registry.get_workflow_by_id(ctx.store, plan.spec.workflow_id)
-    except ApiError as error:
-        raise NodeFailed.of("LaunchPlanNotFound", error.message) from None
-    closure = workflow.closure.compiled_workflow
-    ctx.add_closure(closure)
-    merged = literal_map({**launch_plan_defaults(plan), **dict(inputs.literals)})
-    return run_workflow(ctx, closure.primary.template, merged, prefix, record.node_id, scope)
-
-
-def launch_plan_defaults(plan: Any) -> dict[str, Any]:
-    """A launch plan's default and fixed inputs as literals."""
-    values = {name: p.default for name, p in plan.closure.expected_inputs.parameters.items() if p.HasField("default")}
-    values.update(dict(plan.spec.fixed_inputs.literals))
-    return values
+    return children.run_launch_plan_node(ctx, node, inputs, record, scope)  # a child execution, as propeller's
 

@@ -107,4 +107,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX execution_events_by_execution ON execution_events (project, domain, execution)",
     )),
+    # The execution a child execution was launched from (a launch plan node, an eager body's call), as
+    # "project/domain/name", so a parent finds its children to list and to terminate them.
+    Migration(4, "child executions know their parent", (
+        "ALTER TABLE executions ADD COLUMN parent TEXT",
+        "CREATE INDEX executions_by_parent ON executions (parent)",
+    )),
 )

@@ -28,6 +28,11 @@ class Key(NamedTuple):
     version: str = ""
 
 
+def parent_text(key: Key) -> str:
+    """How the ``parent`` column names an execution: ``project/domain/name``."""
+    return f"{key[0]}/{key[1]}/{key[2]}"
+
+
 class Filter(NamedTuple):
     """``column op value``; columns and operators come from the API layer's whitelist, never from a client."""
 
@@ -148,11 +153,14 @@ class Store:
                     "AND domain=? AND name=? AND version=?", (body, state, time.time(), resource_type, *key))
 
     # -- executions ----------------------------------------------------------------------------------
-    def insert_execution(self, key: Key, body: bytes, inputs: bytes, plan: bytes, phase: int) -> bool:
+    def insert_execution(self, key: Key, body: bytes, inputs: bytes, plan: bytes, phase: int,
+                         parent: str | None = None) -> bool:
+        """Insert an execution; ``parent`` is ``parent_text`` of the execution that launched it."""
         now = time.time()
         try:
-            self._write("INSERT INTO executions VALUES (?,?,?,?,?,?,?,?,?)",
-                        (key.project, key.domain, key.name, body, inputs, plan, phase, now, now))
+            self._write("INSERT INTO executions (project, domain, name, body, inputs, plan, phase, created_at, "
+                        "updated_at, parent) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (key.project, key.domain, key.name, body, inputs, plan, phase, now, now, parent))
         except sqlite3.IntegrityError:
             return False
         return True
@@ -183,6 +191,15 @@ class Store:
                         filters: Sequence[Filter] = ()) -> list[sqlite3.Row]:
         where = [Filter("project", "=", project), Filter("domain", "=", domain), *filters]
         return self._select("executions", where, page)
+
+    def child_executions(self, key: Key, phases: Sequence[int] = ()) -> list[sqlite3.Row]:
+        """The executions launched from ``key``, oldest first (only those in ``phases``, when given)."""
+        where = "parent=?"
+        args: list[Any] = [parent_text(key)]
+        if phases:
+            where += f" AND phase IN ({','.join('?' * len(phases))})"
+            args += list(phases)
+        return self._rows(f"SELECT * FROM executions WHERE {where} ORDER BY created_at", args)
 
     def recent_executions(self, limit: int) -> list[sqlite3.Row]:
         return self._rows("SELECT * FROM executions ORDER BY created_at DESC LIMIT ?", (limit,))

@@ -1,0 +1,80 @@
+"""Terminating a sandbox execution while its tasks run, then checking that nothing of it is left: no process (by
+pid), no node and no child execution QUEUED or RUNNING. Shared by the dynamic and eager tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+PROJECT, DOMAIN = "flytesnacks", "development"
+NOT_ENDED = (1, 2)  # QUEUED, RUNNING: the same numbers for executions and node executions
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for_pids(folder: Path, count: int, timeout: float = 60) -> set[int]:
+    """The pids that ``count`` tasks wrote to ``folder/*.pid`` once they are all running."""
+    deadline = time.monotonic() + timeout
+    while len([p for p in folder.glob("*.pid") if p.read_text()]) < count:
+        assert time.monotonic() < deadline, f"only {len(list(folder.glob('*.pid')))} of {count} tasks started"
+        time.sleep(0.1)
+    return {int(p.read_text()) for p in folder.glob("*.pid")}
+
+
+def terminate_and_check(remote: Any, data_dir: Path, name: str, pids: set[int]) -> dict[str, dict[str, int]]:
+    """Terminate execution ``name``, wait for it to end, and check that every pid has exited and that neither it
+    nor any execution launched from it (at any depth) has a node or a phase still QUEUED or RUNNING.
+
+    Returns the node phases of ``name`` and of each descendant execution, by execution name."""
+    assert remote("executions", "terminate", name).exit_code == 0
+    waited = remote("executions", "wait", name, "--timeout", "30")
+    assert waited.exit_code == 6, waited.output  # ABORTED: the run did not succeed
+    deadline = time.monotonic() + 15
+    while any(alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, "a task process outlived its terminated execution"
+        time.sleep(0.1)
+    from flyrun.sandbox.state.store import Key, Store
+
+    store = Store.open(data_dir)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            found = _tree(store, Key(PROJECT, DOMAIN, name))
+            running = {n: p for n, (p, _) in found.items() if p in NOT_ENDED}
+            if not running:
+                break
+            assert time.monotonic() < deadline, f"executions left running: {running}"
+            time.sleep(0.1)
+    finally:
+        store.close()
+    for execution, (_, nodes) in found.items():
+        assert not [n for n, phase in nodes.items() if phase in NOT_ENDED], (execution, nodes)
+    return {execution: nodes for execution, (_, nodes) in found.items()}
+
+
+def _tree(store: Any, key: Any) -> dict[str, tuple[int, dict[str, int]]]:
+    """(phase, node phases) of ``key`` and every execution launched from it, by name."""
+    from flyrun.sandbox.state.store import Key
+
+    found = {key.name: (store.existing_execution(key)["phase"],
+                        {row["node_id"]: row["phase"] for row in store.all_nodes(key)})}
+    for row in store.child_executions(key):
+        found.update(_tree(store, Key(row["project"], row["domain"], row["name"])))
+    return found
+
+
+def launched(result: Any) -> str:
+    """The execution name of a `run --remote -o json` result."""
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["execution"]["name"]
