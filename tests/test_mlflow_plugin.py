@@ -208,7 +208,7 @@ def test_mlflow_autolog_on_the_sandbox(sandbox_server, tmp_path, program):
     # The store sits beside the task's outputs.pb and deck.html, under the node's output prefix.
     stores = [p for p in Path(sandbox_server["data_dir"]).rglob("mlruns") if (p.parent / "outputs.pb").exists()]
     assert len(stores) == 1, list(Path(sandbox_server["data_dir"]).rglob("mlruns"))
-    (run,) = _runs(stores[0], "wf")  # on a cluster the experiment is the workflow's (launch plan's) name
+    (run,) = _runs(stores[0], "tracked.wf")  # on a cluster the experiment is the launch plan's (workflow's) name
     assert run.data.params["C"] == "0.5" and run.data.metrics["training_score"] == pytest.approx(0.925)
     deck = (stores[0].parent / "deck.html").read_text()
     assert 'data-deck="mlflow params"' in deck and 'data-metric="training_score"' in deck

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import html
 import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -125,7 +126,11 @@ def _tracking_store(mlflow: Any, runner: Any, task_name: str) -> Iterator[None]:
         else:
             os.environ["MLFLOW_ALLOW_FILE_STORE"] = previous_allow
         if runner.output_prefix:
-            _upload(folder, runner)
+            if sys.exc_info()[0] is None:
+                _upload(folder, runner)
+            else:  # the task's own error is what to report; the store is kept if it can be
+                with contextlib.suppress(Exception):
+                    _upload(folder, runner)
         else:
             runner.notify(f"{task_name}: MLflow tracking store {folder}")
 
@@ -149,27 +154,32 @@ def _add_decks(mlflow: Any, run_id: str) -> None:
     if histories:
         rows = [[key, _number(data.metrics[key]), len(history)] for key, history in histories.items()]
         table = TableRenderer().to_html(rows, ["Metric", "Last value", "Points"])
-        charts = "".join(line_chart(key, _points(history)) for key, history in histories.items())
+        charts = "".join(line_chart(key, *_points(history)) for key, history in histories.items())
         Deck("mlflow metrics", f'<h3>Metrics</h3>{table}<div class="mlflow-plots">{charts}</div>')
     if data.params:
         rows = [[key, data.params[key]] for key in sorted(data.params)]
         Deck("mlflow params", "<h3>Parameters</h3>" + TableRenderer().to_html(rows, ["Parameter", "Value"]))
 
 
-def _points(history: list[Any]) -> list[tuple[float, float]]:
-    """(x, value) per logged point: the step when steps vary, else seconds since the first point."""
+def _points(history: list[Any]) -> tuple[list[tuple[float, float]], str]:
+    """(x, value) per logged point and what x is: the step when steps vary, else seconds since the first point."""
     ordered = sorted(history, key=lambda m: (m.step, m.timestamp))
     if len({m.step for m in ordered}) > 1:
-        return [(float(m.step), float(m.value)) for m in ordered]
+        return [(float(m.step), float(m.value)) for m in ordered], "step"
     start = ordered[0].timestamp if ordered else 0
-    return [((m.timestamp - start) / 1000.0, float(m.value)) for m in ordered]
+    return [((m.timestamp - start) / 1000.0, float(m.value)) for m in ordered], "seconds"
 
 
 def _number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def line_chart(title: str, points: list[tuple[float, float]], width: int = 360, height: int = 160) -> str:
+def _axis(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def line_chart(title: str, points: list[tuple[float, float]], x_label: str = "step", width: int = 360,
+               height: int = 160) -> str:
     """A small self-contained SVG line chart (no script, no CSS, no matplotlib): the metric over steps or time."""
     left, right, top, bottom = 56, 12, 24, 28
     inner_w, inner_h = width - left - right, height - top - bottom
@@ -177,6 +187,7 @@ def line_chart(title: str, points: list[tuple[float, float]], width: int = 360, 
     ys = [y for _, y in points] or [0.0]
     x_low, x_high = min(xs), max(xs)
     y_low, y_high = min(ys), max(ys)
+    shown_x = (_axis(x_low), _axis(x_high)) if x_high != x_low else ("", "")  # one x: no scale to show
     if x_high == x_low:
         x_low, x_high = x_low - 1, x_high + 1
     if y_high == y_low:
@@ -201,10 +212,12 @@ def line_chart(title: str, points: list[tuple[float, float]], width: int = 360, 
             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + inner_h}" stroke="#999"/>'
             f'<line x1="{left}" y1="{top + inner_h}" x2="{left + inner_w}" y2="{top + inner_h}" stroke="#999"/>'
             f'<text x="{left - 4}" y="{top + 4}" font-size="10" text-anchor="end" font-family="sans-serif">'
-            f'{_number(y_high)}</text>'
+            f'{_axis(y_high)}</text>'
             f'<text x="{left - 4}" y="{top + inner_h}" font-size="10" text-anchor="end" font-family="sans-serif">'
-            f'{_number(y_low)}</text>'
-            f'<text x="{left}" y="{height - 8}" font-size="10" font-family="sans-serif">{_number(x_low)}</text>'
+            f'{_axis(y_low)}</text>'
+            f'<text x="{left}" y="{height - 8}" font-size="10" font-family="sans-serif">{shown_x[0]}</text>'
+            f'<text x="{left + inner_w / 2:.0f}" y="{height - 8}" font-size="10" text-anchor="middle" '
+            f'font-family="sans-serif" fill="#666">{html.escape(x_label)}</text>'
             f'<text x="{left + inner_w}" y="{height - 8}" font-size="10" text-anchor="end" '
-            f'font-family="sans-serif">{_number(x_high)}</text>'
+            f'font-family="sans-serif">{shown_x[1]}</text>'
             f'{line}{marks}</svg>')
