@@ -253,15 +253,26 @@ def test_a_missing_tensorflow_is_one_line_naming_the_extra(cli, project, tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # seven task processes that each import tensorflow (seconds apiece on a busy machine)
 def test_tensorflow_types_on_the_sandbox(sandbox_server, tmp_path, example):
     _tf()
     config = tmp_path / "config.yaml"
     config.write_text(f"admin:\n  endpoint: {sandbox_server['endpoint']}\n  insecure: true\n  authType: None\n")
     env = dict(os.environ, PYTHONPATH=str(REPO), HOME=str(tmp_path), TF_CPP_MIN_LOG_LEVEL="2")
     expected = {"train_wf": {"o0": [-1.0, 2.0, 5.0]}, "records_wf": {"o0": ["one"], "o1": ["item0", "item1", "item2"]}}
-    for workflow, outputs in expected.items():
-        done = subprocess.run([sys.executable, "-m", "flyrun.cli.main", "-c", str(config), "run", "--remote",
-                               "--wait", "-o", "json", str(example), workflow], cwd=example.parent,
-                              capture_output=True, text=True, env=env, timeout=290)
-        assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout)["outputs"] == outputs
+    # Both executions at once: the sandbox runs a task process per CPU.
+    running = {workflow: subprocess.Popen([sys.executable, "-m", "flyrun.cli.main", "-c", str(config), "run",
+                                           "--remote", "--wait", "-o", "json", str(example), workflow],
+                                          cwd=example.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True, env=env)
+               for workflow in expected}
+    try:
+        for workflow, process in running.items():
+            stdout, stderr = process.communicate(timeout=840)
+            assert process.returncode == 0, stderr
+            assert json.loads(stdout)["outputs"] == expected[workflow]
+    finally:
+        for process in running.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
