@@ -10,7 +10,7 @@ import sys
 from conftest import REPO
 
 HEAVY = ("fsspec", "s3fs", "gcsfs", "requests", "keyring", "yaml", "google.protobuf", "flyteidl", "rich",
-         "botocore", "aiohttp")
+         "botocore", "aiohttp", "tensorflow", "keras", "mlflow", "sklearn")
 
 PROBE = """
 import json, sys

@@ -205,7 +205,8 @@ def _execution_identifier(runner: runner_context.ExecutionContext) -> ExecutionI
     return ExecutionIdentifier(runner.project or "local", runner.domain or "local", runner.execution_id)
 
 
-def _local_area(runner: runner_context.ExecutionContext) -> str:
+def local_run_area(runner: runner_context.ExecutionContext) -> str:
+    """A local run's own folder (decks, checkpoints, task work folders, plugins' stores)."""
     return os.path.join(tempfile.gettempdir(), "flyrun-local", runner.execution_id)
 
 
@@ -249,12 +250,12 @@ def _container_checkpoint(runner: runner_context.ExecutionContext) -> Checkpoint
 
 
 def _local_checkpoint(runner: runner_context.ExecutionContext, name: str, number: int) -> Checkpoint:
-    folder = os.path.join(_local_area(runner), "tasks", _file_name(name), "checkpoints")
+    folder = os.path.join(local_run_area(runner), "tasks", _file_name(name), "checkpoints")
     return Checkpoint(os.path.join(folder, str(number)), os.path.join(folder, str(number - 1)) if number else None)
 
 
 def _local_work_dir(runner: runner_context.ExecutionContext, name: str, number: int) -> str:
-    folder = _made(os.path.join(_local_area(runner), "tasks", _file_name(name), "work"))
+    folder = _made(os.path.join(local_run_area(runner), "tasks", _file_name(name), "work"))
     return tempfile.mkdtemp(prefix=f"{number}-", dir=folder)
 
 
@@ -279,7 +280,7 @@ def _write_deck(task: Any, params: ExecutionParameters, inputs: dict[str, Any], 
         with open_for_write(join(runner.output_prefix, "deck.html"), runner.ensure_storage()) as writer:
             writer.write(document)
         return
-    folder = _made(os.path.join(_local_area(runner), "decks"))
+    folder = _made(os.path.join(local_run_area(runner), "decks"))
     path = os.path.join(folder, f"{_file_name(task.name)}.html")
     counter = 1
     while os.path.exists(path):  # a task run twice in one workflow keeps both decks

@@ -2,10 +2,10 @@
 (``flytekit.types.directory``)."""
 
 from flyrun.data.files import FlyteDirectory
+from flyrun.types.tensorflow import TFRecordsDirectory
 
 # FlyteDirectory["fmt"] at run time; spelled as the call so type checkers read a value, not a generic alias.
 
 TensorboardLogs = FlyteDirectory.__class_getitem__("tensorboard")
-TFRecordsDirectory = FlyteDirectory.__class_getitem__("tfrecord")
 
 __all__ = ["FlyteDirectory", "TFRecordsDirectory", "TensorboardLogs"]

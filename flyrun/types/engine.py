@@ -108,7 +108,10 @@ def _ensure_registered() -> None:
 # strings never loads them.
 _LAZY_FAMILIES = (("flyrun.types.models", "PydanticTransformer"),
                   ("flyrun.types.structured.dataset", "StructuredDatasetTransformer"),
-                  ("flyrun.types.numpy_type", "NumpyTransformer"))
+                  ("flyrun.types.numpy_type", "NumpyTransformer"),
+                  ("flyrun.types.tensorflow", "KerasModelTransformer"),
+                  ("flyrun.types.tensorflow", "TFRecordTransformer"),
+                  ("flyrun.types.tensorflow", "TensorTransformer"))
 
 
 def _lazy_families() -> list[TypeTransformer]:

@@ -2,6 +2,7 @@
 (``flytekit.types.file``). Each alias is a ``FlyteFile`` whose blob format names the kind of file."""
 
 from flyrun.data.files import FlyteFile
+from flyrun.types.tensorflow import TFRecordFile
 
 # FlyteFile["fmt"] at run time; spelled as the call so type checkers read a value, not a generic alias.
 
@@ -16,4 +17,4 @@ JoblibSerializedFile = FlyteFile.__class_getitem__("joblib")
 PythonNotebook = FlyteFile.__class_getitem__("ipynb")
 
 __all__ = ["CSVFile", "FlyteFile", "HTMLPage", "JPEGImageFile", "JoblibSerializedFile", "PDFFile", "PNGImageFile",
-           "PythonNotebook", "PythonPickledFile", "SVGImageFile"]
+           "PythonNotebook", "PythonPickledFile", "SVGImageFile", "TFRecordFile"]

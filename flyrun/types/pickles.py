@@ -58,7 +58,7 @@ class PickleTransformer(TypeTransformer):
         except Exception as exc:
             raise TypeMismatch(f"{describe(python_type)} value cannot be pickled: {type(exc).__name__}: "
                                f"{exc}".splitlines()[0]) from None
-        uri = _write(data)
+        uri = write_pickle(data)
         return {"scalar": {"blob": {"metadata": {"type": {"format": FORMAT}}, "uri": uri}}}
 
     def to_python(self, literal: dict, python_type: Any) -> Any:
@@ -92,7 +92,7 @@ class PickleTransformer(TypeTransformer):
         return repr(value)
 
 
-def _write(data: bytes) -> str:
+def write_pickle(data: bytes) -> str:
     import secrets
 
     from flyrun.data import fs as storage
