@@ -10,7 +10,6 @@ import ast
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +119,8 @@ def _display(filename: str) -> str:
 
 def _user_frame(exc: BaseException, root: Path) -> str:
     """``file:line`` of the innermost traceback frame under the project root."""
+    import traceback  # only when a user's module fails to import
+
     frames = traceback.extract_tb(exc.__traceback__)
     root_text = str(root) + os.sep
     for frame in reversed(frames):

@@ -6,7 +6,6 @@ and it is the one place that renders results and diagnostics.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
@@ -138,6 +137,8 @@ class Application:
         return line.rstrip("\r\n")
 
     def print_json(self, document: Any) -> None:
+        import json
+
         self.env.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
 
     def abort(self, text: str, code: int = ExitStatus.USAGE, hint: str | None = None) -> None:

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from flyrun.data import fs as storage
-from flyrun.types.engine import TypeMismatch, TypeTransformer, producing_outputs
+from flyrun.types.registry import TypeMismatch, TypeTransformer, producing_outputs
 
 
 def _kind(python_type: Any) -> str:

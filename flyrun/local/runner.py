@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ class LocalRunSettings:
 
 
 def new_execution_id() -> str:
-    return "local-" + secrets.token_hex(5)
+    return "local-" + os.urandom(5).hex()
 
 
 def build_context(settings: LocalRunSettings, notify: Callable[[str], None],

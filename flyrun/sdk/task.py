@@ -20,6 +20,7 @@ from flyrun.types import engine
 
 if TYPE_CHECKING:
     from flyrun.sdk.image_spec import ImageSpec
+    from flyrun.sdk.secrets import Secret
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,6 @@ class PythonFunctionTask(Entity):
                  metadata: TaskMetadata | None = None, cache_serialize: bool = False,
                  secret_requests: list[Any] | None = None, enable_deck: bool = False,
                  deck_fields: Any = None) -> None:
-        from flyrun.sdk.secrets import checked_secret_requests
-
         self.fn = fn
         self.name = name or task_name(fn)
         where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}: task '{self.name}'"
@@ -135,7 +134,11 @@ class PythonFunctionTask(Entity):
         self.container_image = _checked_image(container_image, where)
         self.environment = dict(environment or {})
         self.pod_template, self.pod_template_name = checked_pod_settings(pod_template, pod_template_name, where)
-        self.secret_requests = checked_secret_requests(secret_requests, where)
+        self.secret_requests: list[Secret] = []
+        if secret_requests is not None:  # sdk.secrets (dataclasses, enums) only for tasks that ask for secrets
+            from flyrun.sdk.secrets import checked_secret_requests
+
+            self.secret_requests = checked_secret_requests(secret_requests, where)
         self.enable_deck = bool(enable_deck)
         functools.update_wrapper(self, fn)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyrun.types.engine import TypeMismatch, TypeTransformer
+from flyrun.types.registry import TypeMismatch, TypeTransformer
 
 FORMAT = "NumpyArray"
 

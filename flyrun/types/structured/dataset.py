@@ -17,8 +17,8 @@ import typing
 from collections.abc import Iterator
 from typing import Any
 
-from flyrun.types import engine
-from flyrun.types.engine import TypeMismatch, TypeTransformer
+from flyrun.types import registry
+from flyrun.types.registry import TypeMismatch, TypeTransformer
 
 PARQUET = "parquet"
 CSV = "csv"
@@ -129,7 +129,7 @@ def required_frame_kind(python_type: Any) -> str:
     """``"pandas"``, ``"pyarrow"`` or ``"polars"``; TypeMismatch for any other type."""
     kind = frame_kind(python_type)
     if kind is None:
-        raise TypeMismatch(f"{engine.describe(python_type)} is not a data frame type flyrun reads: use "
+        raise TypeMismatch(f"{registry.describe(python_type)} is not a data frame type flyrun reads: use "
                            "pandas.DataFrame, pyarrow.Table or polars.DataFrame")
     return kind
 
@@ -142,7 +142,7 @@ def frame_kind(python_type: Any, required: bool = False) -> str | None:
             if kind:
                 return kind
     if required:
-        raise TypeMismatch(f"{engine.describe(python_type)} is not a data frame type flyrun reads: use "
+        raise TypeMismatch(f"{registry.describe(python_type)} is not a data frame type flyrun reads: use "
                            "pandas.DataFrame, pyarrow.Table or polars.DataFrame")
     return None
 
@@ -176,7 +176,7 @@ class StructuredDatasetTransformer(TypeTransformer):
         _, columns, declared = _parts(python_type)
         sd_type: dict[str, Any] = {}
         if columns:
-            sd_type["columns"] = [{"name": name, "literal_type": engine.literal_type(t)}
+            sd_type["columns"] = [{"name": name, "literal_type": registry.literal_type(t)}
                                   for name, t in columns.items()]
         chosen = fmt if fmt is not None else declared
         if chosen:
