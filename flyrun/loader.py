@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from flyrun.errors import FlyrunError, UsageError, UserCodeError
+from flyrun.sdk.entity import Entity
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", "site-packages", "build", "dist",
               ".venv", "venv", "env", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
@@ -130,8 +131,6 @@ def _user_frame(exc: BaseException, root: Path) -> str:
 
 
 def is_entity(value: Any) -> bool:
-    from flyrun.sdk.entity import Entity
-
     return isinstance(value, Entity)
 
 

@@ -40,6 +40,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flyrun.data.fs import storage_options_from_environment
+from flyrun.errors import ConfigError, TaskExecutionError, UsageError
+from flyrun.exceptions.user import FlyteRecoverableException
+from flyrun.idl import literals, resolver, storage
+from flyrun.idl.bundle import extract_archive
+from flyrun.sdk.context import ExecutionContext, use_context
+from flyrun.sdk.params import task_scope
+from flyrun.sdk.workflow import deferred_tracing
+from flyrun.types import engine
+
 TERMINATION_LOG = "/dev/termination-log"
 
 
@@ -139,8 +149,6 @@ def _unpack_code(bundle: str, dest_dir: Path, environ: Mapping[str, str]) -> Non
         if "{{" in bundle:
             raise Failure("SYSTEM", "SYSTEM:BundleNotUploaded", f"--bundle {bundle} was never filled in with the "
                           "uploaded bundle's location")
-        from flyrun.idl import storage
-        from flyrun.idl.bundle import extract_archive
 
         try:
             with tempfile.TemporaryDirectory(prefix="flyrun-bundle-") as scratch:
@@ -155,9 +163,6 @@ def _unpack_code(bundle: str, dest_dir: Path, environ: Mapping[str, str]) -> Non
 
 
 def _load(resolver_name: str, loader_args: list[str]) -> Any:
-    from flyrun.idl import resolver
-    from flyrun.sdk.workflow import deferred_tracing
-
     try:
         with deferred_tracing():  # the task is all this process runs: trace no workflow it does not use
             return resolver.load(resolver_name, loader_args)
@@ -168,8 +173,6 @@ def _load(resolver_name: str, loader_args: list[str]) -> Any:
 
 
 def _read_inputs(uri: str, loaded: Any, environ: Mapping[str, str]) -> dict[str, Any]:
-    from flyrun.idl import literals, storage
-
     try:
         literal_map = literals.literal_map_from_bytes(storage.read_bytes(uri, environ))
     except Exception as exc:
@@ -186,7 +189,6 @@ def _offloaded(literal: dict, environ: Mapping[str, str]) -> dict:
     uri = literal.get("offloaded_metadata", {}).get("uri")
     if not uri:
         return literal
-    from flyrun.idl import literals, storage
 
     return literals.literal_from_bytes(storage.read_bytes(uri, environ))
 
@@ -210,8 +212,6 @@ def _map_item_literals(given: dict[str, dict], bound: frozenset[str], index: int
 
 
 def _decode(given: dict[str, dict], task: Any) -> dict[str, Any]:
-    from flyrun.types import engine
-
     values = dict(task.interface.defaults)
     for name, python_type in task.interface.inputs.items():
         if name in given:
@@ -227,12 +227,6 @@ def _decode(given: dict[str, dict], task: Any) -> dict[str, Any]:
 
 def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace,
           environ: Mapping[str, str]) -> tuple[str, bytes]:
-    from flyrun.data.fs import storage_options_from_environment
-    from flyrun.errors import ConfigError, TaskExecutionError, UsageError
-    from flyrun.exceptions.user import FlyteRecoverableException
-    from flyrun.idl import literals
-    from flyrun.sdk.context import ExecutionContext, use_context
-
     task = loaded.task
     context = ExecutionContext(raw_output_prefix=args.raw_output_data_prefix.rstrip("/"),
                                storage_options=storage_options_from_environment(environ),
@@ -269,7 +263,6 @@ def _futures(task: Any, inputs: dict[str, Any], args: argparse.Namespace, enviro
     """A dynamic task's graph as ``futures.pb`` (the engine runs its nodes); None when the body made no nodes,
     whose outputs are then plain values (``outputs.pb``), as flytekit does."""
     from flyrun.idl.dynamic import dynamic_job_spec_bytes, settings_from_environment
-    from flyrun.sdk.params import task_scope
 
     with task_scope(task, inputs, None):
         built = task.build(inputs)
@@ -296,8 +289,6 @@ def _user_traceback(error: BaseException) -> str:
 
 
 def _write(prefix: str, name: str, data: bytes, environ: Mapping[str, str], what: str) -> None:
-    from flyrun.idl import storage
-
     try:
         storage.write_bytes(storage.join(prefix, name), data, environ)
     except Exception as exc:

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from flyrun.local.cache import LocalCache
 from flyrun.sdk.context import ExecutionContext, use_context
 from flyrun.sdk.map import ItemFailure
 from flyrun.types import engine
@@ -140,8 +141,6 @@ def serve(inbox: Any, outbox: Any) -> None:
 def _context(spec: dict[str, Any]) -> ExecutionContext:
     cache = None
     if spec["cache_dir"]:
-        from flyrun.local.cache import LocalCache
-
         cache = LocalCache(spec["cache_dir"])
     return ExecutionContext(raw_output_prefix=spec["raw_output_prefix"], storage_options=spec["storage_options"],
                             cache=cache, overwrite_cache=spec["overwrite_cache"], execution_id=spec["execution_id"])

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flyrun.data.partials import sweep_abandoned
 from flyrun.sdk.context import ExecutionContext, use_context
 
 if TYPE_CHECKING:
@@ -174,8 +175,6 @@ def run_locally(entity: Any, inputs: dict[str, Any], settings: LocalRunSettings,
     ``ask(question) -> answer`` reads an answer from the person at the terminal (gates); it is only used when
     ``settings.interactive`` is true. ``notify`` and ``debug`` get one-line notices.
     """
-    from flyrun.data.partials import sweep_abandoned
-
     sweep_abandoned()  # temporaries a killed run left beside its outputs
     context = build_context(settings, notify, ask, debug)
     with use_context(context):

@@ -22,6 +22,7 @@ from flyrun.sdk import graph
 from flyrun.sdk.graph import _OPEN, NONE_INPUT, NONE_LITERAL, Expression, _what, _where, operand_key
 from flyrun.sdk.interface import Interface
 from flyrun.types import engine
+from flyrun.types.conditions import ConditionError, evaluate
 
 
 def conditional(name: str) -> ConditionalSection:
@@ -177,8 +178,6 @@ class Conditional:
 
     def choose(self, inputs: dict[str, dict]) -> graph.Node | None:
         """The node of the first case whose condition holds (inputs are literal dicts), else the else node."""
-        from flyrun.types.conditions import evaluate
-
         for document, node in self.cases:
             if evaluate(document, {**inputs, **self.static_inputs}):
                 return node
@@ -186,8 +185,6 @@ class Conditional:
 
     def run_node(self, node: graph.Node, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """Run locally: evaluate the conditions on the inputs' literal form, then run the chosen node."""
-        from flyrun.types.conditions import ConditionError
-
         literals = {key: engine.to_literal(binding.resolve(results), self.interface.inputs[key])
                     for key, binding in node.bindings.items()}
         try:

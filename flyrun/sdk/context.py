@@ -86,6 +86,9 @@ class ExecutionContext:
 
 
 _CURRENT: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar("flyrun_context", default=None)
+# The running task's parameters (``sdk.params.ExecutionParameters``), set by ``params.task_scope``. Kept here so that
+# ``flyrun.deck``, which params imports to write decks, reaches them without importing params back.
+TASK_PARAMS: contextvars.ContextVar[Any] = contextvars.ContextVar("flyrun_params", default=None)
 
 
 def current_context() -> ExecutionContext:

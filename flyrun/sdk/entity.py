@@ -33,7 +33,7 @@ class Entity:
             node = builder.add_node(self, args, kwargs)
             return graph.node_result(node, self.interface.outputs, self.interface.output_tuple)
         if getattr(self, "is_async", False):  # async tasks and @eager give an awaitable, as in flytekit
-            from flyrun.sdk.eager import async_call
+            from flyrun.sdk.asyncs import async_call
 
             return async_call(self, args, kwargs)
         inputs = self.bind_local_arguments(args, kwargs)

@@ -464,3 +464,29 @@ def check_finished(builder: GraphBuilder) -> None:
     for section in getattr(builder, _OPEN, ()):
         raise WorkflowDefinitionError(f"{section.where} has no else_(): every conditional needs one",
                                       hint='end it with .else_().then(...) or .else_().fail("message")')
+
+
+# create_node: flytekit's explicit node, whose outputs are attributes (``node.o0``).
+
+class CreatedNode(NodeHandle):
+    """What ``create_node`` returns inside a workflow: the node, its outputs as attributes (``node.o0``)."""
+
+    def __init__(self, node: Node, outputs: dict[str, Any]) -> None:
+        super().__init__(node)
+        self.outputs = {name: Promise(node, name, t) for name, t in outputs.items()}
+
+    def __getattr__(self, name: str) -> Any:
+        outputs = self.__dict__.get("outputs", {})
+        if name in outputs:
+            return outputs[name]
+        raise AttributeError(f"{self.node.label} has no output '{name}'; outputs are: "
+                             f"{', '.join(outputs) or 'none'}")
+
+
+def create_node(entity: Any, *args: Any, **kwargs: Any) -> Any:
+    """flytekit's ``create_node``: inside a workflow, a node whose outputs are ``node.o0``...; outside, a call."""
+    builder = active_builder()
+    if builder is None:
+        return entity(*args, **kwargs)
+    node = builder.add_node(entity, args, kwargs)
+    return CreatedNode(node, entity.interface.outputs)

@@ -6,6 +6,8 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from flyrun.types import engine
+
 _REPLACED: dict[str, list[Callable[..., Any]]] = {}
 
 
@@ -33,7 +35,6 @@ def execute(entity: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     mock = mock_for(entity)
     if mock is None:
         return entity.local_execute(inputs)
-    from flyrun.types import engine
 
     outputs = entity.interface.result_as_outputs(mock(**inputs), f"the mock of {entity.name}")
     return {name: engine.roundtrip(outputs[name], t) for name, t in entity.interface.outputs.items()}

@@ -197,7 +197,7 @@ class ExecutionParameters:
         return os.path.join(self.working_directory, name)
 
 
-_PARAMS: contextvars.ContextVar[ExecutionParameters | None] = contextvars.ContextVar("flyrun_params", default=None)
+_PARAMS: contextvars.ContextVar[ExecutionParameters | None] = runner_context.TASK_PARAMS
 
 
 def current_context() -> ExecutionParameters:

@@ -16,26 +16,12 @@ from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import interface_from_function
 from flyrun.sdk.params import task_scope  # here, not at the first call: a map's probe times items, not imports
 from flyrun.sdk.pods import PodTemplate
+from flyrun.sdk.resources import Resources as Resources  # its public home stays flyrun.sdk.task
 from flyrun.types import engine
 
 if TYPE_CHECKING:
     from flyrun.sdk.image_spec import ImageSpec
     from flyrun.sdk.secrets import Secret
-
-
-@dataclass(frozen=True)
-class Resources:
-    """CPU, memory and GPU for ``requests=``/``limits=``, in Kubernetes quantities (``"500m"``, ``"2Gi"``)."""
-
-    cpu: str | int | float | None = None
-    mem: str | None = None
-    gpu: str | int | None = None
-    ephemeral_storage: str | None = None
-
-    def items(self) -> list[tuple[str, str]]:
-        named = (("cpu", self.cpu), ("memory", self.mem), ("gpu", self.gpu),
-                 ("ephemeral_storage", self.ephemeral_storage))
-        return [(name, str(value)) for name, value in named if value is not None]
 
 
 @dataclass(frozen=True)
@@ -174,7 +160,7 @@ class PythonFunctionTask(Entity):
         try:
             result = self.fn(**inputs)
             if self.is_async:  # an async def task or an @eager body: run it to its value here
-                from flyrun.sdk.eager import run_coroutine
+                from flyrun.sdk.asyncs import run_coroutine
 
                 result = run_coroutine(self, result)
         except FlyrunError:

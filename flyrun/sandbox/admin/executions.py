@@ -14,6 +14,7 @@ from flyrun.sandbox.admin import compiler, listing, registry
 from flyrun.sandbox.admin.listing import Column
 from flyrun.sandbox.admin.wire import ApiError, Code, dump, id_text, invalid, load, missing, stamp
 from flyrun.sandbox.engine.literals import read_literal_map, write_message
+from flyrun.sandbox.engine.notifications import for_execution
 from flyrun.sandbox.engine.records import WF_FINAL, WF_QUEUED
 from flyrun.sandbox.services import Services
 from flyrun.sandbox.state.store import Key
@@ -143,7 +144,6 @@ def create_execution(sb: Services, request: Any) -> Any:
     execution.id.org = request.org
     execution.spec.CopyFrom(request.spec)
     _merge_launch_plan_spec(execution.spec, plan_spec)
-    from flyrun.sandbox.engine.notifications import for_execution
 
     execution.closure.notifications.extend(for_execution(request.spec, plan_spec))
     execution.closure.phase = WF_QUEUED

@@ -19,8 +19,8 @@ from typing import Any
 from flyrun.sandbox.admin.wire import load
 from flyrun.sandbox.console import entities
 from flyrun.sandbox.console.graph import graph_svg, timeline_svg
-from flyrun.sandbox.console.view import decoded_nodes, duration_text, literal_map_rows, phase_name, time_text
-from flyrun.sandbox.engine.records import WF_FINAL
+from flyrun.sandbox.console.view import decoded_nodes, duration_text, literal_map_rows, node_row, phase_name, time_text
+from flyrun.sandbox.engine.records import RUNNING, WF_FINAL
 from flyrun.sandbox.services import Services
 from flyrun.sandbox.state.store import Key
 
@@ -264,8 +264,6 @@ def _io_section(title: str, data: bytes | None, path: str | None) -> str:
 
 def _gates(nodes: list[Any]) -> str:
     """A card for every gate waiting for its signal: Approve/Reject, or a form for the typed value."""
-    from flyrun.sandbox.engine.records import RUNNING
-
     cards = []
     for row in nodes:
         gate = row["extra"].get("gate")
@@ -306,8 +304,6 @@ def _nodes_table(key: Key, nodes: list[Any]) -> str:
 
 def _node_rows(key: Key, children: dict[str | None, list[Any]], parent: str | None, depth: int,
                lines: list[str]) -> None:
-    from flyrun.sandbox.console.view import node_row
-
     rows = children.get(parent, [])
     if parent is not None:  # a parent's children in id order: array items by index, not by start time
         rows = sorted(rows, key=lambda r: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", r["node_id"])])

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flyrun.sandbox.admin import registry
 from flyrun.sandbox.admin.compiler import END_NODE, START_NODE, dependencies
+from flyrun.sandbox.admin.wire import ApiError
 from flyrun.sandbox.engine import arrays, branches, dynamic, gates, taskrun
 from flyrun.sandbox.engine.failure import run_failure_node
 from flyrun.sandbox.engine.literals import BindingError, literal_map, read_literal_map, resolve_bindings, write_message
@@ -177,8 +179,6 @@ def _run_workflow_node(ctx: RunContext, node: Any, inputs: Any, record: NodeReco
     if node.workflow_node.HasField("sub_workflow_ref"):
         template = ctx.subworkflow(node.workflow_node.sub_workflow_ref)
         return run_workflow(ctx, template, inputs, prefix, record.node_id, scope)
-    from flyrun.sandbox.admin import registry
-    from flyrun.sandbox.admin.wire import ApiError
 
     try:
         plan = registry.get_launch_plan_by_id(ctx.store, node.workflow_node.launchplan_ref)
