@@ -65,10 +65,7 @@ NOT_ON_THE_HELLO_PATH = (
 )
 
 
-def test_local_run_of_hello_loads_only_what_it_uses(tmp_path):
-    # A home without config files: a config file would (rightly) load yaml.
-    home = tmp_path / "home"
-    home.mkdir()
+def _hello_modules(home) -> set[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO), HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
                XDG_CACHE_HOME=str(home / ".cache"))
     # Not PROBE: it imports json itself. The module list goes out with repr, read back with literal_eval.
@@ -78,9 +75,25 @@ def test_local_run_of_hello_loads_only_what_it_uses(tmp_path):
                           capture_output=True, text=True, timeout=60, env=env, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "o0: Hello world, the answer is 9"
-    modules = set(ast.literal_eval(proc.stderr.rsplit("MODULES=", 1)[1]))
-    loaded = sorted(m for m in modules if any(m == name or m.startswith(name + ".") for name in NOT_ON_THE_HELLO_PATH))
-    assert loaded == []
+    return set(ast.literal_eval(proc.stderr.rsplit("MODULES=", 1)[1]))
+
+
+def _not_on_the_hello_path(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == name or m.startswith(name + ".") for name in NOT_ON_THE_HELLO_PATH))
+
+
+def test_local_run_of_hello_loads_only_what_it_uses(tmp_path):
+    # A home without config files: a config file would (rightly) load yaml.
+    assert _not_on_the_hello_path(_hello_modules(tmp_path)) == []
+
+
+def test_runs_going_on_elsewhere_do_not_cost_a_local_run_hashlib_or_socket(tmp_path):
+    """Another run's write journal (a live process) is left alone without working out this host's tag."""
+    journals = tmp_path / ".cache" / "flyrun" / "writes"
+    journals.mkdir(parents=True)
+    (journals / f"0123456789ab-{os.getpid()}.txt").write_text("")
+    assert _not_on_the_hello_path(_hello_modules(tmp_path)) == []
+    assert (journals / f"0123456789ab-{os.getpid()}.txt").exists()
 
 
 def test_rich_help_on_a_terminal_still_exits_0():
