@@ -39,6 +39,10 @@ DEFERRED: dict[tuple[str, str], str] = {
         "only flytekit-shaped user transformers speak flyteidl messages; idl is a layer above types",
     ("flyrun.idl.entrypoint", "flyrun.idl.dynamic"):
         "only @dynamic tasks: a plain task's container never loads the workflow serializer",
+    ("flyrun.idl.entrypoint", "flyrun.idl.bundle"):
+        "only with --bundle: a task run with its code in place loads no tarfile (bench_entrypoint)",
+    ("flyrun.idl.settings", "flyrun.sdk.image_spec"):
+        "only serialization asks for a task's image; a task container loads the settings, never an ImageSpec",
 }
 
 # (importer, imported) pairs whose function-level import still closes a cycle; to be untangled, never added to.

@@ -44,7 +44,6 @@ from flyrun.data.fs import storage_options_from_environment
 from flyrun.errors import ConfigError, TaskExecutionError, UsageError
 from flyrun.exceptions.user import FlyteRecoverableException
 from flyrun.idl import literals, resolver, storage
-from flyrun.idl.bundle import extract_archive
 from flyrun.sdk.context import ExecutionContext, use_context
 from flyrun.sdk.params import task_scope
 from flyrun.sdk.workflow import deferred_tracing
@@ -149,6 +148,7 @@ def _unpack_code(bundle: str, dest_dir: Path, environ: Mapping[str, str]) -> Non
         if "{{" in bundle:
             raise Failure("SYSTEM", "SYSTEM:BundleNotUploaded", f"--bundle {bundle} was never filled in with the "
                           "uploaded bundle's location")
+        from flyrun.idl.bundle import extract_archive
 
         try:
             with tempfile.TemporaryDirectory(prefix="flyrun-bundle-") as scratch:

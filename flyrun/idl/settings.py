@@ -8,7 +8,6 @@ from typing import Any
 
 from flyrun.__about__ import __version__
 from flyrun.errors import UsageError
-from flyrun.sdk.image_spec import ImageSpec
 
 # Stands for the code bundle's location until it is uploaded (the convention `flytectl register` replaces).
 BUNDLE_PLACEHOLDER = "{{ .remote_package_path }}"
@@ -36,6 +35,8 @@ class SerializationSettings:
     def image_for(self, requested: Any) -> str:
         """A task's image: a name from the images table, a full reference, an ImageSpec's reference (unless the
         images table names the spec: ``--image NAME=URI`` or config ``images`` win), or the default image."""
+        from flyrun.sdk.image_spec import ImageSpec
+
         if isinstance(requested, ImageSpec):
             return self.images.get(requested.name) or requested.image_name()
         if not requested:
