@@ -49,7 +49,7 @@ _EXPORTS = {
     "WorkflowExecutionPhase": "flyrun.sdk.notification",
     "WorkflowFailurePolicy": "flyrun.sdk.failure",
     "FlyteError": "flyrun.types.error",
-    "create_node": "flyrun.sdk.overrides",
+    "create_node": "flyrun.sdk.graph",
     "TaskMetadata": "flyrun.sdk.task",
     "Secret": "flyrun.sdk.secrets",
     "current_context": "flyrun.sdk.params",
@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.eager import eager
     from flyrun.sdk.failure import WorkflowFailurePolicy
     from flyrun.sdk.gates import approve, sleep, wait_for_input
+    from flyrun.sdk.graph import create_node
     from flyrun.sdk.image_spec import ImageSpec
     from flyrun.sdk.imperative import ImperativeWorkflow, Workflow
     from flyrun.sdk.interface import kwtypes
@@ -77,7 +78,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.launch_plan import LaunchPlan
     from flyrun.sdk.map import map_task, partial
     from flyrun.sdk.notification import Email, PagerDuty, Slack, WorkflowExecutionPhase
-    from flyrun.sdk.overrides import create_node
     from flyrun.sdk.params import current_context
     from flyrun.sdk.pods import PodTemplate
     from flyrun.sdk.reference import (

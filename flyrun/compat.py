@@ -23,7 +23,7 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-from flyrun.errors import UserCodeError
+from flyrun.errors import UsageError, UserCodeError
 
 FLYTEKIT = "flytekit"
 MODES = (FLYTEKIT,)
@@ -118,8 +118,6 @@ def install(mode: str = FLYTEKIT) -> None:
     if not mode:
         return
     if mode not in MODES:
-        from flyrun.errors import UsageError
-
         raise UsageError(f"unknown compatibility mode {mode!r}", hint=f"use one of: {', '.join(MODES)}")
     if active():
         return

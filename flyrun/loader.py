@@ -10,7 +10,6 @@ import ast
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from flyrun.errors import FlyrunError, UsageError, UserCodeError
+from flyrun.sdk.entity import Entity
 
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", "site-packages", "build", "dist",
               ".venv", "venv", "env", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
@@ -120,6 +120,8 @@ def _display(filename: str) -> str:
 
 def _user_frame(exc: BaseException, root: Path) -> str:
     """``file:line`` of the innermost traceback frame under the project root."""
+    import traceback  # only when a user's module fails to import
+
     frames = traceback.extract_tb(exc.__traceback__)
     root_text = str(root) + os.sep
     for frame in reversed(frames):
@@ -129,8 +131,6 @@ def _user_frame(exc: BaseException, root: Path) -> str:
 
 
 def is_entity(value: Any) -> bool:
-    from flyrun.sdk.entity import Entity
-
     return isinstance(value, Entity)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -45,6 +46,55 @@ def test_local_run_of_hello_imports_nothing_heavy():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "o0: Hello world, the answer is 9"
     assert heavy_in(modules) == []
+
+
+# What a local run of examples/hello.py (two int/str tasks, one workflow) must not load: libraries it does not use,
+# and flyrun modules for features it does not use. Each was on that path once; see ARCHITECTURE.md (Layers).
+NOT_ON_THE_HELLO_PATH = (
+    # libraries: serialization, remote, rich output, data frames, structs
+    "google.protobuf", "flyteidl", "requests", "rich", "rich_click", "yaml", "fsspec", "pandas", "pyarrow",
+    "numpy", "msgpack", "cloudpickle", "werkzeug",
+    # standard library modules only some runs need
+    "asyncio", "logging", "json", "hashlib", "socket", "secrets", "traceback", "string",
+    # flyrun features hello does not use
+    "flyrun.sdk.conditions", "flyrun.sdk.failure", "flyrun.sdk.secrets", "flyrun.sdk.eager", "flyrun.sdk.asyncs",
+    "flyrun.sdk.map", "flyrun.sdk.overrides", "flyrun.sdk.gates", "flyrun.sdk.container", "flyrun.sdk.decks",
+    "flyrun.deck", "flyrun.idl", "flyrun.remote", "flyrun.protocol", "flyrun.sandbox", "flyrun.data.fs",
+    "flyrun.local.cache", "flyrun.local.gates", "flyrun.local.container", "flyrun.local.mapping",
+    "flyrun.types.models", "flyrun.types.structured", "flyrun.types.numpy_type",
+    "flyrun.config.loader", "flyrun.config.items", "flyrun.config.values",  # only `config.paths`: is there a file?
+)
+
+
+def _hello_modules(home) -> set[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO), HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+               XDG_CACHE_HOME=str(home / ".cache"))
+    # Not PROBE: it imports json itself. The module list goes out with repr, read back with literal_eval.
+    probe = ("import sys\nfrom flyrun.cli.main import run_cli\ncode = run_cli(sys.argv[1:])\nsys.stdout.flush()\n"
+             "print('\\nMODULES=' + repr(sorted(sys.modules)), file=sys.stderr)\nsys.exit(code)\n")
+    proc = subprocess.run([sys.executable, "-c", probe, "run", "examples/hello.py", "wf", "--x", "3"],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "o0: Hello world, the answer is 9"
+    return set(ast.literal_eval(proc.stderr.rsplit("MODULES=", 1)[1]))
+
+
+def _not_on_the_hello_path(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == name or m.startswith(name + ".") for name in NOT_ON_THE_HELLO_PATH))
+
+
+def test_local_run_of_hello_loads_only_what_it_uses(tmp_path):
+    # A home without config files: a config file would (rightly) load yaml.
+    assert _not_on_the_hello_path(_hello_modules(tmp_path)) == []
+
+
+def test_runs_going_on_elsewhere_do_not_cost_a_local_run_hashlib_or_socket(tmp_path):
+    """Another run's write journal (a live process) is left alone without working out this host's tag."""
+    journals = tmp_path / ".cache" / "flyrun" / "writes"
+    journals.mkdir(parents=True)
+    (journals / f"0123456789ab-{os.getpid()}.txt").write_text("")
+    assert _not_on_the_hello_path(_hello_modules(tmp_path)) == []
+    assert (journals / f"0123456789ab-{os.getpid()}.txt").exists()
 
 
 def test_rich_help_on_a_terminal_still_exits_0():

@@ -6,11 +6,11 @@ and it is the one place that renders results and diagnostics.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 from flyrun.errors import ExitStatus
@@ -84,6 +84,17 @@ class Application:
         """Read configuration from ``path`` (``-c/--config``), wherever on the command line it was given."""
         self.config_path, self._config = path, None
 
+    def config_may_be_set(self, *variables: str) -> bool:
+        """Whether an item whose environment ``variables`` are given can differ from its default: the config is
+        loaded, a config file exists or one of them is set. A local run with none never loads the config table."""
+        from flyrun.config.paths import find_config_file
+
+        environ = self.env.environ
+        if self._config is not None or any(name in environ for name in variables):
+            return True
+        home = Path(environ.get("HOME", "~")).expanduser()
+        return find_config_file(self.config_path, environ, home) is not None
+
     @property
     def config(self):
         if self._config is None:
@@ -138,6 +149,8 @@ class Application:
         return line.rstrip("\r\n")
 
     def print_json(self, document: Any) -> None:
+        import json
+
         self.env.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
 
     def abort(self, text: str, code: int = ExitStatus.USAGE, hint: str | None = None) -> None:

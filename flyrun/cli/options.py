@@ -58,7 +58,7 @@ def compat_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def apply_compat(app: Any, flag: bool) -> None:
     """Turn on the compatibility mode the flag or the config asks for, before any user module is imported."""
-    mode = "flytekit" if flag else (app.config.get("compat") or "")
+    mode = "flytekit" if flag else (app.config.get("compat") or "") if app.config_may_be_set("FLYRUN_COMPAT") else ""
     if mode:
         from flyrun.compat import install
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
-import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flyrun.cli.app import Application
 from flyrun.errors import FlyrunError, TaskExecutionError
 from flyrun.types import engine
+
+if TYPE_CHECKING:
+    import traceback
 
 _FLYRUN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,10 +28,17 @@ def render_outputs(app: Application, outputs: dict[str, Any], types: dict[str, A
         app.info("Done (no outputs).")
         return
     for name, value in document.items():
-        app.echo(f"{name}: {value if isinstance(value, str) else json.dumps(value)}")
+        if isinstance(value, str):
+            app.echo(f"{name}: {value}")
+        else:
+            import json
+
+            app.echo(f"{name}: {json.dumps(value)}")
 
 
 def render_error(app: Application, error: FlyrunError) -> None:
+    import traceback
+
     app.info(f"Error: {error.message}")
     if isinstance(error, TaskExecutionError):
         frames = user_frames(error.error, error.frames)
@@ -50,6 +58,7 @@ def user_frames(error: BaseException, remote: list[tuple[str, int, str, str]] | 
     ``remote`` holds the frames of a traceback from another process, when the error happened there.
     """
     import sysconfig
+    import traceback
 
     library_dirs = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
     excluded = tuple(d + os.sep for d in library_dirs) + (_FLYRUN_DIR + os.sep,)

@@ -24,6 +24,7 @@ from flyrun.config.items import (
     SECTIONS,
     ConfigItem,
 )
+from flyrun.config.paths import find_config_file
 from flyrun.config.values import coerce
 from flyrun.errors import ConfigError
 
@@ -80,22 +81,6 @@ def strip_dns_scheme(endpoint: str) -> str:
         if endpoint.startswith(prefix):
             return endpoint[len(prefix):]
     return endpoint
-
-
-def find_config_file(explicit: str | None, environ: Mapping[str, str], home: Path) -> Path | None:
-    """The search order of DESIGN.md section 4; an explicitly named file must exist."""
-    for name, candidate in (("--config", explicit), ("FLYRUN_CONFIG", environ.get("FLYRUN_CONFIG")),
-                            ("FLYTECTL_CONFIG", environ.get("FLYTECTL_CONFIG"))):
-        if candidate:
-            path = Path(candidate).expanduser()
-            if not path.is_file():
-                raise ConfigError(f"config file {path} (from {name}) does not exist",
-                                  hint="create it with `flyrun config init` or fix the path")
-            return path
-    for path in (home / ".flyrun" / "config.yaml", home / ".flyte" / "config.yaml"):
-        if path.is_file():
-            return path
-    return None
 
 
 def load_config(explicit: str | None = None, environ: Mapping[str, str] | None = None,

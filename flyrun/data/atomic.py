@@ -16,6 +16,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from flyrun.data import partials
+
 
 class _Target:
     """Where an AtomicWriter's bytes go: ``file`` takes them; ``commit`` publishes, ``discard`` throws away."""
@@ -33,8 +35,6 @@ class _LocalTarget(_Target):
     """A temporary file next to the destination, renamed over it on commit."""
 
     def __init__(self, path: str) -> None:
-        from flyrun.data import partials
-
         absolute = os.path.abspath(path)
         os.makedirs(os.path.dirname(absolute), exist_ok=True)
         self.path = path
@@ -47,8 +47,6 @@ class _LocalTarget(_Target):
             raise
 
     def commit(self) -> None:
-        from flyrun.data import partials
-
         try:
             self.file.close()
             os.replace(self.temp, self.path)
@@ -56,8 +54,6 @@ class _LocalTarget(_Target):
             partials.finished(self.temp)
 
     def discard(self) -> None:
-        from flyrun.data import partials
-
         self.file.close()
         with contextlib.suppress(FileNotFoundError):
             os.remove(self.temp)

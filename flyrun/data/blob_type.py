@@ -12,7 +12,9 @@ import os
 from typing import Any
 
 from flyrun.data import fs as storage
-from flyrun.types.engine import TypeMismatch, TypeTransformer, producing_outputs
+from flyrun.data import transfer
+from flyrun.sdk.context import current_context
+from flyrun.types.registry import TypeMismatch, TypeTransformer, producing_outputs
 
 
 def _kind(python_type: Any) -> str:
@@ -93,7 +95,6 @@ class BlobTransformer(TypeTransformer):
         raw output prefix, or if it names a remote_path of its own."""
         if value.is_remote:
             return value.path
-        from flyrun.sdk.context import current_context
 
         context = current_context().ensure_storage()
         local = os.path.abspath(value.path)
@@ -106,7 +107,6 @@ class BlobTransformer(TypeTransformer):
             if _within(local, context.raw_output_prefix):
                 return local
             destination = _destination(context.raw_output_prefix, local, kind)
-        from flyrun.data import transfer
 
         upload = transfer.upload_directory if kind == "directory" else transfer.upload_file
         with storage.storage_errors(f"upload {kind}", value.path, context.storage_options):

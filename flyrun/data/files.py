@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from flyrun.data import fs as storage
+from flyrun.data import transfer
+from flyrun.data.blob_type import BlobTransformer
+from flyrun.data.transfer import download_directory, download_file
+from flyrun.sdk.context import current_context
 
 
 def _context() -> Any:
-    from flyrun.sdk.context import current_context
-
     return current_context().ensure_storage()
 
 
@@ -94,8 +96,6 @@ class _Stored(os.PathLike):
 
     @classmethod
     def __flyrun_transformer__(cls) -> Any:
-        from flyrun.data.blob_type import BlobTransformer
-
         return BlobTransformer()
 
     @classmethod
@@ -143,8 +143,6 @@ class FlyteFile(_Stored):
         if not self.is_remote:
             return self._path
         if self._local_copy is None or not os.path.exists(self._local_copy):
-            from flyrun.data.transfer import download_file
-
             folder = tempfile.mkdtemp(prefix="flyrun-download-")
             local = os.path.join(folder, storage.basename(self._path) or "file")
             download_file(self._path, local, _context())
@@ -156,8 +154,6 @@ class FlyteFile(_Stored):
         """Stream the file. Reads fetch bytes as they are read (``cache_type``/``cache_options`` as in fsspec,
         plus ``"simplecache"`` for a whole-file local cache); writes are atomic: the file appears at its path
         only when the stream is closed without an error. ``kwargs`` go to fsspec (``block_size``, ``encoding``)."""
-        from flyrun.data import transfer
-
         plain = mode.replace("t", "")
         if plain not in ("r", "rb", "w", "wb"):
             raise ValueError(f"mode {mode!r} is not supported: use 'r', 'rb', 'w' or 'wb'")
@@ -189,8 +185,6 @@ class FlyteDirectory(_Stored):
         if not self.is_remote:
             return self._path
         if self._local_copy is None or not os.path.isdir(self._local_copy):
-            from flyrun.data.transfer import download_directory
-
             folder = tempfile.mkdtemp(prefix="flyrun-download-")
             local = os.path.join(folder, storage.basename(self._path) or "dir")
             download_directory(self._path, local, _context())

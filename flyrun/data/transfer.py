@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from flyrun.data import partials
 from flyrun.data.atomic import open_atomic, s3_block_size
 from flyrun.data.fs import basename, filesystem_for, is_local, join, protocol_of, storage_error, storage_errors
 
@@ -139,8 +140,6 @@ def _local_files(local_dir: str) -> list[tuple[str, str, int]]:
 
 def _copy_local_tree(source: str, destination: str, advance: Callable[[int], None] | None) -> None:
     """Build the copy beside ``destination`` and rename it into place; the first failure stops and cleans up."""
-    from flyrun.data import partials
-
     temp = partials.temp_path(destination)
     try:
         for root, dirs, names in os.walk(source):
@@ -178,8 +177,6 @@ def download_file(uri: str, local_path: str, context: Any) -> None:
 
 def download_directory(uri: str, local_dir: str, context: Any) -> None:
     """Copy every file under ``uri`` into ``local_dir``, which appears whole or not at all."""
-    from flyrun.data import partials
-
     storage = context.storage_options
     fs, base = filesystem_for(uri, storage)
     with storage_errors("download", uri, storage):

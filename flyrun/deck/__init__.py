@@ -12,6 +12,7 @@ import html
 from typing import Any
 
 from flyrun.deck.renderer import MarkdownRenderer, SourceCodeRenderer, TableRenderer, TopFrameRenderer
+from flyrun.sdk.context import TASK_PARAMS
 
 __all__ = ["Deck", "DeckField", "MarkdownRenderer", "SourceCodeRenderer", "TableRenderer", "TopFrameRenderer",
            "render_document"]
@@ -31,10 +32,9 @@ class Deck:
     def __init__(self, name: str, html: str | None = "", auto_add_to_deck: bool = True) -> None:
         self._name = name
         self._html = html or ""
-        if auto_add_to_deck:
-            from flyrun.sdk.params import current_context
-
-            current_context().decks.append(self)
+        params = TASK_PARAMS.get()
+        if auto_add_to_deck and params is not None:  # outside a task there is no deck to join
+            params.decks.append(self)
 
     @property
     def name(self) -> str:

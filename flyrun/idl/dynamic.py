@@ -10,20 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flyrun.compat import active
+from flyrun.idl.project import collect
 from flyrun.idl.settings import SerializationSettings
+from flyrun.idl.tasks import IMAGES_VARIABLE, task_spec
+from flyrun.idl.workflows import _binding_data, node_dict, workflow_template
 
 _BY_ID = ("launch_plan", "reference")  # run by id from admin: nothing of theirs goes into the spec
-
-
-IMAGES_VARIABLE = "FLYRUN_DYNAMIC_IMAGES"
-
-
-def images_variable(default_image: str, images: Mapping[str, str]) -> dict[str, str]:
-    """The container env of a dynamic task: the registration's images, so the tasks its body generates run in
-    the images they were registered with."""
-    import json
-
-    return {IMAGES_VARIABLE: json.dumps({**images, "default": default_image}, sort_keys=True)}
 
 
 def settings_from_environment(environ: Mapping[str, str], bundle_url: str | None, dest_dir: str) -> \
@@ -34,7 +27,6 @@ def settings_from_environment(environ: Mapping[str, str], bundle_url: str | None
     images: dict[str, str] = {}
     if environ.get(IMAGES_VARIABLE):
         images = {str(k): str(v) for k, v in json.loads(environ[IMAGES_VARIABLE]).items()}
-    from flyrun.compat import active
 
     return SerializationSettings(project=environ.get("FLYTE_INTERNAL_TASK_PROJECT", ""),
                                  domain=environ.get("FLYTE_INTERNAL_TASK_DOMAIN", ""),
@@ -45,10 +37,6 @@ def settings_from_environment(environ: Mapping[str, str], bundle_url: str | None
 
 def dynamic_job_spec(task: Any, built: Any, settings: SerializationSettings) -> dict:
     """The DynamicJobSpec of ``built`` (what ``task.build(inputs)`` made) as a dict."""
-    from flyrun.idl.project import collect
-    from flyrun.idl.tasks import task_spec
-    from flyrun.idl.workflows import _binding_data, node_dict, workflow_template
-
     owner = f"dynamic task {task.name}"
     nodes = [node_dict(node, settings, owner) for node in built.ordered_nodes]
     outputs = [{"var": name, "binding": _binding_data(binding, task.interface.outputs[name], owner,

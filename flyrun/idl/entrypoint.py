@@ -42,6 +42,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flyrun import compat
+from flyrun.data.fs import storage_options_from_environment
+from flyrun.errors import ConfigError, TaskExecutionError, UsageError
+from flyrun.exceptions.user import FlyteRecoverableException
+from flyrun.idl import literals, resolver, storage
+from flyrun.remote.eager import from_environment
+from flyrun.sdk.context import ExecutionContext, use_context
+from flyrun.sdk.params import task_scope
+from flyrun.sdk.workflow import deferred_tracing
+from flyrun.types import engine
+
 TERMINATION_LOG = "/dev/termination-log"
 EAGER_ADMIN_VARIABLE = "FLYTE_PLATFORM_URL"  # where an eager body launches its calls (propeller and the sandbox set it)
 
@@ -135,8 +146,6 @@ def _run(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, byt
     """The file to write in the output prefix: ``outputs.pb``, or ``futures.pb`` for a dynamic task's graph."""
     _unpack_code(args.bundle, Path(args.dest_dir), environ)
     if args.compat:
-        from flyrun import compat
-
         compat.install(args.compat)
     loaded = _load(args.resolver, args.loader_args)
     inputs = _read_inputs(args.inputs, loaded, environ)
@@ -148,7 +157,6 @@ def _unpack_code(bundle: str, dest_dir: Path, environ: Mapping[str, str]) -> Non
         if "{{" in bundle:
             raise Failure("SYSTEM", "SYSTEM:BundleNotUploaded", f"--bundle {bundle} was never filled in with the "
                           "uploaded bundle's location")
-        from flyrun.idl import storage
         from flyrun.idl.bundle import extract_archive
 
         try:
@@ -164,9 +172,6 @@ def _unpack_code(bundle: str, dest_dir: Path, environ: Mapping[str, str]) -> Non
 
 
 def _load(resolver_name: str, loader_args: list[str]) -> Any:
-    from flyrun.idl import resolver
-    from flyrun.sdk.workflow import deferred_tracing
-
     try:
         with deferred_tracing():  # the task is all this process runs: trace no workflow it does not use
             return resolver.load(resolver_name, loader_args)
@@ -177,8 +182,6 @@ def _load(resolver_name: str, loader_args: list[str]) -> Any:
 
 
 def _read_inputs(uri: str, loaded: Any, environ: Mapping[str, str]) -> dict[str, Any]:
-    from flyrun.idl import literals, storage
-
     try:
         literal_map = literals.literal_map_from_bytes(storage.read_bytes(uri, environ))
     except Exception as exc:
@@ -195,7 +198,6 @@ def _offloaded(literal: dict, environ: Mapping[str, str]) -> dict:
     uri = literal.get("offloaded_metadata", {}).get("uri")
     if not uri:
         return literal
-    from flyrun.idl import literals, storage
 
     return literals.literal_from_bytes(storage.read_bytes(uri, environ))
 
@@ -219,8 +221,6 @@ def _map_item_literals(given: dict[str, dict], bound: frozenset[str], index: int
 
 
 def _decode(given: dict[str, dict], task: Any) -> dict[str, Any]:
-    from flyrun.types import engine
-
     values = dict(task.interface.defaults)
     for name, python_type in task.interface.inputs.items():
         if name in given:
@@ -236,12 +236,6 @@ def _decode(given: dict[str, dict], task: Any) -> dict[str, Any]:
 
 def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace,
           environ: Mapping[str, str]) -> tuple[str, bytes]:
-    from flyrun.data.fs import storage_options_from_environment
-    from flyrun.errors import ConfigError, TaskExecutionError, UsageError
-    from flyrun.exceptions.user import FlyteRecoverableException
-    from flyrun.idl import literals
-    from flyrun.sdk.context import ExecutionContext, use_context
-
     task = loaded.task
     context = ExecutionContext(raw_output_prefix=args.raw_output_data_prefix.rstrip("/"),
                                storage_options=storage_options_from_environment(environ),
@@ -256,7 +250,6 @@ def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace,
     if getattr(task, "is_eager", False) and environ.get(EAGER_ADMIN_VARIABLE):
         # On a platform an eager body's calls are child executions (flyrun-execute is a program, as the CLI is:
         # it may use the admin client).
-        from flyrun.remote.eager import from_environment
 
         context.child_launcher = from_environment(environ, args.bundle, args.dest_dir)
     with use_context(context):
@@ -284,7 +277,6 @@ def _futures(task: Any, inputs: dict[str, Any], args: argparse.Namespace, enviro
     """A dynamic task's graph as ``futures.pb`` (the engine runs its nodes); None when the body made no nodes,
     whose outputs are then plain values (``outputs.pb``), as flytekit does."""
     from flyrun.idl.dynamic import dynamic_job_spec_bytes, settings_from_environment
-    from flyrun.sdk.params import task_scope
 
     with task_scope(task, inputs, None):
         built = task.build(inputs)
@@ -314,8 +306,6 @@ def _user_traceback(error: BaseException) -> str:
 
 
 def _write(prefix: str, name: str, data: bytes, environ: Mapping[str, str], what: str) -> None:
-    from flyrun.idl import storage
-
     try:
         storage.write_bytes(storage.join(prefix, name), data, environ)
     except Exception as exc:

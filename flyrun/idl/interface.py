@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flyrun.data.files import FlyteDirectory, FlyteFile
 from flyrun.errors import UsageError
 from flyrun.types import engine
+from flyrun.types.described import enum_type, struct_type
 
 
 def literal_type(python_type: Any, owner: str, label: str, name: str) -> dict:
@@ -69,12 +71,8 @@ def python_type_for(literal_type_dict: dict) -> Any:
     if simple == "DURATION":
         return dt.timedelta
     if simple == "STRUCT":
-        from flyrun.types.described import struct_type
-
         return struct_type(literal_type_dict, python_type_for)
     if "enum_type" in literal_type_dict:
-        from flyrun.types.described import enum_type
-
         return enum_type(list(literal_type_dict["enum_type"].get("values") or []))
     if "collection_type" in literal_type_dict:
         return list[python_type_for(literal_type_dict["collection_type"])]  # type: ignore[misc]
@@ -85,8 +83,6 @@ def python_type_for(literal_type_dict: dict) -> Any:
     if len(some) == 1 and len(variants) == 2:
         return python_type_for(some[0]) | None
     if "blob" in literal_type_dict:
-        from flyrun.data.files import FlyteDirectory, FlyteFile
-
         multipart = literal_type_dict["blob"].get("dimensionality") == "MULTIPART"
         base = FlyteDirectory if multipart else FlyteFile
         fmt = literal_type_dict["blob"].get("format")

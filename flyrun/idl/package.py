@@ -21,6 +21,7 @@ from flyrun.__about__ import __version__
 from flyrun.errors import UsageError
 from flyrun.idl import bundle as bundles
 from flyrun.idl import pods
+from flyrun.idl.launch_plans import named_launch_plan_spec
 from flyrun.idl.project import Project, load_project
 from flyrun.idl.settings import BUNDLE_PLACEHOLDER, SerializationSettings
 from flyrun.idl.tasks import runnable_task, task_image, task_spec
@@ -81,8 +82,6 @@ def version_of(project: Project, bundle: bundles.Bundle, settings: Serialization
 def serialize(project: Project, settings: SerializationSettings) -> list[SerializedEntity]:
     """Every entity in registration order (tasks, then each workflow followed by its launch plans), checked
     against flyteidl's messages."""
-    from flyrun.idl.launch_plans import named_launch_plan_spec
-
     entities = [_entity("task", task.name, task_spec(task, settings), settings) for task in project.tasks]
     for workflow in project.workflows:
         entities.append(_entity("workflow", workflow.name, workflow_spec(workflow, settings), settings))

@@ -9,6 +9,7 @@ from typing import Any
 
 from flyrun import loader
 from flyrun.errors import UsageError
+from flyrun.idl.workflows import failure_handlers
 
 
 @dataclass
@@ -86,7 +87,6 @@ def collect(entities: list[Any]) -> tuple[list[Any], list[Any]]:
         elif entity.kind == "workflow":
             if entity.name in workflows:
                 return
-            from flyrun.idl.failure import failure_handlers
 
             for node in [*entity.nodes, *failure_handlers(entity)]:
                 visit(node.entity)

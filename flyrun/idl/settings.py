@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flyrun.__about__ import __version__
+from flyrun.compat import active
 from flyrun.errors import UsageError
 
 # Stands for the code bundle's location until it is uploaded (the convention `flytectl register` replaces).
@@ -72,7 +73,6 @@ def settings_from_config(config, *, project: str | None = None, domain: str | No
                          version: str | None = None, images: list[str] | tuple[str, ...] = ()) -> SerializationSettings:
     """Settings for package, register and run --remote: the command's options win over config
     (``task.project``, ``task.domain``, ``images``). The compatibility mode is the one the code was loaded in."""
-    from flyrun.compat import active
 
     return SerializationSettings(project=project or config.get("task.project"),
                                  domain=domain or config.get("task.domain"), version=version or "",

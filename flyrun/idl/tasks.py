@@ -5,12 +5,14 @@ The container arguments are the contract with ``flyrun-execute`` (see ``flyrun.i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flyrun.__about__ import __version__
 from flyrun.idl import pods
 from flyrun.idl.interface import typed_interface
-from flyrun.idl.settings import DEFAULT_RESOLVER, SerializationSettings
+from flyrun.idl.resolver import map_loader_args
+from flyrun.idl.settings import DEFAULT_RESOLVER, MAP_RESOLVER, SerializationSettings
 from flyrun.types.scalars import format_duration
 
 _RESOURCE_NAMES = {"cpu": "CPU", "memory": "MEMORY", "gpu": "GPU", "ephemeral_storage": "EPHEMERAL_STORAGE"}
@@ -46,9 +48,6 @@ def task_image(task: Any, settings: SerializationSettings) -> str:
 def map_task_template(map_task: Any, settings: SerializationSettings) -> dict:
     """flytekit's ArrayNode map task: the mapped task's container under the map task's name and list interface,
     run one item at a time by the ``flyrun.map`` resolver."""
-    from flyrun.idl.resolver import map_loader_args
-    from flyrun.idl.settings import MAP_RESOLVER
-
     inner = map_task.task
     interface = map_task.interface
     template = task_template(inner, settings, resolver=MAP_RESOLVER,
@@ -97,8 +96,6 @@ def task_template(task: Any, settings: SerializationSettings, *, resolver: str =
     if getattr(task, "is_dynamic", False) or getattr(task, "is_eager", False):
         # What flytekit carries in _F_SS_C: the images at registration, for the tasks the body generates (a
         # dynamic) or registers before launching them (an eager body's calls).
-        from flyrun.idl.dynamic import images_variable
-
         env.update(images_variable(settings.image_for(None), settings.images))
     container = {
         "image": task_image(task, settings),
@@ -177,3 +174,15 @@ def resources(requests: Any, limits: Any) -> dict:
 
 def key_values(mapping: dict[str, str]) -> list[dict]:
     return [{"key": key, "value": str(value)} for key, value in mapping.items()]
+
+
+# The images of a dynamic task's registration, for the tasks its body generates (read back by idl/dynamic.py).
+IMAGES_VARIABLE = "FLYRUN_DYNAMIC_IMAGES"
+
+
+def images_variable(default_image: str, images: Mapping[str, str]) -> dict[str, str]:
+    """The container env of a dynamic task: the registration's images, so the tasks its body generates run in
+    the images they were registered with."""
+    import json
+
+    return {IMAGES_VARIABLE: json.dumps({**images, "default": default_image}, sort_keys=True)}

@@ -1,5 +1,7 @@
 """Workflows as ``WorkflowTemplate`` dicts (nodes, bindings, outputs), with their sub-workflows, and their default
-launch plans."""
+launch plans; conditionals as ``BranchNode``s and a workflow's failure policy and failure node
+(flyte-language-wire.md section 7). Branch cases and failure nodes are nodes again, so they live here with
+``node_dict`` rather than in modules that would import it back."""
 
 from __future__ import annotations
 
@@ -8,7 +10,10 @@ from collections.abc import Collection
 from typing import Any
 
 from flyrun.idl.interface import literal, literal_type, parameter_map, typed_interface
+from flyrun.idl.launch_plans import launch_plan_node
 from flyrun.idl.literals import binding_data
+from flyrun.idl.overrides import apply_overrides
+from flyrun.idl.references import reference_node
 from flyrun.idl.settings import SerializationSettings
 from flyrun.idl.tasks import is_map_task
 from flyrun.sdk import graph
@@ -34,8 +39,6 @@ def workflow_template(workflow: Any, settings: SerializationSettings) -> dict:
         "outputs": outputs,
         "metadata_defaults": {},
     }
-    from flyrun.idl.failure import add_failure_handling
-
     add_failure_handling(template, workflow, settings, owner)
     return template
 
@@ -43,8 +46,6 @@ def workflow_template(workflow: Any, settings: SerializationSettings) -> dict:
 def subworkflows(workflow: Any) -> list[Any]:
     """Every workflow run as a node inside ``workflow``, at any depth, innermost first, once each."""
     found: dict[str, Any] = {}
-
-    from flyrun.idl.failure import failure_handlers
 
     def visit(parent: Any) -> None:
         for node in [*parent.nodes, *failure_handlers(parent)]:
@@ -60,8 +61,6 @@ def subworkflows(workflow: Any) -> list[Any]:
 
 def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> dict:
     if getattr(node.entity, "kind", "") == "branch":  # a conditional
-        from flyrun.idl.branches import branch_node
-
         return branch_node(node, settings, owner)
     entity = node.entity
     where = f"{owner}, node {node.id} ({entity.name})"
@@ -73,13 +72,10 @@ def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> 
     }
     kind = getattr(entity, "kind", "")
     if kind == "reference":  # reference_task / reference_workflow / reference_launch_plan
-        from flyrun.idl.references import reference_node
 
         target, value = reference_node(entity)
         result[target] = value
     elif kind == "launch_plan":
-        from flyrun.idl.launch_plans import launch_plan_node
-
         result["metadata"], result["workflow_node"] = launch_plan_node(entity, settings)
     elif kind == "workflow":
         result["workflow_node"] = {"sub_workflow_ref": settings.identifier("WORKFLOW", entity.name)}
@@ -92,7 +88,6 @@ def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> 
     else:
         result["task_node"] = {"reference_id": settings.identifier("TASK", entity.name)}
     if "overrides" in node.metadata:  # with_overrides(...)
-        from flyrun.idl.overrides import apply_overrides
 
         apply_overrides(result, node.metadata["overrides"], settings)
     return result
@@ -190,3 +185,46 @@ def launch_plan_spec(workflow: Any, settings: SerializationSettings) -> dict:
         "annotations": {"values": {}},
         "raw_output_data_config": {"output_location_prefix": ""},
     }
+
+
+# Conditionals: the cases' conditions and nodes, the else node or the error to fail with.
+
+def branch_node(node: graph.Node, settings: SerializationSettings, owner: str) -> dict:
+    """A conditional's node as flytekit serializes it, named by the conditional."""
+    conditional = node.entity
+    where = f"{owner}, conditional '{conditional.name}'"
+    inputs = node_bindings(node, where)
+    inputs.extend({"var": name, "binding": binding_data(literal)}
+                  for name, literal in conditional.static_inputs.items())
+    result: dict[str, Any] = {"id": node.id, "metadata": {"name": conditional.name}, "inputs": inputs,
+                              "upstream_node_ids": node.depends_on()}
+    blocks = [{"condition": document, "then_node": node_dict(case, settings, where)}
+              for document, case in conditional.cases]
+    if_else: dict[str, Any] = {"case": blocks[0], "other": blocks[1:]}
+    if conditional.else_node is not None:
+        if_else["else_node"] = node_dict(conditional.else_node, settings, where)
+    else:
+        if_else["error"] = {"failed_node_id": conditional.name, "message": conditional.error}
+    result["branch_node"] = {"if_else": if_else}
+    return result
+
+
+# Failure handling: ``metadata.on_failure`` and the failure node.
+
+def add_failure_handling(template: dict, workflow: Any, settings: SerializationSettings, owner: str) -> None:
+    """``metadata.on_failure`` for FAIL_AFTER_EXECUTABLE_NODES_COMPLETE, and the ``failure_node`` (``fn0``)."""
+    failure = getattr(workflow, "failure", None)
+    if failure is None:
+        return
+    if failure.policy:
+        template["metadata"]["on_failure"] = failure.policy.name
+    if failure.node is not None:
+        node = node_dict(failure.node, settings, owner)
+        node.pop("upstream_node_ids", None)  # it runs after the workflow failed, not after other nodes
+        template["failure_node"] = node
+
+
+def failure_handlers(workflow: Any) -> list[Any]:
+    """The failure node of ``workflow`` as a one-item list (for walks over every node it runs), else empty."""
+    failure = getattr(workflow, "failure", None)
+    return [failure.node] if failure is not None and failure.node is not None else []

@@ -22,6 +22,7 @@ from typing import Any
 from flyrun.errors import UsageError
 from flyrun.sdk.context import current_context
 from flyrun.types import engine
+from flyrun.types.annotated import known_hash
 
 DirectorySource = str | os.PathLike | Callable[[], "str | None"] | None
 
@@ -43,8 +44,6 @@ def _folder_name(task_name: str) -> str:
 def _key_literal(value: Any, python_type: Any) -> dict:
     """An input as the cache key sees it: a value that came from an output with a ``HashMethod`` counts by its hash
     alone (as Flyte's cache key replaces a hashed literal with ``{hash}``), others by their literal."""
-    from flyrun.types.annotated import known_hash
-
     digest = known_hash(value)
     if digest is not None:
         return {"hash": digest}

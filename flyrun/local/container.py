@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from flyrun.errors import TaskExecutionError, UsageError
+from flyrun.protocol import copilot
 from flyrun.protocol.runtimes import RUNTIMES, engine_argv, first_engine, host_argv, runtime_problem
+from flyrun.protocol.templates import TemplateError, render
 from flyrun.types import engine
 
 
@@ -60,7 +62,6 @@ class ContainerRunner:
             self.runtime = choose_runtime(None, task.name)
         folder = self.work_dir() / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', task.name)}-{secrets.token_hex(4)}"
         in_dir, out_dir = folder / "inputs", folder / "outputs"
-        from flyrun.protocol import copilot
 
         literals = input_literals(task, inputs)
         copilot.write_inputs(in_dir, literals, task.metadata_format)
@@ -107,7 +108,6 @@ def read_outputs(task: Any, folder: Path) -> dict[str, Any]:
     from flyteidl.core import types_pb2
 
     from flyrun.idl.literals import parse, to_dict
-    from flyrun.protocol import copilot
 
     types = {name: parse(engine.literal_type(t), types_pb2.LiteralType) for name, t in task.interface.outputs.items()}
     try:
@@ -125,8 +125,6 @@ def read_outputs(task: Any, folder: Path) -> dict[str, Any]:
 
 def render_command(task: Any, literals: Any) -> list[str]:
     """The command and arguments with ``{{.inputs.x}}`` replaced as propeller does."""
-    from flyrun.protocol.templates import TemplateError, render
-
     try:
         return render(task.command + task.arguments, literals)
     except TemplateError as error:

@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from flyrun.compat import active, install
+from flyrun.local.cache import LocalCache
 from flyrun.sdk.context import ExecutionContext, use_context
 from flyrun.sdk.map import ItemFailure
 from flyrun.types import engine
@@ -51,7 +53,6 @@ def worker_spec(context: ExecutionContext, task: Any, cache_dir: str | None) -> 
     ensure_storage = getattr(context, "ensure_storage", None)  # storage settings may be loaded lazily
     if ensure_storage is not None:
         ensure_storage()
-    from flyrun.compat import active
 
     root = project_root(task.module)
     path = [root] + [p for p in sys.path if p != root] if root else list(sys.path)
@@ -131,7 +132,6 @@ def serve(inbox: Any, outbox: Any) -> None:
     importlib.invalidate_caches()
     try:
         if spec.get("compat"):  # the module imports flytekit's names, as it did in the parent
-            from flyrun.compat import install
 
             install(spec["compat"])
         task = find_task(spec["module"], spec["attribute"])
@@ -147,8 +147,6 @@ def serve(inbox: Any, outbox: Any) -> None:
 def _context(spec: dict[str, Any]) -> ExecutionContext:
     cache = None
     if spec["cache_dir"]:
-        from flyrun.local.cache import LocalCache
-
         cache = LocalCache(spec["cache_dir"])
     return ExecutionContext(raw_output_prefix=spec["raw_output_prefix"], storage_options=spec["storage_options"],
                             cache=cache, overwrite_cache=spec["overwrite_cache"], execution_id=spec["execution_id"])

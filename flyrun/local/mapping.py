@@ -27,8 +27,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from flyrun.local import zygote
+from flyrun.local.map_worker import Worker, find_task, worker_spec
 from flyrun.sdk.context import ExecutionContext, use_context
 from flyrun.sdk.map import ItemFailure, MapTask
+from flyrun.types import engine
 
 PROBE_SECONDS = 0.02  # run items here for this long before deciding anything
 CPU_BOUND_SHARE = 0.5  # share of the probe spent on (or queued for) a CPU; items that wait score under 0.1
@@ -123,8 +126,6 @@ class MapRun:
 
     def _exchange(self, worker: Any, batch: list[int]) -> list[tuple[int, Any, list[str]]]:
         """Send items as literals, get outputs back as Python values (or an ItemFailure per item)."""
-        from flyrun.types import engine
-
         interface = self.map_task.task.interface
         payload = [(i, {name: engine.to_literal(value, interface.inputs[name])
                         for name, value in self.items[i].items()}) for i in batch]
@@ -167,8 +168,6 @@ class MapRun:
 
     def _importable(self) -> bool:
         """Whether a worker process can find the task by module and name (and workers can be started here)."""
-        from flyrun.local.map_worker import find_task
-
         task = self.map_task.task
         if os.name != "posix":  # workers talk over inherited pipe file descriptors
             return False
@@ -178,8 +177,6 @@ class MapRun:
             return False
 
     def _start_processes(self, count: int, batch_size: int) -> None:
-        from flyrun.local.map_worker import Worker, worker_spec
-
         cache_dir = self.cache_dir() if self.map_task.task.metadata.cache else None
         spec = worker_spec(self.context, self.map_task.task, cache_dir)
         zygote = self.zygote  # read once: the map may finish (and end it) meanwhile
@@ -220,8 +217,6 @@ class MapRun:
 
     def start_zygote(self) -> None:
         """Fork the warm zygote now, while this process is single-threaded, if worker processes may be wanted."""
-        from flyrun.local import zygote
-
         if (os.cpu_count() or 1) < 2 or not self._importable():
             return
         self.no_zygote = zygote.unavailable() or ""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flyrun.data.partials import sweep_abandoned
 from flyrun.sdk.context import ExecutionContext, use_context
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class LocalRunSettings:
 
 
 def new_execution_id() -> str:
-    return "local-" + secrets.token_hex(5)
+    return "local-" + os.urandom(5).hex()
 
 
 def build_context(settings: LocalRunSettings, notify: Callable[[str], None],
@@ -175,8 +175,6 @@ def run_locally(entity: Any, inputs: dict[str, Any], settings: LocalRunSettings,
     ``ask(question) -> answer`` reads an answer from the person at the terminal (gates); it is only used when
     ``settings.interactive`` is true. ``notify`` and ``debug`` get one-line notices.
     """
-    from flyrun.data.partials import sweep_abandoned
-
     sweep_abandoned()  # temporaries a killed run left beside its outputs
     context = build_context(settings, notify, ask, debug)
     with use_context(context):

@@ -26,6 +26,8 @@ import threading
 import time
 from typing import Any
 
+from flyrun.local import map_worker
+
 POOL_VARIABLE = "FLYRUN_WARM_POOL"  # "0" or "off": map workers are fresh interpreters, as before the zygote
 
 
@@ -206,8 +208,6 @@ def _worker(fd: int) -> None:
     code = 0
     try:
         from multiprocessing.connection import Connection
-
-        from flyrun.local import map_worker
 
         _die_with_parent(os.getppid())
         sys.argv = [map_worker.__file__]  # what a fresh worker's argv[0] says, so the process reads the same

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from flyrun.data.fs import filesystem_for, is_local, normalize
 from flyrun.protocol.gotext import parse_go_bool, parse_go_duration
 from flyrun.protocol.literals import file_text, type_name
 
@@ -106,8 +107,6 @@ def _native(primitive: Any) -> Any:
 
 
 def _copy_blob(uri: str, path: Path, options: Mapping[str, Any]) -> None:
-    from flyrun.data.fs import filesystem_for, is_local, normalize
-
     if is_local(uri):
         source = Path(normalize(uri))
         if source.is_dir():

@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from flyrun.protocol.literals import NotTemplatable, template_text
+
 # Propeller's input template (flyteplugins' pluginmachinery/utils/template.go).
 INPUT_TEMPLATE = re.compile(r"(?i)\{\{\s*[.$]inputs\.([^}\s]+)\s*\}\}")
 _TEMPLATE = re.compile(r"(?i)\{\{\s*[.$]([a-z]+)(?:\.([^}\s]+))?\s*\}\}")
@@ -23,8 +25,6 @@ class TemplateError(ValueError):
 
 def render(words: list[str], inputs: Any, values: Mapping[str, str] | None = None) -> list[str]:
     """``words`` with every template filled in; ``inputs`` is a ``LiteralMap`` message."""
-    from flyrun.protocol.literals import NotTemplatable, template_text
-
     known = values or {}
 
     def replace(match: re.Match[str]) -> str:

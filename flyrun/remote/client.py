@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import quote
 
 from flyrun.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError, UsageError
+from flyrun.remote import protobody
+from flyrun.remote.session import raise_for_status
 
 ENTITY_ROUTES = {"TASK": "tasks", "WORKFLOW": "workflows", "LAUNCH_PLAN": "launch_plans"}
 
@@ -98,8 +100,6 @@ class AdminClient:
 
     def _post_binary(self, path: str, what: str, resource_type: str, body: dict[str, Any]) -> bool:
         """POST ``body`` as binary protobuf if the server takes it; False when it went (or must go) as JSON."""
-        from flyrun.remote import protobody
-
         if self._protobuf is None:
             # Learned from any earlier answer (the upload locations come first), else from one version call.
             advertised = getattr(self.session, "accept_post", None)
@@ -119,7 +119,6 @@ class AdminClient:
         if response.status_code == 415:  # advertised but refused (a proxy in between?): JSON from now on
             self._protobuf = False
             return False
-        from flyrun.remote.session import raise_for_status
 
         try:
             raise_for_status(response, self.session.endpoint, f"POST {path}")

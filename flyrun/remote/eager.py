@@ -21,8 +21,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flyrun.config.loader import load_config
 from flyrun.errors import AlreadyExistsError, TaskExecutionError
+from flyrun.idl import literals
+from flyrun.idl import package as packaging
+from flyrun.idl.dynamic import settings_from_environment
+from flyrun.idl.literals import literal_map_to_bytes
+from flyrun.idl.project import Project, collect
 from flyrun.remote.client import AdminClient, EntityId, ExecutionId
+from flyrun.remote.session import AdminSession
+from flyrun.remote.submit import entity_id
 
 ROOT_VARIABLE = "_F_EE_ROOT"  # flytekit's: the outermost eager execution, passed down to every child
 SUCCEEDED, FAILED_PHASES = "SUCCEEDED", ("FAILED", "ABORTED", "TIMED_OUT")
@@ -53,8 +61,6 @@ class ChildExecutions:
         self._calls: dict[str, int] = {}
 
     def __call__(self, entity: Any, inputs: dict[str, Any]) -> dict[str, Any]:
-        from flyrun.idl import literals
-
         literal_inputs = literals.to_literal_map(inputs, entity.interface.inputs)
         self._register(entity)
         target = self._target(entity)
@@ -85,9 +91,6 @@ class ChildExecutions:
         with self._lock:
             if entity.name in self._registered:
                 return
-        from flyrun.idl import package as packaging
-        from flyrun.idl.project import Project, collect
-        from flyrun.remote.submit import entity_id
 
         plans = [entity] if entity.kind == "launch_plan" else []
         tasks, workflows = collect([entity])
@@ -99,8 +102,6 @@ class ChildExecutions:
             self._registered.add(entity.name)
 
     def _launch(self, entity: Any, target: EntityId, inputs: dict[str, Any]) -> ExecutionId:
-        from flyrun.idl.literals import literal_map_to_bytes
-
         digest = hashlib.sha256(literal_map_to_bytes(inputs)).hexdigest()
         call = f"{self.parent.name}/{self.node_id}/{target.name}/{digest}"
         with self._lock:
@@ -163,9 +164,6 @@ def _child_error(child: ExecutionId, execution: dict[str, Any]) -> BaseException
 def from_environment(environ: Mapping[str, str], bundle_url: str | None, dest_dir: str) -> ChildExecutions:
     """The launcher for the admin the platform named (``FLYTE_PLATFORM_URL``, ``FLYTE_PLATFORM_INSECURE`` and the
     ``FLYRUN_ADMIN_*`` sign-in settings it passed), for the running eager task."""
-    from flyrun.config.loader import load_config
-    from flyrun.idl.dynamic import settings_from_environment
-    from flyrun.remote.session import AdminSession
 
     config = load_config(environ=environ)
     client = AdminClient(AdminSession(config, environ=environ))

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flyrun.errors import RunFailedError, TimeoutExpired, UsageError
-from flyrun.remote.client import AdminClient, ExecutionId
+from flyrun.errors import FlyrunError, RunFailedError, TimeoutExpired, UsageError
+from flyrun.idl.literals import literal_to_json
+from flyrun.remote.client import AdminClient, EntityId, ExecutionId
+from flyrun.types import engine
 
 TERMINAL_PHASES = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
 
@@ -60,9 +62,6 @@ def graph_order(client: AdminClient, execution: dict[str, Any]) -> Callable[[str
     """A sort key for the execution's node ids: the workflow's graph order (upstream first; nodes free at the
     same time in the order the workflow defines them). Ids the graph does not have (a task run on its own, whose
     workflow the server made up) come after, ``n2`` before ``n10``."""
-    from flyrun.errors import FlyrunError
-    from flyrun.remote.client import EntityId
-
     ident = execution.get("closure", {}).get("workflow_id") or {}
     ranks: dict[str, int] = {}
     if ident.get("name") and ident.get("version"):
@@ -159,9 +158,6 @@ def finished_outputs(client: AdminClient, execution: ExecutionId,
 def outputs_as_json(client: AdminClient, execution: ExecutionId, output_types: dict[str, Any]) -> dict[str, Any]:
     """The outputs as JSON-ready values: typed (in the interface's order) when their Python types are known,
     generic otherwise (``o0``, ``o1``, ... in order)."""
-    from flyrun.idl.literals import literal_to_json
-    from flyrun.types import engine
-
     literals = (client.execution_data(execution).get("full_outputs") or {}).get("literals") or {}
     typed = [name for name in output_types if name in literals]
     rest = sorted((name for name in literals if name not in output_types), key=natural_order)

@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flyrun.errors import NotFoundError, UsageError
+from flyrun.idl.interface import python_type_for
 from flyrun.remote.client import AdminClient, EntityId
+from flyrun.remote.follow import natural_order
 from flyrun.sdk.interface import Interface
+from flyrun.types import engine
 
 
 @dataclass
@@ -24,8 +27,6 @@ class RegisteredEntity:
         return self.name.rsplit(".", 1)[-1]
 
     def signature(self) -> str:
-        from flyrun.types import engine
-
         parts = []
         for name, python_type in self.interface.inputs.items():
             text = f"{name}: {engine.describe(python_type)}"
@@ -73,9 +74,6 @@ def _full_name(client: AdminClient, resource_type: str, name: str, project: str,
 
 
 def _launch_plan_interface(client: AdminClient, launch_plan: dict[str, Any]) -> Interface:
-    from flyrun.idl.interface import python_type_for
-    from flyrun.types import engine
-
     interface = Interface()
     parameters = launch_plan.get("spec", {}).get("default_inputs", {}).get("parameters", {})
     for input_name, parameter in parameters.items():
@@ -90,14 +88,10 @@ def _launch_plan_interface(client: AdminClient, launch_plan: dict[str, Any]) -> 
 
 def _in_order(types: dict[str, Any]) -> dict[str, Any]:
     """A variable map has no order on the wire (a protobuf map): ``o0, o1, ..., o10`` as people expect."""
-    from flyrun.remote.follow import natural_order
-
     return {name: types[name] for name in sorted(types, key=natural_order)}
 
 
 def _task_interface(task: dict[str, Any]) -> Interface:
-    from flyrun.idl.interface import python_type_for
-
     typed = task.get("closure", {}).get("compiled_task", {}).get("template", {}).get("interface", {})
     inputs = typed.get("inputs", {}).get("variables", {})
     outputs = typed.get("outputs", {}).get("variables", {})

@@ -47,6 +47,7 @@ from flyrun.errors import (
     ServerError,
 )
 from flyrun.remote.auth.discovery import Discovery
+from flyrun.remote.auth.manager import TokenManager
 from flyrun.remote.transport import Transport, origin
 
 
@@ -82,8 +83,6 @@ class AdminSession:
         # The server's Accept-Post header, once an answer carried one (see flyrun.remote.protobody).
         self.accept_post: str | None = None
         if effective_auth_type(config) != "None":
-            from flyrun.remote.auth.manager import TokenManager
-
             self.auth = TokenManager(config, transport=self.transport, discovery=self.discovery,
                                      endpoint=self.endpoint, environ=self.environ, interactive=interactive,
                                      notify=self.notify, debug=self.debug)

@@ -10,8 +10,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flyrun.errors import NotFoundError, UsageError
-from flyrun.remote.client import AdminClient, ExecutionId
+from flyrun.errors import FlyrunError, InvalidArgumentError, NotFoundError, UsageError
+from flyrun.idl.interface import python_type_for
+from flyrun.remote.client import AdminClient, EntityId, ExecutionId
+from flyrun.remote.follow import TERMINAL_PHASES, phase_of
+from flyrun.types import engine
 
 APPROVED = {"scalar": {"primitive": {"boolean": True}}}
 REJECTED = {"scalar": {"primitive": {"boolean": False}}}
@@ -21,8 +24,6 @@ def find_signal(client: AdminClient, execution: ExecutionId, gate: str, retry_fo
                 clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
     """The signal of ``gate``, waiting up to ``retry_for`` seconds for the run to reach it (not when the
     execution does not exist or has ended)."""
-    from flyrun.remote.follow import TERMINAL_PHASES, phase_of
-
     deadline = clock() + retry_for
     checked = False
     while True:
@@ -53,9 +54,6 @@ def find_signal(client: AdminClient, execution: ExecutionId, gate: str, retry_fo
 def graph_gates(client: AdminClient, execution: dict[str, Any]) -> set[str] | None:
     """The signal ids of every gate in the execution's compiled workflow (sub-workflows and branches too), or None
     when the graph is not known (a task run on its own, a server that does not say)."""
-    from flyrun.errors import FlyrunError
-    from flyrun.remote.client import EntityId
-
     ident = execution.get("closure", {}).get("workflow_id") or {}
     if not ident.get("name") or not ident.get("version"):
         return None
@@ -90,9 +88,6 @@ def graph_gates(client: AdminClient, execution: dict[str, Any]) -> set[str] | No
 def answer_gate(client: AdminClient, execution: ExecutionId, gate: str,
                 value_for: Callable[[dict[str, Any]], dict[str, Any]], retry_for: float = 10.0) -> dict[str, Any]:
     """Set the gate's value (``value_for(signal)``) once its signal exists; returns the value set."""
-    from flyrun.errors import InvalidArgumentError
-    from flyrun.remote.follow import TERMINAL_PHASES, phase_of
-
     signal = find_signal(client, execution, gate, retry_for)
     if signal.get("value"):
         raise UsageError(f"gate '{gate}' of execution {execution.name} was already answered")
@@ -119,9 +114,6 @@ def _ended(execution: ExecutionId, gate: str, phase: str) -> UsageError:
 
 def typed_value(signal: dict[str, Any], text: str) -> dict[str, Any]:
     """The ``Literal`` for ``text`` read as the gate's declared type, or a usage error naming the type."""
-    from flyrun.idl.interface import python_type_for
-    from flyrun.types import engine
-
     python_type = python_type_for(signal.get("type") or {})
     gate = signal["id"]["signal_id"]
     try:

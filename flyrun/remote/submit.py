@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flyrun.errors import AlreadyExistsError
+from flyrun.idl import bundle as bundles
+from flyrun.idl import package as packaging
 from flyrun.remote.client import AdminClient, EntityId, ExecutionId
+from flyrun.remote.session import admin_base_url
 from flyrun.remote.upload import ProgressWrapper, upload_file
 
 Notify = Callable[[str], None]
@@ -63,9 +67,6 @@ def register_package(client: AdminClient, transport: Any, package: Any, notify: 
                      progress: ProgressWrapper | None = None, activate: bool = False) -> Registration:
     """Upload the bundle of a built ``flyrun.idl.package.Package`` and register its entities; named launch plans
     with ``auto_activate=True`` (all of them with ``activate``) are then activated."""
-    from flyrun.idl import bundle as bundles
-    from flyrun.idl import package as packaging
-
     settings = package.settings
     bundle_url, uploaded = None, False
     if package.bundle.copy != "none":
@@ -138,8 +139,6 @@ def launch(client: AdminClient, launch: EntityId, inputs: dict[str, Any], option
            notify: Notify = lambda _text: None) -> ExecutionId:
     """Create the execution; a name that already exists is taken to be the same execution (as pyflyte does),
     with a notice through ``notify``."""
-    from flyrun.errors import AlreadyExistsError
-
     try:
         return client.create_execution(launch.project, launch.domain, options.execution_name,
                                        execution_spec(launch, options), inputs)
@@ -153,8 +152,6 @@ def launch(client: AdminClient, launch: EntityId, inputs: dict[str, Any], option
 
 def console_url(config: Any, execution: ExecutionId) -> str:
     """``console.endpoint``, else the admin endpoint, then FlyteConsole's execution path."""
-    from flyrun.remote.session import admin_base_url
-
     base = (config.get("console.endpoint") or admin_base_url(config)).rstrip("/")
     if "://" not in base:
         base = ("http" if config.get("admin.insecure") else "https") + "://" + base

@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from flyrun.__about__ import __version__
+from flyrun.config.checks import require_consistent
 from flyrun.errors import ServerError
 
 CONNECT_TIMEOUT = 10.0
@@ -43,8 +45,6 @@ class Transport:
     def from_config(cls, config, environ: Mapping[str, str],
                     notify: Callable[[str], None] | None = None) -> Transport:
         """The transport ``config`` describes; warns once through ``notify`` when TLS verification is off."""
-        from flyrun.config.checks import require_consistent
-
         require_consistent(config, ("admin.caCertFilePath",))
         verify: bool | str = True
         ca_file = config.get("admin.caCertFilePath")
@@ -184,6 +184,4 @@ def _reason(error: BaseException) -> str:
 
 
 def _user_agent() -> str:
-    from flyrun.__about__ import __version__
-
     return f"flyrun/{__version__}"

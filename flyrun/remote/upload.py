@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from flyrun.data.files import FlyteDirectory, FlyteFile
 from flyrun.errors import AlreadyExistsError, ServerError, UsageError
 from flyrun.remote.transport import origin
 
@@ -132,8 +133,6 @@ def upload_local_inputs(client: Any, transport: Any, values: dict[str, Any], pro
                         progress: ProgressWrapper | None = None) -> dict[str, Any]:
     """Inputs with every local ``FlyteFile``/``FlyteDirectory`` (also inside lists and dicts) replaced by its
     uploaded copy, so the cluster can read it."""
-    from flyrun.data.files import FlyteDirectory, FlyteFile
-
     def remote(value: Any) -> Any:
         if isinstance(value, (FlyteFile, FlyteDirectory)) and not value.is_remote:
             local = Path(value.path)

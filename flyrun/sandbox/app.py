@@ -17,9 +17,10 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from flyrun.sandbox.admin import wire
+from flyrun.sandbox.admin import blobroutes, wire
 from flyrun.sandbox.admin.routes import ROUTES, Route
 from flyrun.sandbox.admin.wire import ApiError, Code
+from flyrun.sandbox.console import pages as console
 from flyrun.sandbox.services import Services
 
 _FIELD = re.compile(r"\{([^}]+)\}")
@@ -131,9 +132,6 @@ class SandboxApp:
         return message
 
     def _other(self, endpoint: str, request: Any, values: Mapping[str, Any]) -> Any:
-        from flyrun.sandbox.admin import blobroutes
-        from flyrun.sandbox.console import pages as console
-
         if endpoint == "healthcheck":
             from werkzeug.wrappers import Response
 

@@ -28,6 +28,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from flyrun.sandbox.auth.pages import STYLE_HASH
+
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 WILDCARDS = ("0.0.0.0", "::", "")
 
@@ -82,7 +84,6 @@ class RequestGate:
         # An entry with a port ("sandbox.example.com:8443") must match exactly.
         self._allowed = {(host_name(name) if _is_ip(name) else name).lower() for name in allowed_hosts}
         self._form_paths = tuple(form_paths)
-        from flyrun.sandbox.auth.pages import STYLE_HASH
 
         self.headers = [("X-Content-Type-Options", "nosniff"),
                         ("Content-Security-Policy", _CSP.format(style=f"'{STYLE_HASH}'")),

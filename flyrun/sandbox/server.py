@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from flyrun.errors import ServerError, StorageError, UsageError
+from flyrun.protocol.runtimes import runtime_problem
+from flyrun.sandbox.admin.signing import Signer
+from flyrun.sandbox.auth.models import Client, Settings
+from flyrun.sandbox.auth.server import DEFAULT_CLIENT_ID, FORM_PATHS, AuthServer
+from flyrun.sandbox.gate import RequestGate, host_name
 from flyrun.sandbox.state.layout import DataDir
+from flyrun.sandbox.state.store import Store
 
 DEFAULT_PORT = 30080
 DEFAULT_HOST = "127.0.0.1"
@@ -67,8 +73,6 @@ def check_options(options: SandboxOptions) -> None:
     if not 0 <= options.port < 65536:
         raise UsageError(f"--port {options.port} is not a TCP port")
     if options.container_runtime not in (None, "host"):
-        from flyrun.protocol.runtimes import runtime_problem
-
         problem = runtime_problem(options.container_runtime)
         if problem:
             raise UsageError(f"--container-runtime {options.container_runtime}: {problem}",
@@ -89,16 +93,12 @@ def check_options(options: SandboxOptions) -> None:
 
 def endpoint_of(host: str, port: int) -> str:
     """``admin.endpoint`` for clients: localhost for the usual loopback or wildcard binds, the host otherwise."""
-    from flyrun.sandbox.gate import host_name
-
     shown = "localhost" if host in ("127.0.0.1", "localhost", "0.0.0.0", "::") else host_name(host)
     return f"{shown}:{port}"
 
 
 def local_url(host: str, port: int) -> str:
     """A URL that reaches a server bound to ``host`` from this machine (what readiness checks use)."""
-    from flyrun.sandbox.gate import host_name
-
     if host in ("0.0.0.0", ""):
         host = "127.0.0.1"
     elif host == "::":
@@ -258,13 +258,9 @@ def serve(options: SandboxOptions, ready: Callable[[str], None] | None = None) -
 def _open(options: SandboxOptions) -> tuple[Any, Any, int]:
     """The locked data dir, store, scheduler and listening server, and the pid file that announces them."""
     from flyrun.sandbox.admin import registry
-    from flyrun.sandbox.admin.signing import Signer
     from flyrun.sandbox.app import SandboxApp
-    from flyrun.sandbox.auth.server import FORM_PATHS
     from flyrun.sandbox.engine.scheduler import Scheduler
-    from flyrun.sandbox.gate import RequestGate
     from flyrun.sandbox.services import Services
-    from flyrun.sandbox.state.store import Store
 
     data, lock = _prepare(options)
     try:
@@ -323,9 +319,6 @@ def _authorization_server(url: str | None, data: DataDir, task_secret: str | Non
     ``FLYRUN_SANDBOX_CLIENT_SECRET`` set, also ``sandbox-ci`` for client credentials; ``sandbox-tasks`` (client
     credentials) for eager tasks. Tokens live in memory.
     Approvals take the data dir's operator secret, read at each approval so that a rotation applies at once."""
-    from flyrun.sandbox.auth.models import Client, Settings
-    from flyrun.sandbox.auth.server import DEFAULT_CLIENT_ID, AuthServer
-
     clients = [Client(DEFAULT_CLIENT_ID, redirect_uris=("http://localhost:53593/callback",))]
     if task_secret:
         clients.append(Client(TASK_CLIENT_ID, client_secret=task_secret, grant_types=("client_credentials",)))

@@ -3,6 +3,7 @@
 Each step types the new promise by walking the output's type (a list's item, a dict's value, a dataclass's field),
 as Flyte's compiler walks ``collection_type``, ``map_value_type`` and ``structure.dataclass_type``. On the wire the
 steps are the binding's ``attr_path``; every runner follows them on the value (``follow``) or on the literal.
+The promise itself is made in ``sdk/graph.py`` (``Promise.__getitem__``), which imports this module.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from flyrun.errors import WorkflowDefinitionError
-from flyrun.sdk import graph
+from flyrun.errors import RunFailedError, WorkflowDefinitionError
 from flyrun.types import engine
 
 
@@ -20,16 +20,7 @@ class AttributeStepError(WorkflowDefinitionError, AttributeError):
     """A bad ``out.field``: an AttributeError too, so ``getattr(promise, name, default)`` still works."""
 
 
-def step(promise: graph.Promise, key: Any, text: str) -> graph.Promise:
-    """The promise of ``promise[key]`` (or ``promise.key`` for a dataclass field)."""
-    builder = graph.active_builder()
-    scope = f": in workflow '{builder.workflow_name}'" if builder is not None else ""
-    where = f"{graph.user_call_site()}{scope}: {promise.describe()}{text}"
-    python_type = _item_type(promise.python_type, key, where, attribute=text.startswith("."))
-    return graph.Promise(promise.node, promise.var, python_type, (*promise.attr_path, key))
-
-
-def _item_type(python_type: Any, key: Any, where: str, attribute: bool) -> Any:
+def item_type(python_type: Any, key: Any, where: str, attribute: bool) -> Any:
     origin, args = typing.get_origin(python_type), typing.get_args(python_type)
     described = engine.describe(python_type)
     if attribute:
@@ -47,7 +38,7 @@ def _item_type(python_type: Any, key: Any, where: str, attribute: bool) -> Any:
             raise WorkflowDefinitionError(f"{where}: only dicts with str keys can be indexed")
         return args[1]
     if isinstance(python_type, type) and dataclasses.is_dataclass(python_type) and isinstance(key, str):
-        return _item_type(python_type, key, where, attribute=True)
+        return item_type(python_type, key, where, attribute=True)
     if python_type is dict or origin is dict:
         raise WorkflowDefinitionError(f"{where}: an untyped dict cannot be indexed inside a workflow",
                                       hint="annotate it, e.g. Dict[str, int]")
@@ -61,7 +52,5 @@ def follow(value: Any, path: tuple) -> Any:
         try:
             value = getattr(value, key) if dataclasses.is_dataclass(value) else value[key]
         except (IndexError, KeyError, AttributeError, TypeError) as exc:
-            from flyrun.errors import RunFailedError
-
             raise RunFailedError(f"cannot take {key!r} of {type(value).__name__} value: {exc}") from None
     return value

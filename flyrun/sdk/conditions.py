@@ -8,6 +8,9 @@ and variable operands, never a scalar one.
 
 Each case's call is traced into its own scope (ids restart at ``n0``, as flytekit numbers them); the branch node
 itself is added to the enclosing scope when the last case closes.
+
+The comparisons themselves (``Expression``, ``comparison``, ``is_none``...) live in ``sdk/graph.py`` with the
+``Promise`` operators that build them, so the graph never has to import this module.
 """
 
 from __future__ import annotations
@@ -16,129 +19,10 @@ from typing import Any
 
 from flyrun.errors import RunFailedError, WorkflowDefinitionError
 from flyrun.sdk import graph
+from flyrun.sdk.graph import _OPEN, NONE_INPUT, NONE_LITERAL, Expression, _what, _where, operand_key
 from flyrun.sdk.interface import Interface
 from flyrun.types import engine
-
-NONE_INPUT = "none"  # the branch input holding the None literal that is_none() compares with
-NONE_LITERAL: dict[str, Any] = {"scalar": {"none_type": {}}}
-_SIMPLE = ("INTEGER", "FLOAT", "STRING", "BOOLEAN", "DATETIME", "DURATION")
-_PYTHON_OPERATORS = {"EQ": "==", "NEQ": "!=", "GT": ">", "GTE": ">=", "LT": "<", "LTE": "<="}
-_OPEN = "_flyrun_open_conditionals"  # the builder's unfinished conditionals, checked when the trace ends
-
-
-class Expression:
-    """A condition: a ``BooleanExpression`` dict and the promises its operands read."""
-
-    def __init__(self, document: dict, promises: list[graph.Promise], uses_none: bool = False) -> None:
-        self.document = document
-        self.promises = promises
-        self.uses_none = uses_none
-
-    def _join(self, operator: str, other: Any) -> Expression:
-        if not isinstance(other, Expression):
-            raise WorkflowDefinitionError(f"{_where()}: `{'&' if operator == 'AND' else '|'}` joins "
-                                          f"two conditions, not {_what(other)}",
-                                          hint="compare the promise, e.g. (x > 1) & flag.is_true()")
-        document = {"conjunction": {"operator": operator, "left_expression": self.document,
-                                    "right_expression": other.document}}
-        return Expression(document, self.promises + other.promises, self.uses_none or other.uses_none)
-
-    def __and__(self, other: Any) -> Expression:
-        return self._join("AND", other)
-
-    def __or__(self, other: Any) -> Expression:
-        return self._join("OR", other)
-
-    def __bool__(self) -> bool:
-        raise WorkflowDefinitionError(f"{_where()}: a condition cannot be used with Python's "
-                                      "and/or/not or in an if statement", hint="join conditions with & and |")
-
-
-def _what(value: Any) -> str:
-    if isinstance(value, graph.Promise):
-        return f"{value.describe()} ({engine.describe(value.python_type)})"
-    return f"{type(value).__name__} {value!r}"
-
-
-def operand_key(promise: graph.Promise) -> str:
-    """flytekit's name for a promise as a branch input: ``.x`` for a workflow input, ``n0.o0`` for an output."""
-    node_id = "" if promise.node is None else promise.node.id
-    suffix = "".join(f".{step}" for step in getattr(promise, "attr_path", ()))
-    return f"{node_id}.{promise.var}{suffix}"
-
-
-def _comparable_type(promise: graph.Promise, where: str) -> tuple[Any, dict]:
-    """The promise's type with Optional removed, and its literal type; only primitives and enums compare."""
-    import typing
-
-    python_type = promise.python_type
-    args = [a for a in typing.get_args(python_type) if a is not type(None)]
-    if type(None) in typing.get_args(python_type) and len(args) == 1:
-        python_type = args[0]
-    literal_type = engine.literal_type(python_type)
-    if literal_type.get("simple") not in _SIMPLE and "enum_type" not in literal_type:
-        raise WorkflowDefinitionError(f"{where}: {_what(promise)} cannot be compared: conditions compare "
-                                      "primitives (int, float, str, bool, datetime, timedelta)",
-                                      hint="compute a primitive in a task and compare that")
-    return python_type, literal_type
-
-
-def _where() -> str:
-    builder = graph.active_builder()
-    scope = f": in workflow '{builder.workflow_name}'" if builder is not None else ""
-    return f"{graph.user_call_site()}{scope}"
-
-
-def comparison(promise: graph.Promise, operator: str, other: Any) -> Expression:
-    """``promise <operator> other`` as a condition; ``other`` is a promise or a constant."""
-    where = _where()
-    if other is None and operator in ("EQ", "NEQ"):
-        expression = is_none(promise)
-        if operator == "EQ":
-            return expression
-        expression.document["comparison"]["operator"] = "NEQ"
-        return expression
-    python_type, literal_type = _comparable_type(promise, where)
-    symbol = _PYTHON_OPERATORS[operator]
-    if literal_type.get("simple") == "BOOLEAN" and operator not in ("EQ", "NEQ"):
-        raise WorkflowDefinitionError(f"{where}: `{symbol}` is not defined on a bool ({promise.describe()})",
-                                      hint="use is_true(), is_false() or ==")
-    if isinstance(other, graph.Promise):
-        _, other_type = _comparable_type(other, where)
-        if engine._strip(other_type) != engine._strip(literal_type):
-            raise WorkflowDefinitionError(
-                f"{where}: cannot compare {_what(promise)} with {_what(other)}: a cluster compares only values "
-                "of the same type", hint="convert one of them in a task")
-        right: dict = {"var": operand_key(other)}
-        promises = [promise, other]
-    else:
-        if isinstance(other, (graph.NodeHandle, Expression)):
-            raise WorkflowDefinitionError(f"{where}: cannot compare {_what(promise)} with {_what(other)}")
-        try:
-            constant = engine.to_literal(engine.roundtrip(other, python_type), python_type)
-        except engine.TypeMismatch as exc:
-            raise WorkflowDefinitionError(f"{where}: cannot compare {_what(promise)} with {other!r}: {exc}") \
-                from None
-        right = {"primitive": constant["scalar"]["primitive"]}
-        promises = [promise]
-    document = {"comparison": {"operator": operator, "left_value": {"var": operand_key(promise)},
-                               "right_value": right}}
-    return Expression(document, promises)
-
-
-def is_bool(promise: graph.Promise, value: bool) -> Expression:
-    where = _where()
-    _, literal_type = _comparable_type(promise, where)
-    if literal_type.get("simple") != "BOOLEAN":
-        raise WorkflowDefinitionError(f"{where}: is_{str(value).lower()}() needs a bool promise, and "
-                                      f"{_what(promise)} is not one", hint="compare it instead, e.g. x > 0")
-    return comparison(promise, "EQ", value)
-
-
-def is_none(promise: graph.Promise) -> Expression:
-    document = {"comparison": {"operator": "EQ", "left_value": {"var": operand_key(promise)},
-                               "right_value": {"var": NONE_INPUT}}}
-    return Expression(document, [promise], uses_none=True)
+from flyrun.types.conditions import ConditionError, evaluate
 
 
 def conditional(name: str) -> ConditionalSection:
@@ -272,13 +156,6 @@ class Case:
         return self.section.finish()
 
 
-def check_finished(builder: graph.GraphBuilder) -> None:
-    """Called when a workflow's trace ends: a conditional without else_() is an error ("Dangling If")."""
-    for section in getattr(builder, _OPEN, ()):
-        raise WorkflowDefinitionError(f"{section.where} has no else_(): every conditional needs one",
-                                      hint='end it with .else_().then(...) or .else_().fail("message")')
-
-
 class Conditional:
     """The entity of a branch node: its cases (condition dict, node), an else node or a failure message."""
 
@@ -301,8 +178,6 @@ class Conditional:
 
     def choose(self, inputs: dict[str, dict]) -> graph.Node | None:
         """The node of the first case whose condition holds (inputs are literal dicts), else the else node."""
-        from flyrun.types.conditions import evaluate
-
         for document, node in self.cases:
             if evaluate(document, {**inputs, **self.static_inputs}):
                 return node
@@ -310,8 +185,6 @@ class Conditional:
 
     def run_node(self, node: graph.Node, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """Run locally: evaluate the conditions on the inputs' literal form, then run the chosen node."""
-        from flyrun.types.conditions import ConditionError
-
         literals = {key: engine.to_literal(binding.resolve(results), self.interface.inputs[key])
                     for key, binding in node.bindings.items()}
         try:

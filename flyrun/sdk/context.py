@@ -95,6 +95,9 @@ class ExecutionContext:
 
 
 _CURRENT: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar("flyrun_context", default=None)
+# The running task's parameters (``sdk.params.ExecutionParameters``), set by ``params.task_scope``. Kept here so that
+# ``flyrun.deck``, which params imports to write decks, reaches them without importing params back.
+TASK_PARAMS: contextvars.ContextVar[Any] = contextvars.ContextVar("flyrun_params", default=None)
 
 
 def current_context() -> ExecutionContext:
@@ -103,6 +106,11 @@ def current_context() -> ExecutionContext:
         context = default_context()
         _CURRENT.set(context)
     return context
+
+
+def active_context() -> ExecutionContext | None:
+    """The context of the run going on in this thread, if any (``current_context`` makes a default one)."""
+    return _CURRENT.get()
 
 
 def default_context() -> ExecutionContext:
@@ -119,15 +127,3 @@ def use_context(context: ExecutionContext) -> Iterator[ExecutionContext]:
         yield context
     finally:
         _CURRENT.reset(token)
-
-
-def run_call(entity: Any, inputs: dict[str, Any]) -> dict[str, Any]:
-    """A direct call of an entity (not a node): a child execution inside an eager body on a platform, else a local
-    run (or the entity's mock)."""
-    from flyrun.sdk import mocks
-
-    context = _CURRENT.get()
-    launcher = context.child_launcher if context is not None else None
-    if launcher is not None:
-        return launcher(entity, inputs)
-    return mocks.execute(entity, inputs)

@@ -7,10 +7,10 @@ import html
 import inspect
 from typing import Any
 
+from flyrun.deck import Deck, SourceCodeRenderer, TableRenderer, render_document
+
 
 def task_document(task: Any, decks: list[Any], inputs: dict[str, Any], outputs: dict[str, Any]) -> str:
-    from flyrun.deck import Deck, SourceCodeRenderer, TableRenderer, render_document
-
     shown = [deck for deck in decks if deck.name != "default" or deck.html]
     shown.append(Deck("Input", TableRenderer().to_html(_rows(inputs), ["Name", "Value"]), auto_add_to_deck=False))
     shown.append(Deck("Output", TableRenderer().to_html(_rows(outputs), ["Name", "Value"]), auto_add_to_deck=False))

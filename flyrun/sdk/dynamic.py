@@ -15,6 +15,7 @@ from typing import Any
 from flyrun.errors import FlyrunError, TaskExecutionError, WorkflowDefinitionError
 from flyrun.sdk import graph, mocks, parallel
 from flyrun.sdk.task import PythonFunctionTask
+from flyrun.sdk.workflow import Workflow
 from flyrun.types import engine
 
 MAX_NODES_ENV = "FLYRUN_DYNAMIC_MAX_NODES"
@@ -67,8 +68,6 @@ class DynamicTask(PythonFunctionTask):
 
     def build(self, inputs: dict[str, Any]) -> DynamicGraph:
         """Run the body with real inputs under a builder: calls become nodes, not runs."""
-        from flyrun.sdk.workflow import Workflow
-
         inputs = {name: engine.fit(value, self.interface.inputs[name]) if name in self.interface.inputs else value
                   for name, value in inputs.items()}
         builder = DynamicBuilder(self.name, max_nodes())

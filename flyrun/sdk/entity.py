@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from flyrun.errors import UsageError, WorkflowDefinitionError
 from flyrun.sdk import graph
 from flyrun.sdk.interface import Interface
+from flyrun.sdk.mocks import run_call
 from flyrun.types import engine
 
 if TYPE_CHECKING:
@@ -33,10 +34,9 @@ class Entity:
             node = builder.add_node(self, args, kwargs)
             return graph.node_result(node, self.interface.outputs, self.interface.output_tuple)
         if getattr(self, "is_async", False):  # async tasks and @eager give an awaitable, as in flytekit
-            from flyrun.sdk.eager import async_call
+            from flyrun.sdk.asyncs import async_call
 
             return async_call(self, args, kwargs)
-        from flyrun.sdk.context import run_call
 
         inputs = self.bind_local_arguments(args, kwargs)
         return self.interface.outputs_as_result(run_call(self, inputs))

@@ -13,7 +13,9 @@ from typing import Any
 
 from flyrun.errors import WorkflowDefinitionError
 from flyrun.sdk import graph
+from flyrun.sdk.entity import Entity
 from flyrun.types import engine
+from flyrun.types.error import FlyteError
 
 FAILURE_NODE_ID = "fn0"
 
@@ -45,9 +47,6 @@ def configure(workflow: Any, policy: Any, handler: Any, where: str) -> FailureSe
 
 
 def _failure_node(workflow: Any, handler: Any, where: str) -> graph.Node:
-    from flyrun.sdk.entity import Entity
-    from flyrun.types.error import FlyteError
-
     label = f"{where}: on_failure handler"
     if not isinstance(handler, Entity) or handler.kind not in ("task", "workflow"):
         raise WorkflowDefinitionError(f"{label} must be a task or a workflow, not {handler!r}")
@@ -97,8 +96,6 @@ def local_execute(workflow: Any, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_handler(node: graph.Node, results: dict[str, dict[str, Any]], error: BaseException) -> None:
-    from flyrun.types.error import FlyteError
-
     handler = node.entity
     values = {name: binding.resolve(results) for name, binding in node.bindings.items()}
     if "err" in values:

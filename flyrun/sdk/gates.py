@@ -22,6 +22,7 @@ from flyrun.sdk.context import current_context
 from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import Interface
 from flyrun.types import engine
+from flyrun.types.scalars import format_duration
 
 DEFAULT_TIMEOUT = dt.timedelta(hours=1)
 SLEEP_NAME = "sleep-gate"
@@ -131,6 +132,4 @@ def _checked_timeout(value: Any, where: str, what: str = "timeout") -> dt.timede
 
 
 def _seconds(value: dt.timedelta | None) -> str:
-    from flyrun.types.scalars import format_duration
-
     return format_duration(value) if value is not None else "?"

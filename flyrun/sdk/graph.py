@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flyrun.errors import WorkflowDefinitionError
+from flyrun.sdk import attributes
 from flyrun.types import engine
 
 START_NODE = "start-node"
@@ -114,50 +115,47 @@ class Promise(NodeHandle):
     __hash__ = NodeHandle.__hash__
 
     def __eq__(self, other: Any) -> Any:
-        from flyrun.sdk.conditions import comparison
         return comparison(self, "EQ", other)
 
     def __ne__(self, other: Any) -> Any:
-        from flyrun.sdk.conditions import comparison
         return comparison(self, "NEQ", other)
 
     def __gt__(self, other: Any) -> Any:
-        from flyrun.sdk.conditions import comparison
         return comparison(self, "GT", other)
 
     def __ge__(self, other: Any) -> Any:
-        from flyrun.sdk.conditions import comparison
         return comparison(self, "GTE", other)
 
     def __lt__(self, other: Any) -> Any:
-        from flyrun.sdk.conditions import comparison
         return comparison(self, "LT", other)
 
     def __le__(self, other: Any) -> Any:
-        from flyrun.sdk.conditions import comparison
         return comparison(self, "LTE", other)
 
     def is_true(self) -> Any:
-        from flyrun.sdk.conditions import is_bool
         return is_bool(self, True)
 
     def is_false(self) -> Any:
-        from flyrun.sdk.conditions import is_bool
         return is_bool(self, False)
 
     def is_none(self) -> Any:
-        from flyrun.sdk.conditions import is_none
         return is_none(self)
 
     def __getitem__(self, key: Any) -> Promise:
-        from flyrun.sdk.attributes import step
-        return step(self, key, f"[{key!r}]")
+        return self._step(key, f"[{key!r}]")
 
     def __getattr__(self, name: str) -> Promise:
         if name.startswith("_"):
             raise AttributeError(name)
-        from flyrun.sdk.attributes import step
-        return step(self, name, f".{name}")
+        return self._step(name, f".{name}")
+
+    def _step(self, key: Any, text: str) -> Promise:
+        """The promise of ``self[key]`` (or ``self.key`` for a dataclass field), typed by walking this one's type."""
+        builder = active_builder()
+        scope = f": in workflow '{builder.workflow_name}'" if builder is not None else ""
+        where = f"{user_call_site()}{scope}: {self.describe()}{text}"
+        python_type = attributes.item_type(self.python_type, key, where, attribute=text.startswith("."))
+        return Promise(self.node, self.var, python_type, (*self.attr_path, key))
 
     def __rshift__(self, other: Any) -> Any:
         if self.node is None:
@@ -207,8 +205,7 @@ class Binding:
         if self.kind == "promise":
             value = results[self.value.node_id][self.value.var]
             if self.value.attr_path:
-                from flyrun.sdk.attributes import follow
-                value = follow(value, self.value.attr_path)
+                value = attributes.follow(value, self.value.attr_path)
             return value
         if self.kind == "list":
             return [b.resolve(results) for b in self.value]
@@ -334,3 +331,162 @@ def topological_order(nodes: list[Node]) -> list[Node]:
     for node in nodes:
         visit(node)
     return ordered
+
+
+# Conditions: comparisons of promises (``x > 1``, ``flag.is_true()``) build a ``BooleanExpression`` in its wire form
+# at once. They live here, with ``Promise``, whose operators build them; ``sdk/conditions.py`` builds the branch
+# node from them.
+
+NONE_INPUT = "none"  # the branch input holding the None literal that is_none() compares with
+NONE_LITERAL: dict[str, Any] = {"scalar": {"none_type": {}}}
+_SIMPLE = ("INTEGER", "FLOAT", "STRING", "BOOLEAN", "DATETIME", "DURATION")
+_PYTHON_OPERATORS = {"EQ": "==", "NEQ": "!=", "GT": ">", "GTE": ">=", "LT": "<", "LTE": "<="}
+_OPEN = "_flyrun_open_conditionals"  # the builder's unfinished conditionals, checked when the trace ends
+
+
+class Expression:
+    """A condition: a ``BooleanExpression`` dict and the promises its operands read."""
+
+    def __init__(self, document: dict, promises: list[Promise], uses_none: bool = False) -> None:
+        self.document = document
+        self.promises = promises
+        self.uses_none = uses_none
+
+    def _join(self, operator: str, other: Any) -> Expression:
+        if not isinstance(other, Expression):
+            raise WorkflowDefinitionError(f"{_where()}: `{'&' if operator == 'AND' else '|'}` joins "
+                                          f"two conditions, not {_what(other)}",
+                                          hint="compare the promise, e.g. (x > 1) & flag.is_true()")
+        document = {"conjunction": {"operator": operator, "left_expression": self.document,
+                                    "right_expression": other.document}}
+        return Expression(document, self.promises + other.promises, self.uses_none or other.uses_none)
+
+    def __and__(self, other: Any) -> Expression:
+        return self._join("AND", other)
+
+    def __or__(self, other: Any) -> Expression:
+        return self._join("OR", other)
+
+    def __bool__(self) -> bool:
+        raise WorkflowDefinitionError(f"{_where()}: a condition cannot be used with Python's "
+                                      "and/or/not or in an if statement", hint="join conditions with & and |")
+
+
+def _what(value: Any) -> str:
+    if isinstance(value, Promise):
+        return f"{value.describe()} ({engine.describe(value.python_type)})"
+    return f"{type(value).__name__} {value!r}"
+
+
+def operand_key(promise: Promise) -> str:
+    """flytekit's name for a promise as a branch input: ``.x`` for a workflow input, ``n0.o0`` for an output."""
+    node_id = "" if promise.node is None else promise.node.id
+    suffix = "".join(f".{step}" for step in getattr(promise, "attr_path", ()))
+    return f"{node_id}.{promise.var}{suffix}"
+
+
+def _comparable_type(promise: Promise, where: str) -> tuple[Any, dict]:
+    """The promise's type with Optional removed, and its literal type; only primitives and enums compare."""
+    import typing
+
+    python_type = promise.python_type
+    args = [a for a in typing.get_args(python_type) if a is not type(None)]
+    if type(None) in typing.get_args(python_type) and len(args) == 1:
+        python_type = args[0]
+    literal_type = engine.literal_type(python_type)
+    if literal_type.get("simple") not in _SIMPLE and "enum_type" not in literal_type:
+        raise WorkflowDefinitionError(f"{where}: {_what(promise)} cannot be compared: conditions compare "
+                                      "primitives (int, float, str, bool, datetime, timedelta)",
+                                      hint="compute a primitive in a task and compare that")
+    return python_type, literal_type
+
+
+def _where() -> str:
+    builder = active_builder()
+    scope = f": in workflow '{builder.workflow_name}'" if builder is not None else ""
+    return f"{user_call_site()}{scope}"
+
+
+def comparison(promise: Promise, operator: str, other: Any) -> Expression:
+    """``promise <operator> other`` as a condition; ``other`` is a promise or a constant."""
+    where = _where()
+    if other is None and operator in ("EQ", "NEQ"):
+        expression = is_none(promise)
+        if operator == "EQ":
+            return expression
+        expression.document["comparison"]["operator"] = "NEQ"
+        return expression
+    python_type, literal_type = _comparable_type(promise, where)
+    symbol = _PYTHON_OPERATORS[operator]
+    if literal_type.get("simple") == "BOOLEAN" and operator not in ("EQ", "NEQ"):
+        raise WorkflowDefinitionError(f"{where}: `{symbol}` is not defined on a bool ({promise.describe()})",
+                                      hint="use is_true(), is_false() or ==")
+    if isinstance(other, Promise):
+        _, other_type = _comparable_type(other, where)
+        if engine._strip(other_type) != engine._strip(literal_type):
+            raise WorkflowDefinitionError(
+                f"{where}: cannot compare {_what(promise)} with {_what(other)}: a cluster compares only values "
+                "of the same type", hint="convert one of them in a task")
+        right: dict = {"var": operand_key(other)}
+        promises = [promise, other]
+    else:
+        if isinstance(other, (NodeHandle, Expression)):
+            raise WorkflowDefinitionError(f"{where}: cannot compare {_what(promise)} with {_what(other)}")
+        try:
+            constant = engine.to_literal(engine.roundtrip(other, python_type), python_type)
+        except engine.TypeMismatch as exc:
+            raise WorkflowDefinitionError(f"{where}: cannot compare {_what(promise)} with {other!r}: {exc}") \
+                from None
+        right = {"primitive": constant["scalar"]["primitive"]}
+        promises = [promise]
+    document = {"comparison": {"operator": operator, "left_value": {"var": operand_key(promise)},
+                               "right_value": right}}
+    return Expression(document, promises)
+
+
+def is_bool(promise: Promise, value: bool) -> Expression:
+    where = _where()
+    _, literal_type = _comparable_type(promise, where)
+    if literal_type.get("simple") != "BOOLEAN":
+        raise WorkflowDefinitionError(f"{where}: is_{str(value).lower()}() needs a bool promise, and "
+                                      f"{_what(promise)} is not one", hint="compare it instead, e.g. x > 0")
+    return comparison(promise, "EQ", value)
+
+
+def is_none(promise: Promise) -> Expression:
+    document = {"comparison": {"operator": "EQ", "left_value": {"var": operand_key(promise)},
+                               "right_value": {"var": NONE_INPUT}}}
+    return Expression(document, [promise], uses_none=True)
+
+
+def check_finished(builder: GraphBuilder) -> None:
+    """Called when a workflow's trace ends: a conditional without else_() is an error ("Dangling If")."""
+    for section in getattr(builder, _OPEN, ()):
+        raise WorkflowDefinitionError(f"{section.where} has no else_(): every conditional needs one",
+                                      hint='end it with .else_().then(...) or .else_().fail("message")')
+
+
+# create_node: flytekit's explicit node, whose outputs are attributes (``node.o0``).
+
+class CreatedNode(NodeHandle):
+    """What ``create_node`` returns inside a workflow: the node, its outputs as attributes (``node.o0``)."""
+
+    def __init__(self, node: Node, outputs: dict[str, Any]) -> None:
+        super().__init__(node)
+        self.outputs = {name: Promise(node, name, t) for name, t in outputs.items()}
+
+    def __getattr__(self, name: str) -> Any:
+        outputs = self.__dict__.get("outputs", {})
+        if name in outputs:
+            return outputs[name]
+        raise AttributeError(f"{self.node.label} has no output '{name}'; outputs are: "
+                             f"{', '.join(outputs) or 'none'}")
+
+
+def create_node(entity: Any, *args: Any, **kwargs: Any) -> Any:
+    """flytekit's ``create_node``: inside a workflow, a node whose outputs are ``node.o0``...; outside, a call."""
+    builder = active_builder()
+    if builder is None:
+        return entity(*args, **kwargs)
+    node = builder.add_node(entity, args, kwargs)
+    return CreatedNode(node, entity.interface.outputs)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flyrun.__about__ import __version__
 from flyrun.errors import UsageError
 
 # Docker's grammar for a repository path component, and for a registry (host[:port][/path]).
@@ -161,8 +162,6 @@ class ImageSpec:
         if self.base_image is None:
             spec.setdefault("python_version", self._python())
         if self._installs_flyrun():
-            from flyrun.__about__ import __version__
-
             spec["flyrun"] = __version__
         return spec
 
@@ -236,8 +235,6 @@ class ImageSpec:
 
     def dockerfile(self) -> str:
         """The Dockerfile for this spec; its build context holds ``requirements.txt``, ``src/`` and ``copy/``."""
-        from flyrun.__about__ import __version__
-
         python = self._python()
         base = self.base_image.image_name() if isinstance(self.base_image, ImageSpec) else self.base_image
         lines = [f"FROM {base or f'python:{python}-slim'}", "",

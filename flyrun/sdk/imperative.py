@@ -12,10 +12,10 @@ import sys
 from typing import Any
 
 from flyrun.errors import WorkflowDefinitionError
-from flyrun.sdk import graph
+from flyrun.sdk import failure, graph
 from flyrun.sdk.entity import ModuleLevelEntity
+from flyrun.sdk.graph import CreatedNode
 from flyrun.sdk.interface import Interface
-from flyrun.sdk.overrides import CreatedNode
 from flyrun.sdk.workflow import Workflow as _TracedWorkflow
 from flyrun.types import engine
 
@@ -39,7 +39,6 @@ class ImperativeWorkflow(ModuleLevelEntity, _TracedWorkflow):
         self.interruptible = interruptible
         self._builder = graph.GraphBuilder(name)
         self._failure_policy = failure_policy
-        from flyrun.sdk import failure
 
         self.failure = failure.configure(self, failure_policy, None, self._where_at(self.call_site))
 
@@ -128,8 +127,6 @@ class ImperativeWorkflow(ModuleLevelEntity, _TracedWorkflow):
 
     def add_on_failure_handler(self, entity: Any) -> None:
         """The failure node: ``entity`` runs with the workflow's inputs (and ``err``) if the workflow fails."""
-        from flyrun.sdk import failure
-
         self.failure = failure.configure(self, self._failure_policy, entity,
                                          self._where_at(graph.user_call_site()))
 

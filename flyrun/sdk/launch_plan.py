@@ -13,7 +13,10 @@ from typing import Any
 
 from flyrun.errors import UsageError, WorkflowDefinitionError
 from flyrun.sdk.entity import ModuleLevelEntity
+from flyrun.sdk.graph import user_call_site
 from flyrun.sdk.interface import Interface
+from flyrun.sdk.notification import Notification
+from flyrun.sdk.schedule import CronSchedule, FixedRate
 from flyrun.types import engine
 
 
@@ -65,8 +68,6 @@ class LaunchPlan(ModuleLevelEntity):
                       trigger: Any = None, overwrite_cache: bool | None = None, auto_activate: bool = False,
                       concurrency: Any = None) -> LaunchPlan:
         """flytekit's ``LaunchPlan.get_or_create``; without a name, the workflow's default launch plan."""
-        from flyrun.sdk.graph import user_call_site
-
         call_site = user_call_site()
         module = sys._getframe(1).f_globals.get("__name__", "__main__")
         if getattr(workflow, "kind", "") != "workflow":
@@ -112,8 +113,6 @@ class LaunchPlan(ModuleLevelEntity):
         return checked
 
     def _check_schedule(self, where: str) -> None:
-        from flyrun.sdk.schedule import CronSchedule, FixedRate
-
         if self.schedule is None:
             return
         if not isinstance(self.schedule, (CronSchedule, FixedRate)):
@@ -129,8 +128,6 @@ class LaunchPlan(ModuleLevelEntity):
                                           f"'{unbound[0]}' has none", hint="add it to default_inputs or fixed_inputs")
 
     def _check_notifications(self, where: str) -> None:
-        from flyrun.sdk.notification import Notification
-
         for item in self.notifications:
             if not isinstance(item, Notification):
                 raise WorkflowDefinitionError(f"{where}: notifications must be Email, Slack or PagerDuty, not "

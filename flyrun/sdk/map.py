@@ -27,6 +27,7 @@ from flyrun.sdk.context import current_context
 from flyrun.sdk.entity import Entity, check_partial
 from flyrun.sdk.interface import Interface
 from flyrun.sdk.partials import partial
+from flyrun.sdk.task import PythonFunctionTask
 
 __all__ = ["MapTask", "ItemFailure", "map_task", "partial"]
 
@@ -216,8 +217,6 @@ def _target_label(target: Any) -> str:
 
 
 def _check_target(task: Any, where: str) -> None:
-    from flyrun.sdk.task import PythonFunctionTask
-
     if isinstance(task, PythonFunctionTask):
         if not task.interface.inputs:
             raise WorkflowDefinitionError(f"{where}: {task.name} has no inputs to map over")

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flyrun.errors import WorkflowDefinitionError
+from flyrun.sdk.graph import user_call_site
 
 
 class WorkflowExecutionPhase(enum.IntEnum):
@@ -31,8 +32,6 @@ class Notification:
     kind = ""  # the Notification oneof field: email, slack or pager_duty
 
     def __init__(self, phases: Iterable[Any], recipients_email: Iterable[str]) -> None:
-        from flyrun.sdk.graph import user_call_site
-
         where = f"{user_call_site()}: {type(self).__name__}"
         self.phases = [_phase_name(phase, where) for phase in phases]
         if not self.phases:

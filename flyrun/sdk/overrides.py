@@ -1,14 +1,21 @@
-"""``create_node`` and ``with_overrides``: nodes made explicitly, and per-node settings that win over the task's
-(flyte-language-wire.md sections 5 and 6)."""
+"""``with_overrides``: per-node settings that win over the task's (flyte-language-wire.md section 6).
+
+``NodeHandle.with_overrides`` (``sdk/graph.py``) imports this module when it is first used; it imports nothing of
+the graph's, so the direction is one-way. ``create_node`` lives with the graph.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flyrun.errors import WorkflowDefinitionError
-from flyrun.sdk import graph
+from flyrun.sdk.image_spec import ImageSpec
+from flyrun.sdk.resources import Resources
+
+if TYPE_CHECKING:
+    from flyrun.sdk import graph
 
 _KNOWN = ("node_name", "name", "timeout", "retries", "interruptible", "cache", "cache_version", "cache_serialize",
           "requests", "limits", "resources", "container_image", "task_config")
@@ -31,8 +38,6 @@ def apply(node: graph.Node, overrides: dict[str, Any], call_site: str) -> None:
 
 
 def _checked(key: str, value: Any, where: str) -> Any:
-    from flyrun.sdk.task import Resources
-
     if key == "node_name":
         if not isinstance(value, str) or not value:
             raise WorkflowDefinitionError(f"{where}: node_name must be a non-empty string, not {value!r}")
@@ -55,8 +60,6 @@ def _checked(key: str, value: Any, where: str) -> Any:
 
 def _split_resources(resources: Any, where: str) -> tuple[Any, Any]:
     """``resources=Resources(cpu=("1", "2"))``: the first of each pair is the request, the second the limit."""
-    from flyrun.sdk.task import Resources
-
     if not isinstance(resources, Resources):
         raise WorkflowDefinitionError(f"{where}: resources must be Resources(...), not {resources!r}")
     requests, limits = {}, {}
@@ -69,31 +72,5 @@ def _split_resources(resources: Any, where: str) -> tuple[Any, Any]:
     return Resources(**requests), Resources(**limits)
 
 
-class CreatedNode(graph.NodeHandle):
-    """What ``create_node`` returns inside a workflow: the node, its outputs as attributes (``node.o0``)."""
-
-    def __init__(self, node: graph.Node, outputs: dict[str, Any]) -> None:
-        super().__init__(node)
-        self.outputs = {name: graph.Promise(node, name, t) for name, t in outputs.items()}
-
-    def __getattr__(self, name: str) -> Any:
-        outputs = self.__dict__.get("outputs", {})
-        if name in outputs:
-            return outputs[name]
-        raise AttributeError(f"{self.node.label} has no output '{name}'; outputs are: "
-                             f"{', '.join(outputs) or 'none'}")
-
-
-def create_node(entity: Any, *args: Any, **kwargs: Any) -> Any:
-    """flytekit's ``create_node``: inside a workflow, a node whose outputs are ``node.o0``...; outside, a call."""
-    builder = graph.active_builder()
-    if builder is None:
-        return entity(*args, **kwargs)
-    node = builder.add_node(entity, args, kwargs)
-    return CreatedNode(node, entity.interface.outputs)
-
-
 def _is_image_spec(value: Any) -> bool:
-    from flyrun.sdk.image_spec import ImageSpec
-
     return isinstance(value, ImageSpec)

@@ -12,16 +12,19 @@ import contextlib
 import contextvars
 import datetime as dt
 import functools
-import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flyrun.sdk import context as runner_context
-from flyrun.sdk.secrets import SecretsManager
+
+if TYPE_CHECKING:
+    import logging
+
+    from flyrun.sdk.secrets import SecretsManager
 
 USER_LOGGER = "flyrun.user_space"
 
@@ -130,14 +133,15 @@ class ExecutionParameters:
 
     def __init__(self, execution_id: ExecutionIdentifier, working_directory: str | Callable[[], str],
                  raw_output_prefix: str,
-                 checkpoint: Checkpoint | None | Callable[[], Checkpoint | None], secrets: SecretsManager,
+                 checkpoint: Checkpoint | None | Callable[[], Checkpoint | None],
+                 secrets: SecretsManager | Callable[[], SecretsManager],
                  task_name: str = "",
                  enable_deck: bool = False, output_metadata_prefix: str = "") -> None:
         self.execution_id = execution_id
         self._working_directory = working_directory
         self.raw_output_prefix = raw_output_prefix
         self.output_metadata_prefix = output_metadata_prefix
-        self.secrets = secrets
+        self._secrets = secrets
         self.task_name = task_name
         self.enable_deck = enable_deck
         self.decks: list[Any] = []
@@ -151,6 +155,13 @@ class ExecutionParameters:
         if callable(self._working_directory):
             self._working_directory = self._working_directory()
         return self._working_directory
+
+    @property
+    def secrets(self) -> SecretsManager:
+        # Made on first use, like the working directory: few tasks ask for secrets.
+        if callable(self._secrets):
+            self._secrets = self._secrets()
+        return self._secrets
 
     @property
     def checkpoint(self) -> Checkpoint:
@@ -170,6 +181,8 @@ class ExecutionParameters:
 
     @property
     def logging(self) -> logging.Logger:
+        import logging  # here: most tasks never log through their context
+
         return logging.getLogger(USER_LOGGER)
 
     @functools.cached_property
@@ -184,7 +197,7 @@ class ExecutionParameters:
         return os.path.join(self.working_directory, name)
 
 
-_PARAMS: contextvars.ContextVar[ExecutionParameters | None] = contextvars.ContextVar("flyrun_params", default=None)
+_PARAMS: contextvars.ContextVar[ExecutionParameters | None] = runner_context.TASK_PARAMS
 
 
 def current_context() -> ExecutionParameters:
@@ -197,8 +210,16 @@ def current_context() -> ExecutionParameters:
     return params
 
 
-def _secrets(runner: runner_context.ExecutionContext, owner: str = "") -> SecretsManager:
-    return SecretsManager(local=not runner.output_prefix, folder=runner.secrets_dir or None, owner=owner)
+def _secrets(runner: runner_context.ExecutionContext, owner: str = "") -> Callable[[], SecretsManager]:
+    """The task's secrets, built when it first asks (see ``ExecutionParameters.secrets``)."""
+    local, folder = not runner.output_prefix, runner.secrets_dir or None
+
+    def build() -> SecretsManager:
+        from flyrun.sdk.secrets import SecretsManager
+
+        return SecretsManager(local=local, folder=folder, owner=owner)
+
+    return build
 
 
 def _execution_identifier(runner: runner_context.ExecutionContext) -> ExecutionIdentifier:

@@ -5,9 +5,6 @@ Its own module because tasks and container tasks both take one (``pod_template=`
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
 from typing import Any
 
 from flyrun.errors import WorkflowDefinitionError
@@ -44,6 +41,8 @@ class PodTemplate:
         if self.pod_spec is None:
             return {"containers": []}
         if isinstance(self.pod_spec, dict):
+            import copy
+
             return copy.deepcopy(self.pod_spec)
         from kubernetes.client import ApiClient
 
@@ -53,6 +52,10 @@ class PodTemplate:
         """sha256 of the canonical JSON of the template, as flytekit folds it into a task's version."""
         document = {"pod_spec": self.pod_spec_dict, "labels": self.labels, "annotations": self.annotations,
                     "primary_container_name": self.primary_container_name}
+        # Imported here: every task module imports this one (for PodTemplate), few tasks are hashed.
+        import hashlib
+        import json
+
         return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
     def __repr__(self) -> str:

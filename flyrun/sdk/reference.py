@@ -15,6 +15,7 @@ from typing import Any
 
 from flyrun.errors import UsageError, WorkflowDefinitionError
 from flyrun.sdk.entity import ModuleLevelEntity
+from flyrun.sdk.graph import user_call_site
 from flyrun.sdk.interface import Interface, interface_from_function
 from flyrun.types import engine
 
@@ -32,8 +33,6 @@ class ReferenceEntity(ModuleLevelEntity):
     def __init__(self, project: str, domain: str, name: str, version: str, inputs: dict[str, Any] | None = None,
                  outputs: dict[str, Any] | None = None, *, interface: Interface | None = None,
                  call_site: str | None = None, module: str | None = None) -> None:
-        from flyrun.sdk.graph import user_call_site
-
         self.call_site = call_site or user_call_site()
         label = f"reference_{_LABELS[self.resource_type].replace(' ', '_')}"
         where = f"{self.call_site}: {label} '{name or ''}'"
@@ -102,8 +101,6 @@ class ReferenceLaunchPlan(ReferenceEntity):
 
 def _decorator(cls: type[ReferenceEntity], project: str, domain: str, name: str,
                version: str) -> Callable[[Callable[..., Any]], ReferenceEntity]:
-    from flyrun.sdk.graph import user_call_site
-
     call_site = user_call_site()
 
     def wrap(fn: Callable[..., Any]) -> ReferenceEntity:
@@ -143,8 +140,6 @@ def get_reference_entity(resource_type: Any, project: str, domain: str, name: st
                          inputs: dict[str, Any], outputs: dict[str, Any]) -> ReferenceEntity:
     """flytekit's ``get_reference_entity``: ``resource_type`` is ``"TASK"``, ``"WORKFLOW"`` or ``"LAUNCH_PLAN"``
     (or flyteidl's ResourceType number 1, 2, 3)."""
-    from flyrun.sdk.graph import user_call_site
-
     key = {1: "TASK", 2: "WORKFLOW", 3: "LAUNCH_PLAN"}.get(resource_type, resource_type)
     key = getattr(key, "name", key)
     if key not in _CLASSES:

@@ -13,6 +13,7 @@ import functools
 from dataclasses import dataclass
 
 from flyrun.errors import WorkflowDefinitionError
+from flyrun.sdk.graph import user_call_site
 
 _ALIASES = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
             "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
@@ -124,8 +125,6 @@ def _value(text: str, name: str, low: int, high: int, names: list[str] | None) -
 
 
 def _where() -> str:
-    from flyrun.sdk.graph import user_call_site
-
     return user_call_site()
 
 

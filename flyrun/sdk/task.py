@@ -16,25 +16,12 @@ from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import interface_from_function
 from flyrun.sdk.params import task_scope  # here, not at the first call: a map's probe times items, not imports
 from flyrun.sdk.pods import PodTemplate
+from flyrun.sdk.resources import Resources as Resources  # its public home stays flyrun.sdk.task
 from flyrun.types import engine
 
 if TYPE_CHECKING:
     from flyrun.sdk.image_spec import ImageSpec
-
-
-@dataclass(frozen=True)
-class Resources:
-    """CPU, memory and GPU for ``requests=``/``limits=``, in Kubernetes quantities (``"500m"``, ``"2Gi"``)."""
-
-    cpu: str | int | float | None = None
-    mem: str | None = None
-    gpu: str | int | None = None
-    ephemeral_storage: str | None = None
-
-    def items(self) -> list[tuple[str, str]]:
-        named = (("cpu", self.cpu), ("memory", self.mem), ("gpu", self.gpu),
-                 ("ephemeral_storage", self.ephemeral_storage))
-        return [(name, str(value)) for name, value in named if value is not None]
+    from flyrun.sdk.secrets import Secret
 
 
 @dataclass(frozen=True)
@@ -112,8 +99,6 @@ class PythonFunctionTask(Entity):
                  metadata: TaskMetadata | None = None, cache_serialize: bool = False,
                  secret_requests: list[Any] | None = None, enable_deck: bool = False,
                  deck_fields: Any = None) -> None:
-        from flyrun.sdk.secrets import checked_secret_requests
-
         self.fn = fn
         self.name = name or task_name(fn)
         where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}: task '{self.name}'"
@@ -135,7 +120,11 @@ class PythonFunctionTask(Entity):
         self.container_image = _checked_image(container_image, where)
         self.environment = dict(environment or {})
         self.pod_template, self.pod_template_name = checked_pod_settings(pod_template, pod_template_name, where)
-        self.secret_requests = checked_secret_requests(secret_requests, where)
+        self.secret_requests: list[Secret] = []
+        if secret_requests is not None:  # sdk.secrets (dataclasses, enums) only for tasks that ask for secrets
+            from flyrun.sdk.secrets import checked_secret_requests
+
+            self.secret_requests = checked_secret_requests(secret_requests, where)
         self.enable_deck = bool(enable_deck)
         functools.update_wrapper(self, fn)
 
@@ -171,7 +160,7 @@ class PythonFunctionTask(Entity):
         try:
             result = self.fn(**inputs)
             if self.is_async:  # an async def task or an @eager body: run it to its value here
-                from flyrun.sdk.eager import run_coroutine
+                from flyrun.sdk.asyncs import run_coroutine
 
                 result = run_coroutine(self, result)
         except FlyrunError:

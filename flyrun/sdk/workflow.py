@@ -46,9 +46,11 @@ class Workflow(Entity):
         self._graph: tuple[list[graph.Node], dict[str, graph.Binding], list[graph.Node]] | None = None
         if not _DEFER_TRACING:
             self._traced()  # wiring mistakes are found when the module loads
-        from flyrun.sdk import failure
+        self.failure = None
+        if failure_policy is not None or on_failure is not None:
+            from flyrun.sdk import failure
 
-        self.failure = failure.configure(self, failure_policy, on_failure, where)
+            self.failure = failure.configure(self, failure_policy, on_failure, where)
         functools.update_wrapper(self, fn)
 
     def _traced(self) -> tuple[list[graph.Node], dict[str, graph.Binding], list[graph.Node]]:
@@ -85,9 +87,7 @@ class Workflow(Entity):
             result = self.fn(**inputs)
         finally:
             graph._BUILDER.reset(token)
-        from flyrun.sdk.conditions import check_finished
-
-        check_finished(builder)
+        graph.check_finished(builder)
         return builder.nodes, self._bind_outputs(result, where)
 
     def _bind_outputs(self, result: Any, where: str) -> dict[str, graph.Binding]:

@@ -7,8 +7,8 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from flyrun.types import engine
-from flyrun.types.engine import TypeMismatch, TypeTransformer
+from flyrun.types import registry
+from flyrun.types.registry import TypeMismatch, TypeTransformer
 
 
 class HashMethod:
@@ -36,7 +36,7 @@ def split(python_type: Any) -> tuple[Any, list[HashMethod]]:
     if rest:
         arguments = (inner, *rest)
         whole = typing.Annotated[arguments]  # type: ignore[valid-type]
-        if engine.annotated_transformer(whole) is not None:
+        if registry.annotated_transformer(whole) is not None:
             return whole, hashes
     if typing.get_origin(inner) is typing.Annotated:
         nested, more = split(inner)
@@ -44,6 +44,7 @@ def split(python_type: Any) -> tuple[Any, list[HashMethod]]:
     return inner, hashes
 
 
+@registry.register_annotated
 class AnnotatedTransformer(TypeTransformer):
     def matches(self, python_type: Any) -> bool:
         return typing.get_origin(python_type) is typing.Annotated
@@ -51,10 +52,10 @@ class AnnotatedTransformer(TypeTransformer):
     def _target(self, python_type: Any) -> tuple[TypeTransformer, Any, list[HashMethod]]:
         target, hashes = split(python_type)
         if typing.get_origin(target) is typing.Annotated:
-            transformer = engine.annotated_transformer(target)
+            transformer = registry.annotated_transformer(target)
             assert transformer is not None
             return transformer, target, hashes
-        return engine.transformer_for(target), target, hashes
+        return registry.transformer_for(target), target, hashes
 
     def literal_type(self, python_type: Any) -> dict:
         transformer, target, _ = self._target(python_type)

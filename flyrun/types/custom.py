@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+from flyrun.sdk.context import current_context
 from flyrun.types import engine
 
 T = TypeVar("T")
@@ -139,8 +140,6 @@ class _Adapter(engine.TypeTransformer):
     def to_literal(self, value: Any, python_type: Any) -> dict:
         from flyteidl.core import types_pb2
 
-        from flyrun.sdk.context import current_context
-
         self.check(value, python_type)
         expected = _as_message(self.literal_type(python_type), types_pb2.LiteralType)
         literal = self._call("to literal", self.user.to_literal, current_context().ensure_storage(), value,
@@ -149,8 +148,6 @@ class _Adapter(engine.TypeTransformer):
 
     def to_python(self, literal: dict, python_type: Any) -> Any:
         from flyteidl.core import literals_pb2
-
-        from flyrun.sdk.context import current_context
 
         message = _as_message(literal, literals_pb2.Literal)
         return self._call("to python value", self.user.to_python_value, current_context().ensure_storage(),

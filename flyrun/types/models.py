@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyrun.types.engine import TypeMismatch
+from flyrun.types.registry import TypeMismatch
 from flyrun.types.structs import StructTransformer, convert_field
 
 

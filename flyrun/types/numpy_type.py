@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flyrun.types.engine import TypeMismatch, TypeTransformer
+from flyrun.data import fs as storage
+from flyrun.data import transfer
+from flyrun.types.registry import TypeMismatch, TypeTransformer
+from flyrun.types.structured.dataset import _context, require
 
 FORMAT = "NumpyArray"
 
@@ -34,10 +37,6 @@ class NumpyTransformer(TypeTransformer):
         self.check(value, python_type)
         import secrets
 
-        from flyrun.data import fs as storage
-        from flyrun.data import transfer
-        from flyrun.types.structured.dataset import _context, require
-
         numpy = require("numpy", "storing a numpy array")
         context = _context()
         prefix = context.raw_output_prefix
@@ -59,16 +58,12 @@ class NumpyTransformer(TypeTransformer):
             uri = literal["scalar"]["blob"]["uri"]
         except (KeyError, TypeError):
             raise TypeMismatch(f"literal {literal!r} is not a numpy blob") from None
-        from flyrun.data import transfer
-        from flyrun.types.structured.dataset import _context, require
 
         numpy = require("numpy", "reading a numpy array")
         with transfer.open_for_read(uri, _context()) as reader:
             return numpy.load(reader, allow_pickle=False)
 
     def from_json(self, value: Any, python_type: Any) -> Any:
-        from flyrun.types.structured.dataset import require
-
         numpy = require("numpy", "reading a numpy array")
         if isinstance(value, numpy.ndarray):
             return value

@@ -7,11 +7,10 @@ A pickle only loads where the same classes (and Python) are: flytekit warns abou
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from typing import Any
 
-from flyrun.types.engine import TypeMismatch, TypeTransformer, describe
+from flyrun.types.registry import TypeMismatch, TypeTransformer, describe, register_fallback
 
 FORMAT = "PythonPickle"
 _WARNED: set[str] = set()
@@ -34,6 +33,7 @@ def _warn_once(python_type: Any) -> None:
               "which only load with the same class and Python version", file=sys.stderr)
 
 
+@register_fallback
 class PickleTransformer(TypeTransformer):
     name = "pickle"
 
@@ -93,6 +93,7 @@ class PickleTransformer(TypeTransformer):
 
 
 def write_pickle(data: bytes) -> str:
+    import hashlib
     import secrets
 
     from flyrun.data import fs as storage

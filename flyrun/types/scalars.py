@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from flyrun.types.engine import TypeMismatch, TypeTransformer, register
+from flyrun.types.registry import TypeMismatch, TypeTransformer, register
 
 
 def _primitive(literal: dict, field: str) -> Any:

@@ -7,8 +7,8 @@ import enum
 import typing
 from typing import Any
 
-from flyrun.types import engine
-from flyrun.types.engine import TypeMismatch, TypeTransformer, register
+from flyrun.types import registry
+from flyrun.types.registry import TypeMismatch, TypeTransformer, register
 
 
 @register
@@ -76,20 +76,20 @@ class StructTransformer(TypeTransformer):
         return struct_literal_type(self.json_schema(python_type), self.fields(python_type))
 
     def to_literal(self, value: Any, python_type: Any) -> dict:
-        return engine.msgpack_literal(self.to_payload(value, python_type))
+        return registry.msgpack_literal(self.to_payload(value, python_type))
 
     def to_python(self, literal: dict, python_type: Any) -> Any:
-        payload, is_msgpack = engine.struct_payload(literal, python_type.__name__)
+        payload, is_msgpack = registry.struct_payload(literal, python_type.__name__)
         return self.from_payload(payload, python_type) if is_msgpack else self.from_json(payload, python_type)
 
     def check(self, value: Any, python_type: Any) -> None:
-        self._walk(value, python_type, engine.check)
+        self._walk(value, python_type, registry.check)
 
     def to_payload(self, value: Any, python_type: Any) -> dict:
-        return self._walk(value, python_type, engine.to_payload)
+        return self._walk(value, python_type, registry.to_payload)
 
     def to_json(self, value: Any, python_type: Any) -> dict:
-        return self._walk(value, python_type, engine.to_json)
+        return self._walk(value, python_type, registry.to_json)
 
     def _walk(self, value: Any, python_type: Any, convert: Any) -> dict:
         if not isinstance(value, python_type):
@@ -103,7 +103,7 @@ class StructTransformer(TypeTransformer):
         return out
 
     def from_payload(self, value: Any, python_type: Any) -> Any:
-        return self._build(value, python_type, engine.from_payload)
+        return self._build(value, python_type, registry.from_payload)
 
     def from_json(self, value: Any, python_type: Any) -> Any:
         return self._build(value, python_type, _from_struct_json)
@@ -156,8 +156,8 @@ def struct_literal_type(schema: dict, fields: dict[str, Any]) -> dict:
     return {
         "simple": "STRUCT",
         "metadata": schema,
-        "annotation": engine.MSGPACK_ANNOTATION,
-        "structure": {"dataclass_type": {name: engine.literal_type(t) for name, t in fields.items()}},
+        "annotation": registry.MSGPACK_ANNOTATION,
+        "structure": {"dataclass_type": {name: registry.literal_type(t) for name, t in fields.items()}},
     }
 
 
@@ -165,7 +165,7 @@ def _from_struct_json(value: Any, field_type: Any) -> Any:
     # A Struct has only one number type: whole floats must become ints again where an int is declared.
     if field_type is int and isinstance(value, float) and value.is_integer():
         value = int(value)
-    return engine.from_json(value, field_type)
+    return registry.from_json(value, field_type)
 
 
 _JSON_SCHEMA_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
@@ -178,7 +178,7 @@ def _json_schema(python_type: type) -> dict:
             properties[name] = _json_schema(field_type)
         else:
             properties[name] = {"type": _JSON_SCHEMA_TYPES.get(field_type, "object"),
-                                "title": engine.describe(field_type)}
+                                "title": registry.describe(field_type)}
     return {"title": python_type.__name__, "type": "object", "properties": properties,
             "required": list(properties)}
 
@@ -192,16 +192,16 @@ class UntypedDictTransformer(TypeTransformer):
         return python_type is dict or (typing.get_origin(python_type) is dict and not typing.get_args(python_type))
 
     def literal_type(self, python_type: Any) -> dict:
-        return {"simple": "STRUCT", "annotation": engine.MSGPACK_ANNOTATION}
+        return {"simple": "STRUCT", "annotation": registry.MSGPACK_ANNOTATION}
 
     def describe(self, python_type: Any) -> str:
         return "dict"
 
     def to_literal(self, value: Any, python_type: Any) -> dict:
-        return engine.msgpack_literal(self.to_json(value, python_type))
+        return registry.msgpack_literal(self.to_json(value, python_type))
 
     def to_python(self, literal: dict, python_type: Any) -> dict:
-        payload, _ = engine.struct_payload(literal, "dict")
+        payload, _ = registry.struct_payload(literal, "dict")
         if not isinstance(payload, dict):
             raise TypeMismatch(f"literal {literal!r} is not a struct")
         return dict(payload)

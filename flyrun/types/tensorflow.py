@@ -20,9 +20,14 @@ import os
 import typing
 from typing import Any
 
-from flyrun.data.files import FlyteDirectory, FlyteFile
-from flyrun.types.engine import TypeMismatch, TypeTransformer
-from flyrun.types.pickles import PickleTransformer
+from flyrun.data import fs as storage
+from flyrun.data import transfer
+from flyrun.data.blob_type import BlobTransformer
+from flyrun.data.files import FlyteDirectory, FlyteFile, _context
+from flyrun.errors import UsageError
+from flyrun.types import pickles
+from flyrun.types.pickles import FORMAT, PickleTransformer, class_name
+from flyrun.types.registry import TypeMismatch, TypeTransformer
 
 MODEL_FORMAT = "TensorFlowModel"
 RECORD_FORMAT = "TensorFlowRecord"
@@ -67,8 +72,6 @@ def require(module: str, why: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        from flyrun.errors import UsageError
-
         raise UsageError(f"{why} needs {module}, which is not installed: {INSTALL}") from None
 
 
@@ -110,8 +113,6 @@ def is_record_type(python_type: Any) -> bool:
 
 
 def _storage_context() -> Any:
-    from flyrun.data.files import _context
-
     return _context()
 
 
@@ -119,7 +120,6 @@ def _new_uri(name: str) -> str:
     import secrets
     import tempfile
 
-    from flyrun.data import fs as storage
 
     prefix = _storage_context().raw_output_prefix or tempfile.mkdtemp(prefix="flyrun-raw-")
     return storage.join(prefix, secrets.token_hex(16), name) if name else storage.join(prefix, secrets.token_hex(16))
@@ -140,9 +140,6 @@ def _blob_uri(literal: dict, what: str) -> str:
 def _local_copy(uri: str, directory: bool, suffix: str = "") -> str:
     """A local path holding the blob at ``uri`` (the path itself when it is already local)."""
     import tempfile
-
-    from flyrun.data import fs as storage
-    from flyrun.data import transfer
 
     if storage.is_local(uri):
         return storage.normalize(uri)
@@ -181,7 +178,6 @@ class KerasModelTransformer(TypeTransformer):
         import shutil
         import tempfile
 
-        from flyrun.data import transfer
 
         folder = tempfile.mkdtemp(prefix="flyrun-keras-")
         try:
@@ -264,8 +260,6 @@ class TFRecordTransformer(TypeTransformer):
         self.check(value, python_type)
         location = self._as_location(value)
         if location is not None:
-            from flyrun.data.blob_type import BlobTransformer
-
             return BlobTransformer().to_literal(location, base)
         records = [value] if base.dimensionality == "SINGLE" else list(value)
         for record in records:
@@ -278,7 +272,6 @@ class TFRecordTransformer(TypeTransformer):
         import shutil
         import tempfile
 
-        from flyrun.data import transfer
 
         tf = require("tensorflow", f"writing a {base.__name__}")
         folder = tempfile.mkdtemp(prefix="flyrun-tfrecord-")
@@ -334,8 +327,6 @@ class TFRecordTransformer(TypeTransformer):
         return value
 
     def from_json(self, value: Any, python_type: Any) -> Any:
-        from flyrun.data.blob_type import BlobTransformer
-
         base, _ = _record_parts(python_type)
         return BlobTransformer().from_json(value, base)
 
@@ -367,8 +358,6 @@ class TensorTransformer(PickleTransformer):
         return is_tensor(python_type)
 
     def literal_type(self, python_type: Any) -> dict:
-        from flyrun.types.pickles import FORMAT, class_name
-
         return {"blob": {"format": FORMAT}, "metadata": {"python_class_name": class_name(python_type)}}
 
     def describe(self, python_type: Any) -> str:
@@ -383,7 +372,6 @@ class TensorTransformer(PickleTransformer):
         self.check(value, python_type)
         import cloudpickle
 
-        from flyrun.types import pickles
 
         uri = pickles.write_pickle(cloudpickle.dumps(value))
         return {"scalar": {"blob": {"metadata": {"type": {"format": pickles.FORMAT}}, "uri": uri}}}

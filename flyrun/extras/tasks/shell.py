@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flyrun.errors import TaskExecutionError, WorkflowDefinitionError
+from flyrun.exceptions.user import FlyteRecoverableException
 from flyrun.sdk.entity import ModuleLevelEntity
 from flyrun.sdk.interface import Interface
+from flyrun.sdk.params import task_scope
 from flyrun.sdk.task import (
     apply_python_task_options,
     cached_execute,
@@ -92,15 +94,11 @@ class ShellTask(ModuleLevelEntity):
         return cached_execute(self, inputs, lambda given: run_with_retries(self, given))
 
     def run_function(self, inputs: dict[str, Any], attempt: int | None = None) -> dict[str, Any]:
-        from flyrun.sdk.params import task_scope
-
         with task_scope(self, inputs, attempt) as params:
             params.outputs = self.call_function(inputs, params)
             return params.outputs
 
     def call_function(self, inputs: dict[str, Any], params: Any) -> dict[str, Any]:
-        from flyrun.exceptions.user import FlyteRecoverableException
-
         given = _Names("inputs", {name: _rendered(value) for name, value in inputs.items()})
         try:
             locations = {loc.var: loc.location.format(inputs=given) for loc in self.output_locs}

@@ -18,13 +18,17 @@ import re
 from typing import Any
 
 from flyrun.errors import TaskExecutionError, UsageError, WorkflowDefinitionError
+from flyrun.plugins.duckdb.params import QueryParameters
 from flyrun.sdk.entity import ModuleLevelEntity
 from flyrun.sdk.interface import Interface
+from flyrun.sdk.params import task_scope
 from flyrun.sdk.task import (
     apply_python_task_options,
     cached_execute,
     run_with_retries,
 )
+from flyrun.types.structured import StructuredDataset
+from flyrun.types.structured.dataset import PARQUET, data_files, storage_is_local
 
 __all__ = ["DuckDBProvider", "DuckDBQuery"]
 
@@ -63,8 +67,6 @@ class DuckDBQuery(ModuleLevelEntity):
         queries = [query] if isinstance(query, str) else list(query or [])
         if not queries or not all(isinstance(text, str) and text.strip() for text in queries):
             raise WorkflowDefinitionError(f"{where}: query= must be a SQL string or a non-empty list of them")
-        from flyrun.plugins.duckdb.params import QueryParameters
-
         # A bare ``list`` (flytekit's examples) holds mixed rows no typed list literal can; see params.py.
         inputs = {key: QueryParameters if python_type is list else python_type
                   for key, python_type in (inputs or {}).items()}
@@ -78,7 +80,6 @@ class DuckDBQuery(ModuleLevelEntity):
         self.name = name
         self.queries = queries
         self._module = caller.frame.f_globals.get("__name__", "__main__")
-        from flyrun.types.structured import StructuredDataset
 
         self.interface = Interface(inputs=inputs, outputs={"result": StructuredDataset})
         apply_python_task_options(self, options, where, retries)
@@ -96,8 +97,6 @@ class DuckDBQuery(ModuleLevelEntity):
         return cached_execute(self, inputs, lambda given: run_with_retries(self, given))
 
     def run_function(self, inputs: dict[str, Any], attempt: int | None = None) -> dict[str, Any]:
-        from flyrun.sdk.params import task_scope
-
         duckdb = _duckdb(self.name)
         with task_scope(self, inputs, attempt) as params:
             params.outputs = self._run(duckdb, inputs, params)
@@ -111,8 +110,6 @@ class DuckDBQuery(ModuleLevelEntity):
         return duckdb.connect(":memory:")
 
     def _run(self, duckdb: Any, inputs: dict[str, Any], params: Any) -> dict[str, Any]:
-        from flyrun.types.structured import StructuredDataset
-
         connection = self._connect(duckdb, params)
         try:
             positional: list[Any] | None = None
@@ -164,8 +161,6 @@ class DuckDBQuery(ModuleLevelEntity):
 def _register_dataset(connection: Any, name: str, value: Any) -> None:
     """A local parquet dataset is a view over its files, which DuckDB scans in parallel without loading them (memory
     stays bounded for data larger than RAM); an in-memory frame, CSV or remote data is registered as an Arrow table."""
-    from flyrun.types.structured.dataset import PARQUET, data_files, storage_is_local
-
     if value.uri is None:
         connection.register(name, value.dataframe)
         return

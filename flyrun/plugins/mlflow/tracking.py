@@ -16,6 +16,13 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from flyrun.data import fs as storage
+from flyrun.data import transfer
+from flyrun.deck import Deck, TableRenderer
+from flyrun.errors import UsageError, WorkflowDefinitionError
+from flyrun.sdk.context import current_context as runner_context
+from flyrun.sdk.params import current_context, local_run_area
+
 INSTALL = "pip install 'flyrun[mlflow]'"
 LOCAL_EXPERIMENT = "local workflow"  # flytekit's experiment name for local runs
 
@@ -31,7 +38,6 @@ def mlflow_autolog(fn: Callable[..., Any] | None = None, *, framework: Any = Non
     ``<execution>.<task>``. ``autolog_kwargs`` (flyrun's addition) go to ``autolog()``, for example
     ``{"log_models": False}`` to skip logging the model, for which MLflow infers pip requirements (slow).
     """
-    from flyrun.errors import WorkflowDefinitionError
 
     if framework is not None and not callable(getattr(framework, "autolog", None)):
         raise WorkflowDefinitionError(f"mlflow_autolog: framework= must be an MLflow flavor module with autolog(), "
@@ -57,8 +63,6 @@ def _require_mlflow(task_name: str) -> Any:
     try:
         import mlflow
     except ImportError:
-        from flyrun.errors import UsageError
-
         raise UsageError(f"mlflow_autolog on task '{task_name}' needs mlflow, which is not installed: "
                          f"{INSTALL}") from None
     return mlflow
@@ -66,9 +70,6 @@ def _require_mlflow(task_name: str) -> Any:
 
 def _run_tracked(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], framework: Any,
                  experiment_name: str | None, run_name: str | None, autolog_kwargs: dict[str, Any]) -> Any:
-    from flyrun.sdk.context import current_context as runner_context
-    from flyrun.sdk.params import current_context
-
     params = current_context()
     task_name = params.task_name or getattr(fn, "__name__", "task")
     mlflow = _require_mlflow(task_name)
@@ -107,8 +108,6 @@ def _tracking_store(mlflow: Any, runner: Any, task_name: str) -> Iterator[None]:
     if runner.output_prefix:
         folder = os.path.join(tempfile.mkdtemp(prefix="flyrun-mlflow-"), "mlruns")
     else:
-        from flyrun.sdk.params import local_run_area
-
         folder = os.path.join(local_run_area(runner), "mlruns")
     os.makedirs(folder, exist_ok=True)
     # MLflow 3 refuses a plain folder store unless told that one is wanted; flyrun wants exactly that here.
@@ -136,9 +135,6 @@ def _tracking_store(mlflow: Any, runner: Any, task_name: str) -> Iterator[None]:
 
 
 def _upload(folder: str, runner: Any) -> None:
-    from flyrun.data import fs as storage
-    from flyrun.data import transfer
-
     destination = storage.join(runner.output_prefix, "mlruns")
     context = runner.ensure_storage()
     with storage.storage_errors("upload the MLflow tracking store", destination, context.storage_options):
@@ -146,8 +142,6 @@ def _upload(folder: str, runner: Any) -> None:
 
 
 def _add_decks(mlflow: Any, run_id: str) -> None:
-    from flyrun.deck import Deck, TableRenderer
-
     client = mlflow.MlflowClient()
     data = client.get_run(run_id).data
     histories = {key: client.get_metric_history(run_id, key) for key in sorted(data.metrics)}

@@ -23,7 +23,11 @@ from collections.abc import Callable, Mapping
 from flyrun.config.checks import effective_auth_type, read_client_secret, require_consistent
 from flyrun.errors import AuthError
 from flyrun.remote.auth.credentials import Credentials
+from flyrun.remote.auth.device import DeviceFlow
 from flyrun.remote.auth.discovery import Discovery
+from flyrun.remote.auth.machine import ClientSecret, ExternalCommand
+from flyrun.remote.auth.oauth import refresh_credentials
+from flyrun.remote.auth.pkce import Pkce
 from flyrun.remote.auth.store import TokenStore
 from flyrun.remote.transport import Transport
 
@@ -146,8 +150,6 @@ class TokenManager:
         return self._credentials
 
     def _refresh(self, refresh_token: str) -> Credentials | None:
-        from flyrun.remote.auth.oauth import refresh_credentials
-
         settings = self.discovery.settings()
         if not settings.token_endpoint:
             return None
@@ -174,10 +176,6 @@ class TokenManager:
         return credentials
 
     def _authenticator(self):
-        from flyrun.remote.auth.device import DeviceFlow
-        from flyrun.remote.auth.machine import ClientSecret, ExternalCommand
-        from flyrun.remote.auth.pkce import Pkce
-
         if self.auth_type == "ExternalCommand":
             require_consistent(self.config, ("admin.command",))
             return ExternalCommand(self.config.get("admin.command"))

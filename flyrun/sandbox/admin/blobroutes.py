@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flyrun.sandbox.admin.dataproxy import BlobError, open_download, receive_upload, stored_md5
-from flyrun.sandbox.admin.wire import ApiError
+from flyrun.sandbox.admin.wire import ApiError, Code
 from flyrun.sandbox.services import Services
 
 
@@ -47,8 +47,6 @@ def _storage_failure(error: OSError) -> Any:
     import json
 
     from werkzeug.wrappers import Response
-
-    from flyrun.sandbox.admin.wire import Code
 
     full = error.errno in (errno.ENOSPC, errno.EDQUOT)
     reason = "the sandbox's disk is full" if full else f"the sandbox cannot store the object: {error.strerror or error}"

@@ -12,6 +12,7 @@ from typing import Any
 
 from flyrun.sandbox import limits
 from flyrun.sandbox.admin.wire import ApiError, Code, id_text, invalid
+from flyrun.sandbox.engine.literals import fits
 
 START_NODE = "start-node"
 END_NODE = "end-node"
@@ -286,8 +287,6 @@ def expected_inputs(workflow_inputs: Any, fixed: Any, defaults: Any) -> Any:
     """FlyteAdmin's ``checkAndFetchExpectedInputForLaunchPlan``: the inputs an execution of a launch plan takes."""
     from flyteidl.core import interface_pb2
 
-    from flyrun.sandbox.engine.literals import fits
-
     variables = workflow_inputs.variables
     if not variables and (defaults.parameters or fixed.literals):
         which = "default" if defaults.parameters else "fixed"
@@ -315,8 +314,6 @@ def expected_inputs(workflow_inputs: Any, fixed: Any, defaults: Any) -> Any:
 
 def check_parameters(parameters: Any, field: str) -> None:
     """FlyteAdmin's ``validateParameterMap``."""
-    from flyrun.sandbox.engine.literals import fits
-
     for name, parameter in parameters.parameters.items():
         if not name:
             raise invalid(f"missing key in {field}")

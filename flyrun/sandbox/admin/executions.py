@@ -6,7 +6,7 @@ import re
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flyrun.protocol.literals import fits
 from flyrun.sandbox import limits
@@ -14,9 +14,12 @@ from flyrun.sandbox.admin import compiler, listing, registry
 from flyrun.sandbox.admin.listing import Column
 from flyrun.sandbox.admin.wire import ApiError, Code, dump, id_text, invalid, load, missing, stamp
 from flyrun.sandbox.engine.literals import read_literal_map, write_message
+from flyrun.sandbox.engine.notifications import for_execution
 from flyrun.sandbox.engine.records import WF_FINAL, WF_QUEUED
-from flyrun.sandbox.services import Services
 from flyrun.sandbox.state.store import Filter, Key, parent_text
+
+if TYPE_CHECKING:  # handlers are given the Services; the scheduler (which Services holds) creates child executions here
+    from flyrun.sandbox.services import Services
 
 _NAME = re.compile(r"^[a-z][a-z\-0-9]*$")
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of k8s' rand.String, which FlyteAdmin uses
@@ -147,7 +150,6 @@ def create_execution(sb: Services, request: Any) -> Any:
     execution.id.org = request.org
     execution.spec.CopyFrom(request.spec)
     _merge_launch_plan_spec(execution.spec, plan_spec)
-    from flyrun.sandbox.engine.notifications import for_execution
 
     execution.closure.notifications.extend(for_execution(request.spec, plan_spec))
     execution.closure.phase = WF_QUEUED

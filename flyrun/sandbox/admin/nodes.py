@@ -11,6 +11,7 @@ from flyrun.sandbox.admin.executions import execution_key, url_blob
 from flyrun.sandbox.admin.listing import Column
 from flyrun.sandbox.admin.wire import ApiError, Code, dump, invalid, load, missing
 from flyrun.sandbox.engine.literals import read_literal_map
+from flyrun.sandbox.engine.records import WF_FINAL
 from flyrun.sandbox.services import Services
 
 
@@ -107,8 +108,6 @@ def _refuse_if_ended(sb: Services, key: Any, signal_id: str) -> None:
     signal would report an approval that nobody acts on. FAILED_PRECONDITION, as for any request the resource's
     state forbids."""
     from flyteidl.core import execution_pb2
-
-    from flyrun.sandbox.engine.records import WF_FINAL
 
     row = sb.store.execution(key)
     if row is None:

@@ -13,6 +13,7 @@ from typing import Any
 from flyrun.sandbox import limits
 from flyrun.sandbox.admin import compiler, listing
 from flyrun.sandbox.admin.listing import Column
+from flyrun.sandbox.admin.references import embed_referenced_workflows
 from flyrun.sandbox.admin.wire import ApiError, Code, dump, id_text, invalid, load, missing, stamp
 from flyrun.sandbox.state.store import Key, Store
 
@@ -212,7 +213,6 @@ def create_workflow(store: Store, request: Any) -> Any:
         raise missing("spec")
     spec = request.spec
     spec.template.id.CopyFrom(request.id)
-    from flyrun.sandbox.admin.references import embed_referenced_workflows
 
     embed_referenced_workflows(spec, lambda i: get_workflow_by_id(store, i))  # reference_workflow nodes
     closure = compiler.compile_workflow(spec.template, spec.sub_workflows, lambda i: task_template(store, i),

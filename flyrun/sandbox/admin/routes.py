@@ -22,7 +22,9 @@ from flyteidl.admin import (
 )
 from flyteidl.service import auth_pb2, dataproxy_pb2, identity_pb2
 
+from flyrun.__about__ import __version__
 from flyrun.sandbox.admin import dataproxy, executions, nodes, registry
+from flyrun.sandbox.admin.wire import ApiError, Code
 from flyrun.sandbox.services import Services
 from flyrun.sandbox.state.store import Store
 
@@ -64,8 +66,6 @@ def _entity_routes(plural: str, create_request: type, create: Callable[[Store, A
 
 
 def get_version(services: Services, request: Any) -> Any:
-    from flyrun.__about__ import __version__
-
     return version_pb2.GetVersionResponse(control_plane_version=version_pb2.Version(
         Build="flyrun-sandbox", Version=__version__, BuildTime=""))
 
@@ -79,8 +79,6 @@ def get_domains(services: Services, request: Any) -> Any:
 
 def _auth_off(service: str) -> Exception:
     # FlyteAdmin without auth serves these paths but has no such gRPC service behind them.
-    from flyrun.sandbox.admin.wire import ApiError, Code
-
     return ApiError(Code.UNIMPLEMENTED, f"unknown service flyteidl.service.{service}")
 
 

@@ -16,8 +16,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from flyrun.sandbox.admin.executions import create_execution
 from flyrun.sandbox.admin.wire import ApiError, Code, load
 from flyrun.sandbox.services import Services
+from flyrun.sdk.schedule import next_fire
 
 SCHEDULED = 1  # flyteidl.admin.ExecutionMetadata.ExecutionMode
 _MAX_CATCH_UP = 100_000  # fire times skipped over after a long downtime, at most
@@ -92,8 +94,6 @@ class ScheduleRunner:
     def _fire(self, plan: Any, fire_at: float) -> str:
         from flyteidl.admin import execution_pb2
 
-        from flyrun.sandbox.admin.executions import create_execution
-
         ident = plan.id
         name = schedule_name(ident.project, ident.domain, ident.name, ident.version, fire_at)
         request = execution_pb2.ExecutionCreateRequest(project=ident.project, domain=ident.domain, name=name)
@@ -126,8 +126,6 @@ def _schedule_dict(schedule: Any) -> dict:
 
 def _latest_due(schedule: dict, last: float, now: float) -> float | None:
     """The latest scheduled time in (last, now], or None."""
-    from flyrun.sdk.schedule import next_fire
-
     due = None
     moment = _utc(last)
     for _ in range(_MAX_CATCH_UP):

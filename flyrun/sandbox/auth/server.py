@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flyrun.sandbox.auth.models import Client, Settings, Store, normalize_user_code
+from flyrun.sandbox.auth.pages import activate_page, consent_page
 
 DEFAULT_CLIENT_ID = "flytectl"
 DEFAULT_SCOPES = ("all", "offline")
@@ -242,8 +243,6 @@ class AuthServer:
                 "(`flyrun sandbox operator-secret` shows it).", 403)
 
     def _activate(self, request):
-        from flyrun.sandbox.auth.pages import activate_page
-
         code = (request.values.get("user_code") or "").strip()
         if request.method == "GET":
             return activate_page(code)
@@ -258,8 +257,6 @@ class AuthServer:
 
     def _authorize(self, request):
         from authlib.oauth2 import OAuth2Error
-
-        from flyrun.sandbox.auth.pages import consent_page
 
         try:
             grant = self._oauth.get_consent_grant(request)

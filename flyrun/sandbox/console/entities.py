@@ -16,6 +16,7 @@ from flyrun.protocol.literals import display_text
 from flyrun.sandbox.admin.wire import load
 from flyrun.sandbox.console.view import time_text
 from flyrun.sandbox.services import Services
+from flyrun.sandbox.state.store import Key
 
 TASK, WORKFLOW, LAUNCH_PLAN = 1, 2, 3
 KINDS = {"tasks": TASK, "workflows": WORKFLOW, "launch_plans": LAUNCH_PLAN}
@@ -182,8 +183,6 @@ def launch_form(sb: Services, plan: Any, relaunch: str = "") -> str:
     given = literals_pb2.LiteralMap()
     note = ""
     if relaunch:
-        from flyrun.sandbox.state.store import Key
-
         row = sb.store.execution(Key(plan.id.project, plan.id.domain, relaunch))
         if row is not None:
             load(given, row["inputs"])

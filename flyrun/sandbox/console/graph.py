@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from flyrun.sandbox.admin.compiler import entity_key
 from flyrun.sandbox.admin.wire import load
 from flyrun.sandbox.console.view import phase_name, seconds_text
 from flyrun.sandbox.state.store import Key
@@ -164,7 +165,6 @@ class _Drawing:
 
     def inner(self, node: Any, unique: str, subs: Subworkflows) -> tuple[_Graph, str, Subworkflows] | None:
         """An expandable node's inner graph, the id prefix of its nodes' rows, and the subworkflows it can use."""
-        from flyrun.sandbox.admin.compiler import entity_key
 
         kind = node.WhichOneof("target")
         if kind == "workflow_node" and node.workflow_node.HasField("sub_workflow_ref"):
@@ -185,8 +185,6 @@ class _Drawing:
 
 
 def _compiled_subworkflows(closure: Any) -> Subworkflows:
-    from flyrun.sandbox.admin.compiler import entity_key
-
     return {entity_key(sub.template.id): (sub.template, sub.connections) for sub in closure.sub_workflows}
 
 

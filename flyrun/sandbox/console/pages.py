@@ -16,11 +16,21 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flyrun.sandbox.admin.wire import load
+from flyrun.sandbox.admin import registry
+from flyrun.sandbox.admin.wire import ApiError, load
 from flyrun.sandbox.console import entities
 from flyrun.sandbox.console.graph import graph_svg, timeline_svg
-from flyrun.sandbox.console.view import decoded_nodes, duration_text, literal_map_rows, phase_name, time_text
-from flyrun.sandbox.engine.records import WF_FINAL
+from flyrun.sandbox.console.view import (
+    deck_needs_scripts,
+    decoded_nodes,
+    duration_text,
+    literal_map_rows,
+    node_row,
+    phase_name,
+    time_text,
+)
+from flyrun.sandbox.engine.records import RUNNING, WF_FINAL
+from flyrun.sandbox.gate import DECK_POLICY, DECK_SCRIPT_POLICY
 from flyrun.sandbox.services import Services
 from flyrun.sandbox.state.store import Key
 
@@ -269,8 +279,6 @@ def execution_fragment(sb: Services, key: Key, row: Any, expand: list[str] | Non
 
 def _launch_plan_closure(sb: Services, reference: Any) -> Any:
     """The compiled workflow a launch plan node runs (the graph draws it when the node is expanded), or None."""
-    from flyrun.sandbox.admin import registry
-    from flyrun.sandbox.admin.wire import ApiError
 
     try:
         plan = registry.get_launch_plan_by_id(sb.store, reference)
@@ -297,8 +305,6 @@ def _io_section(title: str, data: bytes | None, path: str | None) -> str:
 
 def _gates(nodes: list[Any]) -> str:
     """A card for every gate waiting for its signal: Approve/Reject, or a form for the typed value."""
-    from flyrun.sandbox.engine.records import RUNNING
-
     cards = []
     for row in nodes:
         gate = row["extra"].get("gate")
@@ -355,8 +361,6 @@ def _nodes_table(key: Key, nodes: list[Any], deck_query: Callable[[str], str] | 
 
 def _node_rows(key: Key, children: dict[str | None, list[Any]], parent: str | None, depth: int,
                lines: list[str], deck_query: Callable[[str], str] | None = None) -> None:
-    from flyrun.sandbox.console.view import node_row
-
     rows = children.get(parent, [])
     if parent is not None:  # a parent's children in id order: array items by index, not by start time
         rows = sorted(rows, key=lambda r: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", r["node_id"])])
@@ -390,9 +394,6 @@ def _deck(sb: Services, key: Key, node_id: str) -> Any:
     """A node's deck, as a document of its own under the gate's deck policy (sandboxed; framable by the console)."""
     from flyteidl.admin import node_execution_pb2
     from werkzeug.wrappers import Response
-
-    from flyrun.sandbox.console.view import deck_needs_scripts
-    from flyrun.sandbox.gate import DECK_POLICY, DECK_SCRIPT_POLICY
 
     row = sb.store.node(key, node_id)
     deck = load(node_execution_pb2.NodeExecution(), row["body"]).closure.deck_uri if row is not None else ""

@@ -10,13 +10,12 @@ from typing import Any
 
 from flyrun.sandbox.engine.records import USER
 from flyrun.sandbox.engine.runtime import NodeFailed
+from flyrun.types.conditions import ConditionError, evaluate
 
 
 def choose(if_else: Any, inputs: Any) -> Any:
     """The ``then_node`` of the first true case, else the ``else_node``; a failing ``error`` branch raises."""
     from google.protobuf import json_format
-
-    from flyrun.types.conditions import ConditionError, evaluate
 
     literals = {name: json_format.MessageToDict(literal, preserving_proto_field_name=True)
                 for name, literal in inputs.literals.items()}

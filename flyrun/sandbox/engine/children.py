@@ -16,6 +16,7 @@ import hashlib
 import time
 from typing import Any
 
+from flyrun.sandbox.admin.wire import ApiError, Code, load
 from flyrun.sandbox.engine.literals import read_literal_map
 from flyrun.sandbox.engine.records import USER, WF_ABORTED, WF_FINAL, WF_SUCCEEDED, NodeRecord
 from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext, Scope
@@ -31,7 +32,6 @@ def child_name(parent: Key, unique_id: str, attempt: int) -> str:
 
 def run_launch_plan_node(ctx: RunContext, node: Any, inputs: Any, record: NodeRecord, scope: Scope) -> Any:
     """Launch the child execution (or find the one launched before a restart), wait, return its outputs."""
-    from flyrun.sandbox.admin.wire import ApiError, Code
 
     key = Key(ctx.key.project, ctx.key.domain, child_name(ctx.key, record.node_id, 0))
     reference = node.workflow_node.launchplan_ref
@@ -68,7 +68,6 @@ def wait_for_child(ctx: RunContext, key: Key, scope: Scope) -> Any:
     this node is stopped. A stopping server leaves the child to be resumed."""
     from flyteidl.admin import execution_pb2
 
-    from flyrun.sandbox.admin.wire import load
 
     delay = FIRST_POLL
     while True:

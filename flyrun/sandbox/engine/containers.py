@@ -13,7 +13,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from flyrun.data.fs import filesystem_for, join, storage_options_from_environment
 from flyrun.errors import FlyrunError
+from flyrun.protocol import copilot
+from flyrun.protocol.runtimes import engine_argv, first_engine, host_argv
+from flyrun.sandbox.engine.literals import write_message
 from flyrun.sandbox.engine.records import USER
 from flyrun.sandbox.engine.runtime import NodeFailed
 
@@ -48,8 +52,6 @@ class ContainerRuntime:
     def name(self) -> str:
         with self._lock:
             if self._chosen is None:
-                from flyrun.protocol.runtimes import first_engine
-
                 self._chosen = first_engine()[0] or "host"
             return self._chosen
 
@@ -77,10 +79,6 @@ def container_argv(task: Any, words: list[str], attempt: Any, inputs: Any, env: 
     On ``host`` the command runs as it is with the container's data folders replaced by the folders on disk (``env``
     is the whole process environment); in an engine they are mounted where the task expects them.
     """
-    from flyrun.data.fs import storage_options_from_environment
-    from flyrun.protocol import copilot
-    from flyrun.protocol.runtimes import engine_argv, host_argv
-
     config = _data_config(task)
     host_inputs, host_outputs = attempt.work_dir / "inputs", attempt.work_dir / "outputs"
     try:
@@ -106,9 +104,6 @@ def collect_outputs(task: Any, attempt: Any, code: int) -> None:
 
     After a failed exit only an ``_ERROR`` file is looked at; the exit code tells the rest.
     """
-    from flyrun.protocol import copilot
-    from flyrun.sandbox.engine.literals import write_message
-
     folder = attempt.work_dir / "outputs"
     if code != 0 and not (folder / copilot.ERROR_FILE).is_file():
         return
@@ -122,8 +117,6 @@ def collect_outputs(task: Any, attempt: Any, code: int) -> None:
 
 
 def _store_blob(path: Path, raw_prefix: str, name: str) -> str:
-    from flyrun.data.fs import filesystem_for, join, storage_options_from_environment
-
     target = join(raw_prefix, name)
     fs, remote = filesystem_for(target, storage_options_from_environment(os.environ))
     fs.makedirs(fs._parent(remote), exist_ok=True)

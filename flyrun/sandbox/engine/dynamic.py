@@ -13,6 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from flyrun.sandbox.admin import registry
+from flyrun.sandbox.admin.compiler import compile_workflow, entity_key, missing_entity
+from flyrun.sandbox.admin.wire import ApiError
 from flyrun.sandbox.engine.literals import literal_map, write_message
 from flyrun.sandbox.engine.records import USER, NodeRecord
 from flyrun.sandbox.engine.runtime import NodeFailed, RunContext, Scope
@@ -57,10 +60,6 @@ def run_dynamic(ctx: RunContext, record: NodeRecord, task: Any, futures: Futures
 
 def _compile(ctx: RunContext, task: Any, path: Path) -> tuple[Any, Any]:
     from flyteidl.core import dynamic_job_pb2, identifier_pb2, workflow_pb2
-
-    from flyrun.sandbox.admin import registry
-    from flyrun.sandbox.admin.compiler import compile_workflow, entity_key, missing_entity
-    from flyrun.sandbox.admin.wire import ApiError
 
     spec = dynamic_job_pb2.DynamicJobSpec()
     try:

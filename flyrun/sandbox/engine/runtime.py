@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from flyrun.sandbox.admin import registry
 from flyrun.sandbox.admin.compiler import entity_key
 from flyrun.sandbox.engine.records import FAILED, SYSTEM, TIMED_OUT, execution_error
 from flyrun.sandbox.state.layout import DataDir
@@ -108,8 +109,6 @@ class RunContext:
     def task(self, identifier: Any) -> Any:
         found = self._tasks.get(entity_key(identifier))
         if found is None:
-            from flyrun.sandbox.admin import registry
-
             found = registry.task_template(self.store, identifier)
             self._tasks[entity_key(identifier)] = found
         return found

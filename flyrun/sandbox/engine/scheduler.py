@@ -14,11 +14,15 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from flyrun.sandbox.admin.compiler import END_NODE, START_NODE
+from flyrun.sandbox.admin.executions import create_execution
 from flyrun.sandbox.admin.wire import load
+from flyrun.sandbox.engine.containers import ContainerRuntime
 from flyrun.sandbox.engine.literals import write_message
+from flyrun.sandbox.engine.notifications import announce
 from flyrun.sandbox.engine.records import (
     SUCCEEDED,
     SYSTEM,
@@ -30,6 +34,8 @@ from flyrun.sandbox.engine.records import (
     execution_error,
 )
 from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext
+from flyrun.sandbox.engine.taskrun import operator_task_env
+from flyrun.sandbox.engine.walker import run_workflow
 from flyrun.sandbox.state.layout import DataDir
 from flyrun.sandbox.state.store import Key, Store
 
@@ -38,9 +44,6 @@ class Scheduler:
     def __init__(self, store: Store, data: DataDir, slots: int | None = None,
                  container_runtime: str | None = None, task_env: Mapping[str, str] | None = None,
                  secrets_dir: Path | None = None, task_python: str = "") -> None:
-        from flyrun.sandbox.engine.containers import ContainerRuntime
-        from flyrun.sandbox.engine.taskrun import operator_task_env
-
         self.store = store
         self.container_runtime = ContainerRuntime(container_runtime)
         self.secrets_dir = secrets_dir
@@ -60,10 +63,6 @@ class Scheduler:
 
     def create_execution(self, request: Any) -> Key:
         """Create an execution as the API does (a launch plan node's child execution); returns its key."""
-        from types import SimpleNamespace
-
-        from flyrun.sandbox.admin.executions import create_execution
-
         admin: Any = SimpleNamespace(store=self.store, data=self.data, scheduler=self)  # what it uses of Services
         created = create_execution(admin, request)
         return Key(created.id.project, created.id.domain, created.id.name)
@@ -169,8 +168,6 @@ class Scheduler:
     def _walk(self, ctx: RunContext, record: ExecutionRecord, template: Any, inputs: Any) -> None:
         """Run the workflow and record how it ended. Nothing escapes: an exception here (a full disk, a folder
         that cannot be written, a bug) would end this thread silently and leave the execution RUNNING forever."""
-        from flyrun.sandbox.engine.walker import run_workflow
-
         try:
             record.running()
             _boundary_node(ctx, START_NODE, None, inputs)
@@ -194,8 +191,6 @@ class Scheduler:
 
     def _announce(self, ctx: RunContext, record: ExecutionRecord) -> None:
         """Record the notifications due for how the execution ended; a failure here is logged, never raised."""
-        from flyrun.sandbox.engine.notifications import announce
-
         try:
             announce(self.store, ctx.key, record.message)
         except Exception as error:

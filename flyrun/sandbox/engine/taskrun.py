@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import flyrun
+from flyrun.protocol.templates import TemplateError, render
 from flyrun.sandbox import limits
 from flyrun.sandbox.engine import containers
-from flyrun.sandbox.engine.literals import read_literal_map
+from flyrun.sandbox.engine.literals import literal_map, read_literal_map, write_message
 from flyrun.sandbox.engine.records import USER, NodeRecord
-from flyrun.sandbox.engine.runtime import Aborted, ArrayItem, NodeFailed, RunContext, Scope
+from flyrun.sandbox.engine.runtime import Aborted, ArrayItem, NodeFailed, RunContext, Scope, stop_process
 from flyrun.sandbox.engine.secrets import secret_environment
 
 _FLYRUN_ROOT = str(Path(flyrun.__file__).resolve().parent.parent)  # the folder holding the flyrun package
@@ -72,8 +73,6 @@ class Attempt:
 
 def substitute(words: list[str], values: dict[str, str], inputs: Any) -> list[str]:
     """Replace ``{{.input}}``, ``{{.outputPrefix}}``, ... and ``{{.Inputs.name}}`` as propeller does."""
-    from flyrun.protocol.templates import TemplateError, render
-
     try:
         return render(words, inputs, values)
     except TemplateError as error:
@@ -326,7 +325,6 @@ def _outputs(task: Any, attempt: Attempt, code: int) -> tuple[Any, str]:
     if task.interface.outputs.variables:
         raise NodeFailed.of("OutputsNotFound", f"task {task.id.name} exited 0 but wrote no outputs.pb to "
                                                f"{attempt.output_prefix}{_log_tail(attempt.log_path)}", USER)
-    from flyrun.sandbox.engine.literals import literal_map, write_message
 
     write_message(outputs_path, literal_map())
     return literal_map(), str(outputs_path)
@@ -421,8 +419,6 @@ def _spawn(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attem
 
 
 def _wait(process: subprocess.Popen, scope: Scope, limit: float | None, deadline: float | None) -> tuple[int, bool]:
-    from flyrun.sandbox.engine.runtime import stop_process
-
     started = time.monotonic()
     ends = [t for t in (started + limit if limit else None, deadline) if t is not None]
     end = min(ends) if ends else None

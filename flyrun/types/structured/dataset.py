@@ -17,8 +17,12 @@ import typing
 from collections.abc import Iterator
 from typing import Any
 
-from flyrun.types import engine
-from flyrun.types.engine import TypeMismatch, TypeTransformer
+from flyrun.data import fs as storage
+from flyrun.data import transfer
+from flyrun.data.files import _context as context
+from flyrun.errors import UsageError
+from flyrun.types import registry
+from flyrun.types.registry import TypeMismatch, TypeTransformer
 
 PARQUET = "parquet"
 CSV = "csv"
@@ -44,8 +48,6 @@ def require(module: str, why: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        from flyrun.errors import UsageError
-
         top = module.split(".")[0]
         raise UsageError(f"{why} needs {top}, which is not installed",
                          hint=f"pip install 'flyrun[{EXTRAS.get(top, top)}]'") from None
@@ -129,7 +131,7 @@ def required_frame_kind(python_type: Any) -> str:
     """``"pandas"``, ``"pyarrow"`` or ``"polars"``; TypeMismatch for any other type."""
     kind = frame_kind(python_type)
     if kind is None:
-        raise TypeMismatch(f"{engine.describe(python_type)} is not a data frame type flyrun reads: use "
+        raise TypeMismatch(f"{registry.describe(python_type)} is not a data frame type flyrun reads: use "
                            "pandas.DataFrame, pyarrow.Table or polars.DataFrame")
     return kind
 
@@ -142,7 +144,7 @@ def frame_kind(python_type: Any, required: bool = False) -> str | None:
             if kind:
                 return kind
     if required:
-        raise TypeMismatch(f"{engine.describe(python_type)} is not a data frame type flyrun reads: use "
+        raise TypeMismatch(f"{registry.describe(python_type)} is not a data frame type flyrun reads: use "
                            "pandas.DataFrame, pyarrow.Table or polars.DataFrame")
     return None
 
@@ -176,7 +178,7 @@ class StructuredDatasetTransformer(TypeTransformer):
         _, columns, declared = _parts(python_type)
         sd_type: dict[str, Any] = {}
         if columns:
-            sd_type["columns"] = [{"name": name, "literal_type": engine.literal_type(t)}
+            sd_type["columns"] = [{"name": name, "literal_type": registry.literal_type(t)}
                                   for name, t in columns.items()]
         chosen = fmt if fmt is not None else declared
         if chosen:
@@ -254,7 +256,6 @@ class StructuredDatasetTransformer(TypeTransformer):
             return StructuredDataset(uri=value["uri"], file_format=value.get("file_format") or PARQUET)
         if not isinstance(value, str) or not value.strip():
             raise TypeMismatch(f"expected a path or URI of a parquet or CSV file or folder, got {value!r}")
-        from flyrun.data import fs as storage
 
         location = storage.normalize(value.strip())
         if storage.is_local(location):
@@ -292,8 +293,6 @@ class StructuredDatasetTransformer(TypeTransformer):
 
 
 def storage_is_local(uri: str) -> bool:
-    from flyrun.data import fs as storage
-
     return storage.is_local(uri)
 
 
@@ -310,16 +309,12 @@ def guess_format(location: str) -> str:
 
 # -- bytes --------------------------------------------------------------------------------------------------------
 def _context() -> Any:
-    from flyrun.data.files import _context as context
-
     return context()
 
 
 def data_files(uri: str) -> list[str]:
     """The files of a dataset: the URI itself if it is a file, else the files in the folder, in name order
     (hidden files and markers such as ``_SUCCESS`` left out)."""
-    from flyrun.data import fs as storage
-
     context = _context()
     fs, path = storage.filesystem_for(uri, context.storage_options)
     with storage.storage_errors("read dataset", uri, context.storage_options):
@@ -335,8 +330,6 @@ def data_files(uri: str) -> list[str]:
 
 
 def _reader(uri: str) -> Any:
-    from flyrun.data import transfer
-
     return transfer.open_for_read(uri, _context())
 
 
@@ -371,9 +364,6 @@ def check_columns(uri: str, fmt: str, wanted: list[str]) -> None:
 def write_frame(frame: Any, fmt: str) -> str:
     """Store a frame (or an iterator of frames/record batches, streamed) as ``<raw>/<random>/00000``."""
     import secrets
-
-    from flyrun.data import fs as storage
-    from flyrun.data import transfer
 
     if fmt not in FORMATS:
         raise TypeMismatch(f"format {fmt!r} is not supported; use parquet or csv")
