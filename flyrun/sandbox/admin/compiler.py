@@ -79,6 +79,8 @@ def compile_workflow(template: Any, sub_workflows: Any, get_task: Callable[[Any]
     from flyteidl.core import compiler_pb2
 
     closure = compiler_pb2.CompiledWorkflowClosure()
+    template = with_start_node(template)
+    sub_workflows = [with_start_node(sub) for sub in sub_workflows]
     subs = {entity_key(s.id): s for s in sub_workflows}
     tasks: dict[tuple[str, str, str, str], Any] = {}
     _check_size(template, sub_workflows)
@@ -100,6 +102,35 @@ def compile_workflow(template: Any, sub_workflows: Any, get_task: Callable[[Any]
     for key in sorted(tasks):
         closure.tasks.add().template.CopyFrom(tasks[key])
     return closure
+
+
+def with_start_node(workflow: Any) -> Any:
+    """A copy of ``workflow`` whose promises of workflow inputs name ``start-node``.
+
+    flytekit writes a workflow input's promise with an empty node id (its ``GLOBAL_INPUT_NODE_ID``); FlyteAdmin's
+    compiler takes that as the start node and the compiled closure names it, so the walker sees one spelling.
+    """
+    copy = type(workflow)()
+    copy.CopyFrom(workflow)
+    failure_node = [copy.failure_node] if copy.HasField("failure_node") else []
+    for node in walk_nodes([*copy.nodes, *failure_node]):
+        for binding in node.inputs:  # a branch's operands name its node's inputs, so these are all
+            _name_start(binding.binding)
+    for binding in copy.outputs:
+        _name_start(binding.binding)
+    return copy
+
+
+def _name_start(data: Any) -> None:
+    kind = data.WhichOneof("value")
+    if kind == "promise" and not data.promise.node_id:
+        data.promise.node_id = START_NODE
+    elif kind == "collection":
+        for item in data.collection.bindings:
+            _name_start(item)
+    elif kind == "map":
+        for item in data.map.bindings.values():
+            _name_start(item)
 
 
 def _check_size(template: Any, sub_workflows: Any) -> None:
