@@ -16,13 +16,14 @@ from flyteidl.admin import (
     node_execution_pb2,
     project_pb2,
     signal_pb2,
+    task_execution_pb2,
     task_pb2,
     version_pb2,
     workflow_pb2,
 )
 from flyteidl.service import auth_pb2, dataproxy_pb2, identity_pb2
 
-from flyrun.sandbox.admin import dataproxy, executions, nodes, registry
+from flyrun.sandbox.admin import dataproxy, executions, nodes, registry, tasks
 from flyrun.sandbox.services import Services
 from flyrun.sandbox.state.store import Store
 
@@ -50,6 +51,11 @@ def _on_store(function: Callable[[Store, Any], Any]) -> Handler:
 P3 = "{id.project}/{id.domain}/{id.name}"
 P4 = P3 + "/{id.version}"
 WE = "{workflow_execution_id.project}/{workflow_execution_id.domain}/{workflow_execution_id.name}"
+NX = ("{node_execution_id.execution_id.project}/{node_execution_id.execution_id.domain}/"
+      "{node_execution_id.execution_id.name}/{node_execution_id.node_id}")
+TX = ("{id.node_execution_id.execution_id.project}/{id.node_execution_id.execution_id.domain}/"
+      "{id.node_execution_id.execution_id.name}/{id.node_execution_id.node_id}/{id.task_id.project}/"
+      "{id.task_id.domain}/{id.task_id.name}/{id.task_id.version}/{id.retry_attempt}")
 NE = "{id.execution_id.project}/{id.execution_id.domain}/{id.execution_id.name}/{id.node_id}"
 
 
@@ -149,6 +155,12 @@ ROUTES: list[Route] = [
           nodes.get_node_execution, rpc=A + "GetNodeExecution"),
     Route("GET", f"/api/v1/data/node_executions/{NE}", node_execution_pb2.NodeExecutionGetDataRequest,
           nodes.get_node_execution_data, rpc=A + "GetNodeExecutionData"),
+    Route("GET", f"/api/v1/task_executions/{NX}", task_execution_pb2.TaskExecutionListRequest,
+          tasks.list_task_executions, rpc=A + "ListTaskExecutions"),
+    Route("GET", f"/api/v1/task_executions/{TX}", task_execution_pb2.TaskExecutionGetRequest,
+          tasks.get_task_execution, rpc=A + "GetTaskExecution"),
+    Route("GET", f"/api/v1/data/task_executions/{TX}", task_execution_pb2.TaskExecutionGetDataRequest,
+          tasks.get_task_execution_data, rpc=A + "GetTaskExecutionData"),
     Route("POST", "/api/v1/signals", signal_pb2.SignalSetRequest, nodes.set_signal, body=True,
           rpc="SignalService/SetSignal"),
     Route("GET", f"/api/v1/signals/{WE}", signal_pb2.SignalListRequest, nodes.list_signals,
