@@ -405,3 +405,42 @@ def test_with_auth_no_token_is_unauthenticated_and_a_client_credentials_token_wo
             other_key.close()
     finally:
         signed_in.close()
+
+
+def test_task_executions_and_a_deck_link_for_a_finished_node(stubs, rest):
+    """FlyteRemote syncs task nodes through ListTaskExecutions/GetTaskExecutionData (one per attempt), and links
+    decks with CreateDownloadLink; REST's task_executions routes give the same answers."""
+    decked = task("tests.grpc.decked", "open(os.path.join(out_dir, 'deck.html'), 'w').write('<p>deck</p>')\n"
+                                       "write({'o0': inputs['x'] + 1})", {"x": INT}, {"o0": INT})
+    wf = workflow("tests.grpc.decked_wf", {"x": INT}, {"o0": INT},
+                  [task_node("n0", decked, {"x": promise("start-node", "x")})], {"o0": promise("n0", "o0")})
+    for cls, document in ((task_pb2.TaskCreateRequest, decked), (workflow_pb2.WorkflowCreateRequest, wf),
+                          (launch_plan_pb2.LaunchPlanCreateRequest, launch_plan(wf))):
+        stubs.call(stubs.admin, f"Create{cls.__name__[:-len('CreateRequest')]}", message(cls, document))
+    request = execution_pb2.ExecutionCreateRequest(project=PROJECT, domain=DOMAIN)
+    request.spec.launch_plan.CopyFrom(plan_id(wf))
+    request.inputs.literals["x"].scalar.primitive.integer = 1
+    name = stubs.call(stubs.admin, "CreateExecution", request).id.name
+    wait_for(stubs, name)
+
+    node_id = node_execution_pb2.NodeExecutionGetRequest().id
+    node_id.execution_id.CopyFrom(execution_id(name))
+    node_id.node_id = "n0"
+    from flyteidl.admin import task_execution_pb2
+
+    listed = stubs.call(stubs.admin, "ListTaskExecutions",
+                        task_execution_pb2.TaskExecutionListRequest(node_execution_id=node_id, limit=10))
+    assert [t.id.retry_attempt for t in listed.task_executions] == [0]
+    attempt = listed.task_executions[0]
+    assert attempt.id.task_id.name == "tests.grpc.decked"
+    assert attempt.closure.phase == core_execution_pb2.TaskExecution.SUCCEEDED
+    by_rest = requests.get(f"{rest}/api/v1/task_executions/{PROJECT}/{DOMAIN}/{name}/n0", timeout=30)
+    assert emit(listed) == by_rest.json()
+    data = stubs.call(stubs.admin, "GetTaskExecutionData", task_execution_pb2.TaskExecutionGetDataRequest(
+        id=attempt.id))
+    assert data.full_outputs.literals["o0"].scalar.primitive.integer == 2
+    assert data.full_inputs.literals["x"].scalar.primitive.integer == 1
+
+    link = stubs.call(stubs.dataproxy, "CreateDownloadLink", dataproxy_pb2.CreateDownloadLinkRequest(
+        artifact_type=dataproxy_pb2.ARTIFACT_TYPE_DECK, node_execution_id=node_id))
+    assert requests.get(link.pre_signed_urls.signed_url[0], timeout=30).text == "<p>deck</p>"
