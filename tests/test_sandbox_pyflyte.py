@@ -42,7 +42,7 @@ def client_env(home: Path, **extra: str) -> dict[str, str]:
     """pyflyte's environment: a home of its own (no ~/.flyte config of the person running the tests)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLYTE_", "FLYTECTL_", "FLYRUN_"))}
     home.mkdir(parents=True, exist_ok=True)
-    return dict(env, HOME=str(home), **extra)
+    return dict(env, HOME=str(home), PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring", **extra)
 
 
 def run_pyflyte(config: Path, env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -93,8 +93,20 @@ def client(sandbox_server, tmp_path_factory, monkeypatch_module) -> Client:
 
 @pytest.fixture(scope="module")
 def monkeypatch_module():
+    """FlyteRemote runs in this process: a home of its own, and keyring's null backend for flytekit's token
+    store (keyring keeps one backend per process, and an earlier test may have left one that needs a password)."""
+    import keyring.core
+    from keyring.backends import null
+
+    # Not keyring.get_keyring(): choosing a backend can itself fail (keyrings.alt's encrypted one, once imported,
+    # needs pycryptodome).
+    previous = getattr(keyring.core, "_keyring_backend", None)
+    keyring.core.set_keyring(null.Keyring())
     with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
         yield patch
+    if previous is not None:
+        keyring.core.set_keyring(previous)
 
 
 def test_register_then_fetch_task_workflow_and_launch_plan(client):
