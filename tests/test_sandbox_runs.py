@@ -69,7 +69,8 @@ def test_array_node_maps_with_a_bound_input(runs):
     items = runs.outputs(name)["o0"]["collection"]["literals"]
     assert [value(i) for i in items] == ["10", "20", "30", "40", "50"]
     node = runs.nodes(name)["n0"]
-    assert node["metadata"]["is_array"] and node["metadata"]["is_parent_node"]
+    # propeller reports an ArrayNode as is_array only; flytekit's FlyteRemote cannot sync it as a parent node
+    assert node["metadata"]["is_array"] and not node["metadata"]["is_parent_node"]
     children = runs.nodes(name, parent="n0")
     assert sorted(children) == [f"n0-0-{i}" for i in range(5)]
     data = runs.get(f"/api/v1/data/node_executions/flytesnacks/development/{name}/n0-0-3").json()

@@ -37,6 +37,9 @@ def sandbox() -> None:
 
 @sandbox.command()
 @click.option("--port", type=int, default=30080, show_default=True, help="TCP port to listen on (0: any free port).")
+@click.option("--grpc-port", type=int, default=None,
+              help="TCP port of FlyteAdmin's gRPC API for pyflyte and flytectl, on 127.0.0.1 only "
+                   "(default: the port after --port if free, else any free port; 0: any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; anything but loopback needs --auth.")
 @_data_dir_option
@@ -57,14 +60,14 @@ def sandbox() -> None:
                    "default: this sandbox's own Python).")
 @global_options
 @click.pass_obj
-def start(app: Application, port: int, host: str, data_dir: Path | None, auth: bool, allowed_hosts: tuple[str, ...],
-          detach: bool, container_runtime: str | None, task_env: tuple[str, ...],
+def start(app: Application, port: int, grpc_port: int | None, host: str, data_dir: Path | None, auth: bool,
+          allowed_hosts: tuple[str, ...], detach: bool, container_runtime: str | None, task_env: tuple[str, ...],
           secrets_dir: Path | None, task_python: Path | None) -> None:
     """Start the sandbox and print the config that points flyrun (or pyflyte) at it."""
     from flyrun.sandbox.server import SandboxOptions, check_options, serve
 
-    options = SandboxOptions(data_dir=_data_dir(app, data_dir), host=host, port=port, auth=auth,
-                             quiet=not app.verbose, allowed_hosts=tuple(allowed_hosts),
+    options = SandboxOptions(data_dir=_data_dir(app, data_dir), host=host, port=port, grpc_port=grpc_port,
+                             auth=auth, quiet=not app.verbose, allowed_hosts=tuple(allowed_hosts),
                              container_runtime=container_runtime,
                              secrets_dir=secrets_dir.resolve() if secrets_dir else None,
                              # absolute but not resolved: a virtual environment's python is a link
@@ -74,11 +77,12 @@ def start(app: Application, port: int, host: str, data_dir: Path | None, auth: b
     new_secret = _announce_operator_secret(app, options.data_dir) if auth else None
     if detach:
         info = _start_detached(app, options, task_variables)
-        _render_started(app, info["url"], info["pid"], options, detached=True, new_secret=new_secret)
+        _render_started(app, info["url"], info["pid"], options, detached=True, new_secret=new_secret,
+                        grpc_port=int(info["grpc_port"]))
         return
     os.environ.update(task_variables)  # a foreground server reads its own process environment
-    serve(options, ready=lambda url: _render_started(app, url, os.getpid(), options, detached=False,
-                                                     new_secret=new_secret))
+    serve(options, ready=lambda url, grpc: _render_started(app, url, os.getpid(), options, detached=False,
+                                                           new_secret=new_secret, grpc_port=grpc))
 
 
 def _task_environment(app: Application, given: tuple[str, ...]) -> dict[str, str]:
@@ -150,6 +154,7 @@ def _start_detached(app: Application, options: Any, extra_env: dict[str, str]) -
                            hint="choose another folder with --data-dir") from None
     argv = [sys.executable, "-m", "flyrun.cli.main", "sandbox", "start", "--port", str(options.port),
             "--host", options.host, "--data-dir", str(data.root), *(["--auth"] if options.auth else []),
+            *(["--grpc-port", str(options.grpc_port)] if options.grpc_port is not None else []),
             *(["--container-runtime", options.container_runtime] if options.container_runtime else []),
             *(["--secrets-dir", str(options.secrets_dir)] if options.secrets_dir else []),
             *(["--task-python", str(options.task_python)] if options.task_python else []),
@@ -188,14 +193,18 @@ def _relay_failure(app: Application, log_file: Path, started: float, code: int) 
 
 
 def _render_started(app: Application, url: str, pid: int, options: Any, detached: bool,
-                    new_secret: str | None = None) -> None:
-    from flyrun.sandbox.server import endpoint_of
+                    new_secret: str | None = None, grpc_port: int = 0) -> None:
+    from flyrun.sandbox.server import endpoint_of, grpc_endpoint
 
     endpoint = endpoint_of(options.host, int(url.rsplit(":", 1)[1]))
     snippet = f"admin:\n  endpoint: {endpoint}\n  insecure: true\n"
+    # pyflyte and flytectl speak gRPC: the same config shape, pointed at the gRPC port.
+    grpc_snippet = f"admin:\n  endpoint: {grpc_endpoint(grpc_port)}\n  insecure: true\n"
     if options.auth:
         snippet += "  authType: DeviceFlow\n"
+        grpc_snippet += "  authType: DeviceFlow\n"
     snippet += f"console:\n  endpoint: {url}\n"
+    grpc_snippet += f"console:\n  endpoint: {url}\n"
     if app.json_output:
         extra = {}
         if options.auth:
@@ -205,12 +214,17 @@ def _render_started(app: Application, url: str, pid: int, options: Any, detached
             if new_secret:
                 extra["operator_secret"] = new_secret
         app.print_json({"url": url, "endpoint": endpoint, "pid": pid, "data_dir": str(options.data_dir),
-                        "auth": options.auth, "console": f"{url}/console", "config": snippet, **extra})
+                        "auth": options.auth, "console": f"{url}/console", "config": snippet,
+                        "grpc_port": grpc_port, "grpc_endpoint": grpc_endpoint(grpc_port),
+                        "grpc_config": grpc_snippet, **extra})
     else:
         app.echo(f"flyrun sandbox is ready at {url} (console: {url}/console)")
         app.echo(f"data dir: {options.data_dir}; pid {pid}")
         app.echo("Point flyrun at it with this in ~/.flyrun/config.yaml (or pass -c FILE):\n")
         app.echo(snippet)
+        app.echo(f"Point pyflyte or flytectl at its gRPC API ({grpc_endpoint(grpc_port)}) with a config file "
+                 "holding (pyflyte --config FILE):\n")
+        app.echo(grpc_snippet)
         if not detached:
             app.info("Press Ctrl-C to stop.")
     app.env.stdout.flush()

@@ -1,7 +1,7 @@
 """Start and stop the sandbox server: bind, open the store, resume unfinished runs, serve, clean up.
 
-The pid file (``<data-dir>/sandbox.pid``) is JSON: ``{"pid", "url", "local_url", "host", "port", "data_dir",
-"auth"}`` (``local_url`` reaches the bound address from this machine);
+The pid file (``<data-dir>/sandbox.pid``) is JSON: ``{"pid", "url", "local_url", "host", "port", "grpc_port",
+"grpc_endpoint", "data_dir", "auth"}`` (``local_url`` reaches the bound address from this machine);
 ``flyrun sandbox status``/``stop`` read it.
 """
 
@@ -55,6 +55,9 @@ class SandboxOptions:
     # The Python whose programs (flytekit's pyflyte-execute, ...) run tasks registered by other clients; None: the
     # server's own interpreter.
     task_python: Path | None = None
+    # FlyteAdmin's gRPC services (pyflyte, flytectl), always on 127.0.0.1. None: the port after --port if free,
+    # else any free one; 0: any free port.
+    grpc_port: int | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -72,6 +75,11 @@ def check_options(options: SandboxOptions) -> None:
                          hint="add --auth, or keep the default --host 127.0.0.1")
     if not 0 <= options.port < 65536:
         raise UsageError(f"--port {options.port} is not a TCP port")
+    if options.grpc_port is not None and not 0 <= options.grpc_port < 65536:
+        raise UsageError(f"--grpc-port {options.grpc_port} is not a TCP port", hint="give 0 for any free port")
+    if options.grpc_port and options.grpc_port == options.port:
+        raise UsageError(f"--grpc-port {options.grpc_port} is also --port; the REST API and gRPC need a port each",
+                         hint="leave --grpc-port out to take the next free port")
     if options.container_runtime not in (None, "host"):
         problem = runtime_problem(options.container_runtime)
         if problem:
@@ -95,6 +103,11 @@ def endpoint_of(host: str, port: int) -> str:
     """``admin.endpoint`` for clients: localhost for the usual loopback or wildcard binds, the host otherwise."""
     shown = "localhost" if host in ("127.0.0.1", "localhost", "0.0.0.0", "::") else host_name(host)
     return f"{shown}:{port}"
+
+
+def grpc_endpoint(port: int) -> str:
+    """``admin.endpoint`` for gRPC clients (pyflyte, flytectl): the gRPC port is bound on 127.0.0.1 only."""
+    return f"dns:///127.0.0.1:{port}"
 
 
 def local_url(host: str, port: int) -> str:
@@ -229,11 +242,12 @@ def _bind(options: SandboxOptions, app: Any) -> Any:
         sock.close()  # the server holds its own duplicate of the descriptor
 
 
-def serve(options: SandboxOptions, ready: Callable[[str], None] | None = None) -> None:
-    """Run the sandbox until SIGTERM/SIGINT; ``ready(url)`` is called once requests are being accepted."""
+def serve(options: SandboxOptions, ready: Callable[[str, int], None] | None = None) -> None:
+    """Run the sandbox until SIGTERM/SIGINT; ``ready(url, grpc_port)`` is called once requests are being
+    accepted."""
     check_options(options)
     _require_server_libraries(options.auth)
-    server, services, lock = _open(options)
+    server, services, lock, grpc_server = _open(options)
     stop = _install_stop_handlers(server)
     from flyrun.sandbox.admin.schedules import ScheduleRunner
 
@@ -242,10 +256,11 @@ def serve(options: SandboxOptions, ready: Callable[[str], None] | None = None) -
         services.scheduler.resume_unfinished()
         schedules.start()
         if ready is not None:
-            ready(services.base_url)
+            ready(services.base_url, grpc_server.port)
         server.serve_forever(poll_interval=0.2)
     finally:
         stop()
+        grpc_server.stop()
         schedules.stop()
         services.scheduler.shutdown()
         server.server_close()
@@ -255,8 +270,9 @@ def serve(options: SandboxOptions, ready: Callable[[str], None] | None = None) -
         os.close(lock)  # last: the data dir is free for the next server only once this one is done with it
 
 
-def _open(options: SandboxOptions) -> tuple[Any, Any, int]:
-    """The locked data dir, store, scheduler and listening server, and the pid file that announces them."""
+def _open(options: SandboxOptions) -> tuple[Any, Any, int, Any]:
+    """The locked data dir, store, scheduler, the listening REST and gRPC servers, and the pid file that announces
+    them."""
     from flyrun.sandbox.admin import registry
     from flyrun.sandbox.app import SandboxApp
     from flyrun.sandbox.engine.scheduler import Scheduler
@@ -287,14 +303,29 @@ def _open(options: SandboxOptions) -> tuple[Any, Any, int]:
         services.auth = _authorization_server(services.base_url if is_loopback(options.host) else None, data,
                                               task_secret)
     scheduler.admin_env = eager_admin_env(local_url(options.host, port), task_secret)
-    _write_pid_file(data, services.base_url, options, port)
-    return server, services, lock
+    try:
+        grpc_server = _start_grpc(options, services, port)
+    except BaseException:
+        server.server_close()
+        store.close()
+        os.close(lock)
+        raise
+    _write_pid_file(data, services.base_url, options, port, grpc_server.port)
+    return server, services, lock, grpc_server
+
+
+def _start_grpc(options: SandboxOptions, services: Any, port: int) -> Any:
+    from flyrun.sandbox.grpc import server as grpc_server
+
+    if options.grpc_port is not None:
+        return grpc_server.start(services, options.grpc_port)
+    return grpc_server.start(services, port + 1 if port < 65535 else 0, fallback_to_any=True)
 
 
 def _require_server_libraries(auth: bool) -> None:
     import importlib.util
 
-    for name in ("werkzeug", *(("authlib",) if auth else ())):
+    for name in ("werkzeug", "grpc", *(("authlib",) if auth else ())):
         if importlib.util.find_spec(name) is None:
             raise UsageError(f"flyrun sandbox needs {name}, which is not installed",
                              hint="pip install 'flyrun[sandbox]'")
@@ -330,9 +361,10 @@ def _authorization_server(url: str | None, data: DataDir, task_secret: str | Non
                       operator_secret=lambda: data.operator_secret()[0])
 
 
-def _write_pid_file(data: DataDir, url: str, options: SandboxOptions, port: int) -> None:
+def _write_pid_file(data: DataDir, url: str, options: SandboxOptions, port: int, grpc_port: int) -> None:
     info = {"pid": os.getpid(), "url": url, "local_url": local_url(options.host, port), "host": options.host,
-            "port": port, "data_dir": str(data.root), "auth": options.auth, "started_at": time.time()}
+            "port": port, "grpc_port": grpc_port, "grpc_endpoint": grpc_endpoint(grpc_port),
+            "data_dir": str(data.root), "auth": options.auth, "started_at": time.time()}
     scratch = data.pid_file.with_suffix(".tmp")
     scratch.write_text(json.dumps(info))
     os.replace(scratch, data.pid_file)

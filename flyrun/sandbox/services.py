@@ -29,6 +29,11 @@ class Services:
         """
         return getattr(self._request, "host_url", None) or self.base_url
 
-    def serving(self, host_url: str | None) -> None:
-        """Note the host the current request (on this thread) came to."""
+    def serving(self, host_url: str | None, subject: str | None = None) -> None:
+        """Note the host the current request (on this thread) came to, and who sent it (gRPC's bearer token)."""
         self._request.host_url = host_url.rstrip("/") if host_url else None
+        self._request.subject = subject
+
+    def caller(self) -> str | None:
+        """The signed-in subject of the current request, when its transport noted one."""
+        return getattr(self._request, "subject", None)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from flyrun.sandbox.admin import nodes
 from flyrun.sandbox.admin.wire import ApiError, Code, invalid, stamp
 from flyrun.sandbox.services import Services
 
@@ -199,3 +200,59 @@ def open_download(sb: Services, key: str, query: dict[str, str]) -> Path:
     if not path.is_file():
         raise BlobError(404, "NoSuchKey: the object does not exist")
     return path
+
+
+# -- links to what executions produced (pyflyte's FlyteRemote asks these by gRPC) --------------------------------
+def create_download_link(sb: Services, request: Any) -> Any:
+    """``CreateDownloadLink``: a signed URL for a node execution's deck (the one artifact type FlyteAdmin has)."""
+    from flyteidl.admin import node_execution_pb2
+    from flyteidl.service import dataproxy_pb2
+
+
+    if not request.HasField("node_execution_id"):
+        raise invalid("source is required: give a node_execution_id")
+    if request.artifact_type != dataproxy_pb2.ARTIFACT_TYPE_DECK:
+        raise invalid("unsupported artifact type: only ARTIFACT_TYPE_DECK can be linked")
+    expires_in = _expires_in(request)
+    lookup = node_execution_pb2.NodeExecutionGetRequest(id=request.node_execution_id)
+    node = nodes.get_node_execution(sb, lookup)
+    deck = node.closure.deck_uri
+    if not deck:
+        raise ApiError(Code.NOT_FOUND, f"node execution {request.node_execution_id.node_id} has no deck")
+    key = key_of_native_url(sb, deck if "://" in deck else f"file://{deck}")
+    url = sb.signer.sign(sb.public_url(), "GET", key, expires_in)
+    response = dataproxy_pb2.CreateDownloadLinkResponse(signed_url=[url])
+    stamp(response.expires_at, time.time() + expires_in)
+    response.pre_signed_urls.signed_url.append(url)
+    response.pre_signed_urls.expires_at.CopyFrom(response.expires_at)
+    return response
+
+
+def get_data(sb: Services, request: Any) -> Any:
+    """``GetData`` for ``flyte://v1/<project>/<domain>/<execution>/<node>/<attempt>/<i|o>[/<name>]``: a node
+    execution's inputs or outputs (a literal map, or one literal when a name is given)."""
+    from flyteidl.admin import node_execution_pb2
+    from flyteidl.service import dataproxy_pb2
+
+
+    parts = request.flyte_url.removeprefix("flyte://").split("/") if request.flyte_url.startswith("flyte://") else []
+    if len(parts) > 5 and parts[5].isdigit():  # the attempt is optional; the sandbox keeps a node's latest
+        del parts[5]
+    if len(parts) not in (6, 7) or parts[0] != "v1" or parts[5] not in ("i", "o") or not all(parts[1:]):
+        raise invalid(f"invalid flyte url [{request.flyte_url}]: expected "
+                      "flyte://v1/<project>/<domain>/<execution>/<node>[/<attempt>]/<i|o>[/<name>]")
+    _, project, domain, name, node_id, which, *variable = parts
+    lookup = node_execution_pb2.NodeExecutionGetDataRequest()
+    lookup.id.execution_id.project, lookup.id.execution_id.domain, lookup.id.execution_id.name = project, domain, name
+    lookup.id.node_id = node_id
+    data = nodes.get_node_execution_data(sb, lookup)
+    literals = data.full_inputs if which == "i" else data.full_outputs
+    response = dataproxy_pb2.GetDataResponse()
+    if not variable:
+        response.literal_map.CopyFrom(literals)
+    elif variable[0] in literals.literals:
+        response.literal.CopyFrom(literals.literals[variable[0]])
+    else:
+        raise ApiError(Code.NOT_FOUND, f"node {node_id} of execution {name} has no "
+                                       f"{'input' if which == 'i' else 'output'} named {variable[0]!r}")
+    return response

@@ -183,13 +183,43 @@ class AuthServer:
         return handler(request)
 
     def _client_config(self, request):
-        return _json({"client_id": self.public_client_id, "redirect_uri": self.redirect_uri,
-                      "scopes": list(self.scopes), "authorization_metadata_key": AUTHORIZATION_METADATA_KEY,
-                      "service_http_endpoint": "", "audience": ""})
+        return _json(self.client_config_document())
 
     def _metadata(self, request):
-        base = self.base_url()
-        return _json({
+        return _json(self.metadata_document(self.base_url()))
+
+    # -- the same answers as flyteidl messages (AuthMetadataService, IdentityService over gRPC) ------------
+    def client_config_document(self) -> dict[str, Any]:
+        return {"client_id": self.public_client_id, "redirect_uri": self.redirect_uri,
+                "scopes": list(self.scopes), "authorization_metadata_key": AUTHORIZATION_METADATA_KEY,
+                "service_http_endpoint": "", "audience": ""}
+
+    def public_client_config(self) -> Any:
+        from flyteidl.service import auth_pb2
+        from google.protobuf import json_format
+
+        return json_format.ParseDict(self.client_config_document(), auth_pb2.PublicClientAuthConfigResponse())
+
+    def oauth2_metadata(self, base_url: str | None = None) -> Any:
+        """RFC 8414 metadata; ``base_url`` is where a gRPC client reaches the HTTP endpoints (no request host)."""
+        from flyteidl.service import auth_pb2
+        from google.protobuf import json_format
+
+        document = self.metadata_document(self.issuer_url or base_url or self.base_url())
+        return json_format.ParseDict(document, auth_pb2.OAuth2MetadataResponse())
+
+    def user_info(self, subject: str) -> Any:
+        from flyteidl.service import identity_pb2
+        from google.protobuf import json_format
+
+        return json_format.ParseDict(self.user_info_document(subject), identity_pb2.UserInfoResponse())
+
+    def user_info_document(self, subject: str) -> dict[str, Any]:
+        return {"subject": subject, "name": subject, "preferred_username": subject, "given_name": "",
+                "family_name": "", "email": f"{subject}@sandbox.local", "picture": "", "additional_claims": {}}
+
+    def metadata_document(self, base: str) -> dict[str, Any]:
+        return {
             "issuer": base,
             "authorization_endpoint": base + "/oauth2/authorize",
             "token_endpoint": base + "/oauth2/token",
@@ -201,7 +231,7 @@ class AuthServer:
             "grant_types_supported": ["urn:ietf:params:oauth:grant-type:device_code", "client_credentials",
                                       "refresh_token", "authorization_code"],
             "device_authorization_endpoint": base + "/oauth2/device_authorization",
-        })
+        }
 
     def _device_authorization(self, request):
         return self._oauth.create_endpoint_response("device_authorization", request)
@@ -215,9 +245,7 @@ class AuthServer:
         subject = self.subject_from_environ(request.environ)
         if subject is None:
             return _unauthenticated()
-        return _json({"subject": subject, "name": subject, "preferred_username": subject,
-                      "given_name": "", "family_name": "", "email": f"{subject}@sandbox.local", "picture": "",
-                      "additional_claims": {}})
+        return _json(self.user_info_document(subject))
 
     def operator_secret(self) -> str:
         value = self._operator_secret

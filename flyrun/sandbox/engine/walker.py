@@ -160,8 +160,10 @@ def _dispatch(ctx: RunContext, node: Any, inputs: Any, record: NodeRecord, node_
     if kind == "gate_node":
         return gates.run_gate(ctx, record, node, inputs, scope), None
     if kind == "array_node":
+        # As propeller reports an ArrayNode: is_array, not is_parent_node (clients such as flytekit's FlyteRemote
+        # treat a parent node as a subworkflow or dynamic workflow and cannot sync it). Its items are still
+        # listed as child node executions (unique_parent_id).
         record.message.metadata.is_array = True
-        record.message.metadata.is_parent_node = True
         return arrays.run_array(ctx, record, node, inputs, scope, execute), None
     if kind == "workflow_node":
         # A subworkflow's nodes are this node's children; a launch plan's run in an execution of their own.
