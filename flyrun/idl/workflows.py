@@ -94,7 +94,7 @@ def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> 
     if "overrides" in node.metadata:  # with_overrides(...)
         from flyrun.idl.overrides import apply_overrides
 
-        apply_overrides(result, node.metadata["overrides"], settings)
+        apply_overrides(result, node.metadata["overrides"], settings, entity)
     return result
 
 
