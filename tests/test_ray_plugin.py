@@ -371,3 +371,22 @@ def test_the_example_packages_as_ray_tasks(cli, tmp_path):
     assert template["custom"]["rayCluster"]["workerGroupSpec"][0]["k8sPod"]["podSpec"]["containers"][0] == {
         "name": "ray-worker", "resources": {"requests": {"cpu": "1", "memory": "1Gi"},
                                             "limits": {"cpu": "1", "memory": "1Gi"}}}
+
+
+def test_an_address_where_no_cluster_answers_fails_fast_in_one_line(cli, project):
+    port = free_port()  # nothing listens there
+    root = project({"nowhere.py": f'''
+        from flyrun import task
+        from flyrun.plugins.ray import RayJobConfig
+
+        @task(task_config=RayJobConfig(worker_node_config=[], address="127.0.0.1:{port}"))
+        def t() -> int:
+            return 1
+        '''})
+    started = time.monotonic()
+    done = cli("run", str(root / "nowhere.py"), "t")
+    assert done.exit_code == 6, done.output
+    assert done.stderr.splitlines()[0] == (
+        f"Error: task nowhere.t failed: ConnectionError: no Ray cluster answers at 127.0.0.1:{port} (Connection "
+        "refused); start it, or fix RayJobConfig(address=...)")
+    assert time.monotonic() - started < 60  # ray.init alone would retry for minutes

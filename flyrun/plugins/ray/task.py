@@ -27,6 +27,8 @@ INSTALL = "pip install 'flyrun[ray]'"
 _HEAD_CONTAINER = "ray-head"
 _WORKER_CONTAINER = "ray-worker"
 _K8S_RESOURCES = {"cpu": "cpu", "mem": "memory", "gpu": "nvidia.com/gpu", "ephemeral_storage": "ephemeral-storage"}
+# How long a cluster's address may take to accept a connection before the task fails.
+_CONNECT_SECONDS = 10.0
 # What flytekit leaves out of the code it ships as the job's working_dir.
 _WORKING_DIR_EXCLUDES = ["script_mode.tar.gz", "fast*.tar.gz", ".python_history"]
 
@@ -85,6 +87,7 @@ def _connect(ray: Any, task: RayFunctionTask) -> Any:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     options: dict[str, Any] = {"runtime_env": _runtime_env(config, task)}
     if config.address:
+        _check_reachable(task, config.address)
         options["address"] = config.address
     else:
         options.update(_local_resources(config))
@@ -95,6 +98,23 @@ def _connect(ray: Any, task: RayFunctionTask) -> Any:
         where = f"the Ray cluster at {config.address}" if config.address else "a local Ray"
         error = RuntimeError(f"could not start or join {where}: {type(exc).__name__}: {exc}")
         raise TaskExecutionError(task.name, error) from exc
+
+
+def _check_reachable(task: RayFunctionTask, address: str) -> None:
+    """Fail fast when nothing listens at a ``host:port`` address: ``ray.init`` itself retries for minutes."""
+    import socket
+
+    target = address.split("://", 1)[-1]
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", or a form Ray resolves itself
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=_CONNECT_SECONDS):
+            return
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise TaskExecutionError(task.name, ConnectionError(
+            f"no Ray cluster answers at {address} ({reason}); start it, or fix RayJobConfig(address=...)")) from None
 
 
 def _runtime_env(config: Any, task: RayFunctionTask) -> dict[str, Any]:
