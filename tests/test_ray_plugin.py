@@ -4,6 +4,7 @@ and through `flyrun sandbox`."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -185,7 +186,7 @@ def test_flyrun_and_the_plugin_import_no_ray():
 
 
 # -- running Ray -----------------------------------------------------------------------------------------------
-pytest.importorskip("ray")
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed (flyrun[ray])")
 
 LOCAL = '''
 from typing import List
@@ -254,6 +255,7 @@ def ray_tmp():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@needs_ray
 @pytest.mark.slow
 def test_ray_remote_functions_in_a_local_run_and_ray_stops_after(project, ray_tmp, tmp_path):
     root = project({"rayjobs.py": LOCAL})
@@ -342,6 +344,7 @@ def _by_address(address: str) -> str:
         ''')
 
 
+@needs_ray
 @pytest.mark.slow
 def test_a_task_runs_on_a_separate_ray_cluster_by_address(project, ray_head, tmp_path):
     root = project({"separate.py": _by_address(ray_head)})
@@ -351,6 +354,7 @@ def test_a_task_runs_on_a_separate_ray_cluster_by_address(project, ray_head, tmp
     assert json.loads(done.stdout)["outputs"] == {"o0": f"14 on port {ray_head.rsplit(':', 1)[1]}"}
 
 
+@needs_ray
 @pytest.mark.slow
 def test_a_sandbox_task_runs_on_a_separate_ray_cluster_by_address(sandbox_server, project, ray_head, tmp_path):
     root = project({"separate.py": _by_address(ray_head)})
@@ -362,6 +366,7 @@ def test_a_sandbox_task_runs_on_a_separate_ray_cluster_by_address(sandbox_server
     assert json.loads(done.stdout)["outputs"] == {"o0": f"30 on port {ray_head.rsplit(':', 1)[1]}"}
 
 
+@needs_ray
 def test_the_example_packages_as_ray_tasks(cli, tmp_path):
     out = tmp_path / "out"
     done = cli("package", str(REPO / "examples" / "ray_job.py"), "--output-dir", str(out))
@@ -373,6 +378,7 @@ def test_the_example_packages_as_ray_tasks(cli, tmp_path):
                                             "limits": {"cpu": "1", "memory": "1Gi"}}}
 
 
+@needs_ray
 def test_an_address_where_no_cluster_answers_fails_fast_in_one_line(cli, project):
     port = free_port()  # nothing listens there
     root = project({"nowhere.py": f'''

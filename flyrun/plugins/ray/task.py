@@ -56,7 +56,8 @@ class RayFunctionTask(PythonFunctionTask):
             # A driver that joined a cluster only disconnects; a Ray this task started stops with it unless the
             # config keeps it for the next Ray task of this process (never inside flyrun-execute, which ends
             # with os._exit, so nothing would stop it).
-            keep = self.task_config.shutdown_after_job_finishes is False and not _in_task_container()
+            config = self.task_config
+            keep = config.shutdown_after_job_finishes is False and not config.address and not _in_task_container()
             if started is not None and not keep:
                 ray.shutdown()
 
