@@ -189,16 +189,15 @@ def test_flyrun_and_the_plugin_import_no_ray():
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed (flyrun[ray])")
 
 LOCAL = '''
-from typing import List
+from typing import Tuple
 
 import ray
 
 from flyrun import task, workflow
 from flyrun.plugins.ray import HeadNodeConfig, RayJobConfig, WorkerNodeConfig
 
-KEEP = RayJobConfig(head_node_config=HeadNodeConfig(ray_start_params={"num-cpus": "1"}),
-                    worker_node_config=[WorkerNodeConfig(group_name="g", replicas=1)],
-                    shutdown_after_job_finishes=False)
+HEAD = HeadNodeConfig(ray_start_params={"num-cpus": "1"})
+WORKERS = [WorkerNodeConfig(group_name="g", replicas=1)]
 
 
 @ray.remote
@@ -206,25 +205,34 @@ def square(x: int) -> int:
     return x * x
 
 
-@task(task_config=KEEP)
+@task(task_config=RayJobConfig(head_node_config=HEAD, worker_node_config=WORKERS))
 def squares(n: int) -> int:
     assert ray.cluster_resources()["CPU"] == 1  # the head node's num-cpus
     return sum(ray.get([square.remote(i) for i in range(n)]))
 
 
-@task(task_config=KEEP)
-def node() -> str:
+@task
+def alive(after: int) -> bool:
+    return ray.is_initialized()
+
+
+@task(task_config=RayJobConfig(head_node_config=HEAD, worker_node_config=WORKERS, shutdown_after_job_finishes=False))
+def node(after: bool) -> str:
     return ray.get_runtime_context().get_node_id()
 
 
-@workflow
-def wf(n: int) -> int:
-    return squares(n=n)
+@task
+def still_alive(after: str) -> bool:
+    return ray.is_initialized()
 
 
 @workflow
-def twice() -> List[str]:
-    return [node(), node()]
+def wf(n: int) -> Tuple[int, bool, str, str, bool]:
+    total = squares(n=n)
+    stopped = alive(after=total)  # the Ray squares started stopped with it
+    first = node(after=stopped)
+    second = node(after=stopped)  # shutdown_after_job_finishes=False: the same Ray as the first
+    return total, stopped, first, second, still_alive(after=second)
 '''
 
 
@@ -264,12 +272,9 @@ def test_ray_remote_functions_in_a_local_run_and_ray_stops_after(project, ray_tm
     env = {"RAY_TMPDIR": ray_tmp, "HOME": str(tmp_path)}
     done = _run(["run", "-o", "json", str(root / "rayjobs.py"), "wf", "--n", "4"], elsewhere, env)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["outputs"] == {"o0": 14}
-    # shutdown_after_job_finishes=False: the second Ray task of the run reuses the Ray the first one started
-    done = _run(["run", "-o", "json", str(root / "rayjobs.py"), "twice"], elsewhere, env)
-    assert done.returncode == 0, done.stderr
-    first, second = json.loads(done.stdout)["outputs"]["o0"]
-    assert first == second
+    outputs = json.loads(done.stdout)["outputs"]
+    assert (outputs["o0"], outputs["o1"], outputs["o4"]) == (14, False, True)
+    assert outputs["o2"] == outputs["o3"]
     assert _processes_naming(ray_tmp) == []  # nothing of the local Ray outlives the run
 
 
