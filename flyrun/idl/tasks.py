@@ -105,6 +105,9 @@ def task_template(task: Any, settings: SerializationSettings, *, resolver: str =
         "env": key_values(env),
     }
     place_container(template, task.pod_template, container, settings)
+    custom = getattr(task, "custom", None)
+    if callable(custom):  # a plugin's task type (ray): the spec its backend plugin reads
+        template["custom"] = custom(settings)
     secrets = getattr(task, "secret_requests", None)
     if secrets:
         template["security_context"] = {"secrets": [secret.to_wire() for secret in secrets]}

@@ -89,7 +89,7 @@ def node_dict(node: graph.Node, settings: SerializationSettings, owner: str) -> 
         result["task_node"] = {"reference_id": settings.identifier("TASK", entity.name)}
     if "overrides" in node.metadata:  # with_overrides(...)
 
-        apply_overrides(result, node.metadata["overrides"], settings)
+        apply_overrides(result, node.metadata["overrides"], settings, entity)
     return result
 
 

@@ -8,40 +8,15 @@ found here and reported with the user's file and line.
 from __future__ import annotations
 
 import contextvars
-import os
-import sys
-import types
 from dataclasses import dataclass, field
 from typing import Any
 
 from flyrun.errors import WorkflowDefinitionError
 from flyrun.sdk import attributes
+from flyrun.sdk.callsite import user_call_site
 from flyrun.types import engine
 
 START_NODE = "start-node"
-_FLYRUN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_SKIP_FILES = (_FLYRUN_DIR, os.path.dirname(os.__file__) + os.sep + "functools.py")
-
-
-def user_call_site() -> str:
-    """``file:line`` of the innermost frame that is the user's, not flyrun's or functools'."""
-    frame: types.FrameType | None = sys._getframe(1)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_SKIP_FILES):
-            return f"{_short_path(filename)}:{frame.f_lineno}"
-        frame = frame.f_back
-    return "<unknown>"
-
-
-def _short_path(filename: str) -> str:
-    try:
-        relative = os.path.relpath(filename)
-    except ValueError:
-        return filename
-    return filename if relative.startswith(".." + os.sep + "..") else relative
-
-
 @dataclass(eq=False)
 class Node:
     id: str
@@ -305,7 +280,44 @@ def node_result(node: Node, outputs: dict[str, Any], output_tuple: type | None) 
     promises = [Promise(node, name, t) for name, t in outputs.items()]
     if len(promises) == 1 and output_tuple is None:
         return promises[0]
-    return output_tuple(*promises) if output_tuple else tuple(promises)
+    return _node_tuple(output_tuple)(*promises) if output_tuple else NodeOutputs(promises)
+
+
+class _NodeTupleMethods:
+    """What flytekit's output tuple of a multi-output call offers besides its promises: ``with_overrides`` on
+    the node and ``>>`` ordering, so ``a, b = t(x=x).with_overrides(retries=2)`` works as on a single output."""
+
+    def _handle(self) -> NodeHandle:
+        return NodeHandle(self[0].node)  # type: ignore[index]
+
+    def with_overrides(self, **overrides: Any) -> Any:
+        from flyrun.sdk.overrides import apply
+
+        apply(self._handle().node, overrides, user_call_site())
+        return self
+
+    def __rshift__(self, other: Any) -> Any:
+        return self._handle() >> other
+
+
+class NodeOutputs(_NodeTupleMethods, tuple):
+    """The promises of a call whose outputs are a plain tuple (``-> Tuple[int, str]``); also named ``o0``..."""
+
+    def __getattr__(self, name: str) -> Any:
+        for promise in self:
+            if promise.var == name:
+                return promise
+        raise AttributeError(f"the call's outputs are {', '.join(p.var for p in self)}; no '{name}'")
+
+
+_NODE_TUPLES: dict[type, type] = {}
+
+
+def _node_tuple(output_tuple: type) -> type:
+    """The task's NamedTuple output type with the node methods mixed in (one subclass per type)."""
+    if output_tuple not in _NODE_TUPLES:
+        _NODE_TUPLES[output_tuple] = type(output_tuple.__name__, (_NodeTupleMethods, output_tuple), {})
+    return _NODE_TUPLES[output_tuple]
 
 
 def topological_order(nodes: list[Node]) -> list[Node]:

@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from flyrun.errors import WorkflowDefinitionError
 from flyrun.sdk.image_spec import ImageSpec
+from flyrun.sdk.pods import PodTemplate
 from flyrun.sdk.resources import Resources
 
 if TYPE_CHECKING:
     from flyrun.sdk import graph
 
 _KNOWN = ("node_name", "name", "timeout", "retries", "interruptible", "cache", "cache_version", "cache_serialize",
-          "requests", "limits", "resources", "container_image", "task_config")
+          "requests", "limits", "resources", "container_image", "task_config", "accelerator", "shared_memory",
+          "pod_template")
 
 
 def apply(node: graph.Node, overrides: dict[str, Any], call_site: str) -> None:
@@ -53,6 +55,17 @@ def _checked(key: str, value: Any, where: str) -> Any:
         raise WorkflowDefinitionError(f"{where}: {key} must be Resources(...), not {value!r}")
     if key == "container_image" and _is_image_spec(value):
         return value
+    if key == "accelerator" and value is not None and not callable(getattr(value, "to_wire", None)):
+        raise WorkflowDefinitionError(f"{where}: accelerator must be one of flyrun.extras.accelerators (T4, "
+                                      f"A100.partition_1g_5gb, GPUAccelerator(\"device\")...), not {value!r}")
+    if key == "shared_memory" and value is not None and value is not True and (
+            not isinstance(value, str) or not value):
+        raise WorkflowDefinitionError(f"{where}: shared_memory must be True (as much as the memory) or a size "
+                                      f"such as \"2Gi\", not {value!r}")
+    if key == "pod_template" and value is not None:
+        if not isinstance(value, PodTemplate):
+            raise WorkflowDefinitionError(f"{where}: pod_template must be a flyrun PodTemplate, not "
+                                          f"{type(value).__name__}")
     if key in ("name", "container_image", "cache_version") and not isinstance(value, str):
         raise WorkflowDefinitionError(f"{where}: {key} must be a string, not {value!r}")
     return value

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flyrun.errors import WorkflowDefinitionError
-from flyrun.sdk import graph
+from flyrun.sdk.callsite import user_call_site
 
 
 class PodTemplate:
@@ -16,7 +16,7 @@ class PodTemplate:
 
     def __init__(self, pod_spec: Any = None, labels: dict[str, str] | None = None,
                  annotations: dict[str, str] | None = None, primary_container_name: str = "primary") -> None:
-        where = f"{graph.user_call_site()}: PodTemplate"
+        where = f"{user_call_site()}: PodTemplate"
         if pod_spec is not None and not isinstance(pod_spec, dict) and not _is_v1_pod_spec(pod_spec):
             raise WorkflowDefinitionError(f"{where}: pod_spec must be a kubernetes V1PodSpec or a dict, not "
                                           f"{type(pod_spec).__name__}",

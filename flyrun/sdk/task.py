@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -226,10 +227,18 @@ def run_with_retries(entity: Any, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def task(_fn: Callable[..., Any] | None = None, **options: Any) -> Any:
-    """Make a task of a function: ``@task`` or ``@task(retries=2, cache=True, cache_version="1")``."""
+    """Make a task of a function: ``@task`` or ``@task(retries=2, cache=True, cache_version="1")``.
+
+    A plugin's ``task_config`` may name the task class it needs (``__flyrun_task_class__ = "module:Class"``, as
+    flytekit's ``TaskPlugins`` registry does), so the SDK never imports a plugin."""
+    plugin = getattr(type(options.get("task_config")), "__flyrun_task_class__", None)
+    task_class = PythonFunctionTask
+    if plugin is not None:
+        module, _, name = plugin.partition(":")
+        task_class = getattr(importlib.import_module(module), name)
     if _fn is not None:
-        return PythonFunctionTask(_fn, **options)
-    return lambda fn: PythonFunctionTask(fn, **options)
+        return task_class(_fn, **options)
+    return lambda fn: task_class(fn, **options)
 
 
 def apply_python_task_options(entity: Any, options: dict[str, Any], where: str, retries: int = 0) -> None:

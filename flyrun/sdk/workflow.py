@@ -13,6 +13,7 @@ from typing import Any
 
 from flyrun.errors import WorkflowDefinitionError
 from flyrun.sdk import graph, mocks
+from flyrun.sdk.callsite import short_path
 from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import interface_from_function
 from flyrun.sdk.task import task_name
@@ -39,7 +40,7 @@ class Workflow(Entity):
                  on_failure: Any = None) -> None:
         self.fn = fn
         self.name = name or task_name(fn)
-        self.call_site = f"{graph._short_path(fn.__code__.co_filename)}:{fn.__code__.co_firstlineno}"
+        self.call_site = f"{short_path(fn.__code__.co_filename)}:{fn.__code__.co_firstlineno}"
         where = f"{self.call_site}: workflow '{self.name}'"
         self.interface = interface_from_function(fn, where)
         self._where = where
