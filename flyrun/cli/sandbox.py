@@ -52,18 +52,22 @@ def sandbox() -> None:
                    "no other variable of this shell but PATH, HOME, the locale and TMPDIR.")
 @click.option("--secrets-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of secrets (DIR/<group>/<key> files) for tasks that request them with secret_requests.")
+@click.option("--task-pool/--no-task-pool", "task_pool", default=None,
+              help="Fork Python tasks from a warm process per code version (default; config sandbox.taskPool, "
+                   "FLYRUN_SANDBOX_TASK_POOL), or start a fresh process for every task.")
 @global_options
 @click.pass_obj
 def start(app: Application, port: int, host: str, data_dir: Path | None, auth: bool, allowed_hosts: tuple[str, ...],
           detach: bool, container_runtime: str | None, task_env: tuple[str, ...],
-          secrets_dir: Path | None) -> None:
+          secrets_dir: Path | None, task_pool: bool | None) -> None:
     """Start the sandbox and print the config that points flyrun (or pyflyte) at it."""
     from flyrun.sandbox.server import SandboxOptions, check_options, serve
 
     options = SandboxOptions(data_dir=_data_dir(app, data_dir), host=host, port=port, auth=auth,
                              quiet=not app.verbose, allowed_hosts=tuple(allowed_hosts),
                              container_runtime=container_runtime,
-                             secrets_dir=secrets_dir.resolve() if secrets_dir else None)
+                             secrets_dir=secrets_dir.resolve() if secrets_dir else None,
+                             task_pool=bool(app.config.get("sandbox.taskPool")) if task_pool is None else task_pool)
     check_options(options)
     task_variables = _task_environment(app, task_env)
     new_secret = _announce_operator_secret(app, options.data_dir) if auth else None
@@ -147,6 +151,7 @@ def _start_detached(app: Application, options: Any, extra_env: dict[str, str]) -
             "--host", options.host, "--data-dir", str(data.root), *(["--auth"] if options.auth else []),
             *(["--container-runtime", options.container_runtime] if options.container_runtime else []),
             *(["--secrets-dir", str(options.secrets_dir)] if options.secrets_dir else []),
+            "--task-pool" if options.task_pool else "--no-task-pool",
             *(word for name in options.allowed_hosts for word in ("--allowed-host", name))]
     started = time.time()
     with log:

@@ -99,6 +99,9 @@ ITEMS: tuple[ConfigItem, ...] = (
     ConfigItem("task.org", "str", None, ("FLYRUN_ORG",)),
     ConfigItem("images", "map", None, (), help="image name -> fully qualified image"),
     ConfigItem("cache.dir", "str", None, ("FLYRUN_CACHE_DIR",), help="the local task cache"),
+    ConfigItem("sandbox.taskPool", "bool", True, ("FLYRUN_SANDBOX_TASK_POOL",),
+               help="flyrun sandbox forks Python tasks from a warm zygote per code version (false: a fresh "
+                    "process per task, as --no-task-pool)"),
 )
 
 ITEMS_BY_KEY = {item.key: item for item in ITEMS}

@@ -1,6 +1,6 @@
 """Map worker processes: they find a task by module and name and run batches of its items.
 
-A worker is a fork of the map's warm zygote (``flyrun.local.zygote``: the flyrun process as it was when the map
+A worker is a fork of the map's warm zygote (``flyrun.protocol.zygote``: the flyrun process as it was when the map
 began, single-threaded, the task's module imported), or, where forking is not used (``-v`` says why), a fresh
 interpreter: ``python -m flyrun.local.map_worker READ_FD WRITE_FD``. Either talks to the parent with pickled
 messages (``multiprocessing.connection``). A fresh one puts the project root first on ``sys.path``, then
@@ -64,7 +64,7 @@ class Worker:
     def __init__(self, spec: dict[str, Any], zygote: Any = None) -> None:
         from multiprocessing.connection import Connection
 
-        if zygote is not None:  # a fork of the warm zygote (flyrun.local.zygote): one duplex socket
+        if zygote is not None:  # a fork of the warm zygote (flyrun.protocol.zygote): one duplex socket
             import socket
 
             ours, theirs = socket.socketpair()
@@ -158,6 +158,18 @@ def run_item(task: Any, context: ExecutionContext, index: int, literals: dict[st
         except Exception as exc:  # reported to the parent as data; it decides what a failure means
             result = ItemFailure.from_exception(index, exc)
     return index, result, notices
+
+
+def forked(fds: list[int]) -> None:
+    """A worker forked from the map's zygote (``flyrun.protocol.zygote``), talking on the connection ``fds[0]``."""
+    from multiprocessing.connection import Connection
+
+    sys.argv = [__file__]  # what a fresh worker's argv[0] says, so the process reads the same
+    connection = Connection(fds[0])
+    try:
+        serve(connection, connection)
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):
+        sys.exit(1)
 
 
 def main(argv: list[str]) -> int:

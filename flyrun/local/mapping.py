@@ -6,7 +6,7 @@ what the probe saw decides:
 
 - mostly CPU time, and enough work left to pay for starting processes: worker processes (forks of a warm zygote
   made when the map began, or fresh interpreters that find the task by module and name where forking is not used;
-  see ``flyrun.local.zygote`` and ``flyrun.local.map_worker``) pull batches of items, sized to about
+  see ``flyrun.protocol.zygote`` and ``flyrun.local.map_worker``) pull batches of items, sized to about
   ``BATCH_SECONDS`` of work, from the same queue as this thread, which keeps running items too. Lanes in total:
   ``concurrency``, else the number of CPUs.
 - mostly waiting (I/O, sleeps): threads pull items from the queue. Lanes: ``concurrency``, else min(32, CPUs + 4).
@@ -220,7 +220,7 @@ class MapRun:
 
     def start_zygote(self) -> None:
         """Fork the warm zygote now, while this process is single-threaded, if worker processes may be wanted."""
-        from flyrun.local import zygote
+        from flyrun.protocol import zygote
 
         if (os.cpu_count() or 1) < 2 or not self._importable():
             return

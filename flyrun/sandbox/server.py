@@ -45,6 +45,7 @@ class SandboxOptions:
     # The operator's secrets: <dir>/<group>/<key> files handed to tasks that request them, as propeller's webhook
     # mounts Kubernetes secrets. None: tasks that request a secret fail.
     secrets_dir: Path | None = None
+    task_pool: bool = True  # Python tasks forked from a warm zygote per code version (flyrun.sandbox.engine.taskpool)
 
 
 def is_loopback(host: str) -> bool:
@@ -263,7 +264,8 @@ def _open(options: SandboxOptions) -> tuple[Any, Any, int]:
         store = Store.open(data.root)
         registry.ensure_default_project(store)
         scheduler = Scheduler(store, data, container_runtime=options.container_runtime,
-                              secrets_dir=options.secrets_dir)
+                              secrets_dir=options.secrets_dir, task_pool=options.task_pool,
+                              verbose=not options.quiet)
         services = Services(store=store, data=data, scheduler=scheduler, signer=Signer(data.key()))
         app = SandboxApp(services)
         try:

@@ -37,12 +37,15 @@ from flyrun.sandbox.state.store import Key, Store
 class Scheduler:
     def __init__(self, store: Store, data: DataDir, slots: int | None = None,
                  container_runtime: str | None = None, task_env: Mapping[str, str] | None = None,
-                 secrets_dir: Path | None = None) -> None:
+                 secrets_dir: Path | None = None, task_pool: bool = True, verbose: bool = False) -> None:
         from flyrun.sandbox.engine.containers import ContainerRuntime
+        from flyrun.sandbox.engine.taskpool import TaskPool
         from flyrun.sandbox.engine.taskrun import operator_task_env
 
         self.store = store
         self.container_runtime = ContainerRuntime(container_runtime)
+        # Python tasks forked from warm zygotes; turned off, each attempt is a fresh process (it says why with -v).
+        self.task_pool = TaskPool(data.work / "_pool", enabled=task_pool, log=_log if verbose else None)
         self.secrets_dir = secrets_dir
         self.data = data
         # Read once at start: `flyrun sandbox start --task-env` puts it in the server's environment.
@@ -96,6 +99,7 @@ class Scheduler:
             ctx.abort("the sandbox stopped", shutting_down=True)
         for thread in threads:
             thread.join(timeout)
+        self.task_pool.close()  # after the runs: ending the zygotes ends any child still running
 
     # -- one execution -----------------------------------------------------------------------------------
     def _run(self, key: Key) -> None:
@@ -135,6 +139,7 @@ class Scheduler:
         ctx = RunContext(self.store, self.data, key, plan, record.message.spec, self.slots, self.wake,
                          self.task_env)
         ctx.container_runtime = self.container_runtime
+        ctx.task_pool = self.task_pool
         ctx.secrets_dir = self.secrets_dir
         return ctx, plan.primary.template, inputs
 

@@ -125,6 +125,11 @@ def _names_remote_storage(words: Sequence[str], raw_prefix: str, inputs: Any) ->
     return any(_REMOTE_URI.search(text) for text in texts)
 
 
+def python_path() -> str:
+    """A task process's PYTHONPATH: this flyrun first, then the server's own."""
+    return os.pathsep.join(filter(None, [_FLYRUN_ROOT, os.environ.get("PYTHONPATH")]))
+
+
 def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, words: Sequence[str] = (),
                      raw_prefix: str = "", inputs: Any = None) -> dict[str, str]:
     """The environment a task process starts with, as propeller builds a pod's: a minimal base, then the
@@ -141,7 +146,7 @@ def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, w
         names += ENGINE_VARIABLES
     env = {name: server[name] for name in names if name in server}
     env.setdefault("PATH", os.defpath)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_FLYRUN_ROOT, server.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = python_path()
     env["PYTHONUNBUFFERED"] = "1"  # task.log shows output as it happens, as a pod's log does
     env.update(ctx.task_env)
     source = task.container.env if task.HasField("container") else []
@@ -233,7 +238,14 @@ def _run_attempt(ctx: RunContext, task: Any, inputs: Any, attempt: Attempt, scop
     if not argv:  # refused at registration; a task stored by an older server can still have none
         raise NodeFailed.of("NothingToRun", f"task {task.id.name} has no command and no args to run", USER)
     limit = task.metadata.timeout.ToTimedelta().total_seconds() if task.metadata.HasField("timeout") else 0
-    code, timed_out = _run_process(ctx, argv, env, attempt, scope, limit or None, deadline)
+    pooled = None
+    if ctx.task_pool is not None:
+        unsuitable = ctx.task_pool.unsuitable(argv, env, containers.is_container_task(task))
+        if unsuitable is None:
+            pooled = task.container.image if task.HasField("container") else ""
+        else:
+            ctx.task_pool.debug(f"task pool: {task.id.name}: a fresh process: {unsuitable}")
+    code, timed_out = _run_process(ctx, argv, env, attempt, scope, limit or None, deadline, pooled)
     try:
         if timed_out:
             seconds = limit if limit else "its node"
@@ -324,8 +336,9 @@ def guarded(argv: list[str], env: dict[str, str], cwd: Path) -> list[str]:
 
 
 def _run_process(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attempt, scope: Scope,
-                 limit: float | None, deadline: float | None) -> tuple[int, bool]:
-    """Start and wait for the task process; returns (exit code, timed out).
+                 limit: float | None, deadline: float | None, pooled: str | None = None) -> tuple[int, bool]:
+    """Start and wait for the task process; returns (exit code, timed out). ``pooled`` (the task's image) says
+    the process may be forked from the task pool's zygote for its code version.
 
     It holds one of the execution's ``max_parallelism`` slots (if set) and one CPU slot while it runs.
     """
@@ -340,23 +353,20 @@ def _run_process(ctx: RunContext, argv: list[str], env: dict[str, str], attempt:
             held.append(slots)
         if scope.stopped:
             raise Aborted()
-        return _spawn(ctx, argv, env, attempt, scope, limit, deadline)
+        return _spawn(ctx, argv, env, attempt, scope, limit, deadline, pooled)
     finally:
         for slots in reversed(held):
             slots.release()
 
 
 def _spawn(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attempt, scope: Scope,
-           limit: float | None, deadline: float | None) -> tuple[int, bool]:
-    argv = guarded(argv, env, attempt.work_dir)
+           limit: float | None, deadline: float | None, pooled: str | None = None) -> tuple[int, bool]:
     with open(attempt.log_path, "wb") as log:
-        try:
-            # Its own session: stopping the task stops its whole process group, and a Ctrl-C at the server's
-            # terminal is the server's to handle.
-            process = subprocess.Popen(argv, cwd=attempt.work_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
-        except OSError as error:
-            raise NodeFailed.of("CommandNotFound", f"cannot start {argv[0]!r}: {error.strerror}", USER) from None
+        process: Any = None
+        if pooled is not None:
+            process = ctx.task_pool.start(argv, env, attempt.work_dir, log.fileno(), pooled)
+        if process is None:
+            process = _popen(argv, env, attempt, log)
         ctx.track(process)
         try:
             return _wait(process, scope, limit, deadline)
@@ -364,7 +374,18 @@ def _spawn(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attem
             ctx.untrack(process)
 
 
-def _wait(process: subprocess.Popen, scope: Scope, limit: float | None, deadline: float | None) -> tuple[int, bool]:
+def _popen(argv: list[str], env: dict[str, str], attempt: Attempt, log: Any) -> subprocess.Popen:
+    argv = guarded(argv, env, attempt.work_dir)
+    try:
+        # Its own session: stopping the task stops its whole process group, and a Ctrl-C at the server's
+        # terminal is the server's to handle.
+        return subprocess.Popen(argv, cwd=attempt.work_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    except OSError as error:
+        raise NodeFailed.of("CommandNotFound", f"cannot start {argv[0]!r}: {error.strerror}", USER) from None
+
+
+def _wait(process: Any, scope: Scope, limit: float | None, deadline: float | None) -> tuple[int, bool]:
     from flyrun.sandbox.engine.runtime import stop_process
 
     started = time.monotonic()
@@ -391,7 +412,7 @@ class _ExitWaiter:
     (``Popen.wait(timeout)`` sleeps in steps of up to 50 ms, which would add that much to every task.)
     """
 
-    def __init__(self, process: subprocess.Popen) -> None:
+    def __init__(self, process: Any) -> None:
         self.process = process
         try:
             self.pidfd: int | None = os.pidfd_open(process.pid)
