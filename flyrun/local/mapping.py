@@ -60,6 +60,7 @@ class MapRun:
         self.mode = "in-process"
         self.zygote: Any = None
         self.no_zygote = ""  # why workers would be fresh interpreters, said with -v
+        self.spare: list[Any] = []  # workers forked when the map began, ready before the probe ends
 
     # -- the queue -----------------------------------------------------------------------------
     def take(self, count: int = 1) -> list[int]:
@@ -158,6 +159,10 @@ class MapRun:
                                                                         math.ceil(left / (4 * (lanes - 1)))))
                 self._start_processes(min(lanes - 1, left), batch_size)
                 return
+        with self.lock:
+            spare, self.spare = self.spare, []
+        for worker in spare:
+            worker.discard()
         self._end_zygote()  # no worker processes for this map: its copy-on-write cost ends with it
         if cpu_share < CPU_BOUND_SHARE and work_left >= THREADS_PAY_AFTER:
             lanes = _limit(self.map_task.concurrency, min(32, (os.cpu_count() or 1) + 4))
@@ -178,16 +183,19 @@ class MapRun:
             return False
 
     def _start_processes(self, count: int, batch_size: int) -> None:
-        from flyrun.local.map_worker import Worker, worker_spec
+        from flyrun.local.map_worker import Worker
 
-        cache_dir = self.cache_dir() if self.map_task.task.metadata.cache else None
-        spec = worker_spec(self.context, self.map_task.task, cache_dir)
         zygote = self.zygote  # read once: the map may finish (and end it) meanwhile
         how = "forked from a warm zygote" if zygote is not None else f"fresh interpreters: {self.no_zygote}"
         self.mode = f"{count} worker process{'es' * (count > 1)} and this one, batches of {batch_size}, {how}"
-        for _ in range(count):
+        with self.lock:
+            spare, self.spare = self.spare[:count], self.spare[count:]
+        for worker in self.spare:
+            worker.discard()
+        spec = self._spec(zygote is not None) if len(spare) < count else {}
+        for index in range(count):
             try:
-                worker = Worker(spec, zygote)
+                worker = spare[index] if index < len(spare) else Worker(spec, zygote)
             except (OSError, EOFError) as exc:  # the zygote is gone: this process runs the items
                 if self.closed:  # because the map is over
                     return
@@ -204,10 +212,19 @@ class MapRun:
             threading.Thread(target=self.run_in_worker, args=(worker, batch_size), daemon=True,
                              name="flyrun-map").start()
 
+    def _spec(self, forked: bool) -> dict[str, Any]:
+        from flyrun.local.map_worker import worker_spec
+
+        cache_dir = self.cache_dir() if self.map_task.task.metadata.cache else None
+        return worker_spec(self.context, self.map_task.task, cache_dir, forked)
+
     def close(self, interrupted: bool = False) -> None:
         with self.lock:
             self.closed = True
             workers = list(self.workers)
+            spare, self.spare = self.spare, []
+        for worker in spare:
+            worker.discard()
         for worker in workers:
             worker.close(kill=interrupted)
         self._end_zygote(wait=interrupted)
@@ -227,10 +244,25 @@ class MapRun:
         self.no_zygote = zygote.unavailable() or ""
         if self.no_zygote:
             return
+        from flyrun.local import map_worker
+
+        map_worker.inherit(self.context)
         try:
             self.zygote = zygote.Zygote()
         except OSError as exc:
             self.no_zygote = f"the zygote could not be forked ({exc})"
+            return
+        # The workers a CPU-bound map would start, asked for now without waiting: the zygote forks them while
+        # this thread runs the first items, so they are ready when the probe decides (and simply dropped if it
+        # decides against processes). Their spec costs no config read here (map_worker.inherit).
+        lanes = _limit(self.map_task.concurrency, os.cpu_count() or 1)
+        count = min(lanes - 1, len(self.items) - 1)
+        if count > 0:
+            spec = self._spec(True)
+            try:
+                self.spare = [map_worker.Worker(spec, self.zygote, wait=False) for _ in range(count)]
+            except (OSError, EOFError):
+                self.spare = []
 
 
 def _limit(concurrency: int | None, default: int) -> int:

@@ -32,7 +32,6 @@ import os
 import pickle
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -74,6 +73,7 @@ class Zygote:
     def __init__(self, _connected: tuple[socket.socket, int, Any] | None = None) -> None:
         """Fork this process into a zygote (the local map's way); see ``spawn`` for a fresh interpreter."""
         self.lock = threading.Lock()
+        self._pending: list[_Pending] = []  # requests sent without waiting, whose answers come first
         self.process: Any = None  # the Popen of a spawned zygote
         if _connected is not None:
             self.socket, self.pid, self.process = _connected
@@ -105,6 +105,8 @@ class Zygote:
     def spawn(cls, preload: Sequence[str] = (), env: Mapping[str, str] | None = None) -> Zygote:
         """A zygote that is a fresh interpreter importing ``preload``: for a multi-threaded parent, which must not
         fork. It ends when this process closes its socket or dies (the kernel closes the socket then)."""
+        import subprocess
+
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             process = subprocess.Popen(
@@ -129,25 +131,56 @@ class Zygote:
 
     def _ask(self, request: tuple, fds: Sequence[int] = ()) -> Any:
         with self.lock:
-            if fds:
-                socket.send_fds(self.socket, [pickle.dumps(request)], list(fds))
-            else:
-                self.socket.send(pickle.dumps(request))
-            answer = self.socket.recv(_PACKET)
+            self._drain(None)
+            self._send(request, fds)
+            return self._receive()
+
+    def _send(self, request: tuple, fds: Sequence[int]) -> None:
+        if fds:
+            socket.send_fds(self.socket, [pickle.dumps(request)], list(fds))
+        else:
+            self.socket.send(pickle.dumps(request))
+
+    def _receive(self) -> Any:
+        answer = self.socket.recv(_PACKET)
         if not answer:
             raise EOFError("the zygote process has exited")
         return pickle.loads(answer)
 
-    def start(self, target: str, args: Sequence[Any] = (), fds: Sequence[int] = ()) -> ForkedProcess:
-        """Fork a child that runs ``target(fds, *args)`` (``"module:function"``) and exits."""
-        answer = self._ask(("fork", target, list(args)), fds)
-        if isinstance(answer, str):
-            raise OSError(answer)
-        return ForkedProcess(self, answer)
+    def _drain(self, until: _Pending | None) -> None:
+        """With the lock held: read the answers to requests sent without waiting, in order (all, or up to
+        ``until``'s)."""
+        while self._pending and (until is None or not until.done):
+            pending = self._pending.pop(0)
+            try:
+                pending.value = self._receive()
+            except (EOFError, OSError) as error:
+                pending.error = error
+            pending.done = True
 
-    def fork(self, fd: int) -> ForkedProcess:
+    def start(self, target: str, args: Sequence[Any] = (), fds: Sequence[int] = (),
+              wait: bool = True) -> ForkedProcess:
+        """Fork a child that runs ``target(fds, *args)`` (``"module:function"``) and exits. Without ``wait`` the
+        request is only sent: the caller goes on while the zygote forks, and the pid is read when first used."""
+        request = ("fork", target, list(args))
+        if wait:
+            return ForkedProcess(self, _checked_pid(self._ask(request, fds)))
+        with self.lock:
+            self._send(request, fds)
+            pending = _Pending()
+            self._pending.append(pending)
+        return ForkedProcess(self, pending)
+
+    def _answer(self, pending: _Pending) -> Any:
+        with self.lock:
+            self._drain(pending)
+        if pending.error is not None:
+            raise pending.error
+        return pending.value
+
+    def fork(self, fd: int, wait: bool = True) -> ForkedProcess:
         """A new worker, forked from the zygote, serving ``flyrun.local.map_worker`` on the connection ``fd``."""
-        return self.start("flyrun.local.map_worker:forked", (), [fd])
+        return self.start("flyrun.local.map_worker:forked", (), [fd], wait)
 
     def call(self, target: str, args: Sequence[Any] = ()) -> Any:
         """``target(*args)`` run in the zygote itself (to import what its children will need); raises
@@ -166,6 +199,8 @@ class Zygote:
         scheduler round on a busy machine (about 10 ms)."""
         self.socket.close()
         if self.process is not None:  # spawned (a Popen reaps it) or forked by another zygote (which does)
+            import subprocess
+
             try:
                 self.process.wait(timeout=5 if wait else 0.05)
             except subprocess.TimeoutExpired:
@@ -201,18 +236,46 @@ def _reap(timeout: float = 0) -> None:
             time.sleep(0.002)
 
 
+class _Pending:
+    """The answer to a request sent without waiting for it."""
+
+    def __init__(self) -> None:
+        self.done, self.value, self.error = False, None, None  # type: tuple[bool, Any, BaseException | None]
+
+
+def _checked_pid(answer: Any) -> int:
+    if isinstance(answer, str):  # the zygote could not fork
+        raise OSError(answer)
+    return int(answer)
+
+
 class ForkedProcess:
     """The parts of ``subprocess.Popen`` the map and the sandbox use, for a child whose parent is a zygote.
 
     Its end is seen through a pidfd (the kernel says when any process ends, child or not), then its status is
     asked of the zygote without waiting, so one slow child never holds the zygote up for the others."""
 
-    def __init__(self, zygote: Zygote, pid: int) -> None:
-        self.zygote, self.pid = zygote, pid
+    def __init__(self, zygote: Zygote, pid: int | _Pending) -> None:
+        self.zygote = zygote
+        self._pid = pid
         self.returncode: int | None = None
         self._lock = threading.Lock()  # the zygote tells a status once: one asker at a time
+        self.pidfd: int | None = None
+        if isinstance(pid, int):
+            self._open_pidfd()
+
+    @property
+    def pid(self) -> int:
+        """The child's pid (read from the zygote's answer the first time, when the fork was not waited for);
+        OSError or EOFError when it could not be forked."""
+        if isinstance(self._pid, _Pending):
+            self._pid = _checked_pid(self.zygote._answer(self._pid))
+            self._open_pidfd()
+        return self._pid
+
+    def _open_pidfd(self) -> None:
         try:
-            self.pidfd: int | None = os.pidfd_open(pid)
+            self.pidfd = os.pidfd_open(self.pid)
         except (AttributeError, OSError):
             self.pidfd = None
 
@@ -235,6 +298,8 @@ class ForkedProcess:
     def wait(self, timeout: float | None = None) -> int:
         code = self._status(timeout)
         if code is None:
+            import subprocess
+
             raise subprocess.TimeoutExpired([f"process {self.pid}"], timeout or 0)
         return code
 
@@ -248,6 +313,11 @@ class ForkedProcess:
 
     def _status(self, timeout: float | None) -> int | None:
         if self.returncode is not None:
+            return self.returncode
+        try:
+            self.pid  # noqa: B018 - the answer to a fork not waited for
+        except (OSError, EOFError):  # it was never forked (or its zygote died first): nothing to wait for
+            self.returncode = 1
             return self.returncode
         if self.pidfd is not None:
             if not self.ended(365 * 86400.0 if timeout is None else timeout):
@@ -287,6 +357,35 @@ class ForkedProcess:
             self.close()
         except Exception:
             pass
+
+
+class Channel:
+    """Pickled messages over a stream socket, as ``multiprocessing.connection.Connection`` sends them, without
+    importing multiprocessing: that import alone costs a local map tens of milliseconds before its first forked
+    worker can start."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def send(self, value: Any) -> None:
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self.sock.sendall(len(data).to_bytes(8, "big") + data)
+
+    def recv(self) -> Any:
+        return pickle.loads(self._exactly(int.from_bytes(self._exactly(8), "big")))
+
+    def _exactly(self, size: int) -> bytes:
+        buffer = bytearray(size)
+        view, got = memoryview(buffer), 0
+        while got < size:
+            count = self.sock.recv_into(view[got:])
+            if not count:
+                raise EOFError("the other end closed the channel")
+            got += count
+        return bytes(buffer)
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 # -- the zygote process -----------------------------------------------------------------------------
