@@ -118,6 +118,7 @@ def warm(bundle: str, dest_dir: str, modules: list[str], env: dict[str, str]) ->
     os.environ.update(env)  # a module that reads a variable at import sees the task's value
     if bundle:
         _unpack_code(bundle, Path(dest_dir), os.environ)
+        os.chdir(dest_dir)  # as a task's working folder holds its unpacked bundle, for code that looks at import
     failed = []
     with deferred_tracing():
         for name in modules:

@@ -182,10 +182,16 @@ class Zygote:
         """A new worker, forked from the zygote, serving ``flyrun.local.map_worker`` on the connection ``fd``."""
         return self.start("flyrun.local.map_worker:forked", (), [fd], wait)
 
-    def call(self, target: str, args: Sequence[Any] = ()) -> Any:
+    def call(self, target: str, args: Sequence[Any] = (), timeout: float | None = None) -> Any:
         """``target(*args)`` run in the zygote itself (to import what its children will need); raises
-        RuntimeError with the zygote's reason if it failed."""
-        kind, value = self._ask(("call", target, list(args)))
+        RuntimeError with the zygote's reason if it failed, TimeoutError if it took longer than ``timeout``
+        seconds (the zygote is then of no further use: close it)."""
+        self.socket.settimeout(timeout)
+        try:
+            kind, value = self._ask(("call", target, list(args)))
+        finally:
+            if timeout is not None and self.socket.fileno() != -1:
+                self.socket.settimeout(None)
         if kind != "ok":
             raise RuntimeError(value)
         return value

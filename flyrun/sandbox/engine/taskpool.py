@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 MAX_VERSIONS = 4  # version zygotes kept warm at once
+WARM_SECONDS = 120.0  # a code version whose modules take longer to import than this runs in fresh processes
 ENTRYPOINT = "flyrun.idl.entrypoint"
 # What every flyrun-execute imports, loaded once by the base zygote.
 BASE_PRELOAD = (
@@ -119,15 +120,12 @@ class TaskPool:
         except OSError as error:
             self.debug(f"task pool: a fresh process: cannot read the code bundle {bundle}: {error}")
             return None
-        version = self._version(key, bundle, env, module)
+        version = self._version(key, bundle, env, module)  # counted as running from here
         if version is None:
             return None
         try:
-            with self._lock:
-                version.running += 1
-                version.used = time.monotonic()
             process = version.zygote.start(f"{ENTRYPOINT}:forked", (args, env, str(cwd)), [log_fd])
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, AttributeError) as error:  # AttributeError: retired meanwhile
             self._release(version)
             self._retire(version, f"its zygote failed ({error})")
             self.debug(f"task pool: a fresh process: the zygote of this code version failed ({error})")
@@ -183,16 +181,34 @@ class TaskPool:
                     self.debug(f"task pool: a zygote for code version {key} (bundle {bundle})")
                 elif module and module not in version.modules:
                     self._warm(version, "", env, [module])
-            except (OSError, EOFError, RuntimeError) as error:
-                version.problem = f"the zygote for code version {key} could not start ({error})"
+            except (OSError, EOFError, RuntimeError) as error:  # TimeoutError is an OSError
+                self._check_base()
+                # Remembered (until retired as idle), so the next task of this version does not wait again.
+                version.problem = f"the zygote for code version {key} could not start ({error or 'timed out'})"
                 self.debug(f"task pool: a fresh process: {version.problem}")
-                self._retire(version, version.problem)
+                self._end(version)
                 return None
-            return None if version.problem else version
+            if version.problem:  # its modules started a thread: forking it is not safe
+                self.debug(f"task pool: a fresh process: {version.problem}")
+                self._end(version)
+                return None
+            with self._lock:  # counted before the lock is let go: an idle version may be retired at any time
+                version.running += 1
+                version.used = time.monotonic()
+            return version
+
+    def _check_base(self) -> None:
+        """Drop a base zygote that has died (the next version spawns a new one)."""
+        with self._base_lock:
+            if self._base is not None and self._base.process.poll() is not None:
+                self.debug(f"task pool: the base zygote {self._base.pid} died; a new one will start")
+                self._base.close()
+                self._base = None
 
     def _warm(self, version: _Version, bundle: str, env: dict[str, str], modules: list[str]) -> None:
         static = {name: value for name, value in env.items() if not _per_run(name)}
-        answer = version.zygote.call(f"{ENTRYPOINT}:warm", (bundle, str(version.folder), modules, static))
+        answer = version.zygote.call(f"{ENTRYPOINT}:warm", (bundle, str(version.folder), modules, static),
+                                     timeout=WARM_SECONDS)
         version.modules.update(modules)
         for failure in answer["failed"]:
             self.debug(f"task pool: the zygote could not import {failure} (each task imports it itself)")
