@@ -262,3 +262,32 @@ def test_no_task_pool_runs_fresh_processes_and_says_why(tmp_path: Path):
         assert "a fresh process: the task pool is off (--no-task-pool)" in server.log()
     finally:
         server.stop()
+
+
+THREADED = '''
+import os
+import threading
+import time
+from flyrun import task, workflow
+
+threading.Thread(target=time.sleep, args=(600,), daemon=True).start()  # a library's pool, started at import
+
+
+@task
+def parent() -> int:
+    return os.getppid()
+
+
+@workflow
+def threaded() -> int:
+    return parent()
+'''
+
+
+def test_a_module_that_starts_threads_at_import_runs_in_fresh_processes(sandbox: Sandbox):
+    """Forking a process with other threads can deadlock the child (a lock held by a thread that is not copied):
+    types_data's numpy and pyarrow modules hung exactly so, through their native thread pools."""
+    (sandbox.project / "threaded.py").write_text(THREADED)
+    done = sandbox.run("--wait", "threaded.py", "threaded")
+    assert int(done["outputs"]["o0"]) == sandbox.info["pid"]  # a fresh process, the server's own child
+    assert "started 1 thread(s), so its tasks are not forked" in sandbox.log()

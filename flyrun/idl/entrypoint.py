@@ -126,7 +126,16 @@ def warm(bundle: str, dest_dir: str, modules: list[str], env: dict[str, str]) ->
                 importlib.import_module(name)
             except Exception as exc:
                 failed.append(f"{name}: {type(exc).__name__}: {exc}")
-    return {"failed": failed, "threads": threading.active_count()}
+    return {"failed": failed, "threads": _thread_count(threading.active_count())}
+
+
+def _thread_count(python_threads: int) -> int:
+    """The process's threads as the kernel sees them: a library may start native ones at import (OpenBLAS,
+    pyarrow's pools), which Python does not count and which make a fork unsafe just the same."""
+    try:
+        return max(python_threads, len(os.listdir("/proc/self/task")))
+    except OSError:
+        return python_threads
 
 
 def _end(code: int) -> None:
