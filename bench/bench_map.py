@@ -70,7 +70,7 @@ STARTS = '''
 import statistics, sys, time
 sys.path.insert(0, sys.argv[1])
 import flows
-from flyrun.local import zygote
+from flyrun.protocol import zygote
 from flyrun.local.map_worker import Worker
 
 spec = {"sys_path": list(sys.path), "module": "flows", "attribute": "crunch", "raw_output_prefix": "",

@@ -58,7 +58,7 @@ DRIVER = '''
 import json, os, sys
 sys.path.insert(0, sys.argv[1])
 import tasks
-from flyrun.local import zygote
+from flyrun.protocol import zygote
 from flyrun.local.map_worker import Worker
 from flyrun.sdk.map import ItemFailure
 from flyrun.types import engine
@@ -232,7 +232,7 @@ def test_ctrl_c_stops_the_zygote_and_its_workers(tmp_path: Path):
 def test_no_fork_while_other_threads_run(monkeypatch):
     import threading
 
-    from flyrun.local import zygote
+    from flyrun.protocol import zygote
 
     monkeypatch.delenv(zygote.POOL_VARIABLE, raising=False)
     release = threading.Event()

@@ -58,11 +58,14 @@ def sandbox() -> None:
 @click.option("--task-python", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
               help="Python whose environment runs tasks registered by pyflyte (its flytekit's pyflyte-execute; "
                    "default: this sandbox's own Python).")
+@click.option("--task-pool/--no-task-pool", "task_pool", default=None,
+              help="Fork Python tasks from a warm process per code version (default; config sandbox.taskPool, "
+                   "FLYRUN_SANDBOX_TASK_POOL), or start a fresh process for every task.")
 @global_options
 @click.pass_obj
 def start(app: Application, port: int, grpc_port: int | None, host: str, data_dir: Path | None, auth: bool,
           allowed_hosts: tuple[str, ...], detach: bool, container_runtime: str | None, task_env: tuple[str, ...],
-          secrets_dir: Path | None, task_python: Path | None) -> None:
+          secrets_dir: Path | None, task_python: Path | None, task_pool: bool | None) -> None:
     """Start the sandbox and print the config that points flyrun (or pyflyte) at it."""
     from flyrun.sandbox.server import SandboxOptions, check_options, serve
 
@@ -71,7 +74,8 @@ def start(app: Application, port: int, grpc_port: int | None, host: str, data_di
                              container_runtime=container_runtime,
                              secrets_dir=secrets_dir.resolve() if secrets_dir else None,
                              # absolute but not resolved: a virtual environment's python is a link
-                             task_python=Path(os.path.abspath(task_python)) if task_python else None)
+                             task_python=Path(os.path.abspath(task_python)) if task_python else None,
+                             task_pool=bool(app.config.get("sandbox.taskPool")) if task_pool is None else task_pool)
     check_options(options)
     task_variables = _task_environment(app, task_env)
     new_secret = _announce_operator_secret(app, options.data_dir) if auth else None
@@ -158,6 +162,7 @@ def _start_detached(app: Application, options: Any, extra_env: dict[str, str]) -
             *(["--container-runtime", options.container_runtime] if options.container_runtime else []),
             *(["--secrets-dir", str(options.secrets_dir)] if options.secrets_dir else []),
             *(["--task-python", str(options.task_python)] if options.task_python else []),
+            "--task-pool" if options.task_pool else "--no-task-pool",
             *(word for name in options.allowed_hosts for word in ("--allowed-host", name))]
     started = time.time()
     with log:

@@ -101,6 +101,9 @@ ITEMS: tuple[ConfigItem, ...] = (
     ConfigItem("cache.dir", "str", None, ("FLYRUN_CACHE_DIR",), help="the local task cache"),
     ConfigItem("compat", "choice", None, ("FLYRUN_COMPAT",), choices=("flytekit",),
                help="flytekit: import flytekit's names as flyrun's (as `flyrun run --flytekit-compat`)"),
+    ConfigItem("sandbox.taskPool", "bool", True, ("FLYRUN_SANDBOX_TASK_POOL",),
+               help="flyrun sandbox forks Python tasks from a warm zygote per code version (false: a fresh "
+                    "process per task, as --no-task-pool)"),
 )
 
 ITEMS_BY_KEY = {item.key: item for item in ITEMS}

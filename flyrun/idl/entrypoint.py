@@ -93,6 +93,65 @@ def main(argv: list[str] | None = None) -> None:
     _end(execute(sys.argv[1:] if argv is None else argv))
 
 
+def forked(fds: list[int], argv: list[str], env: dict[str, str], cwd: str) -> None:
+    """``flyrun-execute ARGV`` in a child forked from a warm zygote (``flyrun.protocol.zygote``), set up as the
+    sandbox sets up a fresh process: its own process group (a terminate stops the group), ``cwd``, exactly ``env``,
+    stdin from /dev/null, stdout and stderr into the log file ``fds[0]``. The zygote already asked the kernel to
+    kill this process when it ends."""
+    import io
+
+    os.setpgid(0, 0)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(fds[0], 1)
+    os.dup2(fds[0], 2)
+    os.close(fds[0])
+    # New streams on the new descriptors, unbuffered as PYTHONUNBUFFERED makes a fresh process's: the log shows
+    # output as it happens.
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True, line_buffering=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True, line_buffering=True,
+                                  errors="backslashreplace")
+    sys.argv = ["flyrun-execute", *argv]
+    _end(execute(argv))
+
+
+def warm(bundle: str, dest_dir: str, modules: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """In a zygote for one code version: unpack its bundle into ``dest_dir`` and import ``modules`` from it (with
+    workflow tracing deferred, as a task run does) under the task's environment, so that every task forked from
+    it finds them loaded. Returns what could not be imported (each task run then reports it itself) and how many
+    threads run now (a module that starts one makes forking unsafe)."""
+    import importlib
+    import threading
+
+    os.environ.clear()
+    os.environ.update(env)  # a module that reads a variable at import sees the task's value
+    if bundle:
+        _unpack_code(bundle, Path(dest_dir), os.environ)
+        os.chdir(dest_dir)  # as a task's working folder holds its unpacked bundle, for code that looks at import
+    failed = []
+    with deferred_tracing():
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:
+                failed.append(f"{name}: {type(exc).__name__}: {exc}")
+    return {"failed": failed, "threads": _thread_count(threading.active_count())}
+
+
+def _thread_count(python_threads: int) -> int:
+    """The process's threads as the kernel sees them: a library may start native ones at import (OpenBLAS,
+    pyarrow's pools), which Python does not count and which make a fork unsafe just the same."""
+    try:
+        return max(python_threads, len(os.listdir("/proc/self/task")))
+    except OSError:
+        return python_threads
+
+
 def _end(code: int) -> None:
     """Exit once the task's files are written, without running native libraries' exit-time destructors.
 

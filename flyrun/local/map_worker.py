@@ -1,6 +1,6 @@
 """Map worker processes: they find a task by module and name and run batches of its items.
 
-A worker is a fork of the map's warm zygote (``flyrun.local.zygote``: the flyrun process as it was when the map
+A worker is a fork of the map's warm zygote (``flyrun.protocol.zygote``: the flyrun process as it was when the map
 began, single-threaded, the task's module imported), or, where forking is not used (``-v`` says why), a fresh
 interpreter: ``python -m flyrun.local.map_worker READ_FD WRITE_FD``. Either talks to the parent with pickled
 messages (``multiprocessing.connection``). A fresh one puts the project root first on ``sys.path``, then
@@ -18,13 +18,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from flyrun.compat import active, install
 from flyrun.local.cache import LocalCache
+from flyrun.protocol.zygote import Channel
 from flyrun.sdk.context import ExecutionContext, use_context
 from flyrun.sdk.map import ItemFailure
 from flyrun.types import engine
@@ -48,16 +48,29 @@ def project_root(module_name: str) -> str | None:
     return str(path.parents[levels])
 
 
-def worker_spec(context: ExecutionContext, task: Any, cache_dir: str | None) -> dict[str, Any]:
+_INHERITED: dict[str, Any] = {}  # what a forked worker finds in memory (set before the zygote is forked)
+
+
+def inherit(context: ExecutionContext) -> None:
+    """Leave the run's storage loader where forked workers find it, so the parent need not load the storage
+    settings (reading config: tens of milliseconds) before its first worker can start; each worker loads them
+    the first time one of its items touches a file, as this process would."""
+    _INHERITED["load_storage"] = context.load_storage
+
+
+def worker_spec(context: ExecutionContext, task: Any, cache_dir: str | None, forked: bool = False) -> dict[str, Any]:
     """What a worker needs to find the task and rebuild the run's context: plain, picklable data only."""
+    inherit_storage = forked and context.load_storage is not None and \
+        _INHERITED.get("load_storage") is context.load_storage
     ensure_storage = getattr(context, "ensure_storage", None)  # storage settings may be loaded lazily
-    if ensure_storage is not None:
+    if ensure_storage is not None and not inherit_storage:
         ensure_storage()
 
     root = project_root(task.module)
     path = [root] + [p for p in sys.path if p != root] if root else list(sys.path)
     return {"sys_path": path, "module": task.module, "attribute": task.attribute,
             "raw_output_prefix": context.raw_output_prefix, "storage_options": context.storage_options,
+            "inherit_storage": inherit_storage,
             "cache_dir": cache_dir, "overwrite_cache": context.overwrite_cache, "execution_id": context.execution_id,
             "compat": active()}
 
@@ -65,20 +78,25 @@ def worker_spec(context: ExecutionContext, task: Any, cache_dir: str | None) -> 
 class Worker:
     """The parent's handle on one worker process."""
 
-    def __init__(self, spec: dict[str, Any], zygote: Any = None) -> None:
-        from multiprocessing.connection import Connection
-
-        if zygote is not None:  # a fork of the warm zygote (flyrun.local.zygote): one duplex socket
+    def __init__(self, spec: dict[str, Any], zygote: Any = None, wait: bool = True) -> None:
+        """Start a worker and send it ``spec``. A fork of ``zygote`` is asked for without waiting unless
+        ``wait``: this process goes on while the zygote forks (``ready`` waits for it)."""
+        self.forked = zygote is not None
+        if zygote is not None:  # a fork of the warm zygote (flyrun.protocol.zygote): one duplex socket
             import socket
+
 
             ours, theirs = socket.socketpair()
             try:
-                self.process: Any = zygote.fork(theirs.fileno())
+                self.process: Any = zygote.fork(theirs.fileno(), wait)
             finally:
                 theirs.close()
-            self.outbox = self.inbox = Connection(ours.detach())
+            self.outbox: Any = Channel(ours)
+            self.inbox: Any = self.outbox
             self.outbox.send(spec)
             return
+        import subprocess
+        from multiprocessing.connection import Connection
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         flyrun_home = str(Path(__file__).resolve().parents[2])
@@ -105,6 +123,12 @@ class Worker:
         self.outbox.send(batch)
         return self.inbox.recv()
 
+    def discard(self) -> None:
+        """Let go of a worker that was never used: it ends on EOF, or with its zygote."""
+        self.outbox.close()
+        if self.inbox is not self.outbox:
+            self.inbox.close()
+
     def close(self, kill: bool = False) -> None:
         try:
             if not kill:
@@ -115,6 +139,10 @@ class Worker:
             self.process.kill()
         self.outbox.close()
         self.inbox.close()
+        if self.forked and not kill:  # it exits on the None; its zygote reaps it, so the map need not wait
+            return
+        import subprocess
+
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -141,15 +169,27 @@ def serve(inbox: Any, outbox: Any) -> None:
     context = _context(spec)
     outbox.send(("ready", os.getpid()))
     while (batch := inbox.recv()) is not None:
-        outbox.send([run_item(task, context, index, literals) for index, literals in batch])
+        answers = [run_item(task, context, index, literals) for index, literals in batch]
+        _flush()  # what the items printed is out before their results are: the parent does not wait for the exit
+        outbox.send(answers)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _context(spec: dict[str, Any]) -> ExecutionContext:
     cache = None
     if spec["cache_dir"]:
         cache = LocalCache(spec["cache_dir"])
+    load_storage = _INHERITED.get("load_storage") if spec.get("inherit_storage") else None
     return ExecutionContext(raw_output_prefix=spec["raw_output_prefix"], storage_options=spec["storage_options"],
-                            cache=cache, overwrite_cache=spec["overwrite_cache"], execution_id=spec["execution_id"])
+                            load_storage=load_storage, cache=cache, overwrite_cache=spec["overwrite_cache"],
+                            execution_id=spec["execution_id"])
 
 
 def run_item(task: Any, context: ExecutionContext, index: int, literals: dict[str, dict]) -> tuple[int, Any, list]:
@@ -163,6 +203,19 @@ def run_item(task: Any, context: ExecutionContext, index: int, literals: dict[st
         except Exception as exc:  # reported to the parent as data; it decides what a failure means
             result = ItemFailure.from_exception(index, exc)
     return index, result, notices
+
+
+def forked(fds: list[int]) -> None:
+    """A worker forked from the map's zygote (``flyrun.protocol.zygote``), talking on the socket ``fds[0]``."""
+    import socket
+
+
+    sys.argv = [__file__]  # what a fresh worker's argv[0] says, so the process reads the same
+    connection = Channel(socket.socket(fileno=fds[0]))
+    try:
+        serve(connection, connection)
+    except (EOFError, KeyboardInterrupt, BrokenPipeError):
+        sys.exit(1)
 
 
 def main(argv: list[str]) -> int:

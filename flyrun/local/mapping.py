@@ -6,7 +6,7 @@ what the probe saw decides:
 
 - mostly CPU time, and enough work left to pay for starting processes: worker processes (forks of a warm zygote
   made when the map began, or fresh interpreters that find the task by module and name where forking is not used;
-  see ``flyrun.local.zygote`` and ``flyrun.local.map_worker``) pull batches of items, sized to about
+  see ``flyrun.protocol.zygote`` and ``flyrun.local.map_worker``) pull batches of items, sized to about
   ``BATCH_SECONDS`` of work, from the same queue as this thread, which keeps running items too. Lanes in total:
   ``concurrency``, else the number of CPUs.
 - mostly waiting (I/O, sleeps): threads pull items from the queue. Lanes: ``concurrency``, else min(32, CPUs + 4).
@@ -27,8 +27,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flyrun.local import zygote
+from flyrun.local import map_worker
 from flyrun.local.map_worker import Worker, find_task, worker_spec
+from flyrun.protocol import zygote
 from flyrun.sdk.context import ExecutionContext, use_context
 from flyrun.sdk.map import ItemFailure, MapTask
 from flyrun.types import engine
@@ -63,6 +64,7 @@ class MapRun:
         self.mode = "in-process"
         self.zygote: Any = None
         self.no_zygote = ""  # why workers would be fresh interpreters, said with -v
+        self.spare: list[Any] = []  # workers forked when the map began, ready before the probe ends
 
     # -- the queue -----------------------------------------------------------------------------
     def take(self, count: int = 1) -> list[int]:
@@ -126,6 +128,7 @@ class MapRun:
 
     def _exchange(self, worker: Any, batch: list[int]) -> list[tuple[int, Any, list[str]]]:
         """Send items as literals, get outputs back as Python values (or an ItemFailure per item)."""
+
         interface = self.map_task.task.interface
         payload = [(i, {name: engine.to_literal(value, interface.inputs[name])
                         for name, value in self.items[i].items()}) for i in batch]
@@ -159,6 +162,10 @@ class MapRun:
                                                                         math.ceil(left / (4 * (lanes - 1)))))
                 self._start_processes(min(lanes - 1, left), batch_size)
                 return
+        with self.lock:
+            spare, self.spare = self.spare, []
+        for worker in spare:
+            worker.discard()
         self._end_zygote()  # no worker processes for this map: its copy-on-write cost ends with it
         if cpu_share < CPU_BOUND_SHARE and work_left >= THREADS_PAY_AFTER:
             lanes = _limit(self.map_task.concurrency, min(32, (os.cpu_count() or 1) + 4))
@@ -168,6 +175,7 @@ class MapRun:
 
     def _importable(self) -> bool:
         """Whether a worker process can find the task by module and name (and workers can be started here)."""
+
         task = self.map_task.task
         if os.name != "posix":  # workers talk over inherited pipe file descriptors
             return False
@@ -177,14 +185,17 @@ class MapRun:
             return False
 
     def _start_processes(self, count: int, batch_size: int) -> None:
-        cache_dir = self.cache_dir() if self.map_task.task.metadata.cache else None
-        spec = worker_spec(self.context, self.map_task.task, cache_dir)
         zygote = self.zygote  # read once: the map may finish (and end it) meanwhile
         how = "forked from a warm zygote" if zygote is not None else f"fresh interpreters: {self.no_zygote}"
         self.mode = f"{count} worker process{'es' * (count > 1)} and this one, batches of {batch_size}, {how}"
-        for _ in range(count):
+        with self.lock:
+            spare, self.spare = self.spare[:count], self.spare[count:]
+        for worker in self.spare:
+            worker.discard()
+        spec = self._spec(zygote is not None) if len(spare) < count else {}
+        for index in range(count):
             try:
-                worker = Worker(spec, zygote)
+                worker = spare[index] if index < len(spare) else Worker(spec, zygote)
             except (OSError, EOFError) as exc:  # the zygote is gone: this process runs the items
                 if self.closed:  # because the map is over
                     return
@@ -201,10 +212,17 @@ class MapRun:
             threading.Thread(target=self.run_in_worker, args=(worker, batch_size), daemon=True,
                              name="flyrun-map").start()
 
+    def _spec(self, forked: bool) -> dict[str, Any]:
+        cache_dir = self.cache_dir() if self.map_task.task.metadata.cache else None
+        return worker_spec(self.context, self.map_task.task, cache_dir, forked)
+
     def close(self, interrupted: bool = False) -> None:
         with self.lock:
             self.closed = True
             workers = list(self.workers)
+            spare, self.spare = self.spare, []
+        for worker in spare:
+            worker.discard()
         for worker in workers:
             worker.close(kill=interrupted)
         self._end_zygote(wait=interrupted)
@@ -217,15 +235,30 @@ class MapRun:
 
     def start_zygote(self) -> None:
         """Fork the warm zygote now, while this process is single-threaded, if worker processes may be wanted."""
+
         if (os.cpu_count() or 1) < 2 or not self._importable():
             return
         self.no_zygote = zygote.unavailable() or ""
         if self.no_zygote:
             return
+
+        map_worker.inherit(self.context)
         try:
             self.zygote = zygote.Zygote()
         except OSError as exc:
             self.no_zygote = f"the zygote could not be forked ({exc})"
+            return
+        # The workers a CPU-bound map would start, asked for now without waiting: the zygote forks them while
+        # this thread runs the first items, so they are ready when the probe decides (and simply dropped if it
+        # decides against processes). Their spec costs no config read here (map_worker.inherit).
+        lanes = _limit(self.map_task.concurrency, os.cpu_count() or 1)
+        count = min(lanes - 1, len(self.items) - 1)
+        if count > 0:
+            spec = self._spec(True)
+            try:
+                self.spare = [map_worker.Worker(spec, self.zygote, wait=False) for _ in range(count)]
+            except (OSError, EOFError):
+                self.spare = []
 
 
 def _limit(concurrency: int | None, default: int) -> int:

@@ -58,6 +58,7 @@ class SandboxOptions:
     # FlyteAdmin's gRPC services (pyflyte, flytectl), always on 127.0.0.1. None: the port after --port if free,
     # else any free one; 0: any free port.
     grpc_port: int | None = None
+    task_pool: bool = True  # Python tasks forked from a warm zygote per code version (flyrun.sandbox.engine.taskpool)
 
 
 def is_loopback(host: str) -> bool:
@@ -283,7 +284,8 @@ def _open(options: SandboxOptions) -> tuple[Any, Any, int, Any]:
         store = Store.open(data.root)
         registry.ensure_default_project(store)
         scheduler = Scheduler(store, data, container_runtime=options.container_runtime,
-                              secrets_dir=options.secrets_dir,
+                              secrets_dir=options.secrets_dir, task_pool=options.task_pool,
+                              verbose=not options.quiet,
                               task_python=str(options.task_python) if options.task_python else "")
         services = Services(store=store, data=data, scheduler=scheduler, signer=Signer(data.key()))
         app = SandboxApp(services)

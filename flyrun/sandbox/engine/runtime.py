@@ -87,11 +87,12 @@ class RunContext:
         self.parallelism = threading.Semaphore(limit) if limit > 0 else None
         self.root = Scope()
         self.container_runtime: Any = None  # the scheduler's containers.ContainerRuntime
+        self.task_pool: Any = None  # the scheduler's taskpool.TaskPool (None: every task a fresh process)
         self.abort_cause = ""
         self.shutting_down = False
         self._tasks: dict[tuple[str, str, str, str], Any] = {}
         self._subworkflows: dict[tuple[str, str, str, str], Any] = {}
-        self._processes: set[subprocess.Popen] = set()
+        self._processes: set[Any] = set()
         self._lock = threading.Lock()
         self.secrets_dir: Path | None = None  # the operator's secrets folder (sandbox start --secrets-dir)
         self.task_python = ""  # the Python whose programs tasks run (sandbox start --task-python); "": the server's
@@ -157,18 +158,18 @@ class RunContext:
     def aborted(self) -> bool:
         return self.root.stopped and bool(self.abort_cause)
 
-    def track(self, process: subprocess.Popen) -> None:
+    def track(self, process: Any) -> None:
         with self._lock:
             self._processes.add(process)
         if self.aborted:
             stop_process(process)
 
-    def untrack(self, process: subprocess.Popen) -> None:
+    def untrack(self, process: Any) -> None:
         with self._lock:
             self._processes.discard(process)
 
 
-def stop_process(process: subprocess.Popen, grace: float = 5.0) -> None:
+def stop_process(process: Any, grace: float = 5.0) -> None:
     """SIGTERM the process group, then SIGKILL it if it is still there after ``grace`` seconds."""
     if process.poll() is not None:
         return

@@ -34,6 +34,7 @@ from flyrun.sandbox.engine.records import (
     execution_error,
 )
 from flyrun.sandbox.engine.runtime import Aborted, NodeFailed, RunContext
+from flyrun.sandbox.engine.taskpool import TaskPool
 from flyrun.sandbox.engine.taskrun import operator_task_env
 from flyrun.sandbox.engine.walker import run_workflow
 from flyrun.sandbox.state.layout import DataDir
@@ -43,9 +44,12 @@ from flyrun.sandbox.state.store import Key, Store
 class Scheduler:
     def __init__(self, store: Store, data: DataDir, slots: int | None = None,
                  container_runtime: str | None = None, task_env: Mapping[str, str] | None = None,
-                 secrets_dir: Path | None = None, task_python: str = "") -> None:
+                 secrets_dir: Path | None = None, task_python: str = "", task_pool: bool = True,
+                 verbose: bool = False) -> None:
         self.store = store
         self.container_runtime = ContainerRuntime(container_runtime)
+        # Python tasks forked from warm zygotes; turned off, each attempt is a fresh process (it says why with -v).
+        self.task_pool = TaskPool(data.work / "_pool", enabled=task_pool, log=_log if verbose else None)
         self.secrets_dir = secrets_dir
         self.task_python = task_python
         self.data = data
@@ -120,6 +124,7 @@ class Scheduler:
             ctx.abort("the sandbox stopped", shutting_down=True)
         for thread in threads:
             thread.join(timeout)
+        self.task_pool.close()  # after the runs: ending the zygotes ends any child still running
 
     # -- one execution -----------------------------------------------------------------------------------
     def _run(self, key: Key) -> None:
@@ -159,6 +164,7 @@ class Scheduler:
         ctx = RunContext(self.store, self.data, key, plan, record.message.spec, self.slots, self.wake,
                          self.task_env)
         ctx.container_runtime = self.container_runtime
+        ctx.task_pool = self.task_pool
         ctx.secrets_dir = self.secrets_dir
         ctx.task_python = self.task_python
         ctx.scheduler = self

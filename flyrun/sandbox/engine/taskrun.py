@@ -163,6 +163,13 @@ def _names_remote_storage(words: Sequence[str], raw_prefix: str, inputs: Any) ->
     return any(_REMOTE_URI.search(text) for text in texts)
 
 
+def python_path(include_flyrun: bool = True) -> str:
+    """A task process's PYTHONPATH: this flyrun first, then the server's own. flyrun's folder is on the path of its
+    own entrypoint and of any command run by the server's Python; not of another Python's, which may be another
+    version (with flyrun installed, the folder is site-packages)."""
+    return os.pathsep.join(filter(None, [_FLYRUN_ROOT if include_flyrun else None, os.environ.get("PYTHONPATH")]))
+
+
 def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, words: Sequence[str] = (),
                      raw_prefix: str = "", inputs: Any = None, item: ArrayItem | None = None) -> dict[str, str]:
     """The environment a task process starts with, as propeller builds a pod's: a minimal base, then the
@@ -185,10 +192,7 @@ def task_environment(ctx: RunContext, task: Any, unique_id: str, attempt: int, w
     runs_flyrun = bool(words) and words[0] == FLYRUN_ENTRYPOINT
     if not runs_flyrun and not containers.is_container_task(task):
         env["PATH"] = task_python_path(task_python, env["PATH"])
-    # flyrun's folder is on the path of its own entrypoint, and of any command run by the server's Python; not
-    # of another Python's, which may be another version (with flyrun installed, the folder is site-packages).
-    flyrun_root = _FLYRUN_ROOT if runs_flyrun or own_python else None
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [flyrun_root, server.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = python_path(include_flyrun=runs_flyrun or own_python)
     env["PYTHONUNBUFFERED"] = "1"  # task.log shows output as it happens, as a pod's log does
     env.update(ctx.task_env)
     source = task.container.env if task.HasField("container") else []
@@ -285,7 +289,14 @@ def _run_attempt(ctx: RunContext, task: Any, inputs: Any, attempt: Attempt, scop
     if not argv:  # refused at registration; a task stored by an older server can still have none
         raise NodeFailed.of("NothingToRun", f"task {task.id.name} has no command and no args to run", USER)
     limit = task.metadata.timeout.ToTimedelta().total_seconds() if task.metadata.HasField("timeout") else 0
-    code, timed_out = _run_process(ctx, argv, env, attempt, scope, limit or None, deadline,
+    pooled = None
+    if ctx.task_pool is not None:
+        unsuitable = ctx.task_pool.unsuitable(argv, env, containers.is_container_task(task))
+        if unsuitable is None:
+            pooled = task.container.image if task.HasField("container") else ""
+        else:
+            ctx.task_pool.debug(f"task pool: {task.id.name}: a fresh process: {unsuitable}")
+    code, timed_out = _run_process(ctx, argv, env, attempt, scope, limit or None, deadline, pooled,
                                    take_slots=not task.metadata.is_eager)
     try:
         if timed_out:
@@ -376,8 +387,10 @@ def guarded(argv: list[str], env: dict[str, str], cwd: Path) -> list[str]:
 
 
 def _run_process(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attempt, scope: Scope,
-                 limit: float | None, deadline: float | None, take_slots: bool = True) -> tuple[int, bool]:
-    """Start and wait for the task process; returns (exit code, timed out).
+                 limit: float | None, deadline: float | None, pooled: str | None = None,
+                 take_slots: bool = True) -> tuple[int, bool]:
+    """Start and wait for the task process; returns (exit code, timed out). ``pooled`` (the task's image) says
+    the process may be forked from the task pool's zygote for its code version.
 
     It holds one of the execution's ``max_parallelism`` slots (if set) and one CPU slot while it runs.
     """
@@ -394,23 +407,20 @@ def _run_process(ctx: RunContext, argv: list[str], env: dict[str, str], attempt:
             held.append(slots)
         if scope.stopped:
             raise Aborted()
-        return _spawn(ctx, argv, env, attempt, scope, limit, deadline)
+        return _spawn(ctx, argv, env, attempt, scope, limit, deadline, pooled)
     finally:
         for slots in reversed(held):
             slots.release()
 
 
 def _spawn(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attempt, scope: Scope,
-           limit: float | None, deadline: float | None) -> tuple[int, bool]:
-    argv = guarded(argv, env, attempt.work_dir)
+           limit: float | None, deadline: float | None, pooled: str | None = None) -> tuple[int, bool]:
     with open(attempt.log_path, "wb") as log:
-        try:
-            # Its own session: stopping the task stops its whole process group, and a Ctrl-C at the server's
-            # terminal is the server's to handle.
-            process = subprocess.Popen(argv, cwd=attempt.work_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
-        except OSError as error:
-            raise NodeFailed.of("CommandNotFound", f"cannot start {argv[0]!r}: {error.strerror}", USER) from None
+        process: Any = None
+        if pooled is not None:
+            process = ctx.task_pool.start(argv, env, attempt.work_dir, log.fileno(), pooled)
+        if process is None:
+            process = _popen(argv, env, attempt, log)
         ctx.track(process)
         try:
             return _wait(process, scope, limit, deadline)
@@ -418,7 +428,18 @@ def _spawn(ctx: RunContext, argv: list[str], env: dict[str, str], attempt: Attem
             ctx.untrack(process)
 
 
-def _wait(process: subprocess.Popen, scope: Scope, limit: float | None, deadline: float | None) -> tuple[int, bool]:
+def _popen(argv: list[str], env: dict[str, str], attempt: Attempt, log: Any) -> subprocess.Popen:
+    argv = guarded(argv, env, attempt.work_dir)
+    try:
+        # Its own session: stopping the task stops its whole process group, and a Ctrl-C at the server's
+        # terminal is the server's to handle.
+        return subprocess.Popen(argv, cwd=attempt.work_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    except OSError as error:
+        raise NodeFailed.of("CommandNotFound", f"cannot start {argv[0]!r}: {error.strerror}", USER) from None
+
+
+def _wait(process: Any, scope: Scope, limit: float | None, deadline: float | None) -> tuple[int, bool]:
     started = time.monotonic()
     ends = [t for t in (started + limit if limit else None, deadline) if t is not None]
     end = min(ends) if ends else None
@@ -443,7 +464,7 @@ class _ExitWaiter:
     (``Popen.wait(timeout)`` sleeps in steps of up to 50 ms, which would add that much to every task.)
     """
 
-    def __init__(self, process: subprocess.Popen) -> None:
+    def __init__(self, process: Any) -> None:
         self.process = process
         try:
             self.pidfd: int | None = os.pidfd_open(process.pid)
