@@ -3,7 +3,7 @@
 A small flytekit project (tests/data/pyflyte_project, importing only `flytekit`) is registered with
 `pyflyte --config cfg.yaml register`, run with `pyflyte run --remote`, and driven through flytekit's FlyteRemote:
 fetch, execute, wait, outputs, a failing task's error, gates answered with set_signal, terminate. The same
-client path runs against a sandbox started with --auth, signing in with pyflyte's ClientSecret flow.
+suite runs again against a sandbox started with --auth, signing in with pyflyte's ClientSecret flow.
 """
 
 from __future__ import annotations
@@ -79,12 +79,19 @@ class Client:
                            "--version", self.version, "flows")
 
 
-@pytest.fixture(scope="module")
-def client(sandbox_server, tmp_path_factory, monkeypatch_module) -> Client:
-    workdir = tmp_path_factory.mktemp("pyflyte")
-    env = client_env(workdir / "home")
-    monkeypatch_module.setenv("HOME", env["HOME"])  # FlyteRemote in this process: no ~/.flyte of the tester
-    made = Client(sandbox_server, workdir, env)
+@pytest.fixture(scope="module", params=["open", "auth"])
+def client(request, tmp_path_factory, monkeypatch_module) -> Client:
+    """The whole suite runs twice: against the shared sandbox, and against one started with --auth, where pyflyte
+    signs in with its ClientSecret flow."""
+    if request.param == "open":
+        workdir = tmp_path_factory.mktemp("pyflyte")
+        env = client_env(workdir / "home")
+        monkeypatch_module.setenv("HOME", env["HOME"])  # FlyteRemote in this process: no ~/.flyte of the tester
+        made = Client(request.getfixturevalue("sandbox_server"), workdir, env)
+    else:
+        made = request.getfixturevalue("secured")
+        assert "authType: ClientSecret" in made.config.read_text()
+        monkeypatch_module.setenv("HOME", made.env["HOME"])
     registered = made.register()
     assert registered.returncode == 0, registered.stdout + registered.stderr
     assert "Successfully registered" in registered.stdout
@@ -166,8 +173,6 @@ def test_gates_answered_with_set_signal(client):
     assert done.is_successful and done.outputs["o0"] == 42
 
 
-@pytest.mark.xfail(strict=False, reason="flytekit's ArrayNode map task reads its item from the whole list and an "
-                                        "array index; running pyflyte's task commands is the pyflyte-tasks branch")
 def test_a_map_task_end_to_end(client):
     remote = remote_for(client.config)
     plan = remote.fetch_launch_plan(name="flows.hello.mapped", version=client.version)
@@ -177,7 +182,7 @@ def test_a_map_task_end_to_end(client):
     assert done.outputs["o0"] == [2, 4, 10]
 
 
-# -- the same client path with --auth: pyflyte's ClientSecret flow against the sandbox's auth server -------------
+# -- --auth: pyflyte's ClientSecret flow against the sandbox's auth server ----------------------------------------
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory, monkeypatch_module):
     data_dir = tmp_path_factory.mktemp("sandbox-pyflyte-auth")
@@ -193,26 +198,9 @@ def secured(tmp_path_factory, monkeypatch_module):
     client_secret = f"authType: ClientSecret\n  clientId: sandbox-ci\n  clientSecretLocation: {secret_file}"
     info = dict(info, grpc_config=info["grpc_config"].replace("authType: DeviceFlow", client_secret))
     env = client_env(workdir / "home")
-    monkeypatch_module.setenv("HOME", env["HOME"])
     yield Client(info, workdir, env)
     stopped = sandbox_cli("stop", "--data-dir", str(data_dir))
     assert stopped.exit_code == 0, stopped.output
-
-
-def test_with_auth_pyflyte_signs_in_with_client_secret_registers_and_runs(secured):
-    assert "authType: ClientSecret" in secured.config.read_text()
-    registered = secured.register()
-    assert registered.returncode == 0, registered.stdout + registered.stderr
-    remote = remote_for(secured.config)
-    assert remote.fetch_task(name="flows.hello.double", version=secured.version).id.version == secured.version
-    execution = remote.execute(remote.fetch_workflow(name="flows.hello.asks", version=secured.version),
-                               inputs={"x": 1})
-    wait_for_signal(remote, execution.id.name, "answer")
-    remote.set_signal("answer", execution.id.name, 7)
-    wait_for_signal(remote, execution.id.name, "review")
-    remote.approve("review", execution.id.name)
-    done = remote.wait(execution, timeout=timedelta(seconds=60), poll_interval=timedelta(seconds=1))
-    assert done.is_successful and done.outputs["o0"] == 7
 
 
 def test_with_auth_pyflyte_without_credentials_is_refused(secured, tmp_path):

@@ -120,7 +120,7 @@ def forked(fds: list[int], argv: list[str], env: dict[str, str], cwd: str) -> No
     _end(execute(argv))
 
 
-def warm(bundle: str, dest_dir: str, modules: list[str], env: dict[str, str]) -> dict[str, Any]:
+def warm(bundle: str, dest_dir: str, modules: list[str], env: dict[str, str], compat_mode: str = "") -> dict[str, Any]:
     """In a zygote for one code version: unpack its bundle into ``dest_dir`` and import ``modules`` from it (with
     workflow tracing deferred, as a task run does) under the task's environment, so that every task forked from
     it finds them loaded. Returns what could not be imported (each task run then reports it itself) and how many
@@ -130,6 +130,7 @@ def warm(bundle: str, dest_dir: str, modules: list[str], env: dict[str, str]) ->
 
     os.environ.clear()
     os.environ.update(env)  # a module that reads a variable at import sees the task's value
+    compat.install(compat_mode)  # as the task's own `--compat`: its modules import flytekit's names as flyrun's
     if bundle:
         _unpack_code(bundle, Path(dest_dir), os.environ)
         os.chdir(dest_dir)  # as a task's working folder holds its unpacked bundle, for code that looks at import

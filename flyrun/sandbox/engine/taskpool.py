@@ -117,12 +117,13 @@ class TaskPool:
         args = list(argv[3:])
         bundle = _option(args, "--bundle") or ""
         module = _loader_value(args, "task-module")
+        compat_mode = _option(args, "--compat") or ""  # modules imported in compatibility mode are other modules
         try:
-            key = self._key(bundle, image, env)
+            key = self._key(bundle, image, env, compat_mode)
         except OSError as error:
             self.debug(f"task pool: a fresh process: cannot read the code bundle {bundle}: {error}")
             return None
-        version = self._version(key, bundle, env, module)  # counted as running from here
+        version = self._version(key, bundle, env, module, compat_mode)  # counted as running from here
         if version is None:
             return None
         try:
@@ -138,10 +139,10 @@ class TaskPool:
         with self._lock:
             version.running -= 1
 
-    def _key(self, bundle: str, image: str, env: dict[str, str]) -> str:
+    def _key(self, bundle: str, image: str, env: dict[str, str], compat_mode: str = "") -> str:
         static = sorted((name, value) for name, value in env.items() if not _per_run(name))
         digest = hashlib.sha256()
-        for part in (self._bundle_digest(bundle), image, repr(static)):
+        for part in (self._bundle_digest(bundle), image, repr(static), compat_mode):
             digest.update(part.encode())
             digest.update(b"\0")
         return digest.hexdigest()[:16]
@@ -161,7 +162,8 @@ class TaskPool:
             self._digests[cached] = digest.hexdigest()
         return self._digests[cached]
 
-    def _version(self, key: str, bundle: str, env: dict[str, str], module: str | None) -> _Version | None:
+    def _version(self, key: str, bundle: str, env: dict[str, str], module: str | None,
+                 compat_mode: str = "") -> _Version | None:
         with self._lock:
             if self._closed:
                 return None
@@ -179,10 +181,10 @@ class TaskPool:
             try:
                 if version.zygote is None:
                     version.zygote = self._base_zygote().child_zygote()
-                    self._warm(version, bundle, env, [module] if module else [])
+                    self._warm(version, bundle, env, [module] if module else [], compat_mode)
                     self.debug(f"task pool: a zygote for code version {key} (bundle {bundle})")
                 elif module and module not in version.modules:
-                    self._warm(version, "", env, [module])
+                    self._warm(version, "", env, [module], compat_mode)
             except (OSError, EOFError, RuntimeError) as error:  # TimeoutError is an OSError
                 self._check_base()
                 # Remembered (until retired as idle), so the next task of this version does not wait again.
@@ -207,9 +209,10 @@ class TaskPool:
                 self._base.close()
                 self._base = None
 
-    def _warm(self, version: _Version, bundle: str, env: dict[str, str], modules: list[str]) -> None:
+    def _warm(self, version: _Version, bundle: str, env: dict[str, str], modules: list[str],
+              compat_mode: str = "") -> None:
         static = {name: value for name, value in env.items() if not _per_run(name)}
-        answer = version.zygote.call(f"{ENTRYPOINT}:warm", (bundle, str(version.folder), modules, static),
+        answer = version.zygote.call(f"{ENTRYPOINT}:warm", (bundle, str(version.folder), modules, static, compat_mode),
                                      timeout=WARM_SECONDS)
         version.modules.update(modules)
         for failure in answer["failed"]:
