@@ -39,6 +39,8 @@ DEFERRED: dict[tuple[str, str], str] = {
         "only flytekit-shaped user transformers speak flyteidl messages; idl is a layer above types",
     ("flyrun.idl.entrypoint", "flyrun.idl.dynamic"):
         "only @dynamic tasks: a plain task's container never loads the workflow serializer",
+    ("flyrun.idl.entrypoint", "flyrun.remote.eager"):
+        "only an eager task on a platform launches child executions: other tasks never load the admin client",
     ("flyrun.idl.entrypoint", "flyrun.idl.bundle"):
         "only with --bundle: a task run with its code in place loads no tarfile (bench_entrypoint)",
     ("flyrun.idl.settings", "flyrun.sdk.image_spec"):

@@ -47,7 +47,6 @@ from flyrun.data.fs import storage_options_from_environment
 from flyrun.errors import ConfigError, TaskExecutionError, UsageError
 from flyrun.exceptions.user import FlyteRecoverableException
 from flyrun.idl import literals, resolver, storage
-from flyrun.remote.eager import from_environment
 from flyrun.sdk.context import ExecutionContext, use_context
 from flyrun.sdk.params import task_scope
 from flyrun.sdk.workflow import deferred_tracing
@@ -310,6 +309,7 @@ def _call(loaded: Any, inputs: dict[str, Any], args: argparse.Namespace,
     if getattr(task, "is_eager", False) and environ.get(EAGER_ADMIN_VARIABLE):
         # On a platform an eager body's calls are child executions (flyrun-execute is a program, as the CLI is:
         # it may use the admin client).
+        from flyrun.remote.eager import from_environment
 
         context.child_launcher = from_environment(environ, args.bundle, args.dest_dir)
     with use_context(context):
