@@ -139,6 +139,16 @@ def test_pyflyte_run_remote_creates_an_execution_that_flyteremote_follows_to_its
     assert done.outputs["o0"] == 8
 
 
+def test_pyflyte_run_remote_wait_follows_the_execution_itself(client):
+    started = run_pyflyte(client.config, client.env, "run", "--remote", "--wait-execution", "--poll-interval", "1",
+                          "--project", PROJECT, "--domain", DOMAIN, "flows/hello.py", "wf", "--x", "6")
+    assert started.returncode == 0, started.stdout + started.stderr
+    name = re.search(r"/executions/([a-z0-9]+)", started.stdout).group(1)
+    done = remote_for(client.config).fetch_execution(name=name)
+    assert done.is_done and done.is_successful  # pyflyte returned only once the sandbox said it had ended
+    assert done.outputs["o0"] == 12
+
+
 def test_a_failing_task_shows_its_error(client):
     remote = remote_for(client.config)
     plan = remote.fetch_launch_plan(name="flows.hello.failing", version=client.version)
