@@ -110,6 +110,27 @@ def test_a_rebinding_host_cannot_read_anything(sandbox_server):
         assert raw(sandbox_server, "GET", "/api/v1/projects", host=host)[0] == 403
 
 
+def test_every_api_route_refuses_a_foreign_page_and_a_rebinding_host(sandbox_server):
+    """All of the route table, the routes added for pyflyte (download links, GetData, task executions) included:
+    each is refused at the gate, so no handler sees a foreign Origin, a rebinding Host or a form-encoded body."""
+    from flyrun.sandbox.admin.routes import ROUTES
+
+    port = port_of(sandbox_server)
+    served = {route.rpc for route in ROUTES}
+    assert {"DataProxyService/CreateDownloadLink", "DataProxyService/GetData",
+            "AdminService/ListTaskExecutions"} <= served  # the routes added for pyflyte are walked too
+    for route in ROUTES:
+        path = route.path.replace("{", "").replace("}", "")  # any value: the gate answers before the route
+        rebinding = raw(sandbox_server, route.method, path, host=f"evil.example:{port}")
+        assert rebinding[0] == 403, (route.method, route.path, rebinding)
+        if route.method == "GET":
+            continue
+        foreign = raw(sandbox_server, route.method, path, "{}", {"Origin": EVIL, "Content-Type": "application/json"})
+        assert foreign[0] == 403, (route.method, route.path, foreign)
+        form = raw(sandbox_server, route.method, path, "a=b", {"Content-Type": "text/plain"})
+        assert form[0] == 415, (route.method, route.path, form)
+
+
 def test_cors_preflight_is_refused(sandbox_server):
     status, headers, body = raw(sandbox_server, "OPTIONS", "/api/v1/tasks", headers={
         "Origin": EVIL, "Access-Control-Request-Method": "POST",
