@@ -3,9 +3,12 @@ pid), no node and no child execution QUEUED or RUNNING. Shared by the dynamic an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +81,43 @@ def launched(result: Any) -> str:
     """The execution name of a `run --remote -o json` result."""
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)["execution"]["name"]
+
+
+@contextlib.contextmanager
+def killed_mid_step(cli: Callable[..., Any], tmp_path: Path, source: str, file_name: str,
+                    timeout: float) -> Iterator[tuple[Callable[..., Any], str, Path]]:
+    """Workflow ``steps`` of ``source`` (saved as ``file_name``) launched on a sandbox of its own; the server is
+    killed (SIGKILL) while the step labelled "second" runs, then started again on the same data dir.
+
+    Yields ``(remote, execution name, marker file)``: ``remote(*args)`` runs the CLI against that sandbox, and each
+    step appends its label to the marker file. The sandbox is stopped at the end."""
+    from conftest import free_port, sandbox_cli
+
+    folder = tmp_path / "steps"
+    folder.mkdir()
+    (folder / file_name).write_text(source)
+    marker = tmp_path / "marker"
+    data_dir, port = tmp_path / "data", free_port()
+    started = sandbox_cli("start", "--port", str(port), "--data-dir", str(data_dir), "--detach", "-o", "json")
+    assert started.exit_code == 0, started.output
+    info = json.loads(started.stdout)
+    config = tmp_path / "own.yaml"
+    config.write_text(f"admin:\n  endpoint: {info['endpoint']}\n  insecure: true\n  authType: None\n")
+
+    def remote(*args: str) -> Any:
+        return cli("-c", str(config), *args)
+
+    try:
+        launched = remote("run", "--remote", "-o", "json", str(folder / file_name), "steps", "--marker", str(marker))
+        assert launched.exit_code == 0, launched.output
+        name = json.loads(launched.stdout)["execution"]["name"]
+        deadline = time.monotonic() + timeout
+        while "second" not in (marker.read_text() if marker.exists() else ""):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(info["pid"], signal.SIGKILL)
+        time.sleep(0.5)
+        assert sandbox_cli("start", "--port", str(port), "--data-dir", str(data_dir), "--detach").exit_code == 0
+        yield remote, name, marker
+    finally:
+        sandbox_cli("stop", "--data-dir", str(data_dir))

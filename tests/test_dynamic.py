@@ -445,38 +445,12 @@ def steps(marker: str) -> str:
 
 @pytest.mark.slow
 def test_a_restart_in_the_middle_of_a_dynamic_resumes_its_graph(cli, tmp_path):
-    import os
-    import signal
-    import time
+    from termination import killed_mid_step
 
-    from conftest import free_port, sandbox_cli
-
-    folder = tmp_path / "steps"
-    folder.mkdir()
-    (folder / "steps.py").write_text(STEPS)
-    marker = tmp_path / "marker"
-    data_dir, port = tmp_path / "data", free_port()
-    started = sandbox_cli("start", "--port", str(port), "--data-dir", str(data_dir), "--detach", "-o", "json")
-    assert started.exit_code == 0, started.output
-    info = json.loads(started.stdout)
-    config = tmp_path / "own.yaml"
-    config.write_text(f"admin:\n  endpoint: {info['endpoint']}\n  insecure: true\n  authType: None\n")
-    try:
-        launched = cli("-c", str(config), "run", "--remote", "-o", "json", str(folder / "steps.py"), "steps",
-                       "--marker", str(marker))
-        assert launched.exit_code == 0, launched.output
-        name = json.loads(launched.stdout)["execution"]["name"]
-        deadline = time.monotonic() + 60
-        while "second" not in (marker.read_text() if marker.exists() else ""):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        os.kill(info["pid"], signal.SIGKILL)  # the server dies while the dynamic's second node runs
-        time.sleep(0.5)
-        assert sandbox_cli("start", "--port", str(port), "--data-dir", str(data_dir), "--detach").exit_code == 0
-        waited = cli("-c", str(config), "executions", "wait", name, "--timeout", "60")
+    # The server dies while the dynamic's second node runs.
+    with killed_mid_step(cli, tmp_path, STEPS, "steps.py", timeout=60) as (remote, name, marker):
+        waited = remote("executions", "wait", name, "--timeout", "60")
         assert waited.exit_code == 0, waited.output
         labels = [line.split()[0] for line in marker.read_text().splitlines()]
         # The body and the finished node are not run again; the interrupted node is.
         assert labels == ["body", "first", "second", "second"], labels
-    finally:
-        sandbox_cli("stop", "--data-dir", str(data_dir))

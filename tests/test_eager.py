@@ -402,42 +402,18 @@ async def steps(marker: str) -> str:
 @pytest.mark.slow
 def test_a_restart_in_the_middle_of_an_eager_body_finds_its_children_again(cli, tmp_path):
     import collections
-    import os
-    import signal
 
-    from conftest import free_port, sandbox_cli
+    from termination import killed_mid_step
 
-    folder = tmp_path / "steps"
-    folder.mkdir()
-    (folder / "eager_steps.py").write_text(STEPS)
-    marker = tmp_path / "marker"
-    data_dir, port = tmp_path / "data", free_port()
-    started = sandbox_cli("start", "--port", str(port), "--data-dir", str(data_dir), "--detach", "-o", "json")
-    assert started.exit_code == 0, started.output
-    info = json.loads(started.stdout)
-    config = tmp_path / "own.yaml"
-    config.write_text(f"admin:\n  endpoint: {info['endpoint']}\n  insecure: true\n  authType: None\n")
-    try:
-        launched = cli("-c", str(config), "run", "--remote", "-o", "json", str(folder / "eager_steps.py"), "steps",
-                       "--marker", str(marker))
-        assert launched.exit_code == 0, launched.output
-        name = json.loads(launched.stdout)["execution"]["name"]
-        deadline = time.monotonic() + 90
-        while "second" not in (marker.read_text() if marker.exists() else ""):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        os.kill(info["pid"], signal.SIGKILL)  # the server dies while the body waits for its second child
-        time.sleep(0.5)
-        assert sandbox_cli("start", "--port", str(port), "--data-dir", str(data_dir), "--detach").exit_code == 0
-        waited = cli("-c", str(config), "executions", "wait", name, "--timeout", "90")
+    # The server dies while the body waits for its second child.
+    with killed_mid_step(cli, tmp_path, STEPS, "eager_steps.py", timeout=90) as (remote, name, marker):
+        waited = remote("executions", "wait", name, "--timeout", "90")
         assert waited.exit_code == 0, waited.output
-        outputs = cli("-c", str(config), "executions", "outputs", name, "-o", "json")
+        outputs = remote("executions", "outputs", name, "-o", "json")
         assert json.loads(outputs.stdout)["outputs"] == {"o0": "first+second"}, outputs.output
         labels = collections.Counter(line.split()[0] for line in marker.read_text().splitlines())
         # The body runs again and finds its children by name: the finished one is not run again, the interrupted
         # one resumes as its own execution (its task runs once more); no third child appears.
         assert labels == {"body": 2, "first": 1, "second": 2}, labels
-        shown = cli("-c", str(config), "executions", "get", name, "-o", "json")
+        shown = remote("executions", "get", name, "-o", "json")
         assert [c["phase"] for c in json.loads(shown.stdout)["children"]] == ["SUCCEEDED", "SUCCEEDED"]
-    finally:
-        sandbox_cli("stop", "--data-dir", str(data_dir))
