@@ -130,3 +130,16 @@ def test_python_dash_m_flyrun_is_the_flyrun_command(isolated_home):
     usage = subprocess.run([sys.executable, "-m", "flyrun", "--help"], capture_output=True, text=True, timeout=60,
                            env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert usage.returncode == 0 and usage.stdout.startswith("Usage: flyrun ")
+
+
+def test_tasks_run_with_pythons_own_collector_settings(tmp_path):
+    """The CLI collects rarely while it starts (flyrun.cli.gcpolicy); a task must see plain Python's thresholds."""
+    flow = tmp_path / "gcflow.py"
+    flow.write_text("import gc\nfrom flyrun import task, workflow\n\n\n@task\ndef thresholds() -> str:\n"
+                    "    return repr(gc.get_threshold())\n\n\n@workflow\ndef wf() -> str:\n    return thresholds()\n")
+    plain = subprocess.run([sys.executable, "-c", "import gc; print(repr(gc.get_threshold()))"], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    ran = subprocess.run([sys.executable, "-m", "flyrun.cli.main", "run", str(flow), "wf"], capture_output=True,
+                         text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == f"o0: {plain}"

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import click
 
 from flyrun.__about__ import __version__
+from flyrun.cli import gcpolicy
 from flyrun.cli.app import Abort, Application, Environment
 from flyrun.cli.options import global_options
 from flyrun.errors import ExitStatus, FlyrunError
@@ -149,7 +150,10 @@ def _report_click_error(app: Application, error: click.ClickException) -> None:
 
 
 def main() -> None:
-    sys.exit(run_cli())
+    gcpolicy.collect_rarely_while_starting()
+    status = run_cli()
+    gcpolicy.skip_the_exit_walk()
+    sys.exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

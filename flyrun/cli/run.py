@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from flyrun.cli.app import Application
+from flyrun.cli.gcpolicy import restore_for_user_code
 from flyrun.cli.options import apply_compat, compat_option, global_options
 from flyrun.cli.remote_run import remote_options
 
@@ -194,6 +195,7 @@ def _run_entity(app: Application, entity: Any, flags: dict[str, Any], run_option
                                 interactive=app.env.interactive,
                                 container_runtime=run_options.get("container_runtime"),
                                 secrets_dir=run_options.get("secrets_dir"))
+    restore_for_user_code()
     with task_output_to_stderr():  # stdout carries the results only
         outputs = run_locally(entity, inputs, settings, notify=app.info, ask=app.ask, debug=app.debug)
     render_outputs(app, outputs, entity.interface.outputs)
