@@ -187,6 +187,9 @@ def _end(code: int) -> None:
             stream.flush()
         except (OSError, ValueError):
             pass
+    zygote = sys.modules.get("flyrun.protocol.zygote")
+    if zygote is not None:  # forked from a zygote: tell the sandbox the code now, not once the process is gone
+        zygote.end(code)
     os._exit(code)
 
 

@@ -127,7 +127,7 @@ class TaskPool:
         if version is None:
             return None
         try:
-            process = version.zygote.start(f"{ENTRYPOINT}:forked", (args, env, str(cwd)), [log_fd])
+            process = version.zygote.start(f"{ENTRYPOINT}:forked", (args, env, str(cwd)), [log_fd], told=True)
         except (OSError, EOFError, AttributeError) as error:  # AttributeError: retired meanwhile
             self._release(version)
             self._retire(version, f"its zygote failed ({error})")
@@ -306,6 +306,10 @@ class _Running:
             done, self._done = self._done, None  # type: ignore[assignment]
             done()
         return code
+
+    def ended(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the task to end (or tell its exit code as it ends)."""
+        return bool(self._process.ended(timeout))
 
     def kill(self) -> None:
         self._process.kill()
