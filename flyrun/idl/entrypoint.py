@@ -145,6 +145,10 @@ def warm(bundle: str, dest_dir: str, modules: list[str], env: dict[str, str], co
     os.environ.update(env)  # a module that reads a variable at import sees the task's value
     compat.install(compat_mode)  # as the task's own `--compat`: its modules import flytekit's names as flyrun's
     _parser()  # built here once, shared by every forked task
+    # A literal map through protobuf and the type engine once, so the lazy set-up that does (descriptors,
+    # dispatch caches) is done here and not again in every task (~0.5 ms each).
+    read = literals.literal_map_from_bytes(literals.literal_map_to_bytes(literals.to_literal_map({"x": 1}, {"x": int})))
+    engine.to_python(read["literals"]["x"], int)
     if bundle:
         _unpack_code(bundle, Path(dest_dir), os.environ)
         unpacked = _Unpacked.read(bundle, Path(dest_dir))  # before an import writes __pycache__ there
