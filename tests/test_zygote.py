@@ -266,7 +266,7 @@ def test_a_child_that_tells_its_exit_code_is_reaped_and_every_way_of_ending_is_r
     try:
         cases = [("zygote_targets:finish", (0,), 0), ("zygote_targets:finish", (3,), 3),
                  ("zygote_targets:kill_self", (), -signal.SIGKILL),
-                 ("zygote_targets:close_all_then_exit", (5,), 5)]
+                 ("zygote_targets:close_all_then_exit", (5,), 5), ("zygote_targets:fork_then_exit", (7,), 7)]
         pids = []
         for target, args, code in cases:
             child = zygote.start(target, args, told=True)

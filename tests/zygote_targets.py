@@ -23,3 +23,15 @@ def close_all_then_exit(fds: list[int], code: int) -> None:
 
 def sleep(fds: list[int], seconds: float) -> None:
     time.sleep(seconds)
+
+
+def fork_then_exit(fds: list[int], code: int) -> None:
+    """Forks a process that ends as flyrun's own forks do (a local map's worker inside a task), then exits."""
+    from flyrun.protocol import zygote
+
+    pid = os.fork()
+    if pid == 0:
+        zygote.end(0)
+    os.waitpid(pid, 0)
+    time.sleep(0.2)
+    raise SystemExit(code)

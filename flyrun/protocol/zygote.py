@@ -84,7 +84,7 @@ def _prctl() -> Any:
 def end(code: int) -> None:
     """End this forked child with ``code``, first telling it on the exit pipe its client gave (if any), so the
     client need not wait for the process to be torn down and reaped."""
-    if _TOLD:
+    if _TOLD and _TOLD[1] == os.getpid():  # not a process the task forked, which has a copy of the pipe
         try:
             os.write(_TOLD[0], str(code).encode())
         except OSError:
@@ -92,7 +92,7 @@ def end(code: int) -> None:
     os._exit(code)
 
 
-_TOLD: list[int] = []  # in a forked child: the write end of its exit pipe
+_TOLD: list[int] = []  # in a forked child: the write end of its exit pipe, and its own pid
 
 
 
@@ -590,7 +590,7 @@ def _fork(sock: socket.socket, target: str, args: list[Any], fds: list[int], tol
             sock.close()
             die_with_parent(parent)
             if told and fds:
-                _TOLD.append(fds.pop())
+                _TOLD[:] = [fds.pop(), os.getpid()]
                 os.set_inheritable(_TOLD[0], False)  # the task's own programs do not hold it open
             _resolve(target)(fds, *args)
             code = 0
