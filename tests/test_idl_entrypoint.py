@@ -228,3 +228,40 @@ def test_packaged_container_args_run_as_they_are(cli, project, tmp_path):
     proc = _run_template(files[f"tasks/{map_name}.json"]["template"], tmp_path, bundle, inputs, "item")
     assert proc.returncode == 0, proc.stderr
     assert dict(_struct(read_outputs(tmp_path / "item" / "outputs.pb")["o0"])) == {"x": 1.5, "y": 2.0}
+
+
+def _tree(root: Path) -> dict:
+    """Every folder and file under ``root``: mode, modification time and (for a file) its bytes."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        found[str(path.relative_to(root))] = (info.st_mode, info.st_mtime_ns,
+                                              path.read_bytes() if path.is_file() else None)
+    return found
+
+
+def test_a_zygotes_unpacked_bundle_writes_the_same_files_as_the_archive(tmp_path, bundle):
+    """A task forked from a warm zygote gets its copy of the code from what the zygote unpacked, not from the
+    archive: the same folders and files with the same modes and times; what a task changes stays in its copy."""
+    from flyrun.idl.bundle import extract_archive
+    from flyrun.idl.entrypoint import _Unpacked
+
+    extract_archive(bundle, tmp_path / "archive")
+    expected = _tree(tmp_path / "archive")
+    assert any(name.endswith("tasks.py") for name in expected) and any(v[2] is None for v in expected.values())
+    unpacked = _Unpacked.read(str(bundle), tmp_path / "archive")
+    assert unpacked is not None
+    unpacked.write(tmp_path / "first")
+    assert _tree(tmp_path / "first") == expected
+    (tmp_path / "first" / "flows" / "tasks.py").write_text("changed")
+    (tmp_path / "archive" / "flows" / "tasks.py").write_text("changed")  # the zygote's folder, too
+    unpacked.write(tmp_path / "second")
+    assert _tree(tmp_path / "second") == expected
+
+
+def test_a_bundle_too_big_to_hold_is_unpacked_from_its_archive(tmp_path, bundle):
+    from flyrun.idl.bundle import extract_archive
+    from flyrun.idl.entrypoint import _Unpacked
+
+    extract_archive(bundle, tmp_path / "archive")
+    assert _Unpacked.read(str(bundle), tmp_path / "archive", limit=10) is None

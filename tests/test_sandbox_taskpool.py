@@ -62,6 +62,27 @@ def hold(marker: str) -> int:
     return 0
 
 
+@task
+def tamper() -> str:
+    """Changes its copy of the code (in its working folder) and the file its module was imported from."""
+    mark = "# changed " + "by a task"  # split: the text of this module holds no mark until a task adds one
+    with open("pooled.py") as source:
+        fresh = mark not in source.read() and os.stat("pooled.py").st_mode & 0o777 == 0o644
+    for path in ("pooled.py", __file__):
+        with open(path, "a") as source:
+            source.write(mark + "\\n")
+    os.chmod("pooled.py", 0o600)
+    return f"{fresh}|{TAMPERED}|{os.getppid()}"
+
+
+TAMPERED = "no"
+
+
+@workflow
+def tampering() -> str:
+    return tamper()
+
+
 @workflow
 def isolated(x: int = 1) -> str:
     return bump(x=x)
@@ -194,6 +215,19 @@ def test_a_run_never_sees_what_an_earlier_one_did_to_module_state(sandbox: Sandb
     assert _parent(next(iter(parents))) != server  # ... which is itself a fork of the base zygote
     logs = list(sandbox.data.glob("blobs/metadata/**/task.log"))
     assert logs and all("bump ran" in log.read_text() for log in logs)  # stdout captured per run, as before
+
+
+def test_a_task_that_changes_its_code_files_does_not_change_the_next_runs(sandbox: Sandbox):
+    """Each forked task writes its own copy of the bundle from what its zygote unpacked (not from the archive):
+    what one task writes into its files, or into the zygote's folder, reaches no later task."""
+    first = sandbox.run("--wait", "pooled.py", "tampering")
+    version = first["registration"]["version"]
+    outputs = [first["outputs"]["o0"]]
+    outputs += [sandbox.output(sandbox.finish(sandbox.launch("pooled.tampering", version))["id"]["name"])
+                for _ in range(2)]
+    parents = {output.rsplit("|", 1)[1] for output in outputs}
+    assert [output.rsplit("|", 1)[0] for output in outputs] == ["True|no"] * 3
+    assert len(parents) == 1 and int(next(iter(parents))) != sandbox.info["pid"]  # all forked, one zygote
 
 
 def test_a_task_that_segfaults_or_is_killed_fails_alone_and_the_pool_recovers(sandbox: Sandbox):

@@ -245,3 +245,51 @@ def test_no_fork_while_other_threads_run(monkeypatch):
         other.join(timeout=10)
     monkeypatch.setenv(zygote.POOL_VARIABLE, "off")
     assert zygote.unavailable() == "the warm pool is off (FLYRUN_WARM_POOL=off)"
+
+
+def _state(pid: int) -> str:
+    """The process's state letter (Z: ended, not yet reaped), or "" once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""
+
+
+def test_a_child_that_tells_its_exit_code_is_reaped_and_every_way_of_ending_is_reported():
+    """The sandbox's children tell their exit code on a pipe as they exit (no wait for the teardown, no question to
+    the zygote); one that dies without telling is still reported by its wait status, and none stays a zombie."""
+    from flyrun.protocol.zygote import Zygote
+
+    tests = str(Path(__file__).resolve().parent)
+    zygote = Zygote.spawn(["zygote_targets"], dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), tests])))
+    try:
+        cases = [("zygote_targets:finish", (0,), 0), ("zygote_targets:finish", (3,), 3),
+                 ("zygote_targets:kill_self", (), -signal.SIGKILL),
+                 ("zygote_targets:close_all_then_exit", (5,), 5), ("zygote_targets:fork_then_exit", (7,), 7)]
+        pids = []
+        for target, args, code in cases:
+            child = zygote.start(target, args, told=True)
+            assert child.wait(timeout=20) == code, target
+            pids.append(child.pid)
+        import threading
+
+        told = zygote.start("zygote_targets:finish", (0,), told=True)
+        busy = threading.Thread(target=zygote.call, args=("time:sleep", (3,)))
+        busy.start()  # the zygote answers nothing for 3 s
+        began = time.monotonic()
+        assert told.wait(timeout=20) == 0 and time.monotonic() - began < 2  # told, not asked
+        busy.join()
+        pids.append(told.pid)
+        slow = zygote.start("zygote_targets:sleep", (60,), told=True)
+        assert slow.poll() is None and not slow.ended(0.05)
+        slow.kill()  # as a terminate or a timeout stops it: killed before it could tell anything
+        assert slow.wait(timeout=20) == -signal.SIGKILL
+        pids.append(slow.pid)
+        deadline = time.monotonic() + 10
+        while any(_state(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [_state(pid) for pid in pids] == [""] * len(pids)  # all reaped, with no further request
+        assert zygote.call("os:getpid") == zygote.pid  # and the zygote still serves
+    finally:
+        zygote.close(wait=True)

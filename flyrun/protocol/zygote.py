@@ -16,12 +16,15 @@ imports its preload list by name, cannot be forked again per code version, and a
 function"; a map's first worker would pay an interpreter start and imports. A zygote never runs a task itself,
 so what one child does to module state never reaches another, and a child that crashes takes only itself.
 
-Protocol (a SOCK_SEQPACKET socket, one pickled message per packet): ``("fork", target, args)`` with file
+Protocol (a SOCK_SEQPACKET socket, one pickled message per packet): ``("fork", target, args[, told])`` with file
 descriptors attached forks a child that calls ``target(fds, *args)`` (``target`` is ``"module:function"``; the
-child never returns into the zygote's loop) and answers its pid; ``("call", target, args)`` calls ``target(*args)``
-in the zygote itself and answers ``("ok", value)`` or ``("error", text)``; ``("wait", pid, timeout)`` answers the
-child's wait status or None. Closing the socket ends the zygote; every child asks the kernel to SIGKILL it when
-its zygote ends (PR_SET_PDEATHSIG), so ending a zygote ends what it forked.
+child never returns into the zygote's loop) and answers its pid; with ``told`` the last descriptor is the write
+end of a pipe on which the child tells its exit code as it exits (``end``), so its client learns it without
+waiting for the kernel to tear the process down and without asking the zygote; ``("call", target, args)`` calls
+``target(*args)`` in the zygote itself and answers ``("ok", value)`` or ``("error", text)``; ``("wait", pid,
+timeout)`` answers the child's wait status or None; ``("reap", pid)`` (no answer) reaps a child whose end its
+client learnt otherwise, as soon as it has ended. Closing the socket ends the zygote; every child asks the kernel
+to SIGKILL it when its zygote ends (PR_SET_PDEATHSIG), so ending a zygote ends what it forked.
 """
 
 from __future__ import annotations
@@ -56,14 +59,40 @@ def unavailable() -> str | None:
 
 def die_with_parent(parent: int) -> None:
     """Have the kernel SIGKILL this process when ``parent`` (the thread that forked it) ends."""
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent ended before the line above
         os._exit(1)
+
+
+_PRCTL: list[Any] = []
+
+
+def _prctl() -> Any:
+    """libc's prctl, looked up once per zygote and inherited by its children (a lookup in each fork costs one)."""
+    if not _PRCTL:
+        import ctypes
+
+        try:
+            _PRCTL.append(ctypes.CDLL(None, use_errno=True).prctl)
+        except (OSError, AttributeError):
+            _PRCTL.append(None)
+    return _PRCTL[0]
+
+
+def end(code: int) -> None:
+    """End this forked child with ``code``, first telling it on the exit pipe its client gave (if any), so the
+    client need not wait for the process to be torn down and reaped."""
+    if _TOLD and _TOLD[1] == os.getpid():  # not a process the task forked, which has a copy of the pipe
+        try:
+            os.write(_TOLD[0], str(code).encode())
+        except OSError:
+            pass
+    os._exit(code)
+
+
+_TOLD: list[int] = []  # in a forked child: the write end of its exit pipe, and its own pid
 
 
 
@@ -159,17 +188,30 @@ class Zygote:
             pending.done = True
 
     def start(self, target: str, args: Sequence[Any] = (), fds: Sequence[int] = (),
-              wait: bool = True) -> ForkedProcess:
+              wait: bool = True, told: bool = False) -> ForkedProcess:
         """Fork a child that runs ``target(fds, *args)`` (``"module:function"``) and exits. Without ``wait`` the
-        request is only sent: the caller goes on while the zygote forks, and the pid is read when first used."""
-        request = ("fork", target, list(args))
-        if wait:
-            return ForkedProcess(self, _checked_pid(self._ask(request, fds)))
-        with self.lock:
-            self._send(request, fds)
-            pending = _Pending()
-            self._pending.append(pending)
-        return ForkedProcess(self, pending)
+        request is only sent: the caller goes on while the zygote forks, and the pid is read when first used.
+        With ``told`` the child tells its exit code on a pipe as it exits (the target ends with ``end(code)``)."""
+        request: tuple = ("fork", target, list(args))
+        exit_pipe = None
+        if told:
+            exit_pipe = os.pipe2(os.O_CLOEXEC)
+            request, fds = (*request, True), [*fds, exit_pipe[1]]
+        try:
+            if wait:
+                return ForkedProcess(self, _checked_pid(self._ask(request, fds)), exit_pipe and exit_pipe[0])
+            with self.lock:
+                self._send(request, fds)
+                pending = _Pending()
+                self._pending.append(pending)
+            return ForkedProcess(self, pending, exit_pipe and exit_pipe[0])
+        except BaseException:
+            if exit_pipe is not None:
+                os.close(exit_pipe[0])
+            raise
+        finally:
+            if exit_pipe is not None:  # the child holds the only write end: the pipe ends with it
+                os.close(exit_pipe[1])
 
     def _answer(self, pending: _Pending) -> Any:
         with self.lock:
@@ -198,6 +240,12 @@ class Zygote:
 
     def wait(self, pid: int, timeout: float | None) -> int | None:
         return self._ask(("wait", pid, timeout))
+
+    def reap(self, pid: int) -> None:
+        """Have the zygote reap ``pid`` once it has ended, telling nothing back (its exit code came by its pipe).
+        Sent without the lock: it has no answer to pair with, so it never waits behind another thread's request
+        (a version zygote importing a module can take seconds)."""
+        self._send(("reap", pid), ())
 
     def close(self, wait: bool = False) -> None:
         """End the zygote (and so every child it forked). Unless ``wait``, it is reaped later (at the latest when
@@ -261,12 +309,14 @@ class ForkedProcess:
     Its end is seen through a pidfd (the kernel says when any process ends, child or not), then its status is
     asked of the zygote without waiting, so one slow child never holds the zygote up for the others."""
 
-    def __init__(self, zygote: Zygote, pid: int | _Pending) -> None:
+    def __init__(self, zygote: Zygote, pid: int | _Pending, exit_pipe: int | None = None) -> None:
         self.zygote = zygote
         self._pid = pid
         self.returncode: int | None = None
         self._lock = threading.Lock()  # the zygote tells a status once: one asker at a time
+        self._fds = threading.Lock()  # held while the descriptors below are copied or closed
         self.pidfd: int | None = None
+        self.exit_pipe = exit_pipe  # the read end of the pipe the child tells its exit code on (start(told=True))
         if isinstance(pid, int):
             self._open_pidfd()
 
@@ -310,12 +360,19 @@ class ForkedProcess:
         return code
 
     def ended(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the process to end, without asking the zygote."""
-        if self.returncode is not None or self.pidfd is None:
-            return self.returncode is not None
-        import select
+        """Wait up to ``timeout`` seconds for the process to end (or to tell its exit code as it ends), without
+        asking the zygote."""
+        with self._fds:  # copies: another thread that learns the status closes the originals meanwhile
+            watched = [os.dup(fd) for fd in (self.pidfd, self.exit_pipe) if fd is not None]
+        try:
+            if self.returncode is not None or not watched:
+                return self.returncode is not None
+            import select
 
-        return bool(select.select([self.pidfd], [], [], timeout)[0])
+            return bool(select.select(watched, [], [], timeout)[0])
+        finally:
+            for fd in watched:
+                os.close(fd)
 
     def _status(self, timeout: float | None) -> int | None:
         if self.returncode is not None:
@@ -325,16 +382,50 @@ class ForkedProcess:
         except (OSError, EOFError):  # it was never forked (or its zygote died first): nothing to wait for
             self.returncode = 1
             return self.returncode
-        if self.pidfd is not None:
-            if not self.ended(365 * 86400.0 if timeout is None else timeout):
+        if self.pidfd is None:
+            with self._lock:
+                return self._ask_status(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = 365 * 86400.0 if deadline is None else max(deadline - time.monotonic(), 0)
+            if not self.ended(left):
                 return None
-            timeout = 0
-        with self._lock:
-            return self._ask_status(timeout)
+            piped = self.exit_pipe is not None
+            with self._lock:
+                code = self._ask_status(0)
+            # Woken by its exit pipe closing untold while it still runs: wait on for its pidfd alone.
+            closed_untold = piped and self.exit_pipe is None and code is None
+            if not closed_untold or (deadline is not None and time.monotonic() >= deadline):
+                return code
+
+    def _told(self) -> int | None:
+        """The exit code the child told on its pipe, if it has (then the zygote reaps it without being asked)."""
+        if self.exit_pipe is None:
+            return None
+        import select
+
+        if not select.select([self.exit_pipe], [], [], 0)[0]:
+            return None  # not yet
+        told = os.read(self.exit_pipe, 16)
+        with self._fds:
+            exit_pipe, self.exit_pipe = self.exit_pipe, None
+        os.close(exit_pipe)
+        if not told:  # closed untold (killed, or the task closed it): its pidfd and the zygote say how it ended
+            return None
+        try:
+            self.zygote.reap(self.pid)
+        except OSError:  # the zygote is gone, and its children with it
+            pass
+        return int(told)
 
     def _ask_status(self, timeout: float | None) -> int | None:
         if self.returncode is not None:
             return self.returncode
+        told = self._told()
+        if told is not None:
+            self.returncode = told
+            self.close()
+            return told
         try:
             status = self.zygote.wait(self.pid, timeout)
         except (EOFError, OSError):  # the zygote is gone, and with it (PR_SET_PDEATHSIG) its children
@@ -354,9 +445,14 @@ class ForkedProcess:
         return not self.ended(0)
 
     def close(self) -> None:
-        if self.pidfd is not None:
-            os.close(self.pidfd)
-            self.pidfd = None
+        # Each descriptor is let go of before it is closed: an interrupt (Ctrl-C in a map) between the two must
+        # not leave it to be closed twice (by then the number may name another file).
+        with self._fds:
+            pidfd, self.pidfd = self.pidfd, None
+            exit_pipe, self.exit_pipe = self.exit_pipe, None
+        for fd in (pidfd, exit_pipe):
+            if fd is not None:
+                os.close(fd)
 
     def __del__(self) -> None:
         try:
@@ -427,7 +523,17 @@ def _resolve(target: str) -> Any:
 
 def _serve(sock: socket.socket) -> None:
     statuses: dict[int, int] = {}
+    unwanted: dict[int, int] = {}  # children to reap without telling (pid: its pidfd, readable once it has ended)
     while True:
+        if unwanted:
+            import select
+
+            ready = select.select([sock.fileno(), *unwanted.values()], [], [])[0]
+            for pid, pidfd in list(unwanted.items()):
+                if pidfd in ready:
+                    _reap_child(pid, unwanted)
+            if sock.fileno() not in ready:
+                continue
         try:
             message, fds, _, _ = socket.recv_fds(sock, _PACKET, 8)
         except OSError:
@@ -435,8 +541,12 @@ def _serve(sock: socket.socket) -> None:
         if not message:  # the client closed its end, or died
             return
         request = pickle.loads(message)
+        if request[0] == "reap":
+            statuses.pop(request[1], None)  # a wait already reaped it
+            _reap_child(request[1], unwanted)
+            continue
         if request[0] == "fork":
-            answer: Any = _fork(sock, request[1], request[2], fds)
+            answer: Any = _fork(sock, request[1], request[2], fds, len(request) > 3 and request[3])
             for fd in fds:
                 os.close(fd)
         elif request[0] == "call":
@@ -450,7 +560,24 @@ def _serve(sock: socket.socket) -> None:
         sock.send(pickle.dumps(answer))
 
 
-def _fork(sock: socket.socket, target: str, args: list[Any], fds: list[int]) -> int | str:
+def _reap_child(pid: int, unwanted: dict[int, int]) -> None:
+    """Reap ``pid`` if it has ended, else watch its pidfd (``unwanted``) and reap it when that says it has."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # already reaped
+        done = pid
+    if done:
+        pidfd = unwanted.pop(pid, None)
+        if pidfd is not None:
+            os.close(pidfd)
+    elif pid not in unwanted:
+        try:
+            unwanted[pid] = os.pidfd_open(pid)
+        except (OSError, AttributeError):  # no pidfd here: a later request reaps it
+            pass
+
+
+def _fork(sock: socket.socket, target: str, args: list[Any], fds: list[int], told: bool = False) -> int | str:
     parent = os.getpid()
     try:
         pid = os.fork()
@@ -462,6 +589,9 @@ def _fork(sock: socket.socket, target: str, args: list[Any], fds: list[int]) -> 
             os.setpgid(0, 0)
             sock.close()
             die_with_parent(parent)
+            if told and fds:
+                _TOLD[:] = [fds.pop(), os.getpid()]
+                os.set_inheritable(_TOLD[0], False)  # the task's own programs do not hold it open
             _resolve(target)(fds, *args)
             code = 0
         except SystemExit as exit_:
@@ -474,7 +604,7 @@ def _fork(sock: socket.socket, target: str, args: list[Any], fds: list[int]) -> 
                     stream.flush()
                 except Exception:
                     pass
-            os._exit(code)
+            end(code)
     try:  # its own process group from the start (the child asks too): stopping the group never misses it
         os.setpgid(pid, pid)
     except OSError:  # the child got there first, or has already exited
@@ -490,15 +620,29 @@ def serve_forked(fds: list[int]) -> None:
 
 def _wait(statuses: dict[int, int], pid: int, timeout: float | None) -> int | None:
     deadline = None if timeout is None else time.monotonic() + timeout
-    while pid not in statuses:
-        try:
-            done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return None
-        if done:
-            statuses[pid] = status
-            break
-        if deadline is not None and time.monotonic() >= deadline:
-            return None
-        time.sleep(0.002)
+    pidfd = None
+    try:
+        while pid not in statuses:
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            if done:
+                statuses[pid] = status
+                break
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            if pidfd is None:
+                try:
+                    pidfd = os.pidfd_open(pid)
+                except (OSError, AttributeError):  # no pidfd here: look again shortly
+                    time.sleep(0.002 if left is None else min(0.002, left))
+                    continue
+            import select
+
+            select.select([pidfd], [], [], left)  # wakes the moment it ends
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
     return statuses.pop(pid)  # once told, forgotten: the pid may name a later child

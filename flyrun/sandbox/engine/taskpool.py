@@ -15,7 +15,9 @@ map uses) is:
 - one child per attempt, forked from the version zygote, which runs ``flyrun-execute`` exactly as a fresh process
   would (``flyrun.idl.entrypoint.forked``): the task's environment only, its working dir, stdout/stderr into its
   task.log, its own process group (a terminate or a timeout stops the group), killed by the kernel if its zygote
-  ends. The sandbox ending closes the base zygote's socket, which ends every zygote and so every child.
+  ends. It writes its own copy of the code into its folder from what the zygote unpacked (held in memory), and
+  tells its exit code on a pipe as it exits (``told``), so a node ends without waiting for the process teardown.
+  The sandbox ending closes the base zygote's socket, which ends every zygote and so every child.
 
 Anything else gets a fresh process, and the server says why when it runs with ``-v``: container tasks, another
 Python or command, a task environment that sets interpreter variables (PYTHON*, LD_*), no code bundle (the code on
@@ -127,7 +129,7 @@ class TaskPool:
         if version is None:
             return None
         try:
-            process = version.zygote.start(f"{ENTRYPOINT}:forked", (args, env, str(cwd)), [log_fd])
+            process = version.zygote.start(f"{ENTRYPOINT}:forked", (args, env, str(cwd)), [log_fd], told=True)
         except (OSError, EOFError, AttributeError) as error:  # AttributeError: retired meanwhile
             self._release(version)
             self._retire(version, f"its zygote failed ({error})")
@@ -306,6 +308,10 @@ class _Running:
             done, self._done = self._done, None  # type: ignore[assignment]
             done()
         return code
+
+    def ended(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the task to end (or tell its exit code as it ends)."""
+        return bool(self._process.ended(timeout))
 
     def kill(self) -> None:
         self._process.kill()

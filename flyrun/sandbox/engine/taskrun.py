@@ -459,15 +459,19 @@ def _wait(process: Any, scope: Scope, limit: float | None, deadline: float | Non
 
 
 class _ExitWaiter:
-    """Wakes the moment a process ends: a pidfd on Linux, polling elsewhere.
+    """Wakes the moment a process ends: a pidfd on Linux, polling elsewhere; a task forked from the pool says
+    when it ends itself (``ended``: its pidfd, or the exit code it tells as it exits).
 
     (``Popen.wait(timeout)`` sleeps in steps of up to 50 ms, which would add that much to every task.)
     """
 
     def __init__(self, process: Any) -> None:
         self.process = process
+        self.pidfd: int | None = None
+        if hasattr(process, "ended"):
+            return
         try:
-            self.pidfd: int | None = os.pidfd_open(process.pid)
+            self.pidfd = os.pidfd_open(process.pid)
         except (AttributeError, OSError):
             self.pidfd = None
 
@@ -481,6 +485,9 @@ class _ExitWaiter:
     def wait(self, timeout: float) -> bool:
         if self.process.poll() is not None:
             return True
+        if hasattr(self.process, "ended"):
+            self.process.ended(timeout)
+            return self.process.poll() is not None
         if self.pidfd is None:
             try:
                 self.process.wait(timeout=timeout)
