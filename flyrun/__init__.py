@@ -11,7 +11,7 @@ from flyrun.__about__ import __version__
 
 _EXPORTS = {
     "task": "flyrun.sdk.task",
-    "Resources": "flyrun.sdk.task",
+    "Resources": "flyrun.sdk.resources",
     "PythonFunctionTask": "flyrun.sdk.task",
     "workflow": "flyrun.sdk.workflow",
     "dynamic": "flyrun.sdk.dynamic",
@@ -90,9 +90,10 @@ if TYPE_CHECKING:  # pragma: no cover
         reference_task,
         reference_workflow,
     )
+    from flyrun.sdk.resources import Resources
     from flyrun.sdk.schedule import CronSchedule, FixedRate
     from flyrun.sdk.secrets import Secret
-    from flyrun.sdk.task import PythonFunctionTask, Resources, TaskMetadata, task
+    from flyrun.sdk.task import PythonFunctionTask, TaskMetadata, task
     from flyrun.sdk.workflow import workflow
     from flyrun.types.annotated import HashMethod
     from flyrun.types.error import FlyteError

@@ -11,10 +11,9 @@ import importlib
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from flyrun.errors import FlyrunError, UsageError, UserCodeError
 from flyrun.sdk.entity import Entity
@@ -27,8 +26,7 @@ _ENTITY_FACTORIES = {"task", "workflow", "dynamic", "eager", "map_task", "partia
                      "get_reference_entity"}
 
 
-@dataclass(frozen=True)
-class ModuleLocation:
+class ModuleLocation(NamedTuple):
     file: Path
     root: Path
     module_name: str
@@ -207,8 +205,7 @@ def _factory_name(node: ast.AST) -> str:
     return ""
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     location: ModuleLocation
     entity_name: str | None  # None: list what the file defines
     consumed: int  # how many command-line words named the target (1 or 2)

@@ -27,7 +27,8 @@ from flyrun.sdk import graph
 from flyrun.sdk.context import current_context
 from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import Interface
-from flyrun.sdk.task import Resources, cached_execute, checked_pod_settings, task_metadata
+from flyrun.sdk.resources import Resources
+from flyrun.sdk.task import cached_execute, checked_pod_settings, task_metadata
 from flyrun.types import engine
 
 METADATA_FORMATS = ("JSON", "YAML", "PROTO")

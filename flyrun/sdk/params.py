@@ -15,9 +15,8 @@ import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flyrun.sdk import context as runner_context
 
@@ -29,8 +28,7 @@ if TYPE_CHECKING:
 USER_LOGGER = "flyrun.user_space"
 
 
-@dataclass(frozen=True)
-class ExecutionIdentifier:
+class ExecutionIdentifier(NamedTuple):
     """flytekit's ``WorkflowExecutionIdentifier``: project, domain and name of the execution."""
 
     project: str

@@ -17,11 +17,11 @@ from flyrun.sdk.entity import Entity
 from flyrun.sdk.interface import interface_from_function
 from flyrun.sdk.params import task_scope  # here, not at the first call: a map's probe times items, not imports
 from flyrun.sdk.pods import PodTemplate
-from flyrun.sdk.resources import Resources as Resources  # its public home stays flyrun.sdk.task
 from flyrun.types import engine
 
 if TYPE_CHECKING:
     from flyrun.sdk.image_spec import ImageSpec
+    from flyrun.sdk.resources import Resources
     from flyrun.sdk.secrets import Secret
 
 
@@ -254,3 +254,12 @@ def apply_python_task_options(entity: Any, options: dict[str, Any], where: str, 
         raise WorkflowDefinitionError(f"{where}: unknown options {', '.join(options)}")
     entity.environment = dict(entity.environment or {})
     entity.secret_requests = list(entity.secret_requests or [])
+
+
+def __getattr__(name: str) -> Any:
+    # ``flyrun.sdk.task.Resources`` stays importable; imported on first use, since most tasks never name it.
+    if name == "Resources":
+        from flyrun.sdk.resources import Resources
+
+        return Resources
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ from typing import Any
 from flyrun.errors import WorkflowDefinitionError
 from flyrun.sdk.graph import user_call_site
 from flyrun.sdk.pods import PodTemplate
-from flyrun.sdk.task import Resources
+from flyrun.sdk.resources import Resources
 
 # flyteidl.plugins.ray_pb2.AutoscalerOptions.UpscalingMode, by the names flytekit's class gives them.
 _UPSCALING_MODES = {0: "UPSCALING_MODE_UNSPECIFIED", 1: "UPSCALING_MODE_DEFAULT", 2: "UPSCALING_MODE_AGGRESSIVE",

@@ -25,7 +25,8 @@ from flyrun.idl import pods
 from flyrun.idl.tasks import resources
 from flyrun.plugins.ray.config import RayJobConfig, upscaling_mode_name
 from flyrun.sdk.context import current_context
-from flyrun.sdk.task import PythonFunctionTask, Resources
+from flyrun.sdk.resources import Resources
+from flyrun.sdk.task import PythonFunctionTask
 
 INSTALL = "pip install 'flyrun[ray]'"
 _HEAD_CONTAINER = "ray-head"
