@@ -57,6 +57,8 @@ _EXPORTS = {
     "HashMethod": "flyrun.types.annotated",
     "StructuredDataset": "flyrun.types.structured",
     "ImageSpec": "flyrun.sdk.image_spec",
+    "Cache": "flyrun.sdk.cache",
+    "CachePolicy": "flyrun.sdk.cache",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -64,6 +66,7 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:  # pragma: no cover
     from flyrun.data.files import FlyteDirectory, FlyteFile
     from flyrun.deck import Deck
+    from flyrun.sdk.cache import Cache, CachePolicy
     from flyrun.sdk.conditions import conditional
     from flyrun.sdk.container import ContainerTask
     from flyrun.sdk.dynamic import dynamic

@@ -143,6 +143,8 @@ def task_metadata(task: Any) -> dict:
         metadata["deprecated_error_message"] = meta.deprecated
     if getattr(meta, "cache_serialize", False):
         metadata["cache_serializable"] = True
+    if meta.cache and getattr(meta, "cache_ignore_input_vars", ()):
+        metadata["cache_ignore_input_vars"] = list(meta.cache_ignore_input_vars)
     if getattr(task, "is_eager", False):  # flytekit 1.16: the deck lists the child executions the body launched
         metadata["is_eager"] = True
         metadata["generates_deck"] = True
