@@ -52,6 +52,11 @@ def legacy(y: int) -> int:
 @workflow
 def wf(x: int, y: int) -> int:
     return legacy(y=scaled(y=add(x=x, y=y), note="n"))
+
+
+@workflow
+def overridden(y: int) -> int:
+    return legacy(y=y).with_overrides(cache=Cache(version="7", serialize=True))
 '''
 
 
@@ -79,7 +84,7 @@ def test_a_run_differing_only_in_an_ignored_input_hits_the_cache(cli, tmp_path, 
 
 def test_cache_settings_serialize_as_pyflyte_package_writes_them(cli, tmp_path):
     pytest.importorskip("flytekit", reason="flytekit is in the test extra")
-    from flyteidl.admin import task_pb2
+    from flyteidl.admin import task_pb2, workflow_pb2
     from google.protobuf import json_format
 
     root = tmp_path / "proj"
@@ -91,9 +96,14 @@ def test_cache_settings_serialize_as_pyflyte_package_writes_them(cli, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     import tarfile
 
-    theirs = {}
+    theirs, their_nodes = {}, {}
     with tarfile.open(archive) as tar:
         for member in tar.getmembers():
+            if member.name.endswith("_2.pb"):
+                workflow = workflow_pb2.WorkflowSpec.FromString(tar.extractfile(member).read())
+                their_nodes[workflow.template.id.name] = [
+                    json_format.MessageToDict(node.metadata, preserving_proto_field_name=True)
+                    for node in workflow.template.nodes]
             if member.name.endswith("_1.pb"):
                 spec = task_pb2.TaskSpec.FromString(tar.extractfile(member).read())
                 theirs[spec.template.id.name] = json_format.MessageToDict(spec.template.metadata,
@@ -106,6 +116,12 @@ def test_cache_settings_serialize_as_pyflyte_package_writes_them(cli, tmp_path):
     for name in ("pk.flows.add", "pk.flows.scaled", "pk.flows.legacy"):
         ours = json.loads((out / "tasks" / f"{name}.json").read_text())["template"]["metadata"]
         assert {k: ours.get(k) for k in keys} == {k: theirs[name].get(k) for k in keys}, name
+    # with_overrides(cache=Cache(version=..., serialize=...)) on a node: its NodeMetadata, as pyflyte writes it.
+    [node] = json.loads((out / "workflows" / "pk.flows.overridden.json").read_text())["template"]["nodes"]
+    [their_node] = their_nodes["pk.flows.overridden"]
+    keys = ("cacheable", "cache_version", "cache_serializable")
+    assert {k: node["metadata"].get(k) for k in keys} == {k: their_node.get(k) for k in keys} == {
+        "cacheable": True, "cache_version": "7", "cache_serializable": True}
     # The policy's version is the sha256 of what the policies return, joined, as flytekit computes it.
     import hashlib
 
@@ -158,6 +174,27 @@ def test_bad_cache_settings_are_one_line(cli, project, setting, message):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert message in lines[0] and "Traceback" not in done.stderr, done.stderr
     assert len([line for line in lines if not line.lower().startswith("hint:")]) == 1, done.stderr
+
+
+def test_a_node_cache_override_needs_a_version(cli, project):
+    root = project({"flows.py": '''
+        from flyrun import Cache, task, workflow
+
+        class Fixed:
+            def get_version(self, salt, params):
+                return "1"
+
+        @task
+        def t(x: int) -> int:
+            return x
+
+        @workflow
+        def wf(x: int) -> int:
+            return t(x=x).with_overrides(cache=Cache(policies=[Fixed()]))
+        '''})
+    done = cli("run", str(root / "flows.py"), "wf", "--x", "1")
+    assert done.exit_code == 2, done.output
+    assert "with_overrides on node n0 (flows.t): cache=Cache(...) on a node needs a version" in done.stderr
 
 
 def test_a_plain_cached_task_loads_no_cache_module(flyrun_process, project):
