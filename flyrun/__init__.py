@@ -59,6 +59,9 @@ _EXPORTS = {
     "ImageSpec": "flyrun.sdk.image_spec",
     "Cache": "flyrun.sdk.cache",
     "CachePolicy": "flyrun.sdk.cache",
+    "Documentation": "flyrun.sdk.docs",
+    "Description": "flyrun.sdk.docs",
+    "SourceCode": "flyrun.sdk.docs",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -69,6 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.cache import Cache, CachePolicy
     from flyrun.sdk.conditions import conditional
     from flyrun.sdk.container import ContainerTask
+    from flyrun.sdk.docs import Description, Documentation, SourceCode
     from flyrun.sdk.dynamic import dynamic
     from flyrun.sdk.eager import eager
     from flyrun.sdk.failure import WorkflowFailurePolicy

@@ -39,7 +39,7 @@ IMPORTABLE = {
                  "PodTemplate", "PythonFunctionTask", "FlyteFile", "FlyteDirectory", "StructuredDataset", "Workflow",
                  "WorkflowFailurePolicy", "LaunchPlan", "CronSchedule", "FixedRate", "Email", "Slack", "PagerDuty",
                  "WorkflowExecutionPhase", "Labels", "Annotations", "reference_task", "reference_workflow",
-                 "reference_launch_plan", "Cache", "CachePolicy"],
+                 "reference_launch_plan", "Cache", "CachePolicy", "Documentation", "Description", "SourceCode"],
     "flytekit.core.cache": ["Cache", "CachePolicy", "VersionParameters"],
     "flytekit.types.file": ["FlyteFile", "CSVFile", "HTMLPage", "JPEGImageFile", "PNGImageFile", "PDFFile",
                             "PythonPickledFile", "JoblibSerializedFile", "PythonNotebook", "SVGImageFile",

@@ -13,6 +13,7 @@ from flyrun.idl import pods
 from flyrun.idl.interface import typed_interface
 from flyrun.idl.resolver import map_loader_args
 from flyrun.idl.settings import DEFAULT_RESOLVER, MAP_RESOLVER, SerializationSettings
+from flyrun.sdk.docs import description
 from flyrun.types.scalars import format_duration
 
 _RESOURCE_NAMES = {"cpu": "CPU", "memory": "MEMORY", "gpu": "GPU", "ephemeral_storage": "EPHEMERAL_STORAGE"}
@@ -24,7 +25,10 @@ def task_spec(task: Any, settings: SerializationSettings) -> dict:
         return {"template": map_task_template(task, settings)}
     if is_container_task(task):
         return {"template": container_task_template(task, settings)}
-    return {"template": task_template(task, settings)}
+    spec = {"template": task_template(task, settings)}
+    if callable(getattr(task, "fn", None)):  # a function's task: its docs and docstring, as flytekit registers them
+        spec["description"] = description(getattr(task, "docs", None), task.fn)
+    return spec
 
 
 def is_map_task(task: Any) -> bool:

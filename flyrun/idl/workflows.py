@@ -17,13 +17,17 @@ from flyrun.idl.references import reference_node
 from flyrun.idl.settings import SerializationSettings
 from flyrun.idl.tasks import is_map_task
 from flyrun.sdk import graph
+from flyrun.sdk.docs import description
 from flyrun.types.scalars import format_duration
 
 
 def workflow_spec(workflow: Any, settings: SerializationSettings) -> dict:
     """An admin ``WorkflowSpec``: the template and every workflow it runs as a sub-workflow."""
-    return {"template": workflow_template(workflow, settings),
+    spec = {"template": workflow_template(workflow, settings),
             "sub_workflows": [workflow_template(sub, settings) for sub in subworkflows(workflow)]}
+    if callable(getattr(workflow, "fn", None)):  # a function's workflow: its docs and docstring, as in flytekit
+        spec["description"] = description(getattr(workflow, "docs", None), workflow.fn)
+    return spec
 
 
 def workflow_template(workflow: Any, settings: SerializationSettings) -> dict:

@@ -115,7 +115,8 @@ class PythonFunctionTask(Entity):
                  interruptible: bool | None = None, task_config: Any = None, deprecated: str = "",
                  metadata: TaskMetadata | None = None, cache_serialize: bool = False,
                  secret_requests: list[Any] | None = None, enable_deck: bool = False,
-                 deck_fields: Any = None, cache_ignore_input_vars: tuple[str, ...] | list[str] = ()) -> None:
+                 deck_fields: Any = None, cache_ignore_input_vars: tuple[str, ...] | list[str] = (),
+                 docs: Any = None) -> None:
         self.fn = fn
         self.name = name or task_name(fn)
         where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}: task '{self.name}'"
@@ -161,6 +162,11 @@ class PythonFunctionTask(Entity):
 
             self.secret_requests = checked_secret_requests(secret_requests, where)
         self.enable_deck = bool(enable_deck)
+        self.docs = None
+        if docs is not None:  # flytekit's Documentation(...): serialized as the TaskSpec's description
+            from flyrun.sdk.docs import checked_docs
+
+            self.docs = checked_docs(docs, where)
         functools.update_wrapper(self, fn)
 
     # The module and attribute a worker or a task container imports to find this task again.
