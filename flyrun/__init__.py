@@ -62,12 +62,15 @@ _EXPORTS = {
     "Documentation": "flyrun.sdk.docs",
     "Description": "flyrun.sdk.docs",
     "SourceCode": "flyrun.sdk.docs",
+    "FlyteContext": "flyrun.data.flytecontext",
+    "FlyteContextManager": "flyrun.data.flytecontext",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
     from flyrun.data.files import FlyteDirectory, FlyteFile
+    from flyrun.data.flytecontext import FlyteContext, FlyteContextManager
     from flyrun.deck import Deck
     from flyrun.sdk.cache import Cache, CachePolicy
     from flyrun.sdk.conditions import conditional
