@@ -64,6 +64,7 @@ _EXPORTS = {
     "SourceCode": "flyrun.sdk.docs",
     "FlyteContext": "flyrun.data.flytecontext",
     "FlyteContextManager": "flyrun.data.flytecontext",
+    "StructuredDatasetTransformerEngine": "flyrun.types.structured",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -106,7 +107,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.workflow import workflow
     from flyrun.types.annotated import HashMethod
     from flyrun.types.error import FlyteError
-    from flyrun.types.structured import StructuredDataset
+    from flyrun.types.structured import StructuredDataset, StructuredDatasetTransformerEngine
 
 
 def __getattr__(name: str):
