@@ -14,7 +14,7 @@ import requests
 from flytekit_support import clean_env, pyflyte_program
 
 FLYTEKIT_DOCS = '''
-from flytekit import Description, Documentation, SourceCode, task, workflow
+from flytekit import Description, Documentation, LaunchPlan, SourceCode, task, workflow
 
 
 @task
@@ -72,6 +72,23 @@ def described(x: int) -> int:
     on two lines.
     """
     return plain(x=x)
+
+
+@workflow
+def google(x: int, y: int = 2) -> int:
+    """Google style.
+
+    Args:
+        x: the x
+        y (int): the y,
+            over two lines
+    Returns:
+        the total
+    """
+    return documented(x=x, y=y)
+
+
+plan = LaunchPlan.get_or_create(google, name="google_plan", default_inputs={"x": 5})
 '''
 
 
@@ -85,7 +102,7 @@ def _flows(root: Path) -> Path:
 
 def test_descriptions_serialize_as_pyflyte_package_writes_them(cli, tmp_path):
     pytest.importorskip("flytekit", reason="flytekit is in the test extra")
-    from flyteidl.admin import task_pb2, workflow_pb2
+    from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
     from google.protobuf import json_format
 
     root = tmp_path / "proj"
@@ -95,7 +112,7 @@ def test_descriptions_serialize_as_pyflyte_package_writes_them(cli, tmp_path):
                            str(archive)], cwd=root, capture_output=True, text=True, timeout=180,
                           env=clean_env(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
-    theirs = {}
+    theirs, their_variables, their_parameters = {}, {}, {}
     with tarfile.open(archive) as tar:
         for member in tar.getmembers():
             kind = member.name[:-3].rsplit("_", 1)[-1]
@@ -104,10 +121,15 @@ def test_descriptions_serialize_as_pyflyte_package_writes_them(cli, tmp_path):
                     tar.extractfile(member).read())
                 theirs[message.template.id.name] = json_format.MessageToDict(message.description,
                                                                              preserving_proto_field_name=True)
+                their_variables[message.template.id.name] = _variable_texts(message.template.interface)
+            if kind == "3":
+                plan = launch_plan_pb2.LaunchPlan.FromString(tar.extractfile(member).read())
+                their_parameters[plan.id.name] = {k: p.var.description
+                                                  for k, p in plan.spec.default_inputs.parameters.items()}
     out = tmp_path / "flyrun-out"
     packaged = cli("package", "--flytekit-compat", str(flows), "--output-dir", str(out), "--image", "img:1")
     assert packaged.exit_code == 0, packaged.output
-    ours = {}
+    ours, our_variables = {}, {}
     for folder in ("tasks", "workflows"):
         for path in (out / folder).glob("*.json"):
             spec = json.loads(path.read_text())
@@ -116,11 +138,26 @@ def test_descriptions_serialize_as_pyflyte_package_writes_them(cli, tmp_path):
             json_format.ParseDict(spec, message, ignore_unknown_fields=False)
             ours[spec["template"]["id"]["name"]] = json_format.MessageToDict(message.description,
                                                                              preserving_proto_field_name=True)
+            our_variables[message.template.id.name] = _variable_texts(message.template.interface)
     assert set(ours) == set(theirs) == {f"pk.docs.{n}" for n in (
-        "plain", "one_line", "documented", "given", "both", "wf", "described")}
+        "plain", "one_line", "documented", "given", "both", "wf", "described", "google")}
+    # Interface variables and launch plan parameters are described by the docstring, as pyflyte describes them.
+    assert our_variables == their_variables
+    assert our_variables["pk.docs.google"] == {"inputs": {"x": "the x", "y": "the y,\nover two lines"},
+                                               "outputs": {"o0": "the total"}}
+    for name, texts in their_parameters.items():
+        plan = json.loads((out / "launch_plans" / f"{name}.json").read_text())
+        assert {k: p["var"]["description"] for k, p in plan["default_inputs"]["parameters"].items()} == \
+            texts, name
+    assert their_parameters["google_plan"] == {"x": "x", "y": "the y,\nover two lines"}
     for name in theirs:
         assert ours[name] == theirs[name], name
     assert ours["pk.docs.documented"]["long_description"]["value"] == "The long part, with *markup*,\nover two lines."
+
+
+def _variable_texts(interface) -> dict:
+    return {"inputs": {k: v.description for k, v in interface.inputs.variables.items()},
+            "outputs": {k: v.description for k, v in interface.outputs.variables.items()}}
 
 
 DOCSTRINGS = [
@@ -131,16 +168,24 @@ DOCSTRINGS = [
     "Google style.\n\n    More text.\n\n    Args:\n        x: the x\n    Returns:\n        y\n    ",
     "Numpy style.\n\nText.\n\nParameters\n----------\nx : int\n    the x\n",
     "\n    Indented.\n\n    Body line one.\n      indented more.\n    ",
+    ":param x: the first\n:param y: the second\n    continued here\n:return: the sum",
+    "Short.\n\n:param int x: typed\n:returns: out",
+    "Short.\n\nArgs:\n    x: the input x\n    y (int): the y\n        more y\nReturns:\n    the result",
+    "Short.\n\nArgs:\n    x: the x\nReturns:\n    int: the result",
+    "Short.\n\nParameters\n----------\nx : int\n    the x\ny\n    the y\n\nReturns\n-------\ntotal : int\n"
+    "    the total\n",
 ]
 
 
 @pytest.mark.parametrize("doc", DOCSTRINGS)
 def test_docstrings_split_as_flytekits_parser_splits_them(doc):
     parser = pytest.importorskip("docstring_parser", reason="flytekit's dependency, in the test extra")
-    from flyrun.sdk.docs import docstring_parts
+    from flyrun.sdk.docs import docstring_parts, docstring_variables
 
     parsed = parser.parse(doc)
     assert docstring_parts(doc) == (parsed.short_description, parsed.long_description)
+    assert docstring_variables(doc) == ({p.arg_name: p.description for p in parsed.params},
+                                        {r.return_name: r.description for r in parsed.many_returns})
 
 
 def test_the_names_are_flytekits():

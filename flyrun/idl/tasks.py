@@ -93,7 +93,8 @@ def task_template(task: Any, settings: SerializationSettings, *, resolver: str =
         "id": settings.identifier("TASK", task.name),
         "type": task.task_type,
         "metadata": task_metadata(task),
-        "interface": interface or typed_interface(task.interface.inputs, task.interface.outputs, owner),
+        "interface": interface or typed_interface(task.interface.inputs, task.interface.outputs, owner,
+                                                  getattr(task, "fn", None)),
     }
     args = entrypoint_args(settings, resolver, loader_args or default_loader_args(task))
     env = {**settings.env, **task.environment}

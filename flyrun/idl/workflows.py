@@ -38,7 +38,7 @@ def workflow_template(workflow: Any, settings: SerializationSettings) -> dict:
     template = {
         "id": settings.identifier("WORKFLOW", workflow.name),
         "metadata": {},
-        "interface": typed_interface(interface.inputs, interface.outputs, owner),
+        "interface": typed_interface(interface.inputs, interface.outputs, owner, getattr(workflow, "fn", None)),
         "nodes": [node_dict(node, settings, owner) for node in workflow.ordered_nodes],
         "outputs": outputs,
         "metadata_defaults": {},
@@ -183,7 +183,8 @@ def launch_plan_spec(workflow: Any, settings: SerializationSettings) -> dict:
     return {
         "workflow_id": settings.identifier("WORKFLOW", workflow.name),
         "entity_metadata": {},
-        "default_inputs": parameter_map(workflow.interface, f"workflow {workflow.name}"),
+        "default_inputs": parameter_map(workflow.interface, f"workflow {workflow.name}",
+                                        getattr(workflow, "fn", None)),
         "fixed_inputs": {"literals": {}},
         "labels": {"values": {}},
         "annotations": {"values": {}},

@@ -156,3 +156,102 @@ def description(docs: Documentation | None, fn: Any) -> dict:
         if long:
             docs.long_description = Description(value=long)
     return docs.to_wire()
+
+
+_REST_PARAM = re.compile(r"^:(?:param|parameter|arg|argument|key|keyword)\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$")
+_REST_RETURN = re.compile(r"^:(?:returns?)\s*:\s*(.*)$")
+_GOOGLE_PARAMS = {"Args", "Arguments", "Parameters", "Params"}
+_GOOGLE_RETURNS = {"Returns", "Return"}
+_GOOGLE_ENTRY = re.compile(r"^(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+_NUMPY_ENTRY = re.compile(r"^(\w+)\s*(?::\s*(.*))?$")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _join(parts: list[str]) -> str:
+    return "\n".join(part.strip() for part in parts if part.strip())
+
+
+def docstring_variables(doc: str | None) -> tuple[dict[str, str], dict[str | None, str]]:
+    """The docstring's input descriptions by name and its return descriptions (by name where it names them, else
+    under ``None``): reST fields, Google sections and numpydoc sections, as flytekit's parser reads them."""
+    inputs: dict[str, str] = {}
+    returns: dict[str | None, str] = {}
+    if not doc or not doc.strip():
+        return inputs, returns
+    lines = inspect.cleandoc(doc).splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index].rstrip()
+        rest_param, rest_return = _REST_PARAM.match(line), _REST_RETURN.match(line)
+        if rest_param or rest_return:
+            parts = [(rest_param or rest_return).groups()[-1]]  # type: ignore[union-attr]
+            index += 1
+            while index < len(lines) and lines[index].strip() and not lines[index].startswith(":"):
+                parts.append(lines[index])
+                index += 1
+            if rest_param:
+                inputs[rest_param.group(1)] = _join(parts)
+            else:
+                returns[None] = _join(parts)
+            continue
+        title = line.strip().rstrip(":")
+        numpy = index + 1 < len(lines) and re.fullmatch(r"\s*-{3,}\s*", lines[index + 1]) is not None
+        google = line.endswith(":") and not numpy and title in _GOOGLE_PARAMS | _GOOGLE_RETURNS
+        if not (google or (numpy and title in _GOOGLE_PARAMS | _GOOGLE_RETURNS)):
+            index += 1
+            continue
+        base = _indent(line)
+        index += 2 if numpy else 1
+        section: list[str] = []
+        while index < len(lines) and (not lines[index].strip() or _indent(lines[index]) > base or numpy):
+            if numpy and lines[index].strip() and index + 1 < len(lines) and \
+                    re.fullmatch(r"\s*-{3,}\s*", lines[index + 1]):
+                break  # the next numpydoc section
+            section.append(lines[index])
+            index += 1
+        _section_entries(section, title in _GOOGLE_RETURNS, numpy, inputs, returns)
+    return inputs, returns
+
+
+def _section_entries(section: list[str], is_returns: bool, numpy: bool, inputs: dict[str, str],
+                     returns: dict[str | None, str]) -> None:
+    body = [line for line in section if line.strip()]
+    if not body:
+        return
+    base = min(_indent(line) for line in body)
+    entries: list[tuple[str, list[str]]] = []
+    for line in body:
+        if _indent(line) == base:
+            entries.append((line.strip(), []))
+        elif entries:
+            entries[-1][1].append(line)
+    for head, more in entries:
+        if numpy:
+            match = _NUMPY_ENTRY.match(head)
+            name = match.group(1) if match else head
+            if is_returns:
+                returns[name if match and match.group(2) else None] = _join(more)
+            else:
+                inputs[name] = _join(more)
+            continue
+        if is_returns:  # Google: "type: description" or just the description
+            _, colon, text = head.partition(":")
+            returns[None] = _join([text if colon else head, *more])
+            continue
+        match = _GOOGLE_ENTRY.match(head)
+        if match:
+            inputs[match.group(1)] = _join([match.group(2), *more])
+
+
+def variable_descriptions(fn: Any, inputs: Any, outputs: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """Each input's and output's description from the function's docstring (its name where the docstring has none,
+    as flytekit writes them); one return description is shared by every output."""
+    described_inputs, described_returns = docstring_variables(getattr(fn, "__doc__", None))
+    if len(described_returns) == 1:
+        shared = next(iter(described_returns.values()))
+        described_returns = {name: shared for name in outputs}
+    return ({name: described_inputs.get(name, name) for name in inputs},
+            {name: described_returns.get(name, name) or name for name in outputs})
