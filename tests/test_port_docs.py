@@ -254,3 +254,18 @@ def test_documented_entities_register_and_run_on_the_sandbox(remote, sandbox_ser
                               timeout=30)
         assert listed.status_code == 200, listed.text
         assert {entity["short_description"] for entity in listed.json()[kind]} == {short}
+        # FlyteAdmin's description entity of what was registered, under the entity's own id
+        version = listed.json()[kind][0]["id"]["version"]
+        resource = "TASK" if kind == "tasks" else "WORKFLOW"
+        got = requests.get(f"{url}/api/v1/description_entities/{resource}/flytesnacks/development/{name}/{version}",
+                           timeout=30)
+        assert got.status_code == 200, got.text
+        assert got.json()["short_description"] == short and got.json()["id"]["name"] == name
+    entity = got.json()  # the workflow's: all three parts, as given
+    assert entity["long_description"] == {"uri": "https://example.com/doc.md",
+                                          "format": "DESCRIPTION_FORMAT_MARKDOWN", "icon_link": ""}
+    assert entity["source_code"] == {"link": "https://github.com/example/repo"}
+    missing = requests.get(f"{url}/api/v1/description_entities/TASK/flytesnacks/development/nothing/v1", timeout=30)
+    assert missing.status_code == 404 and "no description entity for task" in missing.json()["message"]
+    plan = requests.get(f"{url}/api/v1/description_entities/LAUNCH_PLAN/flytesnacks/development/x/v1", timeout=30)
+    assert plan.status_code == 400, plan.text
