@@ -82,6 +82,7 @@ def test_a_run_differing_only_in_an_ignored_input_hits_the_cache(cli, tmp_path, 
     assert log.read_text().splitlines() == ["add 1 5", "add 2 6"]
 
 
+@pytest.mark.slow
 def test_cache_settings_serialize_as_pyflyte_package_writes_them(cli, tmp_path):
     pytest.importorskip("flytekit", reason="flytekit is in the test extra")
     from flyteidl.admin import task_pb2, workflow_pb2

@@ -90,6 +90,7 @@ def _flow(root: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_file_access_transformer_gives_pyflytes_result_locally(flyrun_process, tmp_path):
     pytest.importorskip("flytekit", reason="flytekit is in the test extra")
     flow = _flow(tmp_path / "proj")

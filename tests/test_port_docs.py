@@ -100,6 +100,7 @@ def _flows(root: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_descriptions_serialize_as_pyflyte_package_writes_them(cli, tmp_path):
     pytest.importorskip("flytekit", reason="flytekit is in the test extra")
     from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
