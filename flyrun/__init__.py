@@ -57,15 +57,26 @@ _EXPORTS = {
     "HashMethod": "flyrun.types.annotated",
     "StructuredDataset": "flyrun.types.structured",
     "ImageSpec": "flyrun.sdk.image_spec",
+    "Cache": "flyrun.sdk.cache",
+    "CachePolicy": "flyrun.sdk.cache",
+    "Documentation": "flyrun.sdk.docs",
+    "Description": "flyrun.sdk.docs",
+    "SourceCode": "flyrun.sdk.docs",
+    "FlyteContext": "flyrun.data.flytecontext",
+    "FlyteContextManager": "flyrun.data.flytecontext",
+    "StructuredDatasetTransformerEngine": "flyrun.types.structured",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
     from flyrun.data.files import FlyteDirectory, FlyteFile
+    from flyrun.data.flytecontext import FlyteContext, FlyteContextManager
     from flyrun.deck import Deck
+    from flyrun.sdk.cache import Cache, CachePolicy
     from flyrun.sdk.conditions import conditional
     from flyrun.sdk.container import ContainerTask
+    from flyrun.sdk.docs import Description, Documentation, SourceCode
     from flyrun.sdk.dynamic import dynamic
     from flyrun.sdk.eager import eager
     from flyrun.sdk.failure import WorkflowFailurePolicy
@@ -97,7 +108,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flyrun.sdk.workflow import workflow
     from flyrun.types.annotated import HashMethod
     from flyrun.types.error import FlyteError
-    from flyrun.types.structured import StructuredDataset
+    from flyrun.types.structured import StructuredDataset, StructuredDatasetTransformerEngine
 
 
 def __getattr__(name: str):

@@ -37,6 +37,8 @@ DEFERRED: dict[tuple[str, str], str] = {
         "the one place local dict literals become flyteidl messages; idl is a layer above local",
     ("flyrun.types.custom", "flyrun.idl.literals"):
         "only flytekit-shaped user transformers speak flyteidl messages; idl is a layer above types",
+    ("flyrun.types.custom", "flyrun.data.flytecontext"):
+        "only flytekit-shaped user transformers get a FlyteContext (file_access); data is a layer above types",
     ("flyrun.idl.entrypoint", "flyrun.idl.dynamic"):
         "only @dynamic tasks: a plain task's container never loads the workflow serializer",
     ("flyrun.idl.entrypoint", "flyrun.remote.eager"):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from flyrun.data.files import FlyteDirectory, FlyteFile
 from flyrun.errors import UsageError
+from flyrun.sdk.docs import variable_descriptions
 from flyrun.types import engine
 from flyrun.types.described import enum_type, struct_type
 
@@ -19,14 +21,19 @@ def literal_type(python_type: Any, owner: str, label: str, name: str) -> dict:
                          f"serialized: {exc}", hint="use a type flyrun supports (see the README)") from None
 
 
-def variable_map(types: dict[str, Any], owner: str, label: str) -> dict:
-    # flytekit describes a variable by its name when the docstring says nothing; tools show this text.
-    return {"variables": {name: {"type": literal_type(t, owner, label, name), "description": name}
+def variable_map(types: dict[str, Any], owner: str, label: str, descriptions: dict[str, str] | None = None) -> dict:
+    # flytekit describes a variable by its docstring's text for it, else by its name; tools show this text.
+    described = descriptions or {}
+    return {"variables": {name: {"type": literal_type(t, owner, label, name),
+                                 "description": described.get(name, name)}
                           for name, t in types.items()}}
 
 
-def typed_interface(inputs: dict[str, Any], outputs: dict[str, Any], owner: str) -> dict:
-    return {"inputs": variable_map(inputs, owner, "input"), "outputs": variable_map(outputs, owner, "output")}
+def typed_interface(inputs: dict[str, Any], outputs: dict[str, Any], owner: str, fn: Any = None) -> dict:
+    """The ``TypedInterface``; with the task's or workflow's function, described by its docstring."""
+    inputs_text, outputs_text = variable_descriptions(fn, inputs, outputs) if callable(fn) else ({}, {})
+    return {"inputs": variable_map(inputs, owner, "input", inputs_text),
+            "outputs": variable_map(outputs, owner, "output", outputs_text)}
 
 
 def literal(value: Any, python_type: Any, what: str) -> dict:
@@ -38,11 +45,14 @@ def literal(value: Any, python_type: Any, what: str) -> dict:
                          f"{exc}") from None
 
 
-def parameter_map(interface: Any, owner: str) -> dict:
-    """Launch plan ``default_inputs``: every input, with its default or marked required."""
+def parameter_map(interface: Any, owner: str, fn: Any = None, undescribed: Collection[str] = ()) -> dict:
+    """Launch plan ``default_inputs``: every input, with its default or marked required, described by the
+    workflow function's docstring (except ``undescribed``: a named plan's own defaults, as flytekit leaves them)."""
+    described = variable_descriptions(fn, interface.inputs, {})[0] if callable(fn) else {}
     parameters: dict[str, dict[str, Any]] = {}
     for name, python_type in interface.inputs.items():
-        variable = {"type": literal_type(python_type, owner, "input", name), "description": name}
+        text = name if name in undescribed else described.get(name, name)
+        variable = {"type": literal_type(python_type, owner, "input", name), "description": text}
         if name in interface.defaults:
             default = literal(interface.defaults[name], python_type, f"{owner}: default of input '{name}'")
             parameters[name] = {"var": variable, "default": default}

@@ -23,7 +23,8 @@ def named_launch_plan_spec(plan: Any, settings: SerializationSettings) -> dict:
     spec: dict[str, Any] = {
         "workflow_id": settings.identifier("WORKFLOW", plan.workflow.name),
         "entity_metadata": metadata,
-        "default_inputs": parameter_map(plan.interface, owner),
+        "default_inputs": parameter_map(plan.interface, owner, getattr(plan.workflow, "fn", None),
+                                        undescribed=plan.default_inputs),
         "fixed_inputs": {"literals": fixed},
         "labels": {"values": dict(plan.labels)},
         "annotations": {"values": dict(plan.annotations)},

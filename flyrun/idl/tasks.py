@@ -13,6 +13,7 @@ from flyrun.idl import pods
 from flyrun.idl.interface import typed_interface
 from flyrun.idl.resolver import map_loader_args
 from flyrun.idl.settings import DEFAULT_RESOLVER, MAP_RESOLVER, SerializationSettings
+from flyrun.sdk.docs import description
 from flyrun.types.scalars import format_duration
 
 _RESOURCE_NAMES = {"cpu": "CPU", "memory": "MEMORY", "gpu": "GPU", "ephemeral_storage": "EPHEMERAL_STORAGE"}
@@ -24,7 +25,10 @@ def task_spec(task: Any, settings: SerializationSettings) -> dict:
         return {"template": map_task_template(task, settings)}
     if is_container_task(task):
         return {"template": container_task_template(task, settings)}
-    return {"template": task_template(task, settings)}
+    spec = {"template": task_template(task, settings)}
+    if callable(getattr(task, "fn", None)):  # a function's task: its docs and docstring, as flytekit registers them
+        spec["description"] = description(getattr(task, "docs", None), task.fn)
+    return spec
 
 
 def is_map_task(task: Any) -> bool:
@@ -89,7 +93,8 @@ def task_template(task: Any, settings: SerializationSettings, *, resolver: str =
         "id": settings.identifier("TASK", task.name),
         "type": task.task_type,
         "metadata": task_metadata(task),
-        "interface": interface or typed_interface(task.interface.inputs, task.interface.outputs, owner),
+        "interface": interface or typed_interface(task.interface.inputs, task.interface.outputs, owner,
+                                                  getattr(task, "fn", None)),
     }
     args = entrypoint_args(settings, resolver, loader_args or default_loader_args(task))
     env = {**settings.env, **task.environment}
@@ -143,6 +148,8 @@ def task_metadata(task: Any) -> dict:
         metadata["deprecated_error_message"] = meta.deprecated
     if getattr(meta, "cache_serialize", False):
         metadata["cache_serializable"] = True
+    if meta.cache and getattr(meta, "cache_ignore_input_vars", ()):
+        metadata["cache_ignore_input_vars"] = list(meta.cache_ignore_input_vars)
     if getattr(task, "is_eager", False):  # flytekit 1.16: the deck lists the child executions the body launched
         metadata["is_eager"] = True
         metadata["generates_deck"] = True

@@ -17,13 +17,17 @@ from flyrun.idl.references import reference_node
 from flyrun.idl.settings import SerializationSettings
 from flyrun.idl.tasks import is_map_task
 from flyrun.sdk import graph
+from flyrun.sdk.docs import description
 from flyrun.types.scalars import format_duration
 
 
 def workflow_spec(workflow: Any, settings: SerializationSettings) -> dict:
     """An admin ``WorkflowSpec``: the template and every workflow it runs as a sub-workflow."""
-    return {"template": workflow_template(workflow, settings),
+    spec = {"template": workflow_template(workflow, settings),
             "sub_workflows": [workflow_template(sub, settings) for sub in subworkflows(workflow)]}
+    if callable(getattr(workflow, "fn", None)):  # a function's workflow: its docs and docstring, as in flytekit
+        spec["description"] = description(getattr(workflow, "docs", None), workflow.fn)
+    return spec
 
 
 def workflow_template(workflow: Any, settings: SerializationSettings) -> dict:
@@ -34,7 +38,7 @@ def workflow_template(workflow: Any, settings: SerializationSettings) -> dict:
     template = {
         "id": settings.identifier("WORKFLOW", workflow.name),
         "metadata": {},
-        "interface": typed_interface(interface.inputs, interface.outputs, owner),
+        "interface": typed_interface(interface.inputs, interface.outputs, owner, getattr(workflow, "fn", None)),
         "nodes": [node_dict(node, settings, owner) for node in workflow.ordered_nodes],
         "outputs": outputs,
         "metadata_defaults": {},
@@ -179,7 +183,8 @@ def launch_plan_spec(workflow: Any, settings: SerializationSettings) -> dict:
     return {
         "workflow_id": settings.identifier("WORKFLOW", workflow.name),
         "entity_metadata": {},
-        "default_inputs": parameter_map(workflow.interface, f"workflow {workflow.name}"),
+        "default_inputs": parameter_map(workflow.interface, f"workflow {workflow.name}",
+                                        getattr(workflow, "fn", None)),
         "fixed_inputs": {"literals": {}},
         "labels": {"values": {}},
         "annotations": {"values": {}},

@@ -1,7 +1,8 @@
 """The local task cache: outputs of ``cache=True`` tasks kept on disk between local runs.
 
 An entry's key is the sha256 of the canonical JSON of everything that decides a task's outputs: its name, its
-``cache_version``, its interface (the literal types of inputs and outputs) and its input values in literal form.
+``cache_version``, its interface (the literal types of inputs and outputs) and its input values in literal form,
+except the inputs its cache ignores (``Cache(ignored_inputs=...)``, Flyte's ``cache_ignore_input_vars``).
 Entries live at ``<cache dir>/<task name>/<key>.json`` and hold the output literals. The cache dir is ``cache.dir``
 from config (``$FLYRUN_CACHE_DIR``), else ``$XDG_CACHE_HOME/flyrun/task-cache``, else ``~/.cache/flyrun/task-cache``.
 """
@@ -71,12 +72,14 @@ class LocalCache:
 
     def key_for(self, task: Any, inputs: dict[str, Any]) -> str:
         interface = task.interface
+        ignored = set(getattr(task.metadata, "cache_ignore_input_vars", ()))
         document = {
             "task": task.name,
             "cache_version": task.metadata.cache_version,
             "inputs_types": {name: engine.literal_type(t) for name, t in interface.inputs.items()},
             "outputs_types": {name: engine.literal_type(t) for name, t in interface.outputs.items()},
-            "inputs": {name: _key_literal(inputs[name], t) for name, t in interface.inputs.items()},
+            "inputs": {name: _key_literal(inputs[name], t) for name, t in interface.inputs.items()
+                       if name not in ignored},
         }
         return hashlib.sha256(_canonical(document).encode("utf-8")).hexdigest()
 

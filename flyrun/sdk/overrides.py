@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from flyrun.errors import WorkflowDefinitionError
+from flyrun.sdk.cache import Cache
 from flyrun.sdk.image_spec import ImageSpec
 from flyrun.sdk.pods import PodTemplate
 from flyrun.sdk.resources import Resources
@@ -29,6 +30,7 @@ def apply(node: graph.Node, overrides: dict[str, Any], call_site: str) -> None:
     unknown = [key for key in overrides if key not in _KNOWN]
     if unknown:
         raise WorkflowDefinitionError(f"{where}: unknown setting '{unknown[0]}'; settings are: {', '.join(_KNOWN)}")
+    overrides = _cache_object(overrides, where)
     checked = node.metadata.setdefault("overrides", {})
     for key, value in overrides.items():
         checked[key] = _checked(key, value, where)
@@ -37,6 +39,22 @@ def apply(node: graph.Node, overrides: dict[str, Any], call_site: str) -> None:
         checked["requests"], checked["limits"] = _split_resources(resources, where)
     if "node_name" in overrides:
         node.id = checked.pop("node_name")
+
+
+def _cache_object(overrides: dict[str, Any], where: str) -> dict[str, Any]:
+    """``cache=Cache(version=..., serialize=...)`` as flytekit takes it on a node: the version must be given."""
+    cache = overrides.get("cache")
+    if cache is None or isinstance(cache, (bool, int)):
+        return overrides
+    if not isinstance(cache, Cache):
+        raise WorkflowDefinitionError(f"{where}: cache must be True, False or a Cache(...), not {cache!r}")
+    if "cache_version" in overrides or "cache_serialize" in overrides:
+        raise WorkflowDefinitionError(f"{where}: cache=Cache(...) replaces cache_version and cache_serialize; set "
+                                      "them in the Cache instead")
+    if cache.version is None:
+        raise WorkflowDefinitionError(f"{where}: cache=Cache(...) on a node needs a version, as in flytekit",
+                                      hint='with_overrides(cache=Cache(version="2"))')
+    return {**overrides, "cache": True, "cache_version": cache.version, "cache_serialize": cache.serialize}
 
 
 def _checked(key: str, value: Any, where: str) -> Any:

@@ -36,6 +36,7 @@ class TaskMetadata:
     interruptible: bool | None = None
     deprecated: str = ""
     cache_serialize: bool = False
+    cache_ignore_input_vars: tuple[str, ...] = ()
 
 
 def _merged_metadata(where: str, metadata: Any, deprecated: str, **settings: Any) -> TaskMetadata:
@@ -50,7 +51,9 @@ def _merged_metadata(where: str, metadata: Any, deprecated: str, **settings: Any
     if not isinstance(deprecated, str):
         raise WorkflowDefinitionError(f"{where}: deprecated must be a message string, not {deprecated!r}")
     serialize = bool(metadata.cache_serialize) if metadata is not None else False
-    return dataclasses.replace(checked, deprecated=deprecated, cache_serialize=serialize)
+    ignored = tuple(metadata.cache_ignore_input_vars) if metadata is not None else ()
+    return dataclasses.replace(checked, deprecated=deprecated, cache_serialize=serialize,
+                               cache_ignore_input_vars=ignored)
 
 
 def task_metadata(where: str, retries: int = 0, timeout: dt.timedelta | int | None = None, cache: bool = False,
@@ -64,10 +67,23 @@ def task_metadata(where: str, retries: int = 0, timeout: dt.timedelta | int | No
         raise WorkflowDefinitionError(f"{where}: retries must be >= 0, not {retries!r}")
     if not isinstance(cache_version, str):
         raise WorkflowDefinitionError(f"{where}: cache_version must be a string, not {cache_version!r}")
+    # A Cache(...) where only True/False is taken (container and shell tasks).
+    if cache is not None and not isinstance(cache, (bool, int)):
+        raise WorkflowDefinitionError(f"{where}: cache must be True or False here, not {cache!r}",
+                                      hint='cache=True, cache_version="1"')
     if cache and not cache_version:
         cache_version = "0"
     return TaskMetadata(retries=retries, timeout=timeout, cache=bool(cache), cache_version=cache_version,
                         interruptible=interruptible)
+
+
+def _input_names(names: Any, where: str) -> tuple[str, ...]:
+    """``cache_ignore_input_vars``: one input name or a sequence of them."""
+    names = (names,) if isinstance(names, str) else names
+    if not isinstance(names, (tuple, list)) or not all(isinstance(n, str) for n in names):
+        raise WorkflowDefinitionError(f"{where}: cache_ignore_input_vars must be a tuple of input names, not "
+                                      f"{names!r}")
+    return tuple(names)
 
 
 def task_name(fn: Callable[..., Any]) -> str:
@@ -99,17 +115,36 @@ class PythonFunctionTask(Entity):
                  interruptible: bool | None = None, task_config: Any = None, deprecated: str = "",
                  metadata: TaskMetadata | None = None, cache_serialize: bool = False,
                  secret_requests: list[Any] | None = None, enable_deck: bool = False,
-                 deck_fields: Any = None) -> None:
+                 deck_fields: Any = None, cache_ignore_input_vars: tuple[str, ...] | list[str] = (),
+                 docs: Any = None) -> None:
         self.fn = fn
         self.name = name or task_name(fn)
         where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}: task '{self.name}'"
+        # flytekit's Cache(...): its module is loaded only by tasks that use one.
+        if cache is not None and not isinstance(cache, (bool, int)):
+            from flyrun.sdk.cache import VersionParameters, task_cache_settings
+
+            params = VersionParameters(func=fn, container_image=container_image, pod_template=pod_template,
+                                       pod_template_name=pod_template_name)
+            cache_version, cache_serialize, cache_ignore_input_vars = task_cache_settings(
+                cache, where, params, cache_version=cache_version, cache_serialize=cache_serialize,
+                cache_ignore_input_vars=cache_ignore_input_vars)
+            cache = True
         self.metadata = _merged_metadata(where, metadata, deprecated, retries=retries, timeout=timeout, cache=cache,
                                          cache_version=cache_version, interruptible=interruptible)
         if cache_serialize:
             self.metadata = dataclasses.replace(self.metadata, cache_serialize=True)
+        if cache_ignore_input_vars:
+            self.metadata = dataclasses.replace(self.metadata,
+                                                cache_ignore_input_vars=_input_names(cache_ignore_input_vars, where))
         # A plugin's settings object (flytekit's task_config); plain python tasks keep it for plugins to read.
         self.task_config = task_config
         self.interface = interface_from_function(fn, where)
+        unknown = [n for n in self.metadata.cache_ignore_input_vars if n not in self.interface.inputs]
+        if unknown:
+            raise WorkflowDefinitionError(f"{where}: the cache's ignored inputs name no input of the task: "
+                                          f"{', '.join(unknown)}",
+                                          hint=f"inputs: {', '.join(self.interface.inputs) or 'none'}")
         for label, types in (("input", self.interface.inputs), ("output", self.interface.outputs)):
             for var, python_type in types.items():
                 try:
@@ -127,6 +162,11 @@ class PythonFunctionTask(Entity):
 
             self.secret_requests = checked_secret_requests(secret_requests, where)
         self.enable_deck = bool(enable_deck)
+        self.docs = None
+        if docs is not None:  # flytekit's Documentation(...): serialized as the TaskSpec's description
+            from flyrun.sdk.docs import checked_docs
+
+            self.docs = checked_docs(docs, where)
         functools.update_wrapper(self, fn)
 
     # The module and attribute a worker or a task container imports to find this task again.

@@ -37,7 +37,7 @@ class Workflow(Entity):
     kind = "workflow"
 
     def __init__(self, fn: Callable[..., Any], name: str | None = None, failure_policy: Any = None,
-                 on_failure: Any = None) -> None:
+                 on_failure: Any = None, docs: Any = None) -> None:
         self.fn = fn
         self.name = name or task_name(fn)
         self.call_site = f"{short_path(fn.__code__.co_filename)}:{fn.__code__.co_firstlineno}"
@@ -47,6 +47,11 @@ class Workflow(Entity):
         self._graph: tuple[list[graph.Node], dict[str, graph.Binding], list[graph.Node]] | None = None
         if not _DEFER_TRACING:
             self._traced()  # wiring mistakes are found when the module loads
+        self.docs = None
+        if docs is not None:  # flytekit's Documentation(...): serialized as the WorkflowSpec's description
+            from flyrun.sdk.docs import checked_docs
+
+            self.docs = checked_docs(docs, where)
         self.failure = None
         if failure_policy is not None or on_failure is not None:
             from flyrun.sdk import failure
@@ -129,8 +134,9 @@ class Workflow(Entity):
 
 
 def workflow(_fn: Callable[..., Any] | None = None, *, name: str | None = None, failure_policy: Any = None,
-             on_failure: Any = None) -> Any:
-    """Make a workflow of a function: ``@workflow`` or ``@workflow(name=..., failure_policy=..., on_failure=...)``."""
+             on_failure: Any = None, docs: Any = None) -> Any:
+    """Make a workflow of a function: ``@workflow`` or ``@workflow(name=..., failure_policy=..., on_failure=...,
+    docs=Documentation(...))``."""
     if _fn is not None:
         return Workflow(_fn, name=name)
-    return lambda fn: Workflow(fn, name=name, failure_policy=failure_policy, on_failure=on_failure)
+    return lambda fn: Workflow(fn, name=name, failure_policy=failure_policy, on_failure=on_failure, docs=docs)

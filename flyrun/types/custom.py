@@ -98,6 +98,15 @@ class TypeEngine:
         return engine.to_python(_as_dict(lv), expected_python_type)
 
 
+def _flyte_context() -> Any:
+    """The ``ctx`` a flytekit-shaped transformer gets: flytekit's ``FlyteContext`` (``file_access``,
+    ``execution_state``, ``user_space_params``) over the run's context."""
+    from flyrun.data.flytecontext import FlyteContextManager
+
+    current_context().ensure_storage()
+    return FlyteContextManager.current_context()
+
+
 def _as_dict(message: Any) -> dict:
     if isinstance(message, dict):
         return message
@@ -142,16 +151,14 @@ class _Adapter(engine.TypeTransformer):
 
         self.check(value, python_type)
         expected = _as_message(self.literal_type(python_type), types_pb2.LiteralType)
-        literal = self._call("to literal", self.user.to_literal, current_context().ensure_storage(), value,
-                             python_type, expected)
+        literal = self._call("to literal", self.user.to_literal, _flyte_context(), value, python_type, expected)
         return _as_dict(literal)
 
     def to_python(self, literal: dict, python_type: Any) -> Any:
         from flyteidl.core import literals_pb2
 
         message = _as_message(literal, literals_pb2.Literal)
-        return self._call("to python value", self.user.to_python_value, current_context().ensure_storage(),
-                          message, python_type)
+        return self._call("to python value", self.user.to_python_value, _flyte_context(), message, python_type)
 
     def from_json(self, value: Any, python_type: Any) -> Any:
         if isinstance(python_type, type) and isinstance(value, python_type):

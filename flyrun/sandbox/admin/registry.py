@@ -157,6 +157,32 @@ def _digest(*messages: Any) -> bytes:
     return digest.digest()
 
 
+# -- description entities ----------------------------------------------------------------------------
+def _keep_description(store: Store, identifier: Any, spec: Any) -> None:
+    """FlyteAdmin keeps a spec's ``description`` as the entity's ``DescriptionEntity``, under the same id."""
+    if not spec.HasField("description"):
+        return
+    entity = type(spec.description)()
+    entity.CopyFrom(spec.description)
+    entity.id.CopyFrom(identifier)
+    store.insert_description(identifier.resource_type, Key(*compiler.entity_key(identifier)), dump(entity))
+
+
+def get_description_entity(store: Store, request: Any) -> Any:
+    """``GetDescriptionEntity``: a task's or workflow's description, as registered."""
+    from flyteidl.admin import description_entity_pb2
+
+    if not request.HasField("id"):
+        raise missing("id")
+    if request.id.resource_type not in (TASK, WORKFLOW):
+        raise invalid("description entities are kept for tasks and workflows (resource_type TASK or WORKFLOW)")
+    row = store.description(request.id.resource_type, Key(*compiler.entity_key(request.id)))
+    if row is None:
+        raise ApiError(Code.NOT_FOUND, f"no description entity for {KIND_NAMES[request.id.resource_type]} "
+                                       f"{id_text(request.id)}")
+    return load(description_entity_pb2.DescriptionEntity(), row["body"])
+
+
 # -- tasks -------------------------------------------------------------------------------------------
 def create_task(store: Store, request: Any) -> Any:
     from flyteidl.admin import task_pb2
@@ -182,6 +208,7 @@ def create_task(store: Store, request: Any) -> Any:
     task.closure.compiled_task.template.CopyFrom(template)
     stamp(task.closure.created_at, time.time())
     _insert(store, TASK, request.id, _digest(task.closure.compiled_task), task)
+    _keep_description(store, request.id, request.spec)
     return task_pb2.TaskCreateResponse()
 
 
@@ -221,6 +248,7 @@ def create_workflow(store: Store, request: Any) -> Any:
     workflow.closure.compiled_workflow.CopyFrom(closure)
     stamp(workflow.closure.created_at, time.time())
     _insert(store, WORKFLOW, request.id, _digest(spec.template, *spec.sub_workflows), workflow)
+    _keep_description(store, request.id, spec)
     return workflow_pb2.WorkflowCreateResponse()
 
 

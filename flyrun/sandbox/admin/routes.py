@@ -130,6 +130,8 @@ ROUTES: list[Route] = [
                     registry.get_workflow, registry.list_workflows, "Workflow"),
     *_entity_routes("launch_plans", launch_plan_pb2.LaunchPlanCreateRequest, registry.create_launch_plan,
                     registry.get_launch_plan, registry.list_launch_plans, "LaunchPlan"),
+    Route("GET", f"/api/v1/description_entities/{{id.resource_type}}/{P4}", common_pb2.ObjectGetRequest,
+          _on_store(registry.get_description_entity), rpc=A + "GetDescriptionEntity"),
     Route("PUT", f"/api/v1/launch_plans/{P4}", launch_plan_pb2.LaunchPlanUpdateRequest,
           _on_store(registry.update_launch_plan), body=True, rpc=A + "UpdateLaunchPlan"),
     Route("GET", f"/api/v1/active_launch_plans/{P3}", launch_plan_pb2.ActiveLaunchPlanRequest,

@@ -113,4 +113,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE executions ADD COLUMN parent TEXT",
         "CREATE INDEX executions_by_parent ON executions (parent)",
     )),
+    Migration(5, "description entities of tasks and workflows", (
+        """CREATE TABLE description_entities (
+            resource_type INTEGER NOT NULL,
+            project TEXT NOT NULL, domain TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,
+            body BLOB NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (resource_type, project, domain, name, version)
+        )""",
+    )),
 )

@@ -131,6 +131,16 @@ class Store:
                           "AND version=?", (resource_type, *key))
         return rows[0] if rows else None
 
+    def insert_description(self, resource_type: int, key: Key, body: bytes) -> None:
+        """The description a task or workflow was registered with (the first one stays, as its entity does)."""
+        self._write("INSERT OR IGNORE INTO description_entities VALUES (?,?,?,?,?,?,?)",
+                    (resource_type, *key, body, time.time()))
+
+    def description(self, resource_type: int, key: Key) -> sqlite3.Row | None:
+        rows = self._rows("SELECT * FROM description_entities WHERE resource_type=? AND project=? AND domain=? "
+                          "AND name=? AND version=?", (resource_type, *key))
+        return rows[0] if rows else None
+
     def list_entities(self, resource_type: int, project: str, domain: str, page: Page,
                       filters: Sequence[Filter] = ()) -> list[sqlite3.Row]:
         where = [Filter("resource_type", "=", resource_type), Filter("project", "=", project),

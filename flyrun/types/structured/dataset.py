@@ -20,9 +20,11 @@ from typing import Any
 from flyrun.data import fs as storage
 from flyrun.data import transfer
 from flyrun.data.files import _context as context
+from flyrun.data.flytecontext import FlyteContextManager
 from flyrun.errors import UsageError
 from flyrun.types import registry
 from flyrun.types.registry import TypeMismatch, TypeTransformer
+from flyrun.types.structured import handlers
 
 PARQUET = "parquet"
 CSV = "csv"
@@ -74,8 +76,10 @@ class StructuredDataset:
         return self._dataframe
 
     def open(self, dataframe_type: Any) -> StructuredDataset:
-        """Read as ``dataframe_type`` (``pd.DataFrame``, ``pa.Table``, ``pl.DataFrame``) with ``all()``/``iter()``."""
-        frame_kind(dataframe_type, required=True)
+        """Read as ``dataframe_type`` (``pd.DataFrame``, ``pa.Table``, ``pl.DataFrame``, or a type with a registered
+        decoder) with ``all()``/``iter()``."""
+        if not handlers.is_registered(dataframe_type):
+            frame_kind(dataframe_type, required=True)
         self._opened = dataframe_type
         return self
 
@@ -89,6 +93,11 @@ class StructuredDataset:
             return self._dataframe
         if self.uri is None:
             raise TypeMismatch("this StructuredDataset has neither a data frame nor a uri")
+        decoded = _decode(self.uri, self.file_format, self._reader_type(), self._columns)
+        if decoded is not _NO_DECODER:
+            if isinstance(decoded, Iterator):  # a decoder may give batches; all() is the whole table
+                return require("pandas", "joining decoded batches").concat(list(decoded), ignore_index=True)
+            return decoded
         return read_frame(self.uri, self.file_format, self._columns, self._reader_type())
 
     def iter(self) -> Iterator[Any]:
@@ -98,6 +107,10 @@ class StructuredDataset:
             return
         if self.uri is None:
             raise TypeMismatch("this StructuredDataset has neither a data frame nor a uri")
+        decoded = _decode(self.uri, self.file_format, self._reader_type(), self._columns)
+        if decoded is not _NO_DECODER:
+            yield from (decoded if isinstance(decoded, Iterator) else [decoded])
+            return
         yield from iter_frames(self.uri, self.file_format, self._columns, self._reader_type())
 
     def __repr__(self) -> str:
@@ -159,13 +172,14 @@ def _parts(python_type: Any) -> tuple[Any, dict[str, Any] | None, str]:
         for item in metadata:
             if isinstance(item, dict):
                 columns = dict(item)
-            elif isinstance(item, str) and item.lower() in FORMATS:
-                fmt = item.lower()
+            elif isinstance(item, str) and (item.lower() in FORMATS or item in handlers.registered_formats()):
+                fmt = item if item in handlers.registered_formats() else item.lower()
     return base, columns, fmt
 
 
 def _is_dataset_base(base: Any) -> bool:
-    return (isinstance(base, type) and issubclass(base, StructuredDataset)) or frame_kind(base) is not None
+    return (isinstance(base, type) and issubclass(base, StructuredDataset)) or frame_kind(base) is not None or \
+        handlers.is_registered(base)
 
 
 class StructuredDatasetTransformer(TypeTransformer):
@@ -202,6 +216,9 @@ class StructuredDatasetTransformer(TypeTransformer):
             return
         if isinstance(base, type) and issubclass(base, StructuredDataset) and frame_kind(type(value)):
             return
+        if handlers.is_registered(type(value)) and isinstance(base, type) and (
+                isinstance(value, base) or issubclass(base, StructuredDataset)):
+            return
         raise TypeMismatch(f"expected {self.describe(python_type)}, got {type(value).__name__}")
 
     def fit(self, value: Any, python_type: Any) -> Any:
@@ -220,12 +237,41 @@ class StructuredDatasetTransformer(TypeTransformer):
             uri, fmt = value.uri, (value.file_format or declared or PARQUET)
         else:
             frame = value.dataframe if isinstance(value, StructuredDataset) else value
-            fmt = declared or (value.file_format if isinstance(value, StructuredDataset) else "") or PARQUET
+            fmt = declared or (value.file_format if isinstance(value, StructuredDataset) else "") or \
+                handlers.default_format(type(frame)) or PARQUET
+            encoder = handlers.encoder_for(type(frame), storage.protocol_of(_raw_prefix()), fmt)
+            if encoder is not None:
+                return self._encode(encoder, value, python_type, fmt)
             uri = write_frame(frame, fmt)
         if storage_is_local(uri):
             uri = os.path.abspath(uri)
         return {"scalar": {"structured_dataset": {
             "uri": uri, "metadata": {"structured_dataset_type": self._sd_type(python_type, fmt)}}}}
+
+    def _encode(self, encoder: handlers.StructuredDatasetEncoder, value: Any, python_type: Any, fmt: str) -> dict:
+        """A registered encoder writes the frame; what it returns is the literal, with the declared columns and
+        the format filled in where it left them out (as flytekit does)."""
+        from flyteidl.core import types_pb2
+        from google.protobuf import json_format
+
+        dataset = value if isinstance(value, StructuredDataset) else StructuredDataset(dataframe=value,
+                                                                                      file_format=fmt)
+        sd_type = self._sd_type(python_type, encoder.supported_format or fmt)
+        message = json_format.ParseDict(sd_type, types_pb2.StructuredDatasetType())
+        try:
+            written = encoder.encode(_flyte_context(), dataset, message)
+        except (TypeMismatch, UsageError):
+            raise
+        except Exception as exc:  # the user's encoder: say which one failed and how
+            raise TypeMismatch(f"{type(encoder).__name__}.encode failed: {type(exc).__name__}: {exc}") from None
+        stored = written if isinstance(written, dict) else _message_dict(written, "encode", encoder)
+        if not isinstance(stored.get("uri"), str) or not stored["uri"]:
+            raise TypeMismatch(f"{type(encoder).__name__}.encode returned no uri: return "
+                               "literals_pb2.StructuredDataset(uri=..., metadata=...)")
+        metadata = stored.setdefault("metadata", {}).setdefault("structured_dataset_type", {})
+        for key, given in sd_type.items():
+            metadata.setdefault(key, given)
+        return {"scalar": {"structured_dataset": stored}}
 
     def to_python(self, literal: dict, python_type: Any) -> Any:
         try:
@@ -239,6 +285,10 @@ class StructuredDatasetTransformer(TypeTransformer):
 
     def _open(self, uri: str, fmt: str, base: Any, columns: dict[str, Any] | None) -> Any:
         wanted = list(columns) if columns else None
+        if not (isinstance(base, type) and issubclass(base, StructuredDataset)):
+            decoded = _decode(uri, fmt, base, wanted)
+            if decoded is not _NO_DECODER:
+                return decoded
         if wanted:
             check_columns(uri, fmt, wanted)
         if frame_kind(base) is not None:
@@ -310,6 +360,48 @@ def guess_format(location: str) -> str:
 # -- bytes --------------------------------------------------------------------------------------------------------
 def _context() -> Any:
     return context()
+
+
+def _raw_prefix() -> str:
+    return _context().raw_output_prefix or ""
+
+
+def _flyte_context() -> Any:
+    return FlyteContextManager.current_context()
+
+
+def _message_dict(message: Any, what: str, handler: Any) -> dict:
+    try:
+        from google.protobuf import json_format
+
+        return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    except (AttributeError, TypeError):
+        raise TypeMismatch(f"{type(handler).__name__}.{what} returned {type(message).__name__}, not a flyteidl "
+                           "literals_pb2.StructuredDataset") from None
+
+
+_NO_DECODER = object()
+
+
+def _decode(uri: str, fmt: str, frame_type: Any, columns: list[str] | None) -> Any:
+    """The frame a registered decoder reads (``_NO_DECODER`` when none is registered for it)."""
+    decoder = handlers.decoder_for(frame_type, storage.protocol_of(uri), fmt)
+    if decoder is None:
+        return _NO_DECODER
+    from flyteidl.core import literals_pb2
+    from google.protobuf import json_format
+
+    sd_type: dict[str, Any] = {"format": fmt}
+    if columns:
+        sd_type["columns"] = [{"name": name} for name in columns]
+    metadata = {"structured_dataset_type": sd_type}
+    value = json_format.ParseDict({"uri": uri, "metadata": metadata}, literals_pb2.StructuredDataset())
+    try:
+        return decoder.decode(_flyte_context(), value, value.metadata)
+    except (TypeMismatch, UsageError):
+        raise
+    except Exception as exc:
+        raise TypeMismatch(f"{type(decoder).__name__}.decode of {uri} failed: {type(exc).__name__}: {exc}") from None
 
 
 def data_files(uri: str) -> list[str]:
