@@ -199,6 +199,64 @@ def test_cpu_bound_items_run_in_worker_processes(cli, project):
     assert "worker process and this one" in result.stderr
 
 
+def _trace(stderr: str) -> list[tuple[float, str, str]]:
+    """FLYRUN_MAP_TRACE's lines: (time, who, step), in time order."""
+    steps = []
+    for line in stderr.splitlines():
+        if line.startswith("map-trace "):
+            _, at, who, _pid, what = line.split(" ", 4)
+            steps.append((float(at), who, what))
+    return sorted(steps)
+
+
+def test_a_worker_has_its_next_item_before_it_finishes_the_current_one(flyrun_process, project):
+    # Handing an item over only after the worker's answer came back left the worker idle for a wake-up and a turn
+    # at this process's GIL (milliseconds on a busy machine) between items; now the next one is already there.
+    root = project({"flows.py": HEADER + "m = map_task(burn)\n"})
+    result = flyrun_process("-o", "json", "run", "-v", str(root / "flows.py"), "m", "--n", "[4, 4, 4, 4, 4, 4]",
+                            env={"FLYRUN_MAP_TRACE": "1"})
+    assert result.exit_code == 0, result.stderr
+    assert "1 worker process and this one, batches of 1" in result.stderr
+    steps = _trace(result.stderr)
+    sent = {what.removeprefix("lane: sent "): at for at, who, what in steps if what.startswith("lane: sent ")}
+    got = [what.removeprefix("got ") for _, who, what in steps if who == "worker" and what.startswith("got ")]
+    ran = [at for at, who, what in steps if who == "worker" and what == "ran"]
+    assert len(got) == 3 and len(ran) == 3, steps  # 3 items each for this process and the worker
+    for batch, finished in zip(got[1:], ran):
+        assert sent[batch] < finished, steps
+    pids = json.loads(result.stdout)["outputs"]["o0"]
+    assert len(set(pids)) == 2 and max(pids.count(pid) for pid in pids) == 3, pids
+
+
+def test_large_items_are_not_sent_ahead_and_the_map_still_finishes(flyrun_process, project):
+    # A batch sent while the worker runs another could fill the socket one way while the worker's large answer
+    # fills it the other way: both processes would wait on each other forever. Large ones wait their turn.
+    root = project({"flows.py": HEADER + '''
+@task
+def rows(n: int) -> List[List[int]]:
+    return [list(range(i, i + 30000)) for i in range(n)]
+
+@task
+def heavy_echo(xs: List[int]) -> List[int]:
+    burn.fn(2)
+    return xs
+
+@workflow
+def wf(n: int) -> List[List[int]]:
+    return map_task(heavy_echo)(xs=rows(n=n))
+'''})
+    result = flyrun_process("-o", "json", "run", "-v", str(root / "flows.py"), "wf", "--n", "6",
+                            env={"FLYRUN_MAP_TRACE": "1"})
+    assert result.exit_code == 0, result.stderr
+    assert "worker process and this one" in result.stderr
+    assert json.loads(result.stdout)["outputs"]["o0"] == [list(range(i, i + 30000)) for i in range(6)]
+    steps = _trace(result.stderr)
+    sent = [at for at, who, what in steps if what.startswith("lane: sent ")]
+    answered = [at for at, who, what in steps if what.startswith("lane: answers ")]
+    assert len(sent) == len(answered) >= 2, steps
+    assert all(sent[k] > answered[k - 1] for k in range(1, len(sent))), steps
+
+
 def test_concurrency_1_keeps_everything_in_process(cli, project):
     root = project({"flows.py": HEADER + "m = map_task(burn, concurrency=1)\n"})
     outputs, result = run_json(cli, root, "m", "--n", "[2, 2, 2]", verbose=True)

@@ -18,7 +18,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import pickle
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,25 @@ def project_root(module_name: str) -> str | None:
     return str(path.parents[levels])
 
 
+TRACE_VARIABLE = "FLYRUN_MAP_TRACE"  # "1": every map process writes a timeline of its steps to stderr at its end
+_TRACE: list[tuple[float, str]] | None = [] if os.environ.get(TRACE_VARIABLE, "") not in ("", "0") else None
+
+
+def trace(what: str) -> None:
+    """Note a step of the map (free when tracing is off)."""
+    if _TRACE is not None:
+        _TRACE.append((time.perf_counter(), what))
+
+
+def write_trace(who: str) -> None:
+    """Write this process's steps to stderr (perf_counter is the machine's monotonic clock, shared by every
+    process, so the lines of the parent and its workers sort into one timeline)."""
+    if _TRACE:
+        lines = "".join(f"map-trace {at:.6f} {who} {os.getpid()} {what}\n" for at, what in _TRACE)
+        _TRACE.clear()
+        os.write(2, lines.encode())
+
+
 _INHERITED: dict[str, Any] = {}  # what a forked worker finds in memory (set before the zygote is forked)
 
 
@@ -73,6 +94,11 @@ def worker_spec(context: ExecutionContext, task: Any, cache_dir: str | None, for
             "inherit_storage": inherit_storage,
             "cache_dir": cache_dir, "overwrite_cache": context.overwrite_cache, "execution_id": context.execution_id,
             "compat": active()}
+
+
+def pickled(value: Any) -> bytes:
+    """A message as both kinds of connection send it (``Channel``, ``multiprocessing.connection``)."""
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class Worker:
@@ -120,7 +146,14 @@ class Worker:
             raise RuntimeError(detail)
 
     def run(self, batch: list[tuple[int, dict[str, dict]]]) -> list[tuple[int, Any, list[str]]]:
-        self.outbox.send(batch)
+        self.send(pickled(batch))
+        return self.receive()
+
+    def send(self, batch: bytes) -> None:
+        """Send a pickled batch without waiting for its answers (``receive`` reads them, in the order sent)."""
+        self.outbox.send_bytes(batch)
+
+    def receive(self) -> list[tuple[int, Any, list[str]]]:
         return self.inbox.recv()
 
     def discard(self) -> None:
@@ -167,9 +200,12 @@ def serve(inbox: Any, outbox: Any) -> None:
         outbox.send(("error", f"cannot import {spec['module']}.{spec['attribute']}: {type(exc).__name__}: {exc}"))
         return
     context = _context(spec)
+    trace("ready")
     outbox.send(("ready", os.getpid()))
     while (batch := inbox.recv()) is not None:
+        trace(f"got {[index for index, _ in batch]}")
         answers = [run_item(task, context, index, literals) for index, literals in batch]
+        trace("ran")
         _flush()  # what the items printed is out before their results are: the parent does not wait for the exit
         outbox.send(answers)
 
@@ -211,11 +247,16 @@ def forked(fds: list[int]) -> None:
 
 
     sys.argv = [__file__]  # what a fresh worker's argv[0] says, so the process reads the same
+    if _TRACE is not None:
+        _TRACE.clear()  # the parent's steps, copied by the fork
+    trace("forked")
     connection = Channel(socket.socket(fileno=fds[0]))
     try:
         serve(connection, connection)
     except (EOFError, KeyboardInterrupt, BrokenPipeError):
         sys.exit(1)
+    finally:
+        write_trace("worker")
 
 
 def main(argv: list[str]) -> int:

@@ -374,7 +374,10 @@ class Channel:
         self.sock = sock
 
     def send(self, value: Any) -> None:
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self.send_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def send_bytes(self, data: bytes) -> None:
+        """A message pickled by the caller (so it can see its size before sending)."""
         self.sock.sendall(len(data).to_bytes(8, "big") + data)
 
     def recv(self) -> Any:
