@@ -397,6 +397,33 @@ def test_ctrl_c_stops_the_map_and_its_workers(project, isolated_home):
     assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]
 
 
+@pytest.mark.slow
+def test_ctrl_c_at_any_moment_of_the_workers_start_is_a_clean_interrupt(project, isolated_home):
+    # Ctrl-C while the zygote was still starting once ended the run with "internal error" (a worker's pid asked
+    # of a zygote that had gone; two threads waiting on one worker, the second on a closed pidfd).
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = project({"flows.py": HEADER + "m = map_task(burn)\n"})
+    for attempt in range(16):
+        proc = subprocess.Popen([sys.executable, "-m", "flyrun.cli.main", "run", str(root / "flows.py"), "m",
+                                 "--n", "[200, 200, 200, 200]"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _children(proc.pid):
+            time.sleep(0.002)
+        time.sleep(0.01 * (attempt % 8))  # from the zygote's first moment to its workers' first items
+        started = _children(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        assert (proc.returncode, stderr.strip()) == (130, "Interrupted."), (attempt, stderr)
+        time.sleep(0.2)
+        assert not [pid for pid in started if os.path.exists(f"/proc/{pid}")], attempt
+
+
 def _children(parent: int) -> list[int]:
     import os
 

@@ -20,6 +20,7 @@ import importlib
 import os
 import pickle
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,9 @@ class Worker:
     def __init__(self, spec: dict[str, Any], zygote: Any = None, wait: bool = True) -> None:
         """Start a worker and send it ``spec``. A fork of ``zygote`` is asked for without waiting unless
         ``wait``: this process goes on while the zygote forks (``ready`` waits for it)."""
+        # The lane that lost the worker and the map closing it may both ask for its status; one at a time, or the
+        # first to get it closes the pidfd the other is waiting on.
+        self._waiting = threading.Lock()
         self.forked = zygote is not None
         if zygote is not None:  # a fork of the warm zygote (flyrun.protocol.zygote): one duplex socket
             import socket
@@ -169,7 +173,10 @@ class Worker:
         except OSError:
             pass
         if kill:
-            self.process.kill()
+            try:
+                self.process.kill()
+            except (OSError, EOFError):  # never forked: its zygote ended first (Ctrl-C as it started)
+                pass
         self.outbox.close()
         self.inbox.close()
         if self.forked and not kill:  # it exits on the None; its zygote reaps it, so the map need not wait
@@ -177,13 +184,18 @@ class Worker:
         import subprocess
 
         try:
-            self.process.wait(timeout=5)
+            self.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.wait()
+            self.wait()
+
+    def wait(self, timeout: float | None = None) -> int:
+        with self._waiting:
+            return self.process.wait(timeout)
 
     def exit_code(self) -> int | None:
-        return self.process.poll()
+        with self._waiting:
+            return self.process.poll()
 
 
 # -- the worker process ---------------------------------------------------------------------------------
@@ -201,11 +213,13 @@ def serve(inbox: Any, outbox: Any) -> None:
         return
     context = _context(spec)
     trace("ready")
+    write_trace("worker")  # as it goes: once the map is over, its zygote may end (and this process) at any time
     outbox.send(("ready", os.getpid()))
     while (batch := inbox.recv()) is not None:
         trace(f"got {[index for index, _ in batch]}")
         answers = [run_item(task, context, index, literals) for index, literals in batch]
         trace("ran")
+        write_trace("worker")
         _flush()  # what the items printed is out before their results are: the parent does not wait for the exit
         outbox.send(answers)
 
@@ -255,8 +269,6 @@ def forked(fds: list[int]) -> None:
         serve(connection, connection)
     except (EOFError, KeyboardInterrupt, BrokenPipeError):
         sys.exit(1)
-    finally:
-        write_trace("worker")
 
 
 def main(argv: list[str]) -> int:

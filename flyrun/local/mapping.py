@@ -335,7 +335,7 @@ def _limit(concurrency: int | None, default: int) -> int:
 
 def _lost_item(index: int, worker: Any, error: BaseException) -> ItemFailure:
     try:
-        worker.process.wait(timeout=5)
+        worker.wait(timeout=5)
     except Exception:  # still running with its pipe gone: the status stays unknown
         pass
     return ItemFailure(index, "WorkerExited", f"the worker process running it exited with status "
@@ -351,14 +351,13 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
     started = time.perf_counter()
     trace("map starts")
     switch_interval = sys.getswitchinterval()
-    if map_task.concurrency != 1 and len(items) > 1:
-        # Lanes that wait on workers need the GIL back quickly while this thread runs Python code.
-        sys.setswitchinterval(SWITCH_INTERVAL)
-        run.start_zygote()
-        busy = busy_clock(threading.get_native_id())  # the probe starts after the fork: it times items only
-        run._lane(_probe, run, time.perf_counter(), busy, busy())
-        trace("probe started")
-    try:
+    try:  # Ctrl-C while the zygote starts stops it too
+        if map_task.concurrency != 1 and len(items) > 1:
+            # Lanes that wait on workers need the GIL back quickly while this thread runs Python code.
+            sys.setswitchinterval(SWITCH_INTERVAL)
+            run.start_zygote()
+            run._lane(_probe, run, busy_clock(threading.get_native_id()))
+            trace("probe started")
         run.run_here()
         while not run.finished.wait(0.1):
             pass
@@ -378,9 +377,12 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
     return run.results
 
 
-def _probe(run: MapRun, started: float, busy: Callable[[], float], busy_started: float) -> None:
-    """Wait out the probe, unless the map ends first, then decide (and become a worker's lane, if it says so)."""
-    if not run.finished.wait(max(0.0, started + PROBE_SECONDS - time.perf_counter())) and not run.closed:
+def _probe(run: MapRun, busy: Callable[[], float]) -> None:
+    """Time this thread's items for the probe, unless the map ends first, then decide (and become a worker's
+    lane, if it says so). The probe starts here, after the fork and this thread's start, which this thread waited
+    for: it times items only."""
+    started, busy_started = time.perf_counter(), busy()
+    if not run.finished.wait(PROBE_SECONDS) and not run.closed:
         run.start_helpers(started, busy, busy_started)
 
 
