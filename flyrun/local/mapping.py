@@ -7,8 +7,9 @@ what the probe saw decides:
 - mostly CPU time, and enough work left to pay for starting processes: worker processes (forks of a warm zygote
   made when the map began, or fresh interpreters that find the task by module and name where forking is not used;
   see ``flyrun.protocol.zygote`` and ``flyrun.local.map_worker``) pull batches of items, sized to about
-  ``BATCH_SECONDS`` of work, from the same queue as this thread, which keeps running items too. Lanes in total:
-  ``concurrency``, else the number of CPUs.
+  ``BATCH_SECONDS`` of work, from the same queue as this thread, which keeps running items too; each worker has
+  its next batch before it finishes the current one (``MapRun.run_in_worker``). Lanes in total: ``concurrency``,
+  else the number of CPUs.
 - mostly waiting (I/O, sleeps): threads pull items from the queue. Lanes: ``concurrency``, else min(32, CPUs + 4).
 - too little left to gain anything: this thread finishes alone.
 
