@@ -228,6 +228,20 @@ def test_a_worker_has_its_next_item_before_it_finishes_the_current_one(flyrun_pr
     assert len(set(pids)) == 2 and max(pids.count(pid) for pid in pids) == 3, pids
 
 
+def test_a_forked_worker_finds_its_spec_waiting(flyrun_process, project):
+    # Asked for first, the fork ran (and the worker waited for its spec) while flyrun, preempted by the zygote it
+    # had just woken, had not sent the spec yet: milliseconds on a busy machine, before the worker's first item.
+    root = project({"flows.py": HEADER + "m = map_task(burn)\n"})
+    result = flyrun_process("run", "-v", str(root / "flows.py"), "m", "--n", "[4, 4, 4, 4]",
+                            env={"FLYRUN_MAP_TRACE": "1"})
+    assert result.exit_code == 0, result.stderr
+    assert "forked from a warm zygote" in result.stderr
+    steps = [(who, what) for _, who, what in _trace(result.stderr)]
+    parent = [what for who, what in steps if who == "parent"]
+    assert parent.index("worker spec sent") < parent.index("worker fork asked for"), parent
+    assert [what for who, what in steps if who == "worker"][:3] == ["forked", "spec", "ready"], steps
+
+
 def test_large_items_are_not_sent_ahead_and_the_map_still_finishes(flyrun_process, project):
     # A batch sent while the worker runs another could fill the socket one way while the worker's large answer
     # fills it the other way: both processes would wait on each other forever. Large ones wait their turn.

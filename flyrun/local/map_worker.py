@@ -117,13 +117,17 @@ class Worker:
 
 
             ours, theirs = socket.socketpair()
+            self.outbox: Any = Channel(ours)
+            self.inbox: Any = self.outbox
+            # The spec goes first, so the worker finds it waiting: asked for first, the fork could run (and wait
+            # for it) while this process, preempted by the zygote it just woke, has not sent it yet.
+            self.outbox.send(spec)
+            trace("worker spec sent")
             try:
                 self.process: Any = zygote.fork(theirs.fileno(), wait)
             finally:
                 theirs.close()
-            self.outbox: Any = Channel(ours)
-            self.inbox: Any = self.outbox
-            self.outbox.send(spec)
+            trace("worker fork asked for")
             return
         import subprocess
         from multiprocessing.connection import Connection
@@ -201,6 +205,7 @@ class Worker:
 # -- the worker process ---------------------------------------------------------------------------------
 def serve(inbox: Any, outbox: Any) -> None:
     spec = inbox.recv()
+    trace("spec")
     sys.path[:] = spec["sys_path"]
     importlib.invalidate_caches()
     try:
