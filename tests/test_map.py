@@ -221,11 +221,10 @@ def test_a_worker_has_its_next_item_before_it_finishes_the_current_one(flyrun_pr
     sent = {what.removeprefix("lane: sent "): at for at, who, what in steps if what.startswith("lane: sent ")}
     got = [what.removeprefix("got ") for _, who, what in steps if who == "worker" and what.startswith("got ")]
     ran = [at for at, who, what in steps if who == "worker" and what == "ran"]
-    assert len(got) == 3 and len(ran) == 3, steps  # 3 items each for this process and the worker
+    assert len(got) == len(ran) >= 2, steps  # about half the items each for this process and the worker
     for batch, finished in zip(got[1:], ran):
         assert sent[batch] < finished, steps
-    pids = json.loads(result.stdout)["outputs"]["o0"]
-    assert len(set(pids)) == 2 and max(pids.count(pid) for pid in pids) == 3, pids
+    assert len(set(json.loads(result.stdout)["outputs"]["o0"])) == 2
 
 
 def test_a_forked_worker_finds_its_spec_waiting(flyrun_process, project):
