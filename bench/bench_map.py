@@ -97,13 +97,32 @@ def _worker_starts(folder: Path, env: dict[str, str]) -> tuple[float, float]:
     return float(forked), float(fresh)
 
 
-def _timed_run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Whole-process seconds, and the map's own seconds from the -v debug line."""
+def _timed_run(argv: list[str], env: dict[str, str], trace: bool = False) -> tuple[float, float, float, float]:
+    """Whole-process seconds, the map's own seconds from the -v debug line, and from its FLYRUN_MAP_TRACE
+    timeline: the mean seconds of an item and the map's seconds beyond its busier lane's items (what the map's
+    own machinery costs, apart from items running slower when the machine's CPUs are shared)."""
     start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=True, cwd=REPO)
+    done = subprocess.run(argv, capture_output=True, text=True, env=dict(env, FLYRUN_MAP_TRACE=str(int(trace))),
+                          check=True, cwd=REPO)
     wall = time.perf_counter() - start
     found = re.search(r"items, .*, ([\d.]+) s$", done.stderr, re.MULTILINE)
-    return wall, float(found.group(1)) if found else float("nan")
+    item, beyond = _lanes(done.stderr)
+    return wall, float(found.group(1)) if found else float("nan"), item, beyond
+
+
+def _lanes(stderr: str) -> tuple[float, float]:
+    steps = sorted((float(at), who, what) for _, at, who, _, what in
+                   (line.split(" ", 4) for line in stderr.splitlines() if line.startswith("map-trace ")))
+    started = {what: at for at, who, what in steps if who == "parent" and what.startswith("here ")}
+    here = [at - started[what.removesuffix(" done")] for at, who, what in steps
+            if who == "parent" and what.startswith("here ") and what.endswith(" done")]
+    got = [at for at, who, what in steps if who == "worker" and what.startswith("got ")]
+    ran = [at for at, who, what in steps if who == "worker" and what == "ran"]
+    there = [end - begin for begin, end in zip(got, ran)]
+    ends = [at for at, who, what in steps if what in ("map starts", "closed")]
+    if not here or len(ends) != 2:
+        return float("nan"), float("nan")
+    return statistics.mean(here + there), ends[1] - ends[0] - max(sum(here), sum(there))
 
 
 def run() -> list[tuple[str, str]]:
@@ -124,14 +143,14 @@ def run() -> list[tuple[str, str]]:
     cold_env = dict(env, FLYRUN_WARM_POOL="0")
     seq_runs, par_runs, cold_runs, ceilings = [], [], [], []
     for _ in range(5):
-        seq_runs.append(_timed_run(flyrun + ["-v", str(flows), "sequential", "--ns", ns], env))
-        par_runs.append(_timed_run(flyrun + ["-v", str(flows), "parallel", "--ns", ns], env))
+        seq_runs.append(_timed_run(flyrun + ["-v", str(flows), "sequential", "--ns", ns], env, trace=True))
+        par_runs.append(_timed_run(flyrun + ["-v", str(flows), "parallel", "--ns", ns], env, trace=True))
         cold_runs.append(_timed_run(flyrun + ["-v", str(flows), "parallel", "--ns", ns], cold_env))
         ceilings.append(_parallel_ceiling(loops))
     ceiling = statistics.median(ceilings)
     forked_start, fresh_start = _worker_starts(folder, env)
-    seq_wall, seq_map = (statistics.median(r[i] for r in seq_runs) for i in (0, 1))
-    par_wall, par_map = (statistics.median(r[i] for r in par_runs) for i in (0, 1))
+    seq_wall, seq_map, seq_item, _ = (statistics.median(r[i] for r in seq_runs) for i in (0, 1, 2, 3))
+    par_wall, par_map, par_item, par_beyond = (statistics.median(r[i] for r in par_runs) for i in (0, 1, 2, 3))
     cold_wall, cold_map = (statistics.median(r[i] for r in cold_runs) for i in (0, 1))
     return [
         ("map over 1 trivial item, whole run", f"{one:.3f} s"),
@@ -145,6 +164,10 @@ def run() -> list[tuple[str, str]]:
          f"{seq_map / par_map:.2f}x / {seq_wall / par_wall:.2f}x on {os.cpu_count()} CPUs"),
         ("speed-up over serial, pool off (map / run)", f"{seq_map / cold_map:.2f}x / {seq_wall / cold_wall:.2f}x"),
         ("ceiling now: 2 bare processes vs 1 after another (shared machine)", f"{ceiling:.2f}x"),
+        ("warm pool: map time beyond its busier lane's items (FLYRUN_MAP_TRACE)", f"{par_beyond * 1e3:.0f} ms"),
+        ("an item's time, one after another / in the warm pool's lanes",
+         f"{seq_item:.3f} s / {par_item:.3f} s ({(par_item / seq_item - 1) * 100:+.0f}%)"),
+        ("load average (1 min) at the end", f"{os.getloadavg()[0]:.2f}"),
         ("a worker ready to take items: forked from the zygote / fresh interpreter",
          f"{forked_start * 1e3:.1f} ms / {fresh_start * 1e3:.0f} ms"),
     ]

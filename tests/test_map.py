@@ -199,6 +199,77 @@ def test_cpu_bound_items_run_in_worker_processes(cli, project):
     assert "worker process and this one" in result.stderr
 
 
+def _trace(stderr: str) -> list[tuple[float, str, str]]:
+    """FLYRUN_MAP_TRACE's lines: (time, who, step), in time order."""
+    steps = []
+    for line in stderr.splitlines():
+        if line.startswith("map-trace "):
+            _, at, who, _pid, what = line.split(" ", 4)
+            steps.append((float(at), who, what))
+    return sorted(steps)
+
+
+def test_a_worker_has_its_next_item_before_it_finishes_the_current_one(flyrun_process, project):
+    # Handing an item over only after the worker's answer came back left the worker idle for a wake-up and a turn
+    # at this process's GIL (milliseconds on a busy machine) between items; now the next one is already there.
+    root = project({"flows.py": HEADER + "m = map_task(burn)\n"})
+    result = flyrun_process("-o", "json", "run", "-v", str(root / "flows.py"), "m", "--n", "[4, 4, 4, 4, 4, 4]",
+                            env={"FLYRUN_MAP_TRACE": "1"})
+    assert result.exit_code == 0, result.stderr
+    assert "1 worker process and this one, batches of 1" in result.stderr
+    steps = _trace(result.stderr)
+    sent = {what.removeprefix("lane: sent "): at for at, who, what in steps if what.startswith("lane: sent ")}
+    got = [what.removeprefix("got ") for _, who, what in steps if who == "worker" and what.startswith("got ")]
+    ran = [at for at, who, what in steps if who == "worker" and what == "ran"]
+    assert len(got) == len(ran) >= 2, steps  # about half the items each for this process and the worker
+    for batch, finished in zip(got[1:], ran):
+        assert sent[batch] < finished, steps
+    assert len(set(json.loads(result.stdout)["outputs"]["o0"])) == 2
+
+
+def test_a_forked_worker_finds_its_spec_waiting(flyrun_process, project):
+    # Asked for first, the fork ran (and the worker waited for its spec) while flyrun, preempted by the zygote it
+    # had just woken, had not sent the spec yet: milliseconds on a busy machine, before the worker's first item.
+    root = project({"flows.py": HEADER + "m = map_task(burn)\n"})
+    result = flyrun_process("run", "-v", str(root / "flows.py"), "m", "--n", "[4, 4, 4, 4]",
+                            env={"FLYRUN_MAP_TRACE": "1"})
+    assert result.exit_code == 0, result.stderr
+    assert "forked from a warm zygote" in result.stderr
+    steps = [(who, what) for _, who, what in _trace(result.stderr)]
+    parent = [what for who, what in steps if who == "parent"]
+    assert parent.index("worker spec sent") < parent.index("worker fork asked for"), parent
+    assert [what for who, what in steps if who == "worker"][:3] == ["forked", "spec", "ready"], steps
+
+
+def test_large_items_are_not_sent_ahead_and_the_map_still_finishes(flyrun_process, project):
+    # A batch sent while the worker runs another could fill the socket one way while the worker's large answer
+    # fills it the other way: both processes would wait on each other forever. Large ones wait their turn.
+    root = project({"flows.py": HEADER + '''
+@task
+def rows(n: int) -> List[List[int]]:
+    return [list(range(i, i + 30000)) for i in range(n)]
+
+@task
+def heavy_echo(xs: List[int]) -> List[int]:
+    burn.fn(2)
+    return xs
+
+@workflow
+def wf(n: int) -> List[List[int]]:
+    return map_task(heavy_echo)(xs=rows(n=n))
+'''})
+    result = flyrun_process("-o", "json", "run", "-v", str(root / "flows.py"), "wf", "--n", "6",
+                            env={"FLYRUN_MAP_TRACE": "1"})
+    assert result.exit_code == 0, result.stderr
+    assert "worker process and this one" in result.stderr
+    assert json.loads(result.stdout)["outputs"]["o0"] == [list(range(i, i + 30000)) for i in range(6)]
+    steps = _trace(result.stderr)
+    sent = [at for at, who, what in steps if what.startswith("lane: sent ")]
+    answered = [at for at, who, what in steps if what.startswith("lane: answers ")]
+    assert len(sent) == len(answered) >= 1, steps
+    assert all(sent[k] > answered[k - 1] for k in range(1, len(sent))), steps  # each waited for the answers
+
+
 def test_concurrency_1_keeps_everything_in_process(cli, project):
     root = project({"flows.py": HEADER + "m = map_task(burn, concurrency=1)\n"})
     outputs, result = run_json(cli, root, "m", "--n", "[2, 2, 2]", verbose=True)
@@ -337,6 +408,33 @@ def test_ctrl_c_stops_the_map_and_its_workers(project, isolated_home):
     assert proc.returncode == 130, stderr
     assert stderr.strip() == "Interrupted."  # click ends the ^C line first
     assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_any_moment_of_the_workers_start_is_a_clean_interrupt(project, isolated_home):
+    # Ctrl-C while the zygote was still starting once ended the run with "internal error" (a worker's pid asked
+    # of a zygote that had gone; two threads waiting on one worker, the second on a closed pidfd).
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = project({"flows.py": HEADER + "m = map_task(burn)\n"})
+    for attempt in range(16):
+        proc = subprocess.Popen([sys.executable, "-m", "flyrun.cli.main", "run", str(root / "flows.py"), "m",
+                                 "--n", "[200, 200, 200, 200]"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _children(proc.pid):
+            time.sleep(0.002)
+        time.sleep(0.01 * (attempt % 8))  # from the zygote's first moment to its workers' first items
+        started = _children(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        assert (proc.returncode, stderr.strip()) == (130, "Interrupted."), (attempt, stderr)
+        time.sleep(0.2)
+        assert not [pid for pid in started if os.path.exists(f"/proc/{pid}")], attempt
 
 
 def _children(parent: int) -> list[int]:

@@ -293,3 +293,33 @@ def test_a_child_that_tells_its_exit_code_is_reaped_and_every_way_of_ending_is_r
         assert zygote.call("os:getpid") == zygote.pid  # and the zygote still serves
     finally:
         zygote.close(wait=True)
+
+HEAP = '''
+import gc, os, sys
+from flyrun.protocol import zygote
+
+parent = os.getpid()
+
+
+def seen(phase, info):
+    if os.getpid() != parent and phase == "start" and gc.get_freeze_count() == 0:
+        os.write(1, f"a collection of generation {info['generation']} in the zygote before gc.freeze\\n".encode())
+
+
+gc.callbacks.append(seen)
+assert "ctypes" not in sys.modules  # the zygote imports it as it starts (die_with_parent)
+gc.set_threshold(1, 1, 1)  # any allocation in the zygote starts a collection
+z = zygote.Zygote()
+z.call("os:getpid")  # the zygote is through its start
+gc.set_threshold(700, 10, 10)
+z.close(wait=True)
+'''
+
+
+def test_the_zygote_freezes_the_heap_it_inherits_before_anything_can_collect_it(tmp_path: Path):
+    # The zygote froze its objects only after its own imports (ctypes, for PR_SET_PDEATHSIG), which could set off
+    # a collection over everything flyrun held when it forked: the whole heap walked, its pages copied, the first
+    # worker ready tens of milliseconds later on a busy machine (a map's figures showed it).
+    done = subprocess.run([sys.executable, "-c", HEAP], capture_output=True, text=True, env=_env(), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "", done.stdout

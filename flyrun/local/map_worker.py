@@ -18,7 +18,10 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import pickle
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,25 @@ def project_root(module_name: str) -> str | None:
     return str(path.parents[levels])
 
 
+TRACE_VARIABLE = "FLYRUN_MAP_TRACE"  # "1": every map process writes a timeline of its steps to stderr at its end
+_TRACE: list[tuple[float, str]] | None = [] if os.environ.get(TRACE_VARIABLE, "") not in ("", "0") else None
+
+
+def trace(what: str) -> None:
+    """Note a step of the map (free when tracing is off)."""
+    if _TRACE is not None:
+        _TRACE.append((time.perf_counter(), what))
+
+
+def write_trace(who: str) -> None:
+    """Write this process's steps to stderr (perf_counter is the machine's monotonic clock, shared by every
+    process, so the lines of the parent and its workers sort into one timeline)."""
+    if _TRACE:
+        lines = "".join(f"map-trace {at:.6f} {who} {os.getpid()} {what}\n" for at, what in _TRACE)
+        _TRACE.clear()
+        os.write(2, lines.encode())
+
+
 _INHERITED: dict[str, Any] = {}  # what a forked worker finds in memory (set before the zygote is forked)
 
 
@@ -75,25 +97,37 @@ def worker_spec(context: ExecutionContext, task: Any, cache_dir: str | None, for
             "compat": active()}
 
 
+def pickled(value: Any) -> bytes:
+    """A message as both kinds of connection send it (``Channel``, ``multiprocessing.connection``)."""
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 class Worker:
     """The parent's handle on one worker process."""
 
     def __init__(self, spec: dict[str, Any], zygote: Any = None, wait: bool = True) -> None:
         """Start a worker and send it ``spec``. A fork of ``zygote`` is asked for without waiting unless
         ``wait``: this process goes on while the zygote forks (``ready`` waits for it)."""
+        # The lane that lost the worker and the map closing it may both ask for its status; one at a time, or the
+        # first to get it closes the pidfd the other is waiting on.
+        self._waiting = threading.Lock()
         self.forked = zygote is not None
         if zygote is not None:  # a fork of the warm zygote (flyrun.protocol.zygote): one duplex socket
             import socket
 
 
             ours, theirs = socket.socketpair()
+            self.outbox: Any = Channel(ours)
+            self.inbox: Any = self.outbox
+            # The spec goes first, so the worker finds it waiting: asked for first, the fork could run (and wait
+            # for it) while this process, preempted by the zygote it just woke, has not sent it yet.
+            self.outbox.send(spec)
+            trace("worker spec sent")
             try:
                 self.process: Any = zygote.fork(theirs.fileno(), wait)
             finally:
                 theirs.close()
-            self.outbox: Any = Channel(ours)
-            self.inbox: Any = self.outbox
-            self.outbox.send(spec)
+            trace("worker fork asked for")
             return
         import subprocess
         from multiprocessing.connection import Connection
@@ -120,7 +154,14 @@ class Worker:
             raise RuntimeError(detail)
 
     def run(self, batch: list[tuple[int, dict[str, dict]]]) -> list[tuple[int, Any, list[str]]]:
-        self.outbox.send(batch)
+        self.send(pickled(batch))
+        return self.receive()
+
+    def send(self, batch: bytes) -> None:
+        """Send a pickled batch without waiting for its answers (``receive`` reads them, in the order sent)."""
+        self.outbox.send_bytes(batch)
+
+    def receive(self) -> list[tuple[int, Any, list[str]]]:
         return self.inbox.recv()
 
     def discard(self) -> None:
@@ -136,7 +177,10 @@ class Worker:
         except OSError:
             pass
         if kill:
-            self.process.kill()
+            try:
+                self.process.kill()
+            except (OSError, EOFError):  # never forked: its zygote ended first (Ctrl-C as it started)
+                pass
         self.outbox.close()
         self.inbox.close()
         if self.forked and not kill:  # it exits on the None; its zygote reaps it, so the map need not wait
@@ -144,18 +188,24 @@ class Worker:
         import subprocess
 
         try:
-            self.process.wait(timeout=5)
+            self.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.wait()
+            self.wait()
+
+    def wait(self, timeout: float | None = None) -> int:
+        with self._waiting:
+            return self.process.wait(timeout)
 
     def exit_code(self) -> int | None:
-        return self.process.poll()
+        with self._waiting:
+            return self.process.poll()
 
 
 # -- the worker process ---------------------------------------------------------------------------------
 def serve(inbox: Any, outbox: Any) -> None:
     spec = inbox.recv()
+    trace("spec")
     sys.path[:] = spec["sys_path"]
     importlib.invalidate_caches()
     try:
@@ -167,9 +217,14 @@ def serve(inbox: Any, outbox: Any) -> None:
         outbox.send(("error", f"cannot import {spec['module']}.{spec['attribute']}: {type(exc).__name__}: {exc}"))
         return
     context = _context(spec)
+    trace("ready")
+    write_trace("worker")  # as it goes: once the map is over, its zygote may end (and this process) at any time
     outbox.send(("ready", os.getpid()))
     while (batch := inbox.recv()) is not None:
+        trace(f"got {[index for index, _ in batch]}")
         answers = [run_item(task, context, index, literals) for index, literals in batch]
+        trace("ran")
+        write_trace("worker")
         _flush()  # what the items printed is out before their results are: the parent does not wait for the exit
         outbox.send(answers)
 
@@ -211,6 +266,9 @@ def forked(fds: list[int]) -> None:
 
 
     sys.argv = [__file__]  # what a fresh worker's argv[0] says, so the process reads the same
+    if _TRACE is not None:
+        _TRACE.clear()  # the parent's steps, copied by the fork
+    trace("forked")
     connection = Channel(socket.socket(fileno=fds[0]))
     try:
         serve(connection, connection)

@@ -7,8 +7,9 @@ what the probe saw decides:
 - mostly CPU time, and enough work left to pay for starting processes: worker processes (forks of a warm zygote
   made when the map began, or fresh interpreters that find the task by module and name where forking is not used;
   see ``flyrun.protocol.zygote`` and ``flyrun.local.map_worker``) pull batches of items, sized to about
-  ``BATCH_SECONDS`` of work, from the same queue as this thread, which keeps running items too. Lanes in total:
-  ``concurrency``, else the number of CPUs.
+  ``BATCH_SECONDS`` of work, from the same queue as this thread, which keeps running items too; each worker has
+  its next batch before it finishes the current one (``MapRun.run_in_worker``). Lanes in total: ``concurrency``,
+  else the number of CPUs.
 - mostly waiting (I/O, sleeps): threads pull items from the queue. Lanes: ``concurrency``, else min(32, CPUs + 4).
 - too little left to gain anything: this thread finishes alone.
 
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flyrun.local import map_worker
-from flyrun.local.map_worker import Worker, find_task, worker_spec
+from flyrun.local.map_worker import Worker, find_task, pickled, trace, worker_spec
 from flyrun.protocol import zygote
 from flyrun.sdk.context import ExecutionContext, use_context
 from flyrun.sdk.map import ItemFailure, MapTask
@@ -40,6 +41,7 @@ PROCESS_ITEM_FLOOR = 0.001  # seconds an item must take (as measured by the prob
 PROCESSES_PAY_AFTER = 0.25  # seconds of work left, above which starting worker processes pays (~0.1 s cold)
 THREADS_PAY_AFTER = 0.01
 BATCH_SECONDS = 0.05  # work sent to a worker process in one message
+AHEAD_BYTES = 32768  # a worker's next batch is sent while it runs one only up to this size (a socket holds more)
 SWITCH_INTERVAL = 0.001  # seconds; Python's default of 0.005 makes worker start-up three times slower
 
 
@@ -67,10 +69,13 @@ class MapRun:
         self.spare: list[Any] = []  # workers forked when the map began, ready before the probe ends
 
     # -- the queue -----------------------------------------------------------------------------
-    def take(self, count: int = 1) -> list[int]:
+    def take(self, count: int = 1, keep: int = 0) -> list[int]:
+        """Up to ``count`` items from the queue, or none unless ``keep`` more are left in it after them."""
         with self.lock:
             if self.failed > self.allowed:
                 self.pending.clear()
+            if keep and len(self.pending) < count + keep:
+                return []
             batch = [self.pending.popleft() for _ in range(min(count, len(self.pending)))]
             self.in_flight += len(batch)
             if not batch and self.in_flight == 0:
@@ -97,47 +102,99 @@ class MapRun:
         with use_context(lane_context):
             while batch := self.take():
                 index = batch[0]
+                trace(f"here {index}")
                 try:
                     result: Any = self.map_task.task.local_execute(self.items[index])
                 except Exception as exc:  # the item's failure is data; MapTask.gather decides what it means
                     result = ItemFailure.from_exception(index, exc)
                 self.done_here += 1
+                trace(f"here {index} done")
                 self.record(index, result, notices)
                 notices.clear()
 
-    def run_in_worker(self, worker: Any, batch_size: int) -> None:
-        """A lane that feeds one worker process with batches of items; every item it takes gets a result."""
+    def run_in_worker(self, worker: Any, batch_size: int, others: int) -> None:
+        """A lane that feeds one worker process with batches of items; every item it takes gets a result.
+
+        The worker gets its next batch before it finishes the current one (while ``others`` lanes still have at
+        least a batch each to take), so it never waits for this process between batches: that wait is a wake-up
+        and a turn at the GIL while this process's own lane runs Python code, milliseconds each time."""
         try:  # take no item before the worker is up: until then this process may well finish them itself
             worker.ready()
+            trace("lane: worker ready")
         except Exception as exc:
             self.notify_once(f"map task {self.map_task.name}: a worker process could not start ({exc}); "
                              "running the items here")
             return
-        while batch := self.take(batch_size):
-            try:
-                answers = self._exchange(worker, batch)
-            except (EOFError, OSError) as exc:  # the worker died: every item of the batch failed
-                for index in batch:
-                    self.record(index, _lost_item(index, worker, exc), [])
+        # Batches given to the worker, oldest first, not yet answered; the second one's message is kept here
+        # (not None) while it waits to be sent: two large batches could fill both ways of the socket at once.
+        sent: collections.deque[tuple[list[int], bytes | None]] = collections.deque()
+        while True:
+            batch = self.take(batch_size, keep=others * batch_size if sent else 0) if len(sent) < 2 else []
+            if batch:
+                message = self._message(batch)
+                if message is None:  # its items could not be passed over, and have failed
+                    continue
+                if sent and len(message) > AHEAD_BYTES:
+                    sent.append((batch, message))
+                else:
+                    try:
+                        worker.send(message)
+                    except OSError as exc:  # the worker died
+                        self._lost([batch, *(b for b, _ in sent)], worker, exc)
+                        return
+                    sent.append((batch, None))
+                    trace(f"lane: sent {batch}")
+                    continue
+            if not sent:
                 return
-            except Exception as exc:  # an item could not be passed over or back
-                answers = [(i, ItemFailure(i, type(exc).__name__, f"passing it to or from a worker process: {exc}"),
+            batch, _ = sent.popleft()  # the oldest batch has always been sent
+            try:
+                answers = worker.receive()
+                trace(f"lane: answers for {batch}")
+            except (EOFError, OSError) as exc:  # the worker died: every item it was given failed
+                self._lost([batch, *(b for b, _ in sent)], worker, exc)
+                return
+            except Exception as exc:  # the answers could not be passed back
+                answers = [(i, ItemFailure(i, type(exc).__name__, f"passing it back from a worker process: {exc}"),
                             []) for i in batch]
-            for index, result, notices in answers:
-                self.record(index, result, notices)
+            if sent and sent[0][1] is not None:  # the next batch was held back: it goes now
+                held, message = sent[0]
+                try:
+                    worker.send(message)
+                except OSError as exc:
+                    self._record_answers(answers)
+                    self._lost([held], worker, exc)
+                    return
+                sent[0] = (held, None)
+                trace(f"lane: sent {held}")
+            self._record_answers(answers)
 
-    def _exchange(self, worker: Any, batch: list[int]) -> list[tuple[int, Any, list[str]]]:
-        """Send items as literals, get outputs back as Python values (or an ItemFailure per item)."""
-
+    def _message(self, batch: list[int]) -> bytes | None:
+        """A batch's items as literals, pickled; None (and each item failed) when they cannot be passed over."""
         interface = self.map_task.task.interface
-        payload = [(i, {name: engine.to_literal(value, interface.inputs[name])
-                        for name, value in self.items[i].items()}) for i in batch]
-        answers = []
-        for index, result, notices in worker.run(payload):
+        try:
+            return pickled([(i, {name: engine.to_literal(value, interface.inputs[name])
+                                 for name, value in self.items[i].items()}) for i in batch])
+        except Exception as exc:  # an item could not be passed over
+            for i in batch:
+                self.record(i, ItemFailure(i, type(exc).__name__, f"passing it to a worker process: {exc}"), [])
+            return None
+
+    def _record_answers(self, answers: list[tuple[int, Any, list[str]]]) -> None:
+        """Record a batch's outputs, back as Python values (or an ItemFailure per item)."""
+        outputs = self.map_task.task.interface.outputs
+        for index, result, notices in answers:
             if not isinstance(result, ItemFailure):
-                result = {name: engine.to_python(lit, interface.outputs[name]) for name, lit in result.items()}
-            answers.append((index, result, notices))
-        return answers
+                try:
+                    result = {name: engine.to_python(lit, outputs[name]) for name, lit in result.items()}
+                except Exception as exc:
+                    result = ItemFailure(index, type(exc).__name__, f"passing it back from a worker process: {exc}")
+            self.record(index, result, notices)
+
+    def _lost(self, batches: list[list[int]], worker: Any, error: BaseException) -> None:
+        for batch in batches:
+            for index in batch:
+                self.record(index, _lost_item(index, worker, error), [])
 
     def notify_once(self, message: str) -> None:
         with self.lock:
@@ -154,6 +211,7 @@ class MapRun:
         # An item outlasting the probe is heavy. Items under PROCESS_ITEM_FLOOR cost about what passing them to a
         # worker and back costs, and while the zygote lives each looks up to twice its size (the pages this process
         # writes since the fork are copied first), so a map of small items stays here.
+        trace(f"probe: {self.done_here} done, cpu share {cpu_share:.2f}")
         heavy = self.done_here == 0 or (work_left >= PROCESSES_PAY_AFTER and per_item >= PROCESS_ITEM_FLOOR)
         if cpu_share >= CPU_BOUND_SHARE:
             lanes = _limit(self.map_task.concurrency, os.cpu_count() or 1)
@@ -171,7 +229,7 @@ class MapRun:
             lanes = _limit(self.map_task.concurrency, min(32, (os.cpu_count() or 1) + 4))
             self.mode = f"{lanes} threads"
             for _ in range(lanes - 1):
-                threading.Thread(target=self.run_here, daemon=True, name="flyrun-map").start()
+                self._lane(self.run_here)
 
     def _importable(self) -> bool:
         """Whether a worker process can find the task by module and name (and workers can be started here)."""
@@ -193,24 +251,32 @@ class MapRun:
         for worker in self.spare:
             worker.discard()
         spec = self._spec(zygote is not None) if len(spare) < count else {}
+        first = None  # the first worker's lane runs in this thread (the probe's): no thread start before it
         for index in range(count):
             try:
                 worker = spare[index] if index < len(spare) else Worker(spec, zygote)
             except (OSError, EOFError) as exc:  # the zygote is gone: this process runs the items
-                if self.closed:  # because the map is over
-                    return
-                self.notify_once(f"map task {self.map_task.name}: a worker process could not start ({exc}); "
-                                 "running the items here")
-                return
+                if not self.closed:  # (not because the map is over)
+                    self.notify_once(f"map task {self.map_task.name}: a worker process could not start ({exc}); "
+                                     "running the items here")
+                break
             with self.lock:
                 closed = self.closed
                 if not closed:
                     self.workers.append(worker)
             if closed:  # the map finished while the worker was starting
                 worker.close(kill=True)
-                return
-            threading.Thread(target=self.run_in_worker, args=(worker, batch_size), daemon=True,
-                             name="flyrun-map").start()
+                break
+            if first is None:
+                first = worker
+            else:
+                self._lane(self.run_in_worker, worker, batch_size, count)
+        if first is not None:
+            self.run_in_worker(first, batch_size, count)
+
+    def _lane(self, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name="flyrun-map")
+        thread.start()
 
     def _spec(self, forked: bool) -> dict[str, Any]:
         cache_dir = self.cache_dir() if self.map_task.task.metadata.cache else None
@@ -219,6 +285,7 @@ class MapRun:
     def close(self, interrupted: bool = False) -> None:
         with self.lock:
             self.closed = True
+            self.finished.set()  # a probe still waiting gives up
             workers = list(self.workers)
             spare, self.spare = self.spare, []
         for worker in spare:
@@ -248,6 +315,7 @@ class MapRun:
         except OSError as exc:
             self.no_zygote = f"the zygote could not be forked ({exc})"
             return
+        trace("zygote forked")
         # The workers a CPU-bound map would start, asked for now without waiting: the zygote forks them while
         # this thread runs the first items, so they are ready when the probe decides (and simply dropped if it
         # decides against processes). Their spec costs no config read here (map_worker.inherit).
@@ -259,6 +327,7 @@ class MapRun:
                 self.spare = [map_worker.Worker(spec, self.zygote, wait=False) for _ in range(count)]
             except (OSError, EOFError):
                 self.spare = []
+        trace("spare asked for")
 
 
 def _limit(concurrency: int | None, default: int) -> int:
@@ -267,7 +336,7 @@ def _limit(concurrency: int | None, default: int) -> int:
 
 def _lost_item(index: int, worker: Any, error: BaseException) -> ItemFailure:
     try:
-        worker.process.wait(timeout=5)
+        worker.wait(timeout=5)
     except Exception:  # still running with its pipe gone: the status stays unknown
         pass
     return ItemFailure(index, "WorkerExited", f"the worker process running it exited with status "
@@ -281,17 +350,15 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
     if not items:
         return []
     started = time.perf_counter()
+    trace("map starts")
     switch_interval = sys.getswitchinterval()
-    timer = None
-    if map_task.concurrency != 1 and len(items) > 1:
-        # Lanes that wait on workers need the GIL back quickly while this thread runs Python code.
-        sys.setswitchinterval(SWITCH_INTERVAL)
-        run.start_zygote()
-        busy = busy_clock(threading.get_native_id())  # the probe starts after the fork: it times items only
-        timer = threading.Timer(PROBE_SECONDS, _probe_done, (run, time.perf_counter(), busy, busy()))
-        timer.daemon = True
-        timer.start()
-    try:
+    try:  # Ctrl-C while the zygote starts stops it too
+        if map_task.concurrency != 1 and len(items) > 1:
+            # Lanes that wait on workers need the GIL back quickly while this thread runs Python code.
+            sys.setswitchinterval(SWITCH_INTERVAL)
+            run.start_zygote()
+            run._lane(_probe, run, busy_clock(threading.get_native_id()))
+            trace("probe started")
         run.run_here()
         while not run.finished.wait(0.1):
             pass
@@ -299,10 +366,11 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
         run.close(interrupted=True)
         raise
     finally:
-        if timer is not None:
-            timer.cancel()
         sys.setswitchinterval(switch_interval)
+    trace("all done")
     run.close()
+    trace("closed")
+    map_worker.write_trace("parent")
     for message, count in run.notices.items():
         context.notify(message if count == 1 else f"{message} (x{count} items)")
     if debug is not None:
@@ -310,8 +378,12 @@ def run_map(map_task: MapTask, items: list[dict[str, Any]], allowed_failures: in
     return run.results
 
 
-def _probe_done(run: MapRun, started: float, busy: Callable[[], float], busy_started: float) -> None:
-    if not run.finished.is_set():
+def _probe(run: MapRun, busy: Callable[[], float]) -> None:
+    """Time this thread's items for the probe, unless the map ends first, then decide (and become a worker's
+    lane, if it says so). The probe starts here, after the fork and this thread's start, which this thread waited
+    for: it times items only."""
+    started, busy_started = time.perf_counter(), busy()
+    if not run.finished.wait(PROBE_SECONDS) and not run.closed:
         run.start_helpers(started, busy, busy_started)
 
 

@@ -115,14 +115,25 @@ class Zygote:
                 stream.flush()
             except (OSError, ValueError, AttributeError):
                 pass
-        pid = os.fork()
+        # No collection in the zygote before it has frozen what it inherits: one set off by its first allocations
+        # could walk (and so copy) every page of flyrun's objects. Frozen, they stay shared with its children too.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            pid = os.fork()
+        finally:
+            if collecting and os.getpid() == parent:
+                gc.enable()
         if pid == 0:  # the zygote: never returns into flyrun's call stack
             code = 1
             try:
+                gc.freeze()
+                if collecting:
+                    gc.enable()
                 ours.close()
                 die_with_parent(parent)
                 os.setsid()  # Ctrl-C on the terminal reaches flyrun, which stops its workers itself
-                gc.freeze()  # what the zygote holds is never collected in a child: its pages stay shared
+                gc.freeze()  # and what that imported
                 _serve(theirs)
                 code = 0
             finally:
@@ -470,7 +481,10 @@ class Channel:
         self.sock = sock
 
     def send(self, value: Any) -> None:
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self.send_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def send_bytes(self, data: bytes) -> None:
+        """A message pickled by the caller (so it can see its size before sending)."""
         self.sock.sendall(len(data).to_bytes(8, "big") + data)
 
     def recv(self) -> Any:
