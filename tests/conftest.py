@@ -49,6 +49,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def cli(isolated_home: Path):
     """Run flyrun in-process: ``cli("run", "f.py", "wf", stdin="...")`` -> Result."""
+    from flyrun import compat
     from flyrun.cli.app import Environment
     from flyrun.cli.main import run_cli
 
@@ -57,8 +58,11 @@ def cli(isolated_home: Path):
         env = Environment(stdout=out, stderr=err, stdin=io.StringIO(stdin), environ=dict(os.environ))
         modules_before = set(sys.modules)
         path_before = list(sys.path)
+        compat_before = compat.active()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = run_cli(list(args), env)
+        if compat.active() and not compat_before:  # `--flytekit-compat` lasts one command, as in its own process
+            compat.uninstall()
         # Each invocation imports user modules afresh, as a new process would. Only the user's modules are
         # dropped: a library imported twice (requests, botocore) breaks on its own module-level state.
         for name in set(sys.modules) - modules_before:
