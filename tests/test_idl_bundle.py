@@ -55,6 +55,10 @@ def test_a_changed_file_image_or_pod_template_changes_the_version(cli, project, 
     named = _dry_run(cli, root, "--image", "ghcr.io/me/img:2", "--image", "special=ghcr.io/me/special:1")
     assert named["version"] == image["version"]  # the name is not used by any task
     assert _dry_run(cli, root, "--image", "ghcr.io/me/img:2")["version"] == image["version"]
+    # flytekit compatibility mode is in every task's command: the same code in it is another version, so
+    # registering it beside the plain one is not refused as "a different definition".
+    compat = _dry_run(cli, root, "--image", "ghcr.io/me/img:2", "--flytekit-compat")
+    assert compat["digest"] == image["digest"] and compat["version"] != image["version"]
 
 
 def test_copy_auto_takes_loaded_modules_under_the_root(cli, project):

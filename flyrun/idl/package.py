@@ -76,7 +76,7 @@ def version_of(project: Project, bundle: bundles.Bundle, settings: Serialization
         pod_template = getattr(runnable_task(task), "pod_template", None)
         pod_hash = pods.version_hash(pod_template) if pod_template is not None else ""
         parts.append((task.name, task_image(task, settings), pod_hash))
-    return compute_version(bundle.digest, bundle.copy, parts)
+    return compute_version(bundle.digest, bundle.copy, parts, settings.compat)
 
 
 def serialize(project: Project, settings: SerializationSettings) -> list[SerializedEntity]:
