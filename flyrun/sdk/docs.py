@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import inspect
-import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flyrun.errors import WorkflowDefinitionError
+
+if TYPE_CHECKING:
+    import docstring_parser
 
 # flytekit refuses a long description whose value is larger (translator.py); a uri is the way out.
 MAX_LONG_DESCRIPTION = 16 * 1024 * 1024
@@ -120,27 +121,18 @@ def checked_docs(docs: Any, where: str) -> Documentation | None:
                                        'long_description=Description(value="..."))')
 
 
-# Where a docstring's description ends: reST fields, Google section titles, a numpydoc section underline.
-_SECTION = re.compile(r"^(:(param|parameter|arg|argument|key|keyword|type|returns?|rtype|raises?|except|exception|"
-                      r"var|ivar|cvar|yields?)\b|(Args|Arguments|Parameters|Params|Keyword Args|Keyword Arguments|"
-                      r"Other Parameters|Raises|Exceptions|Except|Attributes|Returns|Return|Yields|Yield|"
-                      r"Examples?):\s*$)")
+def _parsed(doc: str | None) -> docstring_parser.Docstring | None:
+    if not doc or not doc.strip():
+        return None
+    import docstring_parser  # only for a function that has a docstring: ~10 ms to import
+
+    return docstring_parser.parse(doc)
 
 
 def docstring_parts(doc: str | None) -> tuple[str | None, str | None]:
     """A docstring's short description (its first line) and long one (the rest, up to the parameter sections)."""
-    if not doc or not doc.strip():
-        return None, None
-    lines = inspect.cleandoc(doc).splitlines()
-    body: list[str] = []
-    for index, line in enumerate(lines):
-        underline = index + 1 < len(lines) and re.fullmatch(r"-{3,}\s*", lines[index + 1]) is not None
-        if _SECTION.match(line) or (index and underline):
-            break
-        body.append(line)
-    short = body[0].strip() if body else ""
-    long = "\n".join(body[1:]).strip()
-    return short or None, long or None
+    parsed = _parsed(doc)
+    return (parsed.short_description, parsed.long_description) if parsed else (None, None)
 
 
 def description(docs: Documentation | None, fn: Any) -> dict:
@@ -158,92 +150,14 @@ def description(docs: Documentation | None, fn: Any) -> dict:
     return docs.to_wire()
 
 
-_REST_PARAM = re.compile(r"^:(?:param|parameter|arg|argument|key|keyword)\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$")
-_REST_RETURN = re.compile(r"^:(?:returns?)\s*:\s*(.*)$")
-_GOOGLE_PARAMS = {"Args", "Arguments", "Parameters", "Params"}
-_GOOGLE_RETURNS = {"Returns", "Return"}
-_GOOGLE_ENTRY = re.compile(r"^(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
-_NUMPY_ENTRY = re.compile(r"^(\w+)\s*(?::\s*(.*))?$")
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def _join(parts: list[str]) -> str:
-    return "\n".join(part.strip() for part in parts if part.strip())
-
-
 def docstring_variables(doc: str | None) -> tuple[dict[str, str], dict[str | None, str]]:
     """The docstring's input descriptions by name and its return descriptions (by name where it names them, else
-    under ``None``): reST fields, Google sections and numpydoc sections, as flytekit's parser reads them."""
-    inputs: dict[str, str] = {}
-    returns: dict[str | None, str] = {}
-    if not doc or not doc.strip():
-        return inputs, returns
-    lines = inspect.cleandoc(doc).splitlines()
-    index = 0
-    while index < len(lines):
-        line = lines[index].rstrip()
-        rest_param, rest_return = _REST_PARAM.match(line), _REST_RETURN.match(line)
-        if rest_param or rest_return:
-            parts = [(rest_param or rest_return).groups()[-1]]  # type: ignore[union-attr]
-            index += 1
-            while index < len(lines) and lines[index].strip() and not lines[index].startswith(":"):
-                parts.append(lines[index])
-                index += 1
-            if rest_param:
-                inputs[rest_param.group(1)] = _join(parts)
-            else:
-                returns[None] = _join(parts)
-            continue
-        title = line.strip().rstrip(":")
-        numpy = index + 1 < len(lines) and re.fullmatch(r"\s*-{3,}\s*", lines[index + 1]) is not None
-        google = line.endswith(":") and not numpy and title in _GOOGLE_PARAMS | _GOOGLE_RETURNS
-        if not (google or (numpy and title in _GOOGLE_PARAMS | _GOOGLE_RETURNS)):
-            index += 1
-            continue
-        base = _indent(line)
-        index += 2 if numpy else 1
-        section: list[str] = []
-        while index < len(lines) and (not lines[index].strip() or _indent(lines[index]) > base or numpy):
-            if numpy and lines[index].strip() and index + 1 < len(lines) and \
-                    re.fullmatch(r"\s*-{3,}\s*", lines[index + 1]):
-                break  # the next numpydoc section
-            section.append(lines[index])
-            index += 1
-        _section_entries(section, title in _GOOGLE_RETURNS, numpy, inputs, returns)
-    return inputs, returns
-
-
-def _section_entries(section: list[str], is_returns: bool, numpy: bool, inputs: dict[str, str],
-                     returns: dict[str | None, str]) -> None:
-    body = [line for line in section if line.strip()]
-    if not body:
-        return
-    base = min(_indent(line) for line in body)
-    entries: list[tuple[str, list[str]]] = []
-    for line in body:
-        if _indent(line) == base:
-            entries.append((line.strip(), []))
-        elif entries:
-            entries[-1][1].append(line)
-    for head, more in entries:
-        if numpy:
-            match = _NUMPY_ENTRY.match(head)
-            name = match.group(1) if match else head
-            if is_returns:
-                returns[name if match and match.group(2) else None] = _join(more)
-            else:
-                inputs[name] = _join(more)
-            continue
-        if is_returns:  # Google: "type: description" or just the description
-            _, colon, text = head.partition(":")
-            returns[None] = _join([text if colon else head, *more])
-            continue
-        match = _GOOGLE_ENTRY.match(head)
-        if match:
-            inputs[match.group(1)] = _join([match.group(2), *more])
+    under ``None``): reST fields, Google sections and numpydoc sections, read by flytekit's own parser."""
+    parsed = _parsed(doc)
+    if parsed is None:
+        return {}, {}
+    return ({param.arg_name: param.description or "" for param in parsed.params},
+            {item.return_name: item.description or "" for item in parsed.many_returns})
 
 
 def variable_descriptions(fn: Any, inputs: Any, outputs: Any) -> tuple[dict[str, str], dict[str, str]]:
