@@ -33,6 +33,7 @@ protobuf for the literal maps, fsspec only when a URI is remote, the user's modu
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import stat
 import sys
@@ -77,14 +78,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-_PARSERS: list[argparse.ArgumentParser] = []
-
-
+@functools.cache
 def _parser() -> argparse.ArgumentParser:
     """The command line's parser, built once per process: a warm zygote builds it, so a forked task only parses
     (building one in a fresh fork costs ~2 ms of copy-on-write page faults, parsing with it ~0.5 ms)."""
-    if _PARSERS:
-        return _PARSERS[0]
     parser = argparse.ArgumentParser(prog="flyrun-execute", description="Run one flyrun task (Flyte container).")
     parser.add_argument("--inputs", required=True, help="inputs.pb: a path or URI")
     parser.add_argument("--output-prefix", required=True, help="where outputs.pb or error.pb go")
@@ -97,7 +94,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--compat", default="", choices=["", "flytekit"],
                         help="import flytekit's names as flyrun's (the task was packaged with --flytekit-compat)")
     parser.add_argument("loader_args", nargs=argparse.REMAINDER, help="-- followed by the resolver's arguments")
-    _PARSERS.append(parser)
     return parser
 
 

@@ -29,6 +29,7 @@ to SIGKILL it when its zygote ends (PR_SET_PDEATHSIG), so ending a zygote ends w
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import os
@@ -66,19 +67,15 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-_PRCTL: list[Any] = []
-
-
+@functools.cache
 def _prctl() -> Any:
     """libc's prctl, looked up once per zygote and inherited by its children (a lookup in each fork costs one)."""
-    if not _PRCTL:
-        import ctypes
+    import ctypes
 
-        try:
-            _PRCTL.append(ctypes.CDLL(None, use_errno=True).prctl)
-        except (OSError, AttributeError):
-            _PRCTL.append(None)
-    return _PRCTL[0]
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
 
 
 def end(code: int) -> None:
