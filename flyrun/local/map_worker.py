@@ -153,6 +153,10 @@ class Worker:
         if kind != "ready":
             raise RuntimeError(detail)
 
+    def run(self, batch: list[tuple[int, dict[str, dict]]]) -> list[tuple[int, Any, list[str]]]:
+        self.send(pickled(batch))
+        return self.receive()
+
     def send(self, batch: bytes) -> None:
         """Send a pickled batch without waiting for its answers (``receive`` reads them, in the order sent)."""
         self.outbox.send_bytes(batch)
